@@ -1,0 +1,9 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class CityGridConfig(AppConfig):
+    """People: roles (groups), their scope in the two-level city, and API tokens."""
+
+    name = "citygrid"
+    verbose_name = _("People and access")

@@ -1,0 +1,22 @@
+from django.core.management.base import BaseCommand
+
+from citygrid.demo_users import demo_password, load_demo_users
+from grids.demo import load_demo_city
+
+
+class Command(BaseCommand):
+    help = ("Load the demo city of Xiangtan: real district boundaries (converted from GCJ-02), generated "
+            "streets, communities and cells, its bureaus, and demo users for every role. Running it again "
+            "completes what is missing and changes nothing else.")
+
+    def add_arguments(self, parser):
+        parser.add_argument("--cell-size", type=float, default=100.0, help="cell side in metres (default 100)")
+
+    def handle(self, *args, **opts):
+        counts = load_demo_city(cell_size=opts["cell_size"])
+        created = load_demo_users()
+        self.stdout.write("demo city: " + ", ".join(f"{n} {k}" for k, n in counts.items()))
+        if created:
+            self.stdout.write(f"demo users created: {', '.join(created)} (password: {demo_password()})")
+        else:
+            self.stdout.write("demo users already present")

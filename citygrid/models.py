@@ -1,0 +1,87 @@
+"""Who people are in CityGrid beyond their roles: their scope in the two-level city, and API tokens."""
+
+import hashlib
+import secrets
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from grids.models import Area, Bureau, Level
+
+
+class StaffProfile(models.Model):
+    """Where a user works: a district's centre (or the city's when empty), and a bureau for bureau staff."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="profile")
+    district = models.ForeignKey(
+        Area,
+        verbose_name=_("district"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        limit_choices_to={"level": Level.DISTRICT},
+        help_text=_("Empty for city-level staff, who see the whole city."),
+    )
+    bureau = models.ForeignKey(Bureau, verbose_name=_("bureau"), null=True, blank=True,
+                               on_delete=models.PROTECT, related_name="staff")
+    phone = models.CharField(_("phone"), max_length=30, blank=True)
+
+    class Meta:
+        verbose_name = _("staff profile")
+        verbose_name_plural = _("staff profiles")
+
+    def __str__(self) -> str:
+        return str(self.user)
+
+    def clean(self) -> None:
+        if self.district_id and self.district.level != Level.DISTRICT:
+            raise ValidationError({"district": _("Choose a district, not another level.")})
+
+
+def hash_token(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+class ApiToken(models.Model):
+    """An API token; only its SHA-256 is stored, so a leaked database does not leak working tokens."""
+
+    PREFIX_LENGTH = 8
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(_("name"), max_length=100, help_text=_("What or who uses this token."))
+    prefix = models.CharField(max_length=PREFIX_LENGTH, db_index=True, editable=False)
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(_("expires"), null=True, blank=True)
+    revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        verbose_name = _("API token")
+        verbose_name_plural = _("API tokens")
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.name})"
+
+    @classmethod
+    def issue(cls, user, name: str, days: int | None = 90) -> tuple["ApiToken", str]:
+        """Create a token; the clear key is returned once and never stored."""
+        key = secrets.token_urlsafe(32)
+        expires = timezone.now() + timedelta(days=days) if days else None
+        token = cls.objects.create(
+            user=user, name=name, prefix=key[: cls.PREFIX_LENGTH], key_hash=hash_token(key), expires_at=expires
+        )
+        return token, key
+
+    @property
+    def is_usable(self) -> bool:
+        now = timezone.now()
+        return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
+
+    def revoke(self) -> None:
+        self.revoked_at = timezone.now()
+        self.save(update_fields=["revoked_at"])

@@ -1,0 +1,78 @@
+(function () {
+  "use strict";
+  var el = document.getElementById("map");
+  var cfg = JSON.parse(document.getElementById("map-config").textContent);
+  var datum = window.CityGridDatum(cfg.tileDatum);
+  var map = L.map(el, { preferCanvas: true }).setView([27.86, 112.93], 12);
+  // When tiles cannot load (an intranet without a tile server) the grid still draws on the plain background.
+  L.tileLayer(cfg.tileUrl, { attribution: cfg.tileAttribution, maxZoom: 19 }).addTo(map);
+
+  var styles = {
+    district: { color: "#0b3d63", weight: 3, fill: false },
+    street: { color: "#1f78b4", weight: 2, fill: false, dashArray: "6 4" },
+    community: { color: "#33a02c", weight: 1.5, fillOpacity: 0.04 },
+    cell: { color: "#ff7f00", weight: 1, fillOpacity: 0.05 }
+  };
+  function shifted(fc) {
+    fc.features.forEach(function (f) { f.geometry = datum.geometry(f.geometry); });
+    return fc;
+  }
+  function fetchAll(url) {
+    return fetch(url, { credentials: "same-origin" }).then(function (r) { return r.json(); }).then(function (fc) {
+      if (!fc.next) return fc;
+      return fetchAll(fc.next).then(function (more) { fc.features = fc.features.concat(more.features); return fc; });
+    });
+  }
+  var layers = {};
+  ["district", "street", "community"].forEach(function (level) {
+    layers[level] = L.geoJSON(null, {
+      style: styles[level],
+      onEachFeature: function (f, layer) { layer.bindTooltip(f.properties.name + " " + f.properties.code); }
+    }).addTo(map);
+    fetchAll(el.dataset.apiAreas + "?level=" + level + "&zoom=14&page_size=2000").then(function (fc) {
+      layers[level].addData(shifted(fc));
+      if (level === "district") map.fitBounds(layers.district.getBounds(), { maxZoom: 13 });
+    });
+  });
+  var cells = L.geoJSON(null, { style: styles.cell, interactive: false }).addTo(map);
+  L.control.layers(null, {
+    "区/District": layers.district, "街道/Street": layers.street, "社区/Community": layers.community, "网格/Cell": cells
+  }).addTo(map);
+
+  var loadingCells = null;
+  function refreshCells() {
+    if (map.getZoom() < 15) { cells.clearLayers(); return; }
+    var b = map.getBounds(), sw = datum.toStored(b.getSouthWest()), ne = datum.toStored(b.getNorthEast());
+    var url = el.dataset.apiCells + "?page_size=2000&zoom=" + map.getZoom() + "&bbox=" + [sw[0], sw[1], ne[0], ne[1]].join(",");
+    loadingCells = url;
+    fetchAll(url).then(function (fc) {
+      if (loadingCells !== url) return;
+      cells.clearLayers();
+      cells.addData(shifted(fc));
+    });
+  }
+  map.on("moveend", refreshCells);
+
+  var marker = null, highlight = L.geoJSON(null, { style: { color: "#e31a1c", weight: 3, fillOpacity: 0.15 } }).addTo(map);
+  var out = document.getElementById("located");
+  function row(label, ref) { return ref ? "<tr><th>" + label + "</th><td>" + (ref.name || "") + " " + ref.code + "</td></tr>" : ""; }
+  map.on("click", function (e) {
+    var p = datum.toStored(e.latlng);
+    if (marker) marker.remove();
+    marker = L.marker(e.latlng).addTo(map);
+    highlight.clearLayers();
+    fetch(el.dataset.apiLocate + "?lon=" + p[0].toFixed(7) + "&lat=" + p[1].toFixed(7), { credentials: "same-origin" })
+      .then(function (r) { return r.json().then(function (body) { return { ok: r.ok, body: body }; }); })
+      .then(function (res) {
+        var b = res.body;
+        if (!res.ok) { out.innerHTML = "<p class='error'></p>"; out.firstChild.textContent = b.detail || "error"; return; }
+        out.innerHTML = "<table>" + row("网格 Cell", b.cell) + row("社区 Community", b.community) + row("街道 Street", b.street) +
+          row("区县 District", b.district) + row("城市 City", b.city) + "</table>";
+        out.setAttribute("data-cell", b.cell ? b.cell.code : "");
+        if (b.cell) {
+          fetch(el.dataset.apiCells + b.cell.code + "/", { credentials: "same-origin" }).then(function (r) { return r.json(); })
+            .then(function (f) { f.geometry = datum.geometry(f.geometry); highlight.addData(f); });
+        }
+      });
+  });
+})();

@@ -1,0 +1,135 @@
+"""Point → unit grid cell and every area above it, for one point or many in one statement.
+
+Cells cut from a lattice (see grids.generation) are found by arithmetic first: the point's lattice square
+is computed from its projected coordinates and, where that square lies wholly in one cell, that is the
+answer with no geometric test. Only the remaining points (near cell borders, or in cells not cut from a
+lattice) are tested against cell polygons through the GiST index; points in no cell fall back to the
+deepest area holding them. A point on a border between cells resolves to the lowest cell code.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import connection
+
+_LEVEL_KEYS = ("community", "street", "district", "city")
+
+_SQL = """
+WITH pts AS MATERIALIZED (
+    SELECT p.n, ST_SetSRID(ST_MakePoint(p.x, p.y), 4326) AS g
+    FROM unnest(%(xs)s::float8[], %(ys)s::float8[]) WITH ORDINALITY AS p(x, y, n)
+),
+fast AS MATERIALIZED (
+    SELECT p.n, s.cell_id
+    FROM pts p
+    CROSS JOIN grids_lattice l
+    CROSS JOIN LATERAL (SELECT ST_Transform(p.g, l.srid::int) AS t) m
+    JOIN grids_latticesquare s
+      ON s.lattice_id = l.id
+     AND s.i = floor(ST_X(m.t) / l.size)::int
+     AND s.j = floor(ST_Y(m.t) / l.size)::int
+),
+rest AS MATERIALIZED (
+    SELECT p.n, p.g FROM pts p WHERE NOT EXISTS (SELECT 1 FROM fast f WHERE f.n = p.n)
+),
+slow AS MATERIALIZED (
+    SELECT DISTINCT ON (r.n) r.n, c.id AS cell_id
+    FROM rest r JOIN grids_cell c ON ST_Intersects(c.geom, r.g)
+    ORDER BY r.n, c.code
+),
+uncelled AS (
+    SELECT DISTINCT ON (r.n) r.n, a.id AS area_id
+    FROM rest r JOIN grids_area a ON ST_Intersects(a.geom, r.g)
+    WHERE NOT EXISTS (SELECT 1 FROM slow s WHERE s.n = r.n)
+    ORDER BY r.n, a.level DESC
+),
+hits AS (
+    SELECT f.n, c.id AS cell_id, c.code AS cell_code, c.community_id AS area_id
+    FROM (SELECT n, cell_id FROM fast UNION ALL SELECT n, cell_id FROM slow) f
+    JOIN grids_cell c ON c.id = f.cell_id
+    UNION ALL
+    SELECT n, NULL, NULL, area_id FROM uncelled
+)
+SELECT h.n, h.cell_id, h.cell_code,
+       a1.id, a1.level, a1.code, a1.name,
+       a2.id, a2.level, a2.code, a2.name,
+       a3.id, a3.level, a3.code, a3.name,
+       a4.id, a4.level, a4.code, a4.name
+FROM hits h
+JOIN grids_area a1 ON a1.id = h.area_id
+LEFT JOIN grids_area a2 ON a2.id = a1.parent_id
+LEFT JOIN grids_area a3 ON a3.id = a2.parent_id
+LEFT JOIN grids_area a4 ON a4.id = a3.parent_id
+"""
+
+_LEVEL_NAMES = {1: "city", 2: "district", 3: "street", 4: "community"}
+
+
+@dataclass(frozen=True)
+class AreaRef:
+    id: int
+    code: str
+    name: str
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where a point falls. `cell` is None inside the city but outside every cell."""
+
+    cell_id: int | None
+    cell_code: str | None
+    areas: dict[str, AreaRef]  # level name → area, for the levels that hold the point
+
+    def as_dict(self) -> dict:
+        data: dict = {"cell": {"id": self.cell_id, "code": self.cell_code} if self.cell_id else None}
+        for key in _LEVEL_KEYS:
+            ref = self.areas.get(key)
+            data[key] = {"id": ref.id, "code": ref.code, "name": ref.name} if ref else None
+        return data
+
+
+class OutsideJurisdiction(Exception):
+    """The point lies in no area of the city."""
+
+
+def validate_point(lon: float, lat: float) -> None:
+    if not (-180.0 <= lon <= 180.0 and -90.0 <= lat <= 90.0):
+        raise ValueError(f"({lon}, {lat}) is not a WGS84 longitude/latitude")
+
+
+def locate_many(points: Sequence[tuple[float, float]]) -> list[Location | None]:
+    """Locate WGS84 (lon, lat) points in one statement; None for a point outside the city."""
+    if len(points) > settings.GRID_LOCATE_BATCH_MAX:
+        raise ValueError(f"at most {settings.GRID_LOCATE_BATCH_MAX} points per batch")
+    for lon, lat in points:
+        validate_point(lon, lat)
+    results: list[Location | None] = [None] * len(points)
+    if not points:
+        return results
+    xs = [float(p[0]) for p in points]
+    ys = [float(p[1]) for p in points]
+    with connection.cursor() as cur:
+        cur.execute(_SQL, {"xs": xs, "ys": ys})
+        rows = cur.fetchall()
+    areas_cache: dict[tuple, dict[str, AreaRef]] = {}
+    for row in rows:
+        n, cell_id, cell_code = row[0], row[1], row[2]
+        key = row[3::4]  # the area ids of the chain identify it
+        areas = areas_cache.get(key)
+        if areas is None:
+            areas = {}
+            for k in range(3, 19, 4):
+                if row[k] is not None:
+                    areas[_LEVEL_NAMES[row[k + 1]]] = AreaRef(row[k], row[k + 2], row[k + 3])
+            areas_cache[key] = areas
+        results[n - 1] = Location(cell_id, cell_code, areas)
+    return results
+
+
+def locate(lon: float, lat: float) -> Location:
+    """Locate one WGS84 point; raises OutsideJurisdiction for a point outside the city."""
+    location = locate_many([(lon, lat)])[0]
+    if location is None:
+        raise OutsideJurisdiction(f"({lon}, {lat}) is outside the jurisdiction")
+    return location

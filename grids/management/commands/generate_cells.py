@@ -1,0 +1,52 @@
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+from django.db.models import Q
+
+from grids.generation import GenerationError, generate_cells
+from grids.models import Area, Level
+
+
+class Command(BaseCommand):
+    help = ("Divide communities into square unit grid cells (computed in a metric projection), clipped to "
+            "the community, coded west→east then north→south. Communities that already have cells are left "
+            "alone unless --replace.")
+
+    def add_arguments(self, parser):
+        parser.add_argument("codes", nargs="*",
+                            help="codes of communities, or of streets/districts whose communities to divide "
+                                 "(default: every community)")
+        parser.add_argument("--size", type=float, default=None, help="cell side in metres (default 100)")
+        parser.add_argument("--min-fraction", type=float, default=0.3,
+                            help="boundary pieces smaller than this fraction of a square merge into a "
+                                 "neighbour (default 0.3)")
+        parser.add_argument("--srid", type=int, help="metric projection (default: the CGCS2000 3° zone)")
+        parser.add_argument("--replace", action="store_true", help="replace existing cells")
+
+    @transaction.atomic
+    def handle(self, *args, **opts):
+        from django.conf import settings
+
+        size = opts["size"] or settings.GRID_CELL_SIZE_M
+        communities = Area.objects.filter(level=Level.COMMUNITY).select_related("parent")
+        if opts["codes"]:
+            known = set(Area.objects.filter(code__in=opts["codes"]).values_list("code", flat=True))
+            missing = sorted(set(opts["codes"]) - known)
+            if missing:
+                raise CommandError(f"no area with code {', '.join(missing)}")
+            query = Q()
+            for code in opts["codes"]:
+                query |= Q(code__startswith=code)
+            communities = communities.filter(query)
+        total = made = 0
+        for community in communities.order_by("code"):
+            try:
+                result = generate_cells(community, size=size, min_fraction=opts["min_fraction"],
+                                        srid=opts["srid"], replace=opts["replace"])
+            except GenerationError as exc:
+                raise CommandError(str(exc)) from exc
+            total += 1
+            made += result.cells
+            if opts["verbosity"] >= 2 or (opts["verbosity"] >= 1 and not result.skipped):
+                state = "kept existing cells" if result.skipped else f"{result.cells} cells"
+                self.stderr.write(f"  {community.code} {community.name}: {state}")
+        self.stdout.write(f"{made} cells generated in {total} communities")
