@@ -48,7 +48,7 @@ def load_demo_users() -> list[str]:
             user.is_superuser = role == roles.ADMIN
             user.save()
             created.append(username)
-        user.groups.add(Group.objects.get(name=role))
+        user.groups.add(Group.objects.get_or_create(name=role)[0])
         StaffProfile.objects.update_or_create(
             user=user,
             defaults={"district": districts.get(district_code), "bureau": bureaus.get(bureau_code)},

@@ -80,12 +80,13 @@ def _to_metric(geom: GEOSGeometry, srid: int) -> BaseGeometry:
     return shapely.from_wkb(bytes(transformed(geom, srid).wkb))
 
 
-def _to_storage(geom: BaseGeometry, srid: int) -> MultiPolygon:
-    polys = shapely.get_parts(shapely.make_valid(geom))
-    polys = [p for p in polys if p.geom_type in ("Polygon", "MultiPolygon") and p.area > 0]
-    merged = shapely.union_all(polys)
-    out = transformed(GEOSGeometry(memoryview(shapely.to_wkb(merged)), srid=srid), STORAGE_SRID)
-    return out if out.geom_type == "MultiPolygon" else MultiPolygon(out, srid=STORAGE_SRID)
+def _clip_to(parent: Area, shape: BaseGeometry, srid: int) -> MultiPolygon | None:
+    """The part of `parent` inside a metric `shape`, cut in WGS84 so that siblings tile the parent exactly."""
+    region = transformed(GEOSGeometry(memoryview(shapely.to_wkb(shape)), srid=srid), STORAGE_SRID)
+    cut = parent.geom.intersection(region)
+    polys = [g for g in (cut if cut.geom_type in ("MultiPolygon", "GeometryCollection") else [cut])
+             if g.geom_type == "Polygon" and g.area > 0]
+    return MultiPolygon(*polys, srid=STORAGE_SRID) if polys else None
 
 
 def _seeds_inside(area: BaseGeometry, count: int, rnd: random.Random) -> list[Point]:
@@ -103,24 +104,27 @@ def _seeds_inside(area: BaseGeometry, count: int, rnd: random.Random) -> list[Po
     return seeds
 
 
-def _partition(area: BaseGeometry, seeds: list[Point]) -> list[BaseGeometry]:
-    """Voronoi regions of the seeds clipped to the area: pieces that tile it, in seed order."""
+def _voronoi(area: BaseGeometry, seeds: list[Point]) -> list[BaseGeometry]:
+    """Voronoi regions of the seeds, in seed order, covering the area (they tile the plane around it)."""
     regions = shapely.voronoi_polygons(MultiPoint(seeds), extend_to=area.envelope.buffer(1000), ordered=True)
-    return [region.intersection(area) for region in regions.geoms]
+    return list(regions.geoms)
 
 
-def _save_children(parent: Area, level: int, names: list[str], pieces: list[BaseGeometry],
+def _save_children(parent: Area, level: int, names: list[str], shapes: list[BaseGeometry],
                    srid: int) -> list[Area]:
+    """Save the parts of `parent` inside each shape as its children, numbered in order."""
     children = []
     seq = 0
-    for name, piece in zip(names, pieces, strict=True):
-        if piece.is_empty or piece.area < 1000:
-            continue
+    for name, shape in zip(names, shapes, strict=True):
         seq += 1
         code = codes.child_code(parent.code, level, seq)
         area = Area.objects.filter(code=code).first()
         if area is None:
-            area = Area(level=level, code=code, name=name, parent=parent, geom=_to_storage(piece, srid))
+            geom = _clip_to(parent, shape, srid)
+            if geom is None:
+                seq -= 1
+                continue
+            area = Area(level=level, code=code, name=name, parent=parent, geom=geom)
             area.save()
         children.append(area)
     return children
@@ -156,13 +160,14 @@ def _build_district(plan: DistrictPlan, name_pool: list[str], village_pool: list
     rnd = random.Random(int(plan.code))
     whole = _to_metric(district.geom, srid)
     centre = _to_metric(GEOSGeometry(f"SRID=4326;POINT({plan.centre[0]} {plan.centre[1]})"), srid)
-    urban = whole.intersection(centre.buffer(plan.radius_m, quad_segs=32))
+    urban = whole.intersection(centre.buffer(plan.radius_m, quad_segs=32))  # where the seeds go
     rural = whole.difference(urban)
 
-    urban_pieces = _partition(urban, _seeds_inside(urban, len(plan.urban_streets), rnd))
-    rural_pieces = _partition(rural, _seeds_inside(rural, len(plan.rural_towns), rnd))
+    disc = centre.buffer(plan.radius_m, quad_segs=32)
+    urban_shapes = [r.intersection(disc) for r in _voronoi(urban, _seeds_inside(urban, len(plan.urban_streets), rnd))]
+    rural_shapes = [r.difference(disc) for r in _voronoi(rural, _seeds_inside(rural, len(plan.rural_towns), rnd))]
     streets = _save_children(district, Level.STREET, [*plan.urban_streets, *plan.rural_towns],
-                             [*urban_pieces, *rural_pieces], srid)
+                             [*urban_shapes, *rural_shapes], srid)
     urban_communities = []
     for street in streets:
         is_urban = street.name in plan.urban_streets
@@ -170,8 +175,8 @@ def _build_district(plan: DistrictPlan, name_pool: list[str], village_pool: list
         pool, suffix = (name_pool, "社区") if is_urban else (village_pool, "村")
         names = [pool.pop(0) + suffix for _ in range(count)]
         shape = _to_metric(street.geom, srid)
-        pieces = _partition(shape, _seeds_inside(shape, count, rnd))
-        communities = _save_children(street, Level.COMMUNITY, names, pieces, srid)
+        communities = _save_children(street, Level.COMMUNITY, names,
+                                     _voronoi(shape, _seeds_inside(shape, count, rnd)), srid)
         if is_urban:
             urban_communities.extend(communities)
     return urban_communities

@@ -148,7 +148,7 @@ def _read(layer, srs: SpatialReference, *, code_field: str, name_field: str, fro
             report.rejected.append(Problem(index, label, "no geometry"))
             continue
         try:
-            ogr.coord_dim = 2
+            ogr.set_3d(False)
             ogr.transform(transform)
             geom = ogr.geos
         except GDALException as exc:
@@ -172,6 +172,12 @@ def _read(layer, srs: SpatialReference, *, code_field: str, name_field: str, fro
                 continue
             report.repaired.append(Problem(index, label, f"repaired invalid geometry: {reason}"))
             multi = fixed
+        minx, miny, maxx, maxy = multi.extent
+        if not (-180 <= minx <= maxx <= 180 and -90 <= miny <= maxy <= 90):
+            report.rejected.append(Problem(
+                index, label, f"coordinates ({minx:.6g}, {miny:.6g}) are not longitude/latitude after transforming "
+                              "to WGS84: the file's CRS is wrong or missing (pass --srid)"))
+            continue
         yield _Parsed(index, code, name, multi)
 
 
@@ -210,7 +216,19 @@ def _resolve_parent(item: _Parsed, level: int, parent: Area | None, report: Impo
         report.rejected.append(Problem(item.index, item.code,
                                        f"no parent {Level(parent_level).label} found for this code"))
         return False
+    if not _prepared(item.parent).intersects(item.geom):
+        report.rejected.append(Problem(
+            item.index, item.code,
+            f"lies wholly outside its parent {item.parent.name} ({item.parent.code}): wrong CRS or datum?"))
+        return False
     return True
+
+
+def _prepared(area: Area):
+    # One import tests a few parents many times; a prepared geometry, kept on the instance, makes it cheap.
+    if not hasattr(area, "_prepared_geom"):
+        area._prepared_geom = area.geom.prepared
+    return area._prepared_geom
 
 
 @transaction.atomic

@@ -4,7 +4,8 @@ Cells cut from a lattice (see grids.generation) are found by arithmetic first: t
 is computed from its projected coordinates and, where that square lies wholly in one cell, that is the
 answer with no geometric test. Only the remaining points (near cell borders, or in cells not cut from a
 lattice) are tested against cell polygons through the GiST index; points in no cell fall back to the
-deepest area holding them. A point on a border between cells resolves to the lowest cell code.
+deepest area holding them. A point exactly on a border between cells is given to one of them, always
+the same one.
 """
 
 from collections.abc import Sequence

@@ -4,6 +4,7 @@
   var cfg = JSON.parse(document.getElementById("map-config").textContent);
   var datum = window.CityGridDatum(cfg.tileDatum);
   var map = L.map(el, { preferCanvas: true }).setView([27.86, 112.93], 12);
+  window.cityGridMap = map;  // for the browser tests and the console
   // When tiles cannot load (an intranet without a tile server) the grid still draws on the plain background.
   L.tileLayer(cfg.tileUrl, { attribution: cfg.tileAttribution, maxZoom: 19 }).addTo(map);
 
@@ -24,15 +25,18 @@
     });
   }
   var layers = {};
-  ["district", "street", "community"].forEach(function (level) {
+  var loaded = ["district", "street", "community"].map(function (level) {
     layers[level] = L.geoJSON(null, {
       style: styles[level],
       onEachFeature: function (f, layer) { layer.bindTooltip(f.properties.name + " " + f.properties.code); }
     }).addTo(map);
-    fetchAll(el.dataset.apiAreas + "?level=" + level + "&zoom=14&page_size=2000").then(function (fc) {
+    return fetchAll(el.dataset.apiAreas + "?level=" + level + "&zoom=14&page_size=2000").then(function (fc) {
       layers[level].addData(shifted(fc));
-      if (level === "district") map.fitBounds(layers.district.getBounds(), { maxZoom: 13 });
     });
+  });
+  Promise.all(loaded).then(function () {
+    if (layers.district.getLayers().length) map.fitBounds(layers.district.getBounds(), { maxZoom: 13 });
+    el.dataset.ready = "1";
   });
   var cells = L.geoJSON(null, { style: styles.cell, interactive: false }).addTo(map);
   L.control.layers(null, {

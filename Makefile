@@ -1,0 +1,57 @@
+# CityGrid: `make run` serves the demo city at http://127.0.0.1:8000, `make test` runs every test.
+# Both install what is missing first (Debian packages, PostgreSQL + PostGIS, the virtualenv, the
+# database) and are safe to run again.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+WORKERS ?= 3
+
+.PHONY: run test setup system venv database messages demo serve lint pytest bench clean
+
+run: setup demo serve
+
+test: setup lint pytest
+
+setup: system venv database messages
+
+system:
+	@sh deploy/setup-system.sh
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -m pip install -q --upgrade pip
+	@$(PY) -m pip install -q -e '.[dev]'
+	@touch $@
+
+database: venv
+	@$(PY) manage.py create_database
+	@$(PY) manage.py migrate --noinput -v0
+
+messages: venv
+	@$(PY) manage.py compilemessages -v0 --ignore '$(VENV)/*'
+
+demo: database
+	@$(PY) manage.py load_demo
+
+serve:
+	@$(PY) manage.py collectstatic --noinput -v0
+	@echo "CityGrid at http://$(HOST):$(PORT)/ (demo users: see README)"
+	@$(VENV)/bin/gunicorn citygrid.wsgi --bind $(HOST):$(PORT) --workers $(WORKERS) --access-logfile -
+
+lint: venv
+	@$(VENV)/bin/ruff check .
+
+pytest: venv
+	@$(PY) -m pytest --create-db $(PYTEST_ARGS)
+
+bench: setup
+	@$(PY) bench/locate.py
+
+clean:
+	rm -rf $(VENV) var

@@ -1,0 +1,72 @@
+#!/bin/sh
+# Installs what CityGrid needs from Debian's packages and makes sure a local PostgreSQL server answers.
+# Idempotent: installs only what is missing and starts the server only when it is down.
+set -eu
+
+say() { printf 'setup: %s\n' "$*" >&2; }
+is_installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
+can_apt() { [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; }
+
+if ! command -v dpkg-query >/dev/null 2>&1; then
+    say "not a Debian system: install by hand PostgreSQL with PostGIS 3, GDAL, GEOS, PROJ, gettext and Chromium"
+    exit 0
+fi
+
+apt_updated=""
+apt_install() {
+    if ! can_apt; then
+        say "missing Debian packages: $*; install them as root: apt-get install $*"
+        exit 1
+    fi
+    if [ -z "$apt_updated" ]; then
+        apt-get update -qq
+        apt_updated=1
+    fi
+    say "installing $*"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+# The PostgreSQL server: the newest major version installed, or Debian's default one.
+pg_major() { ls /usr/lib/postgresql 2>/dev/null | sort -n | tail -n 1; }
+if [ -z "$(pg_major)" ] || [ ! -x "/usr/lib/postgresql/$(pg_major)/bin/postgres" ]; then
+    apt_install postgresql postgresql-contrib
+fi
+PG=$(pg_major)
+
+missing=""
+for pkg in "postgresql-$PG-postgis-3" postgresql-client gdal-bin binutils libproj25 gettext python3-venv \
+           chromium fonts-noto-cjk; do
+    is_installed "$pkg" || missing="$missing $pkg"
+done
+# shellcheck disable=SC2086
+[ -z "$missing" ] || apt_install $missing
+
+# Only a server on this machine is ours to start; DATABASE_URL may point elsewhere.
+if [ -z "${DATABASE_URL:-}" ]; then
+    if ! pg_isready -q; then
+        if ! can_apt; then
+            say "PostgreSQL is not running; start it as root: pg_ctlcluster $PG main start"
+            exit 1
+        fi
+        if ! pg_lsclusters -h 2>/dev/null | grep -q .; then
+            say "creating PostgreSQL cluster $PG/main"
+            pg_createcluster "$PG" main >/dev/null
+        fi
+        cluster=$(pg_lsclusters -h | awk 'NR==1 {print $1" "$2}')
+        say "starting PostgreSQL $cluster"
+        # shellcheck disable=SC2086
+        pg_ctlcluster --skip-systemctl-redirect $cluster start
+        for _ in 1 2 3 4 5 6 7 8 9 10; do pg_isready -q && break; sleep 1; done
+    fi
+    # The default DATABASE_URL connects over the socket as this OS user: make sure that role exists.
+    me=$(id -un)
+    if ! psql -d postgres -Atqc "select 1" >/dev/null 2>&1; then
+        if [ "$(id -u)" -eq 0 ]; then
+            say "creating PostgreSQL superuser role $me"
+            runuser -u postgres -- psql -d postgres -qc "CREATE ROLE \"$me\" SUPERUSER LOGIN" >/dev/null
+        else
+            say "PostgreSQL refuses user $me; as root run: runuser -u postgres -- createuser -s $me"
+            exit 1
+        fi
+    fi
+fi

@@ -1,0 +1,82 @@
+import json
+
+import pytest
+from django.contrib.auth.models import User
+from django.core.management import call_command
+from django.db import connection
+
+from citygrid import roles
+from citygrid.roles import user_roles
+from grids import gcj02
+from grids.demo import DATA_FILE
+from grids.locate import locate
+from grids.models import Area, Bureau, Cell, Level
+
+
+@pytest.fixture
+def demo(db):
+    call_command("load_demo")
+
+
+def counts():
+    return (Area.objects.count(), Cell.objects.count(), Bureau.objects.count(), User.objects.count())
+
+
+def test_demo_city_is_believable(demo):
+    districts = dict(Area.objects.filter(level=Level.DISTRICT).values_list("code", "name"))
+    assert districts["430302"] == "雨湖区" and districts["430304"] == "岳塘区" and len(districts) == 5
+    assert Area.objects.filter(level=Level.STREET, parent__code="430302", name="城正街街道").exists()
+    assert Area.objects.filter(level=Level.COMMUNITY, name__endswith="社区").count() >= 40
+    assert 2_000 <= Cell.objects.count() <= 10_000
+    kinds = set(Bureau.objects.values_list("kind", flat=True))
+    assert {"city_management", "housing", "transport", "environment", "water", "power", "gas"} <= kinds
+
+
+def test_streets_tile_their_district_and_communities_their_street(demo):
+    with connection.cursor() as cur:
+        cur.execute("""
+            SELECT p.code, ST_Area(ST_SymDifference(ST_Union(c.geom), p.geom)) / ST_Area(p.geom)
+            FROM grids_area p JOIN grids_area c ON c.parent_id = p.id
+            WHERE p.level IN (2, 3) GROUP BY p.id HAVING count(*) > 0""")
+        # Planar ratio: the only differences left are degenerate float slivers, which a reprojected area
+        # would blow up, so it is measured in the stored coordinates.
+        gaps = {code: ratio for code, ratio in cur.fetchall() if ratio > 1e-9}
+    assert gaps == {}
+
+
+def test_every_role_has_a_demo_user(demo):
+    held = set()
+    for user in User.objects.all():
+        held |= user_roles(user)
+    assert held == set(roles.ALL_ROLES)
+    assert User.objects.get(username="dispatcher_yuhu").profile.district.code == "430302"
+    assert User.objects.get(username="bureau_cg").profile.bureau.kind == "city_management"
+    assert User.objects.get(username="inspector_yuhu1").inspected_cells.count() > 100
+
+
+def test_boundaries_are_converted_from_gcj02(demo):
+    raw = json.loads(DATA_FILE.read_text(encoding="utf-8"))
+    yuhu = next(f for f in raw["features"] if f["properties"]["adcode"] == "430302")
+    lon, lat = yuhu["geometry"]["coordinates"][0][0][0]
+    expected = gcj02.gcj02_to_wgs84(lon, lat)
+    with connection.cursor() as cur:
+        cur.execute("SELECT ST_Distance(geom::geography, ST_SetSRID(ST_Point(%s, %s), 4326)::geography), "
+                    "ST_Distance(geom::geography, ST_SetSRID(ST_Point(%s, %s), 4326)::geography) "
+                    "FROM grids_area WHERE code = '430302'", [*expected, lon, lat])
+        to_converted, to_raw = cur.fetchone()
+    assert to_converted < 0.01  # metres: the stored boundary passes through the converted vertex
+    assert to_raw > 100  # and not through the raw GCJ-02 one
+
+
+def test_load_demo_twice_changes_nothing(demo):
+    before = counts()
+    cells = list(Cell.objects.order_by("code").values_list("code", flat=True)[:50])
+    call_command("load_demo")
+    assert counts() == before
+    assert list(Cell.objects.order_by("code").values_list("code", flat=True)[:50]) == cells
+
+
+def test_a_demo_inspector_can_locate_his_cells(demo):
+    cell = User.objects.get(username="inspector_yuetang1").inspected_cells.order_by("code")[10]
+    p = cell.geom.point_on_surface
+    assert locate(p.x, p.y).cell_code == cell.code

@@ -1,0 +1,46 @@
+import pytest
+
+from citygrid import roles
+from grids.models import Cell
+from tests.browser import SCREENSHOTS, browser, login
+from tests.conftest import make_user
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_login_required(client):
+    response = client.get("/")
+    assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+
+
+def test_pages_are_chinese_first_and_switch_to_english(client, dispatcher):
+    client.force_login(dispatcher)
+    assert "城市网格" in client.get("/", HTTP_ACCEPT_LANGUAGE="en-US").content.decode()
+    client.post("/i18n/setlang/", {"language": "en", "next": "/"})
+    assert "City grid" in client.get("/").content.decode()
+
+
+def test_grid_map_draws_the_grid_and_locates_a_click(live_server, gridded, settings):
+    settings.TILE_URL = "http://127.0.0.1:9/{z}/{x}/{y}.png"  # no tile server: the grid must still draw
+    make_user("viewer", roles.DISPATCHER)
+    cell = Cell.objects.filter(community=gridded["a"]).order_by("code")[30]
+    p = cell.geom.point_on_surface
+    with browser() as b:
+        page = b.new_page(viewport={"width": 1280, "height": 800})
+        errors = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        login(page, live_server.url, "viewer", "Correct-horse-42")
+        page.goto(live_server.url + "/")
+        page.wait_for_selector("#map[data-ready='1']")
+        page.evaluate(f"cityGridMap.setView([{p.y}, {p.x}], 17)")
+        page.wait_for_function("cityGridMap.getZoom() === 17")
+        point = page.evaluate(f"(() => {{ const c = cityGridMap.latLngToContainerPoint([{p.y}, {p.x}]); "
+                              "return [c.x, c.y]; })()")
+        box = page.locator("#map").bounding_box()
+        page.mouse.click(box["x"] + point[0], box["y"] + point[1])
+        page.wait_for_selector(f"#located[data-cell='{cell.code}']")
+        text = page.inner_text("#located")
+        assert "和平社区" in text and "城正街街道" in text and "雨湖区" in text
+        assert errors == []
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / "grid-map.png"))
