@@ -18,7 +18,7 @@ from shapely.geometry.base import BaseGeometry
 from shapely.prepared import prep
 
 from . import codes
-from .generation import generate_cells
+from .generation import analyze_grid_tables, generate_cells
 from .importing import import_areas
 from .models import Area, Bureau, Cell, Level
 from .projection import STORAGE_SRID, metric_srid_for, transformed
@@ -198,6 +198,7 @@ def load_demo_city(cell_size: float = 100.0) -> dict[str, int]:
                                                  "district": street.parent})
         street.bureaus.add(office)
     Area.objects.get(code=CITY_CODE).bureaus.add(*(b for b in bureaus.values() if b.district_id is None))
+    analyze_grid_tables()
     return {
         "districts": len(districts),
         "streets": Area.objects.filter(level=Level.STREET).count(),

@@ -126,7 +126,14 @@ def generate_cells(community: Area, *, size: float = 100.0, min_fraction: float 
                          street_id=street.pk, district_id=street.parent_id, geom=geom))
     Cell.objects.bulk_create(objs, batch_size=1000)
     for cell, group in zip(objs, cells, strict=True):
-        squares.extend(LatticeSquare(lattice=lattice, i=i, j=j, cell=cell) for i, j in group.whole)
+        squares.extend(LatticeSquare(lattice=lattice, i=i, j=j, key=LatticeSquare.pack(lattice.pk, i, j), cell=cell)
+                       for i, j in group.whole)
     LatticeSquare.objects.bulk_create(squares, batch_size=5000)
     result.cells = len(objs)
     return result
+
+
+def analyze_grid_tables() -> None:
+    """Refresh the planner's statistics after bulk changes: locating plans by the size of these tables."""
+    with connection.cursor() as cur:
+        cur.execute("ANALYZE grids_area, grids_cell, grids_lattice, grids_latticesquare")

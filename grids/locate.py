@@ -21,15 +21,17 @@ WITH pts AS MATERIALIZED (
     SELECT p.n, ST_SetSRID(ST_MakePoint(p.x, p.y), 4326) AS g
     FROM unnest(%(xs)s::float8[], %(ys)s::float8[]) WITH ORDINALITY AS p(x, y, n)
 ),
-fast AS MATERIALIZED (
-    SELECT p.n, s.cell_id
+keyed AS MATERIALIZED (
+    -- Each point's square in every lattice, packed into one bigint as LatticeSquare.key is: a single-column
+    -- join that the planner estimates well and runs as a hash join.
+    SELECT p.n, (l.id::bigint << 44) + (floor(ST_X(m.t) / l.size)::bigint << 24) + floor(ST_Y(m.t) / l.size)::bigint
+           AS key
     FROM pts p
     CROSS JOIN grids_lattice l
     CROSS JOIN LATERAL (SELECT ST_Transform(p.g, l.srid::int) AS t) m
-    JOIN grids_latticesquare s
-      ON s.lattice_id = l.id
-     AND s.i = floor(ST_X(m.t) / l.size)::int
-     AND s.j = floor(ST_Y(m.t) / l.size)::int
+),
+fast AS MATERIALIZED (
+    SELECT k.n, s.cell_id FROM keyed k JOIN grids_latticesquare s ON s.key = k.key
 ),
 rest AS MATERIALIZED (
     SELECT p.n, p.g FROM pts p WHERE NOT EXISTS (SELECT 1 FROM fast f WHERE f.n = p.n)
@@ -39,25 +41,30 @@ slow AS MATERIALIZED (
     FROM rest r JOIN grids_cell c ON ST_Intersects(c.geom, r.g)
     ORDER BY r.n, c.code
 ),
-uncelled AS (
+uncelled AS MATERIALIZED (
     SELECT DISTINCT ON (r.n) r.n, a.id AS area_id
     FROM rest r JOIN grids_area a ON ST_Intersects(a.geom, r.g)
     WHERE NOT EXISTS (SELECT 1 FROM slow s WHERE s.n = r.n)
     ORDER BY r.n, a.level DESC
 ),
-hits AS (
+hits AS MATERIALIZED (
     SELECT f.n, c.id AS cell_id, c.code AS cell_code, c.community_id AS area_id
     FROM (SELECT n, cell_id FROM fast UNION ALL SELECT n, cell_id FROM slow) f
     JOIN grids_cell c ON c.id = f.cell_id
     UNION ALL
     SELECT n, NULL, NULL, area_id FROM uncelled
 )
-SELECT h.n, h.cell_id, h.cell_code,
-       a1.id, a1.level, a1.code, a1.name,
-       a2.id, a2.level, a2.code, a2.name,
-       a3.id, a3.level, a3.code, a3.name,
-       a4.id, a4.level, a4.code, a4.name
-FROM hits h
+-- One row per located point, then one row (n = 0) per distinct chain of areas above them: the hierarchy
+-- comes in the same statement without being repeated on every point's row.
+SELECT n, cell_id, cell_code, area_id,
+       NULL::int, NULL::text, NULL::text, NULL::bigint, NULL::int, NULL::text, NULL::text,
+       NULL::bigint, NULL::int, NULL::text, NULL::text, NULL::bigint, NULL::int, NULL::text, NULL::text
+FROM hits
+UNION ALL
+SELECT 0, NULL, NULL, a1.id,
+       a1.level, a1.code, a1.name, a2.id, a2.level, a2.code, a2.name,
+       a3.id, a3.level, a3.code, a3.name, a4.id, a4.level, a4.code, a4.name
+FROM (SELECT DISTINCT area_id FROM hits) h
 JOIN grids_area a1 ON a1.id = h.area_id
 LEFT JOIN grids_area a2 ON a2.id = a1.parent_id
 LEFT JOIN grids_area a3 ON a3.id = a2.parent_id
@@ -65,6 +72,25 @@ LEFT JOIN grids_area a4 ON a4.id = a3.parent_id
 """
 
 _LEVEL_NAMES = {1: "city", 2: "district", 3: "street", 4: "community"}
+
+# Planning the statement costs several milliseconds, far more than running it for a few points: small
+# batches (a phone asking where it is) run a statement prepared once per connection, with a generic plan
+# (the connection sets plan_cache_mode); large batches are planned for their size each time.
+_PREPARED_MAX = 64
+_PREPARE = "PREPARE citygrid_locate(float8[], float8[]) AS " + _SQL.replace("%(xs)s", "$1").replace("%(ys)s", "$2")
+
+
+def _run(xs: list[float], ys: list[float]) -> list[tuple]:
+    with connection.cursor() as cur:
+        if len(xs) > _PREPARED_MAX:
+            cur.execute(_SQL, {"xs": xs, "ys": ys})
+        else:
+            raw = connection.connection
+            if getattr(connection, "_citygrid_locate_prepared_on", None) is not raw:
+                cur.execute(_PREPARE)
+                connection._citygrid_locate_prepared_on = raw
+            cur.execute("EXECUTE citygrid_locate(%s, %s)", [xs, ys])
+        return cur.fetchall()
 
 
 @dataclass(frozen=True)
@@ -110,21 +136,15 @@ def locate_many(points: Sequence[tuple[float, float]]) -> list[Location | None]:
         return results
     xs = [float(p[0]) for p in points]
     ys = [float(p[1]) for p in points]
-    with connection.cursor() as cur:
-        cur.execute(_SQL, {"xs": xs, "ys": ys})
-        rows = cur.fetchall()
-    areas_cache: dict[tuple, dict[str, AreaRef]] = {}
+    rows = _run(xs, ys)
+    chains: dict[int, dict[str, AreaRef]] = {}
     for row in rows:
-        n, cell_id, cell_code = row[0], row[1], row[2]
-        key = row[3::4]  # the area ids of the chain identify it
-        areas = areas_cache.get(key)
-        if areas is None:
-            areas = {}
-            for k in range(3, 19, 4):
-                if row[k] is not None:
-                    areas[_LEVEL_NAMES[row[k + 1]]] = AreaRef(row[k], row[k + 2], row[k + 3])
-            areas_cache[key] = areas
-        results[n - 1] = Location(cell_id, cell_code, areas)
+        if row[0] == 0:
+            chains[row[3]] = {_LEVEL_NAMES[row[k + 1]]: AreaRef(row[k], row[k + 2], row[k + 3])
+                              for k in range(3, 19, 4) if row[k] is not None}
+    for n, cell_id, cell_code, area_id, *_ in rows:
+        if n:
+            results[n - 1] = Location(cell_id, cell_code, chains[area_id])
     return results
 
 

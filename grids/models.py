@@ -201,10 +201,21 @@ class Lattice(models.Model):
 class LatticeSquare(models.Model):
     """A whole lattice square lying entirely inside one cell."""
 
+    # (lattice, i, j) packed into one bigint, the single-column key locating joins on (grids.locate).
+    I_BITS, J_BITS = 20, 24
+
     lattice = models.ForeignKey(Lattice, on_delete=models.CASCADE, related_name="squares")
     i = models.IntegerField()
     j = models.IntegerField()
+    key = models.BigIntegerField(unique=True, editable=False)
     cell = models.ForeignKey(Cell, on_delete=models.CASCADE, related_name="lattice_squares")
 
-    class Meta:
-        constraints = [models.UniqueConstraint(fields=["lattice", "i", "j"], name="lattice_square_unique")]
+    @classmethod
+    def pack(cls, lattice_id: int, i: int, j: int) -> int:
+        if not (0 <= i < 1 << cls.I_BITS and 0 <= j < 1 << cls.J_BITS and 0 < lattice_id < 1 << 19):
+            raise ValueError(f"lattice square ({lattice_id}, {i}, {j}) out of the packable range")
+        return (lattice_id << (cls.I_BITS + cls.J_BITS)) + (i << cls.J_BITS) + j
+
+    def save(self, *args, **kwargs) -> None:
+        self.key = self.pack(self.lattice_id, self.i, self.j)
+        super().save(*args, **kwargs)

@@ -74,7 +74,8 @@ def test_zoom_simplifies_geometry(api, gridded):
     # Round community B's corners into arcs of many vertices, so simplification has work to do.
     from django.db import connection
     with connection.cursor() as cur:
-        cur.execute("UPDATE grids_area SET geom = ST_Multi(ST_Buffer(geom, 0.0003, 'quad_segs=64')) WHERE code = '430302001002'")
+        cur.execute("UPDATE grids_area SET geom = ST_Multi(ST_Buffer(geom, 0.0003, 'quad_segs=64')) "
+                    "WHERE code = '430302001002'")
     assert vertices(8) < vertices(18) <= vertices()
 
 

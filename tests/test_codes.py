@@ -50,7 +50,8 @@ def test_widths_are_configurable():
 
 
 def test_area_save_validates_code_and_parent(city):
-    bad = Area(level=Level.STREET, code="430304009", name="错", parent=city["west"], geom=box(112.8, 27.8, 112.81, 27.81))
+    bad = Area(level=Level.STREET, code="430304009", name="错", parent=city["west"],
+               geom=box(112.8, 27.8, 112.81, 27.81))
     with pytest.raises(ValidationError) as exc:
         bad.save()
     assert "code" in exc.value.message_dict

@@ -39,7 +39,8 @@ def test_cells_tile_the_community_without_gaps_or_overlaps(city, key):
     assert symdiff < 1e-3  # m²: float noise only
     assert total == pytest.approx(union, rel=1e-9)  # the sum equals the union: nothing counted twice
     overlap = _one(
-        f"""SELECT coalesce(sum(ST_Area(ST_Intersection(ST_Transform(x.geom, {METRIC}), ST_Transform(y.geom, {METRIC})))), 0)
+        f"""SELECT coalesce(sum(ST_Area(ST_Intersection(ST_Transform(x.geom, {METRIC}),
+                                                        ST_Transform(y.geom, {METRIC})))), 0)
             FROM grids_cell x JOIN grids_cell y ON x.id < y.id AND ST_Intersects(x.geom, y.geom)
             WHERE x.community_id = %s AND y.community_id = %s""",
         [community.pk, community.pk],

@@ -18,8 +18,8 @@ class Command(BaseCommand):
         except psycopg2.OperationalError as exc:
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else "no answer"
             raise CommandError(f"cannot reach PostgreSQL at {where}: {reason}") from exc
-        conn.autocommit = True
-        with conn, conn.cursor() as cur:
+        conn.autocommit = True  # CREATE DATABASE cannot run in a transaction
+        with conn.cursor() as cur:
             cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
             if cur.fetchone() is None:
                 cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))

@@ -2,7 +2,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.db.models import Q
 
-from grids.generation import GenerationError, generate_cells
+from grids.generation import GenerationError, analyze_grid_tables, generate_cells
 from grids.models import Area, Level
 
 
@@ -49,4 +49,5 @@ class Command(BaseCommand):
             if opts["verbosity"] >= 2 or (opts["verbosity"] >= 1 and not result.skipped):
                 state = "kept existing cells" if result.skipped else f"{result.cells} cells"
                 self.stderr.write(f"  {community.code} {community.name}: {state}")
+        analyze_grid_tables()
         self.stdout.write(f"{made} cells generated in {total} communities")

@@ -1,5 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
+from grids.generation import analyze_grid_tables
 from grids.importing import LEVELS, ImportFailed, import_areas
 
 
@@ -49,6 +50,7 @@ class Command(BaseCommand):
                 for problem in exc.report.rejected:
                     self.stderr.write(f"rejected {problem}")
             raise CommandError(str(exc)) from exc
+        analyze_grid_tables()
         for problem in report.repaired:
             self.stderr.write(f"repaired {problem}")
         self.stdout.write(report.summary())
