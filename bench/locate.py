@@ -116,7 +116,7 @@ def http_figures(points, single: int) -> dict:
     user, _ = User.objects.get_or_create(username="bench")
     _, key = ApiToken.issue(user, "bench", days=1)
     port = 8765
-    env = {**os.environ, "DEBUG": "0", "SECRET_KEY": "bench-only", "ALLOWED_HOSTS": "127.0.0.1"}
+    env = {**os.environ, "DEBUG": "0", "SECRET_KEY": "bench-only", "ALLOWED_HOSTS": "127.0.0.1", "LOG_LEVEL": "ERROR"}
     server = subprocess.Popen([sys.executable, "-m", "gunicorn", "citygrid.wsgi", "--bind", f"127.0.0.1:{port}",
                                "--workers", "2", "--log-level", "warning"], cwd=_django.ROOT, env=env)
     try:

@@ -67,14 +67,17 @@ class ApiToken(models.Model):
     def __str__(self) -> str:
         return f"{self.prefix}… ({self.name})"
 
+    def set_new_key(self) -> str:
+        """Give the token a fresh random key; the clear key is returned once and never stored."""
+        key = secrets.token_urlsafe(32)
+        self.prefix, self.key_hash = key[: self.PREFIX_LENGTH], hash_token(key)
+        return key
+
     @classmethod
     def issue(cls, user, name: str, days: int | None = 90) -> tuple["ApiToken", str]:
-        """Create a token; the clear key is returned once and never stored."""
-        key = secrets.token_urlsafe(32)
-        expires = timezone.now() + timedelta(days=days) if days else None
-        token = cls.objects.create(
-            user=user, name=name, prefix=key[: cls.PREFIX_LENGTH], key_hash=hash_token(key), expires_at=expires
-        )
+        token = cls(user=user, name=name, expires_at=timezone.now() + timedelta(days=days) if days else None)
+        key = token.set_new_key()
+        token.save()
         return token, key
 
     @property

@@ -153,3 +153,29 @@ def test_openapi_schema_describes_the_grid_api(api, gridded):
     for path in ("/api/grids/areas/", "/api/grids/cells/{code}/", "/api/grids/locate"):
         assert path in paths
     assert api.get(reverse("api-docs")).status_code == 200
+
+
+def test_admin_lists_and_edits_the_grid_on_a_map(gridded, client):
+    from django.contrib.auth.models import User
+
+    admin = User.objects.create_superuser("root", password="Correct-horse-42")
+    client.force_login(admin)
+    for url in ("/admin/grids/area/", "/admin/grids/cell/", "/admin/grids/bureau/", "/admin/auth/user/",
+                "/admin/citygrid/apitoken/"):
+        assert client.get(url).status_code == 200, url
+    cell = Cell.objects.order_by("code").first()
+    page = client.get(f"/admin/grids/cell/{cell.pk}/change/").content.decode()
+    assert "leaflet" in page.lower() and "id_geom" in page
+    response = client.post("/admin/citygrid/apitoken/add/", {"user": admin.pk, "name": "gps-tracker"}, follow=True)
+    token = ApiToken.objects.get(name="gps-tracker")
+    assert token.prefix in response.content.decode() and len(token.key_hash) == 64
+
+
+def test_issue_token_command(dispatcher, capsys):
+    from django.core.management import call_command
+
+    call_command("issue_token", "disp", "--name", "tablet")
+    key = capsys.readouterr().out.strip()
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    assert client.get(reverse("grids:bureau-list")).status_code == 200

@@ -1,0 +1,40 @@
+from django.contrib import admin
+from leaflet.admin import LeafletGeoAdmin
+
+from .models import Area, Bureau, Cell, Lattice
+
+
+@admin.register(Bureau)
+class BureauAdmin(admin.ModelAdmin):
+    list_display = ["code", "name", "kind", "district", "contact_name", "contact_phone", "active"]
+    list_filter = ["kind", "district", "active"]
+    search_fields = ["code", "name", "contact_name"]
+
+
+@admin.register(Area)
+class AreaAdmin(LeafletGeoAdmin):
+    list_display = ["code", "name", "level", "parent"]
+    list_filter = ["level"]
+    search_fields = ["code", "name"]
+    autocomplete_fields = ["parent"]
+    filter_horizontal = ["bureaus"]
+    list_select_related = ["parent"]
+
+
+@admin.register(Cell)
+class CellAdmin(LeafletGeoAdmin):
+    list_display = ["code", "community", "street", "district"]
+    list_filter = ["district"]
+    search_fields = ["code", "community__name", "community__code"]
+    autocomplete_fields = ["community", "inspectors"]
+    filter_horizontal = ["bureaus"]
+    list_select_related = ["community", "street", "district"]
+    readonly_fields = ["street", "district"]
+
+
+@admin.register(Lattice)
+class LatticeAdmin(admin.ModelAdmin):
+    list_display = ["srid", "size"]
+
+    def has_add_permission(self, request) -> bool:
+        return False  # created by generate_cells only
