@@ -157,7 +157,8 @@ def http_figures(points, single: int) -> dict:
         best = 0.0
         for _ in range(2):
             t = time.perf_counter()
-            conn.request("POST", "/api/grids/locate", body=body, headers={**headers, "Content-Type": "application/json"})
+            conn.request("POST", "/api/grids/locate", body=body,
+                         headers={**headers, "Content-Type": "application/json"})
             r = conn.getresponse()
             r.read()
             assert r.status == 200, r.status
