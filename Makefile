@@ -10,13 +10,13 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 WORKERS ?= 3
 
-.PHONY: run test setup system venv database messages demo serve lint pytest bench clean
+.PHONY: run test setup system venv database messages static demo serve lint pytest bench clean
 
 run: setup demo serve
 
 test: setup lint pytest
 
-setup: system venv database messages
+setup: system venv database messages static
 
 system:
 	@sh deploy/setup-system.sh
@@ -36,11 +36,13 @@ database: venv
 messages: venv
 	@$(PY) manage.py compilemessages -v0 --ignore '$(VENV)/*'
 
+static: venv
+	@$(PY) manage.py collectstatic --noinput -v0
+
 demo: database
 	@$(PY) manage.py load_demo
 
 serve:
-	@$(PY) manage.py collectstatic --noinput -v0
 	@echo "CityGrid at http://$(HOST):$(PORT)/ (demo users: see README)"
 	@$(VENV)/bin/gunicorn citygrid.wsgi --bind $(HOST):$(PORT) --workers $(WORKERS) --access-logfile -
 
