@@ -178,6 +178,17 @@ GRID_CELL_SIZE_M = float(os.environ.get("GRID_CELL_SIZE_M", "100"))
 GRID_STORAGE_SRID = 4326
 GRID_LOCATE_BATCH_MAX = int(os.environ.get("GRID_LOCATE_BATCH_MAX", "100000"))
 
+# Cases and photos.
+CASE_DESCRIPTION_MAX = int(os.environ.get("CASE_DESCRIPTION_MAX", "2000"))
+PHOTO_MAX_BYTES = int(os.environ.get("PHOTO_MAX_BYTES", str(10 * 1024 * 1024)))
+PHOTO_MAX_PIXELS = int(os.environ.get("PHOTO_MAX_PIXELS", str(40_000_000)))
+PHOTO_MAX_COUNT = int(os.environ.get("PHOTO_MAX_COUNT", "6"))
+DUPLICATE_RADIUS_M = float(os.environ.get("DUPLICATE_RADIUS_M", "50"))
+DUPLICATE_WINDOW_HOURS = float(os.environ.get("DUPLICATE_WINDOW_HOURS", "72"))
+OPEN311_JURISDICTION_ID = os.environ.get("OPEN311_JURISDICTION_ID", "xiangtan.gov.cn")
+CASE_NUMBER_PREFIX = os.environ.get("CASE_NUMBER_PREFIX", "")
+FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+
 DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("DATA_UPLOAD_MAX_MEMORY_SIZE", str(16 * 1024 * 1024)))
 
 SESSION_COOKIE_HTTPONLY = True

@@ -75,3 +75,55 @@ def api(dispatcher) -> APIClient:
 def _fast_password_hashing(settings):
     # The product hashes with PBKDF2; tests create many users and only need hashing to work.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def catalogue(db):
+    # Transactional tests flush the tables a migration filled; put the catalogue back when it is gone.
+    from incidents.catalogue import load_catalogue
+    from incidents.models import Category, TimeLimit
+
+    if not Category.objects.exists():
+        load_catalogue(Category, TimeLimit)
+
+
+@pytest.fixture
+def people(gridded, catalogue) -> dict:
+    cg = Bureau.objects.create(code="430302-CG", name="雨湖区城管局", kind=Bureau.Kind.CITY_MANAGEMENT,
+                               district=gridded["west"])
+    water = Bureau.objects.create(code="430300-SW", name="湘潭市水务局", kind=Bureau.Kind.WATER)
+    inspector = make_user("insp", roles.INSPECTOR, district=gridded["west"])
+    inspector.inspected_cells.set(gridded["a"].cells.all())
+    return {
+        "inspector": inspector,
+        "other_inspector": make_user("insp2", roles.INSPECTOR, district=gridded["west"]),
+        "operator": make_user("oper", roles.OPERATOR),
+        "dispatcher": make_user("disp_city", roles.DISPATCHER),
+        "east_dispatcher": make_user("disp_east", roles.DISPATCHER, district=gridded["east"]),
+        "cg_staff": make_user("cg1", roles.BUREAU_STAFF, bureau=cg),
+        "water_staff": make_user("sw1", roles.BUREAU_STAFF, bureau=water),
+        "leader": make_user("lead", roles.LEADER),
+        "cg": cg, "water": water, **gridded,
+    }
+
+
+def api_client(user) -> APIClient:
+    client = APIClient()
+    _, key = ApiToken.issue(user, "tests")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    return client
+
+
+def jpeg(width: int = 64, height: int = 48, exif: bytes | None = None) -> bytes:
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (width, height), (200, 30, 30)).save(out, "JPEG", **({"exif": exif} if exif else {}))
+    return out.getvalue()
+
+
+def point_in(community: Area):
+    p = community.cells.order_by("code")[10].geom.point_on_surface
+    return p.x, p.y

@@ -1,0 +1,136 @@
+"""Turning a report into a case: checked whole before anything is written, located, committed at once;
+a retry with the same client id returns the case already made."""
+
+import uuid
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.contrib.gis.geos import Point
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from grids.locate import locate_many
+
+from .duplicates import likely_duplicates
+from .models import PUBLIC_SOURCES, Case, CaseLog, Category, Photo, Source, Urgency
+from .photos import PhotoError, PreparedPhoto, prepare_photo
+from .storage import removed_on_failure, store_photo
+
+
+class IntakeError(ValueError):
+    def __init__(self, errors: dict[str, list[str]]):
+        super().__init__(str(errors))
+        self.errors = errors
+
+
+@dataclass
+class Report:
+    lon: float | None
+    lat: float | None
+    category: str | None
+    source: str
+    client_uuid: uuid.UUID | None = None
+    description: str = ""
+    urgency: str = Urgency.NORMAL
+    address: str = ""
+    accuracy_m: float | None = None
+    contact_name: str = ""
+    contact_phone: str = ""
+    contact_email: str = ""
+    photos: list = field(default_factory=list)  # uploaded files
+
+
+@dataclass
+class Intake:
+    case: Case
+    created: bool
+    duplicates: list[Case]
+
+
+def next_case_number() -> str:
+    with connection.cursor() as cur:
+        cur.execute("SELECT nextval('incidents_case_number_seq')")
+        seq = cur.fetchone()[0]
+    return f"{settings.CASE_NUMBER_PREFIX}{timezone.localdate():%Y%m%d}{seq % 1_000_000:06d}"
+
+
+def _check(report: Report) -> tuple[dict[str, list[str]], Category | None, list[PreparedPhoto]]:
+    errors: dict[str, list[str]] = {}
+    if report.lon is None or report.lat is None:
+        errors["location"] = [_("Give the position: lon and lat.")]
+    elif not (-180 <= report.lon <= 180 and -90 <= report.lat <= 90):
+        errors["location"] = [_("Not a WGS84 longitude/latitude.")]
+    category = None
+    if not report.category:
+        errors["category"] = [_("Choose a category.")]
+    else:
+        category = (Category.objects.filter(code=report.category, parent__isnull=False, active=True)
+                    .prefetch_related("time_limits").first())
+        if category is None:
+            errors["category"] = [_("Unknown category %(code)s.") % {"code": report.category}]
+    if report.urgency not in Urgency.values:
+        errors["urgency"] = [_("Choose one of: %(values)s.") % {"values": ", ".join(Urgency.values)}]
+    elif category is not None and report.urgency not in {t.urgency for t in category.time_limits.all()}:
+        errors["urgency"] = [_("%(category)s has no %(urgency)s time limit.")
+                             % {"category": category.name_zh, "urgency": report.urgency}]
+    if len(report.description) > settings.CASE_DESCRIPTION_MAX:
+        errors["description"] = [_("At most %(n)d characters.") % {"n": settings.CASE_DESCRIPTION_MAX}]
+    if len(report.address) > 200:
+        errors["address"] = [_("At most %(n)d characters.") % {"n": 200}]
+    if report.source not in Source.values:
+        errors["source"] = [_("Unknown source.")]
+    prepared: list[PreparedPhoto] = []
+    if len(report.photos) > settings.PHOTO_MAX_COUNT:
+        errors["photos"] = [_("At most %(n)d photos.") % {"n": settings.PHOTO_MAX_COUNT}]
+    else:
+        for upload in report.photos:
+            try:
+                prepared.append(prepare_photo(upload, keep_metadata=report.source not in PUBLIC_SOURCES))
+            except PhotoError as exc:
+                errors.setdefault("photos", []).append(str(exc))
+    if (category is not None and category.photo_required and report.source == Source.INSPECTOR
+            and not report.photos and "photos" not in errors):
+        errors["photos"] = [_("%(category)s needs a photo.") % {"category": category.name_zh}]
+    return errors, category, prepared
+
+
+def submit(report: Report, reporter=None) -> Intake:
+    """Create the case a report describes; IntakeError (field → messages) if it cannot be accepted."""
+    if report.client_uuid is not None:
+        existing = Case.objects.filter(client_uuid=report.client_uuid).first()
+        if existing is not None:
+            return Intake(existing, False, [])
+    errors, category, prepared = _check(report)
+    location = None
+    if not errors:
+        location = locate_many([(report.lon, report.lat)])[0]
+        if location is None or "district" not in location.areas:
+            errors["location"] = [_("This location is outside the city's jurisdiction.")]
+    if errors:
+        raise IntakeError(errors)
+    areas = location.areas
+    case = Case(
+        client_uuid=report.client_uuid or uuid.uuid4(), location=Point(report.lon, report.lat, srid=4326),
+        accuracy_m=report.accuracy_m, address=report.address.strip(), cell_id=location.cell_id,
+        community_id=areas["community"].id if "community" in areas else None,
+        street_id=areas["street"].id if "street" in areas else None, district_id=areas["district"].id,
+        category=category, description=report.description.strip(), urgency=report.urgency, source=report.source,
+        reporter=reporter, contact_name=report.contact_name.strip(), contact_phone=report.contact_phone.strip(),
+        contact_email=report.contact_email.strip(),
+    )
+    try:
+        with removed_on_failure(), transaction.atomic():
+            case.number = next_case_number()
+            case.save()
+            entry = CaseLog.objects.create(case=case, action="report", actor=reporter, to_status=case.status,
+                                           note=case.description[:200], location=case.location)
+            for p in prepared:
+                store_photo(case, p, kind=Photo.Kind.BEFORE, log_entry=entry, user=reporter)
+    except IntegrityError:
+        # The same client id submitted twice at once: the other request made the case.
+        existing = Case.objects.filter(client_uuid=case.client_uuid).first()
+        if existing is None:
+            raise
+        return Intake(existing, False, [])
+    return Intake(case, True, list(likely_duplicates(case)[:10]))

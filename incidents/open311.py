@@ -1,0 +1,236 @@
+"""Open311 GeoReport v2 server (https://wiki.open311.org/GeoReport_v2): services map to catalogue
+subclasses, service requests to cases; JSON and XML; the spec's error format. Public output carries no
+personal data."""
+
+import hashlib
+import secrets
+from datetime import timedelta
+from xml.etree import ElementTree as ET
+
+from django.conf import settings
+from django.http import HttpResponse, JsonResponse
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods
+
+from . import intake
+from .models import FINAL_STATUSES, Case, Category, Open311Client, Source, Urgency
+
+MAX_RESULTS = 1000
+DEFAULT_WINDOW = timedelta(days=90)
+
+
+class Open311Error(Exception):
+    def __init__(self, code: int, description: str):
+        super().__init__(description)
+        self.code, self.description = code, description
+
+
+def issue_client_key(name: str) -> tuple[Open311Client, str]:
+    key = secrets.token_urlsafe(24)
+    client = Open311Client.objects.create(name=name, key_hash=hashlib.sha256(key.encode()).hexdigest())
+    return client, key
+
+
+def _xml_value(parent: ET.Element, tag: str, value) -> None:
+    node = ET.SubElement(parent, tag)
+    if isinstance(value, list):
+        item_tag = {"values": "value", "attributes": "attribute", "keywords": "keyword"}.get(tag, "item")
+        for item in value:
+            if isinstance(item, dict):
+                child = ET.SubElement(node, item_tag)
+                for k, v in item.items():
+                    _xml_value(child, k, v)
+            else:
+                ET.SubElement(node, item_tag).text = str(item)
+    elif isinstance(value, bool):
+        node.text = "true" if value else "false"
+    elif value is not None:
+        node.text = str(value)
+
+
+def _render(fmt: str, data, root: str, item: str, status: int = 200) -> HttpResponse:
+    if fmt == "json":
+        return JsonResponse(data, safe=False, status=status, json_dumps_params={"ensure_ascii": False})
+    top = ET.Element(root)
+    for entry in data if isinstance(data, list) else [data]:
+        node = ET.SubElement(top, item) if isinstance(data, list) else top
+        for key, value in entry.items():
+            _xml_value(node, key, value)
+    body = b'<?xml version="1.0" encoding="utf-8"?>' + ET.tostring(top, encoding="utf-8")
+    return HttpResponse(body, status=status, content_type="text/xml; charset=utf-8")
+
+
+def _error(fmt: str, code: int, description: str) -> HttpResponse:
+    return _render(fmt if fmt in ("json", "xml") else "json", [{"code": code, "description": description}],
+                   "errors", "error", status=code)
+
+
+def _endpoint(view):
+    def wrapper(request, *args, fmt: str, **kwargs):
+        if fmt not in ("json", "xml"):
+            return _error("json", 404, f"unsupported format {fmt!r}: use .json or .xml")
+        jurisdiction = request.GET.get("jurisdiction_id") or request.POST.get("jurisdiction_id")
+        if jurisdiction and jurisdiction != settings.OPEN311_JURISDICTION_ID:
+            return _error(fmt, 404, f"unknown jurisdiction_id {jurisdiction!r}")
+        try:
+            return view(request, *args, fmt=fmt, **kwargs)
+        except Open311Error as exc:
+            return _error(fmt, exc.code, exc.description)
+
+    wrapper.__name__ = view.__name__
+    return csrf_exempt(wrapper)
+
+
+def _service(category: Category) -> dict:
+    return {"service_code": category.code, "service_name": category.name_zh,
+            "description": f"{category.name_en} ({category.parent.name_zh} / {category.parent.name_en})",
+            "metadata": True, "type": "realtime", "keywords": ", ".join([category.name_zh, category.name_en]),
+            "group": category.parent.name_zh}
+
+
+def _services():
+    return Category.objects.filter(parent__isnull=False, active=True).select_related("parent").order_by("code")
+
+
+@_endpoint
+@require_http_methods(["GET"])
+def services(request, fmt: str):
+    return _render(fmt, [_service(c) for c in _services()], "services", "service")
+
+
+@_endpoint
+@require_http_methods(["GET"])
+def service_definition(request, code: str, fmt: str):
+    category = _services().prefetch_related("time_limits").filter(code=code).first()
+    if category is None:
+        raise Open311Error(404, f"service_code {code} not found")
+    urgencies = [t.urgency for t in category.time_limits.all()]
+    values = [{"key": u, "name": str(Urgency(u).label)} for u in Urgency.values if u in urgencies]
+    return _render(fmt, {"service_code": category.code, "attributes": [{
+        "variable": True, "code": "urgency", "datatype": "singlevaluelist", "required": False,
+        "datatype_description": "", "order": 1, "description": "紧急程度 / urgency", "values": values}]},
+        "service_definition", "")
+
+
+def _open311_status(case: Case) -> str:
+    return "closed" if case.status in FINAL_STATUSES else "open"
+
+
+def _request(case: Case) -> dict:
+    return {
+        "service_request_id": case.number, "status": _open311_status(case),
+        "status_notes": str(case.get_status_display()), "service_name": case.category.name_zh,
+        "service_code": case.category.code, "description": case.description,
+        "agency_responsible": case.bureau.name if case.bureau else "", "service_notice": "",
+        "requested_datetime": case.created_at.isoformat(timespec="seconds"),
+        "updated_datetime": case.updated_at.isoformat(timespec="seconds"),
+        "expected_datetime": case.deadline.isoformat(timespec="seconds") if case.deadline else "",
+        "address": case.address, "address_id": "", "zipcode": "",
+        "lat": case.location.y, "long": case.location.x, "media_url": "",
+    }
+
+
+def _cases():
+    return Case.objects.select_related("category", "bureau")
+
+
+@_endpoint
+@require_http_methods(["GET", "POST"])
+def requests(request, fmt: str):
+    if request.method == "POST":
+        return _create(request, fmt)
+    qs = _cases()
+    params = request.GET
+    if params.get("service_request_id"):
+        ids = [i.strip() for i in params["service_request_id"].split(",") if i.strip()]
+        return _render(fmt, [_request(c) for c in qs.filter(number__in=ids)[:MAX_RESULTS]],
+                       "service_requests", "request")
+    if params.get("service_code"):
+        qs = qs.filter(category__code__in=[c.strip() for c in params["service_code"].split(",")])
+    start, end = params.get("start_date"), params.get("end_date")
+    start_at = parse_datetime(start) if start else None
+    end_at = parse_datetime(end) if end else None
+    if (start and start_at is None) or (end and end_at is None):
+        raise Open311Error(400, "start_date and end_date must be w3 date-times, e.g. 2026-11-25T08:00:00+08:00")
+    if start_at is None:
+        start_at = (end_at or timezone.now()) - DEFAULT_WINDOW
+    qs = qs.filter(created_at__gte=start_at)
+    if end_at is not None:
+        qs = qs.filter(created_at__lte=end_at)
+    if params.get("status"):
+        wanted = {s.strip() for s in params["status"].split(",")}
+        if not wanted <= {"open", "closed"}:
+            raise Open311Error(400, "status must be open, closed or both")
+        if wanted == {"open"}:
+            qs = qs.exclude(status__in=FINAL_STATUSES)
+        elif wanted == {"closed"}:
+            qs = qs.filter(status__in=FINAL_STATUSES)
+    return _render(fmt, [_request(c) for c in qs.order_by("-created_at")[:MAX_RESULTS]],
+                   "service_requests", "request")
+
+
+@_endpoint
+@require_http_methods(["GET"])
+def request_detail(request, number: str, fmt: str):
+    case = _cases().filter(number=number).first()
+    if case is None:
+        raise Open311Error(404, f"service_request_id {number} not found")
+    return _render(fmt, [_request(case)], "service_requests", "request")
+
+
+@_endpoint
+@require_http_methods(["GET"])
+def token(request, token: str, fmt: str):
+    case = Case.objects.filter(client_uuid=token).first() if _is_uuid(token) else None
+    if case is None:
+        raise Open311Error(404, f"token {token} not found")
+    return _render(fmt, [{"service_request_id": case.number, "token": token}], "service_requests", "request")
+
+
+def _is_uuid(value: str) -> bool:
+    import uuid
+
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _number(raw: str | None, name: str) -> float | None:
+    if raw in (None, ""):
+        return None
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise Open311Error(400, f"{name} must be a number") from exc
+
+
+def _create(request, fmt: str) -> HttpResponse:
+    data = request.POST
+    key = data.get("api_key") or ""
+    client = Open311Client.objects.filter(key_hash=hashlib.sha256(key.encode()).hexdigest(), active=True).first()
+    if not key or client is None:
+        raise Open311Error(403, "invalid api_key")
+    if not data.get("service_code"):
+        raise Open311Error(400, "service_code is required")
+    lat, lon = _number(data.get("lat"), "lat"), _number(data.get("long"), "long")
+    if lat is None or lon is None:
+        raise Open311Error(400, "lat and long are required (this jurisdiction does not geocode address_string)")
+    name = " ".join(x for x in (data.get("last_name", ""), data.get("first_name", "")) if x)
+    report = intake.Report(
+        lon=lon, lat=lat, category=data["service_code"], source=Source.OPEN311,
+        description=data.get("description", ""), urgency=data.get("attribute[urgency]") or Urgency.NORMAL,
+        address=data.get("address_string", ""), contact_name=name, contact_phone=data.get("phone", ""),
+        contact_email=data.get("email", ""))
+    try:
+        result = intake.submit(report)
+    except intake.IntakeError as exc:
+        field, messages = next(iter(exc.errors.items()))
+        field = {"category": "service_code", "location": "lat/long"}.get(field, field)
+        raise Open311Error(404 if field == "service_code" else 400, f"{field}: {' '.join(messages)}") from exc
+    return _render(fmt, [{"service_request_id": result.case.number,
+                          "service_notice": f"已受理，案件编号 {result.case.number}", "account_id": None}],
+                   "service_requests", "request")
