@@ -28,17 +28,22 @@ def visible_cases(user: AbstractBaseUser, qs: QuerySet | None = None) -> QuerySe
     """The cases a user may see."""
     qs = Case.objects.all() if qs is None else qs
     held = user_roles(user)
-    if not held:
-        return qs.none()
     district = user_district_id(user)
-    query = Q(pk__in=[])
+    if held & {roles.OPERATOR, roles.DISPATCHER, roles.LEADER} and not district:
+        return qs  # the city's centre sees everything
+    conditions = []
     if held & {roles.OPERATOR, roles.DISPATCHER, roles.LEADER}:
-        query |= Q(district_id=district) if district else Q()
+        conditions.append(Q(district_id=district))
     if roles.BUREAU_STAFF in held and user_bureau_id(user):
-        query |= Q(bureau_id=user_bureau_id(user))
+        conditions.append(Q(bureau_id=user_bureau_id(user)))
     if roles.INSPECTOR in held:
-        query |= Q(cell__inspectors=user) | Q(reporter=user)
-    return qs.filter(query).distinct() if roles.INSPECTOR in held else qs.filter(query)
+        conditions.append(Q(pk__in=Case.objects.filter(cell__inspectors=user).values("pk")) | Q(reporter=user))
+    if not conditions:
+        return qs.none()
+    query = conditions[0]
+    for condition in conditions[1:]:
+        query |= condition
+    return qs.filter(query)
 
 
 def can_see(user: AbstractBaseUser, case: Case) -> bool:
