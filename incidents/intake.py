@@ -45,7 +45,24 @@ class Report:
 class Intake:
     case: Case
     created: bool
-    duplicates: list[Case]
+    duplicates: list[str]  # numbers of likely duplicates, oldest first
+    codes: dict = field(default_factory=dict)  # cell and area codes, known without a query for a new case
+
+    def summary(self) -> dict:
+        """What the reporter needs back: the case number and where it was filed (no further queries for a
+        new case)."""
+        c = self.case
+        if self.created:
+            codes = self.codes
+        else:
+            c = Case.objects.select_related("category", "cell", "community", "street", "district").get(pk=c.pk)
+            codes = {k: getattr(c, k).code if getattr(c, k) else None
+                     for k in ("cell", "community", "street", "district")}
+        return {"id": c.number, "type": "Feature",
+                "geometry": {"type": "Point", "coordinates": [c.location.x, c.location.y]},
+                "properties": {"number": c.number, "created": self.created, "status": c.status, "version": c.version,
+                               "category": c.category.code, "urgency": c.urgency, "source": c.source, **codes,
+                               "created_at": c.created_at.isoformat(), "likely_duplicates": self.duplicates}}
 
 
 def next_case_number() -> str:
@@ -133,4 +150,6 @@ def submit(report: Report, reporter=None) -> Intake:
         if existing is None:
             raise
         return Intake(existing, False, [])
-    return Intake(case, True, list(likely_duplicates(case)[:10]))
+    codes = {"cell": location.cell_code, **{k: areas[k].code if k in areas else None
+                                              for k in ("community", "street", "district")}}
+    return Intake(case, True, list(likely_duplicates(case).values_list("number", flat=True)[:10]), codes)

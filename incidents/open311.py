@@ -27,10 +27,17 @@ class Open311Error(Exception):
         self.code, self.description = code, description
 
 
+def new_key() -> str:
+    return secrets.token_urlsafe(24)
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
 def issue_client_key(name: str) -> tuple[Open311Client, str]:
-    key = secrets.token_urlsafe(24)
-    client = Open311Client.objects.create(name=name, key_hash=hashlib.sha256(key.encode()).hexdigest())
-    return client, key
+    key = new_key()
+    return Open311Client.objects.create(name=name, key_hash=hash_key(key)), key
 
 
 def _xml_value(parent: ET.Element, tag: str, value) -> None:
@@ -211,7 +218,7 @@ def _number(raw: str | None, name: str) -> float | None:
 def _create(request, fmt: str) -> HttpResponse:
     data = request.POST
     key = data.get("api_key") or ""
-    client = Open311Client.objects.filter(key_hash=hashlib.sha256(key.encode()).hexdigest(), active=True).first()
+    client = Open311Client.objects.filter(key_hash=hash_key(key), active=True).first()
     if not key or client is None:
         raise Open311Error(403, "invalid api_key")
     if not data.get("service_code"):

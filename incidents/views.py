@@ -159,8 +159,7 @@ class CaseList(generics.ListCreateAPIView):
             result = intake.submit(report, reporter=user)
         except intake.IntakeError as exc:
             raise ValidationError(exc.errors) from exc
-        body = CaseDetailSerializer(result.case, context={"request": request}).data
-        return Response(body, status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)
+        return Response(result.summary(), status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)
 
 
 class MyCases(generics.ListAPIView):

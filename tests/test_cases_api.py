@@ -27,9 +27,10 @@ def test_inspector_reports_a_case_with_a_photo(people):
     client = api_client(people["inspector"])
     response = create(client, people)
     assert response.status_code == 201, response.json()
-    body = response.json()
-    props = body["properties"]
-    assert props["status"] == "reported" and props["cell"].startswith("430302001001")
+    summary = response.json()["properties"]
+    assert summary["status"] == "reported" and summary["cell"].startswith("430302001001")
+    assert summary["created"] and summary["district"] == "430302"
+    props = client.get(reverse("incidents:case-detail", args=[summary["number"]])).json()["properties"]
     assert props["source"] == "inspector" and len(props["photos"]) == 1
     assert props["log"][0]["action"] == "report"
     photo = client.get(props["photos"][0]["url"])
@@ -44,6 +45,7 @@ def test_a_retry_with_the_same_client_uuid_returns_the_same_case(people):
     again = create(client, people, client_uuid=key)
     assert (first.status_code, again.status_code) == (201, 200)
     assert first.json()["id"] == again.json()["id"]
+    assert again.json()["properties"]["cell"] == first.json()["properties"]["cell"]
     assert Case.objects.filter(client_uuid=key).count() == 1
 
 
@@ -159,7 +161,8 @@ def test_contact_details_are_masked_for_roles_that_do_not_call_back(people):
                       "source": "hotline_12345", "contact_name": "王小明", "contact_phone": "13812345678"},
                       format="json")
     number = r.json()["id"]
-    assert r.json()["properties"]["contact"]["phone"] == "13812345678"
+    own = operator.get(reverse("incidents:case-detail", args=[number])).json()
+    assert own["properties"]["contact"]["phone"] == "13812345678"
     Case.objects.filter(number=number).update(bureau=people["cg"])
     masked = api_client(people["cg_staff"]).get(reverse("incidents:case-detail", args=[number])).json()
     assert masked["properties"]["contact"] == {"name": "王**", "phone": "138****5678", "email": ""}

@@ -1,0 +1,164 @@
+"""Case intake through the real HTTP stack: gunicorn with several workers on 127.0.0.1, token-authenticated
+POST /api/cases/ from concurrent clients, first as JSON without photos, then as multipart with one small
+photo. One request in twenty repeats an earlier client_uuid, which must return the same case.
+
+Prints cases created per second, p50/p95/p99 latency, errors, and checks that every accepted case is
+stored exactly once. Uses the scratch database of bench/locate.py (building its grid if needed).
+
+Usage: python bench/intake.py [--seconds 20] [--clients 16] [--workers 4]
+"""
+
+import argparse
+import http.client
+import io
+import json
+import os
+import random
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _django  # noqa: E402
+
+PORT = 8766
+
+
+def small_jpeg() -> bytes:
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.effect_noise((320, 240), 40).convert("RGB").save(out, "JPEG", quality=70)
+    return out.getvalue()
+
+
+def multipart(fields: dict, photo: bytes) -> tuple[bytes, str]:
+    boundary = uuid.uuid4().hex
+    parts = []
+    for name, value in fields.items():
+        parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode())
+    parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="photos"; filename="p.jpg"\r\n'
+                 f"Content-Type: image/jpeg\r\n\r\n".encode() + photo + b"\r\n")
+    parts.append(f"--{boundary}--\r\n".encode())
+    return b"".join(parts), f"multipart/form-data; boundary={boundary}"
+
+
+def run(key: str, extent, seconds: float, clients: int, with_photo: bool) -> dict:
+    photo = small_jpeg() if with_photo else b""
+    stop = time.perf_counter() + seconds
+    lock = threading.Lock()
+    latencies, errors, accepted, repeats = [], {}, {}, []
+
+    def client(seed: int):
+        rnd = random.Random(seed)
+        conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=30)
+        sent: list[str] = []
+        while time.perf_counter() < stop:
+            repeat = bool(sent) and rnd.random() < 0.05
+            client_uuid = rnd.choice(sent) if repeat else str(uuid.uuid4())
+            fields = {"client_uuid": client_uuid, "lon": rnd.uniform(extent[0], extent[2]),
+                      "lat": rnd.uniform(extent[1], extent[3]), "category": "SJ0102" if with_photo else "SJ0601",
+                      "description": "基准测试上报"}
+            if with_photo:
+                body, ctype = multipart(fields, photo)
+            else:
+                body, ctype = json.dumps(fields).encode(), "application/json"
+            t = time.perf_counter()
+            try:
+                conn.request("POST", "/api/cases/", body=body,
+                             headers={"Authorization": f"Token {key}", "Content-Type": ctype})
+                response = conn.getresponse()
+                payload = response.read()
+            except (OSError, http.client.HTTPException) as exc:
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=30)
+                with lock:
+                    errors[type(exc).__name__] = errors.get(type(exc).__name__, 0) + 1
+                continue
+            elapsed = time.perf_counter() - t
+            with lock:
+                latencies.append(elapsed)
+                if response.status in (200, 201):
+                    number = json.loads(payload)["id"]
+                    if repeat:
+                        repeats.append((client_uuid, number))
+                    else:
+                        accepted[client_uuid] = number
+                else:
+                    errors[str(response.status)] = errors.get(str(response.status), 0) + 1
+            if not repeat and response.status == 201:
+                sent.append(client_uuid)
+
+    threads = [threading.Thread(target=client, args=(k,)) for k in range(clients)]
+    t0 = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    wall = time.perf_counter() - t0
+    latencies.sort()
+    return {"wall": wall, "latencies": latencies, "errors": errors, "accepted": accepted, "repeats": repeats}
+
+
+def check(result: dict) -> tuple[int, int, int]:
+    """(stored, lost, duplicated) for the accepted client ids."""
+    from incidents.models import Case
+
+    ids = list(result["accepted"])
+    stored = dict(Case.objects.filter(client_uuid__in=ids).values_list("client_uuid", "number"))
+    stored = {str(k): v for k, v in stored.items()}
+    lost = sum(1 for i in ids if i not in stored)
+    wrong_repeat = sum(1 for cid, number in result["repeats"] if stored.get(cid, number) != number)
+    return len(stored), lost, wrong_repeat
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--workers", type=int, default=4)
+    args = parser.parse_args()
+    _django.setup()
+    import locate as locate_bench
+    from django.contrib.auth.models import Group, User
+
+    from citygrid.models import ApiToken
+    from grids.models import Area
+
+    locate_bench.build_grid()
+    user, _ = User.objects.get_or_create(username="bench_inspector")
+    user.groups.add(Group.objects.get_or_create(name="inspector")[0])
+    _, key = ApiToken.issue(user, "bench", days=1)
+    extent = Area.objects.get(code="430302").geom.extent
+    env = {**os.environ, "DEBUG": "0", "SECRET_KEY": "bench-only", "ALLOWED_HOSTS": "127.0.0.1",
+           "LOG_LEVEL": "ERROR", "MEDIA_ROOT": str(_django.ROOT / "var" / "bench-media")}
+    server = subprocess.Popen([sys.executable, "-m", "gunicorn", "citygrid.wsgi", "--bind", f"127.0.0.1:{PORT}",
+                               "--workers", str(args.workers), "--log-level", "warning"], cwd=_django.ROOT, env=env)
+    try:
+        for _ in range(100):
+            try:
+                http.client.HTTPConnection("127.0.0.1", PORT, timeout=1).request("GET", "/healthz")
+                break
+            except OSError:
+                time.sleep(0.1)
+        for with_photo in (False, True):
+            r = run(key, extent, args.seconds, args.clients, with_photo)
+            lat = r["latencies"]
+            stored, lost, wrong = check(r)
+            label = "with one 320×240 photo" if with_photo else "JSON, no photo"
+            print(f"intake ({label}, {args.clients} clients, gunicorn {args.workers} workers, {args.seconds:g} s): "
+                  f"{len(r['accepted']) / r['wall']:,.0f} cases/s; p50 {_django.percentile(lat, .5) * 1000:.1f} ms, "
+                  f"p95 {_django.percentile(lat, .95) * 1000:.1f} ms, p99 {_django.percentile(lat, .99) * 1000:.1f} ms; "
+                  f"{len(r['repeats'])} retries with a known client_uuid; errors {r['errors'] or 'none'}; "
+                  f"stored {stored}, lost {lost}, retries answered with another case {wrong}", flush=True)
+    finally:
+        server.terminate()
+        server.wait()
+    print(f"peak memory (benchmark process): {_django.peak_rss_mb():.0f} MB")
+
+
+if __name__ == "__main__":
+    main()
