@@ -193,3 +193,8 @@ def test_catalogue_lists_subclasses_with_limits(people):
     for common in ("BJ0109", "BJ0108", "BJ0201", "SJ0306", "SJ0102", "SJ0501", "SJ0201", "SJ0302", "SJ0405",
                    "SJ0403", "SJ0406", "SJ0407"):
         assert common in codes
+
+
+def test_errors_are_chinese_first(people):
+    response = create(api_client(people["inspector"]), people, category="SJ9999")
+    assert response.json()["category"] == ["未知类别 SJ9999。"]
