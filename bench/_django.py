@@ -4,6 +4,8 @@ with the demo city (DATABASE_URL, when set, is used as it is)."""
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -30,3 +32,26 @@ def peak_rss_mb() -> float:
     import resource
 
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+@contextmanager
+def gunicorn(port: int, workers: int, **env: str) -> Iterator[None]:
+    """The application served by gunicorn on 127.0.0.1:port in production mode, for as long as the block runs."""
+    import http.client
+    import time
+
+    environ = {**os.environ, "DEBUG": "0", "SECRET_KEY": "bench-only", "ALLOWED_HOSTS": "127.0.0.1",
+               "LOG_LEVEL": "ERROR", **env}
+    server = subprocess.Popen([sys.executable, "-m", "gunicorn", "citygrid.wsgi", "--bind", f"127.0.0.1:{port}",
+                               "--workers", str(workers), "--log-level", "warning"], cwd=ROOT, env=environ)
+    try:
+        for _ in range(100):
+            try:
+                http.client.HTTPConnection("127.0.0.1", port, timeout=1).request("GET", "/healthz")
+                break
+            except OSError:
+                time.sleep(0.1)
+        yield
+    finally:
+        server.terminate()
+        server.wait()

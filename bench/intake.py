@@ -12,9 +12,7 @@ import argparse
 import http.client
 import io
 import json
-import os
 import random
-import subprocess
 import sys
 import threading
 import time
@@ -133,17 +131,7 @@ def main() -> None:
     user.groups.add(Group.objects.get_or_create(name="inspector")[0])
     _, key = ApiToken.issue(user, "bench", days=1)
     extent = Area.objects.get(code="430302").geom.extent
-    env = {**os.environ, "DEBUG": "0", "SECRET_KEY": "bench-only", "ALLOWED_HOSTS": "127.0.0.1",
-           "LOG_LEVEL": "ERROR", "MEDIA_ROOT": str(_django.ROOT / "var" / "bench-media")}
-    server = subprocess.Popen([sys.executable, "-m", "gunicorn", "citygrid.wsgi", "--bind", f"127.0.0.1:{PORT}",
-                               "--workers", str(args.workers), "--log-level", "warning"], cwd=_django.ROOT, env=env)
-    try:
-        for _ in range(100):
-            try:
-                http.client.HTTPConnection("127.0.0.1", PORT, timeout=1).request("GET", "/healthz")
-                break
-            except OSError:
-                time.sleep(0.1)
+    with _django.gunicorn(PORT, args.workers, MEDIA_ROOT=str(_django.ROOT / "var" / "bench-media")):
         for with_photo in (False, True):
             r = run(key, extent, args.seconds, args.clients, with_photo)
             lat = r["latencies"]
@@ -155,9 +143,6 @@ def main() -> None:
                   f"p99 {ms[0.99]:.1f} ms; {len(r['repeats'])} retries with a known client_uuid; "
                   f"refused {r['errors'] or 'none'} (400: random points outside the city); "
                   f"stored {stored}, lost {lost}, retries answered with another case {wrong}", flush=True)
-    finally:
-        server.terminate()
-        server.wait()
     print(f"peak memory (benchmark process): {_django.peak_rss_mb():.0f} MB")
 
 

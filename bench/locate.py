@@ -107,8 +107,6 @@ def bench_batch(points) -> tuple[float, int]:
 
 
 def http_figures(points, single: int) -> dict:
-    import os
-
     from django.contrib.auth.models import User
 
     from citygrid.models import ApiToken
@@ -116,16 +114,7 @@ def http_figures(points, single: int) -> dict:
     user, _ = User.objects.get_or_create(username="bench")
     _, key = ApiToken.issue(user, "bench", days=1)
     port = 8765
-    env = {**os.environ, "DEBUG": "0", "SECRET_KEY": "bench-only", "ALLOWED_HOSTS": "127.0.0.1", "LOG_LEVEL": "ERROR"}
-    server = subprocess.Popen([sys.executable, "-m", "gunicorn", "citygrid.wsgi", "--bind", f"127.0.0.1:{port}",
-                               "--workers", "2", "--log-level", "warning"], cwd=_django.ROOT, env=env)
-    try:
-        for _ in range(100):
-            try:
-                http.client.HTTPConnection("127.0.0.1", port, timeout=1).request("GET", "/")
-                break
-            except OSError:
-                time.sleep(0.1)
+    with _django.gunicorn(port, workers=2):
         headers = {"Authorization": f"Token {key}"}
         lat: list[float] = []
         lock = threading.Lock()
@@ -165,9 +154,6 @@ def http_figures(points, single: int) -> dict:
             best = max(best, len(points) / (time.perf_counter() - t))
         return {"rate": rate, "p50": _django.percentile(lat, 0.5) * 1000, "p95": _django.percentile(lat, 0.95) * 1000,
                 "batch": best}
-    finally:
-        server.terminate()
-        server.wait()
 
 
 def main() -> None:

@@ -2,7 +2,6 @@
 subclasses, service requests to cases; JSON and XML; the spec's error format. Public output carries no
 personal data."""
 
-import hashlib
 import secrets
 from datetime import timedelta
 from xml.etree import ElementTree as ET
@@ -13,6 +12,8 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
+
+from citygrid.models import hash_token
 
 from . import intake
 from .models import FINAL_STATUSES, Case, Category, Open311Client, Source, Urgency
@@ -32,7 +33,7 @@ def new_key() -> str:
 
 
 def hash_key(key: str) -> str:
-    return hashlib.sha256(key.encode()).hexdigest()
+    return hash_token(key)
 
 
 def issue_client_key(name: str) -> tuple[Open311Client, str]:
