@@ -20,8 +20,6 @@ class Kind(models.TextChoices):
     EVENT = "event", _("Event")  # 事件
 
 
-KIND_PREFIX = {Kind.COMPONENT: "BJ", Kind.EVENT: "SJ"}
-
 
 class Urgency(models.TextChoices):
     EMERGENCY = "emergency", _("Emergency")  # 特急
@@ -51,10 +49,6 @@ class Category(models.Model):
 
     def __str__(self) -> str:
         return f"{self.code} {self.name_zh}"
-
-    @property
-    def is_emergency_class(self) -> bool:
-        return self.code.startswith(KIND_PREFIX[Kind.EVENT] + "04")
 
 
 class TimeLimit(models.Model):

@@ -26,7 +26,6 @@ from .models import FINAL_STATUSES, Case, Category, Photo, Source, Status, Urgen
 from .photos import PhotoError, prepare_photo
 from .serializers import CaseDetailSerializer, CaseFeatureSerializer, CategorySerializer
 
-STAFF_SOURCES = {roles.INSPECTOR: Source.INSPECTOR}
 OPERATOR_SOURCES = {Source.HOTLINE_12319, Source.HOTLINE_12345, Source.WEB}
 
 
