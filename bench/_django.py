@@ -35,7 +35,7 @@ def peak_rss_mb() -> float:
 
 
 @contextmanager
-def gunicorn(port: int, workers: int, **env: str) -> Iterator[None]:
+def gunicorn(port: int, workers: int, threads: int = 1, **env: str) -> Iterator[None]:
     """The application served by gunicorn on 127.0.0.1:port in production mode, for as long as the block runs."""
     import http.client
     import time
@@ -43,7 +43,8 @@ def gunicorn(port: int, workers: int, **env: str) -> Iterator[None]:
     environ = {**os.environ, "DEBUG": "0", "SECRET_KEY": "bench-only", "ALLOWED_HOSTS": "127.0.0.1",
                "LOG_LEVEL": "ERROR", **env}
     server = subprocess.Popen([sys.executable, "-m", "gunicorn", "citygrid.wsgi", "--bind", f"127.0.0.1:{port}",
-                               "--workers", str(workers), "--log-level", "warning"], cwd=ROOT, env=environ)
+                               "--workers", str(workers), "--threads", str(threads), "--log-level", "warning"],
+                              cwd=ROOT, env=environ)
     try:
         for _ in range(100):
             try:

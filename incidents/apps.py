@@ -7,3 +7,14 @@ class IncidentsConfig(AppConfig):
 
     name = "incidents"
     verbose_name = _("Cases")
+
+    def ready(self) -> None:
+        from django.db.models.signals import post_delete, post_save
+
+        from .catalogue import forget_cached
+        from .models import Category, TimeLimit
+
+        # This process forgets its cached catalogue at once on an edit; other processes within 30 s.
+        for model in (Category, TimeLimit):
+            post_save.connect(lambda **kw: forget_cached(), sender=model, weak=False)
+            post_delete.connect(lambda **kw: forget_cached(), sender=model, weak=False)

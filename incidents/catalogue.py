@@ -3,6 +3,7 @@ migration and editable in the admin; `load_catalogue` (re)applies the file."""
 
 import csv
 import re
+import time
 from pathlib import Path
 
 CATALOGUE_CSV = Path(__file__).parent / "data" / "catalogue.csv"
@@ -45,3 +46,30 @@ def load_catalogue(category_model, time_limit_model, path: Path = CATALOGUE_CSV)
             time_limit_model.objects.update_or_create(category=obj, urgency=urgency,
                                                       defaults={"amount": amount, "unit": unit})
     return len(rows)
+
+
+_CACHE_SECONDS = 30.0
+_cache: dict[str, tuple[float, object]] = {}
+
+
+def subclass(code: str):
+    """The active subclass with this code (its `urgencies` attached), or None. Every report looks one up:
+    answers are kept for 30 s per process, so an edit in the admin applies within half a minute."""
+    from .models import Category
+
+    now = time.monotonic()
+    hit = _cache.get(code)
+    if hit is not None and hit[0] > now:
+        return hit[1]
+    category = (Category.objects.filter(code=code, parent__isnull=False, active=True)
+                .prefetch_related("time_limits").first())
+    if category is not None:
+        category.urgencies = frozenset(t.urgency for t in category.time_limits.all())
+    if len(_cache) > 1000:
+        _cache.clear()
+    _cache[code] = (now + _CACHE_SECONDS, category)
+    return category
+
+
+def forget_cached() -> None:
+    _cache.clear()

@@ -3,6 +3,7 @@ from rest_framework import serializers
 from rest_framework_gis.serializers import GeoFeatureModelSerializer
 
 from . import lifecycle, scoping
+from .duplicates import likely_duplicate_ids
 from .models import Case, CaseLog, Category, Photo
 
 
@@ -116,8 +117,8 @@ class CaseDetailSerializer(CaseFeatureSerializer):
         return lifecycle.allowed_actions(obj, self._user())
 
     def get_likely_duplicates(self, obj) -> list[str]:
-        from .duplicates import likely_duplicates
-
         if not obj.is_open:
             return []
-        return list(scoping.visible_cases(self._user(), likely_duplicates(obj)).values_list("number", flat=True)[:10])
+        ids = likely_duplicate_ids(obj)
+        visible = scoping.visible_cases(self._user(), Case.objects.filter(pk__in=ids))
+        return list(visible.order_by("created_at", "id").values_list("number", flat=True))

@@ -80,11 +80,14 @@ def _fast_password_hashing(settings):
 @pytest.fixture
 def catalogue(db):
     # Transactional tests flush the tables a migration filled; put the catalogue back when it is gone.
-    from incidents.catalogue import load_catalogue
+    from incidents.catalogue import forget_cached, load_catalogue
     from incidents.models import Category, TimeLimit
 
+    forget_cached()
     if not Category.objects.exists():
         load_catalogue(Category, TimeLimit)
+    yield
+    forget_cached()
 
 
 @pytest.fixture
