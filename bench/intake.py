@@ -1,6 +1,7 @@
 """Case intake through the real HTTP stack: gunicorn (2 sync workers, one per core, measured best) on
 127.0.0.1, token-authenticated POST /api/cases/ from concurrent clients, first as JSON without photos,
-then as multipart with one small photo. One request in twenty repeats an earlier client_uuid, which must return the same case.
+then as multipart with one small photo. One request in twenty repeats an earlier client_uuid, which
+must return the same case.
 
 Prints cases created per second, p50/p95/p99 latency, errors, and checks that every accepted case is
 stored exactly once. Uses the scratch database of bench/locate.py (building its grid if needed).
