@@ -179,3 +179,12 @@ def test_issue_token_command(dispatcher, capsys):
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
     assert client.get(reverse("grids:bureau-list")).status_code == 200
+
+
+def test_a_token_of_an_inactive_user_is_refused(gridded, dispatcher):
+    _, key = ApiToken.issue(dispatcher, "old phone")
+    dispatcher.is_active = False
+    dispatcher.save()
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    assert client.get(reverse("grids:area-list")).status_code == 401
