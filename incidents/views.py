@@ -10,6 +10,8 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
@@ -199,6 +201,17 @@ class CaseAction(APIView):
 
     parser_classes = [JSONParser, MultiPartParser, FormParser]
 
+    @extend_schema(
+        request=inline_serializer("CaseActionInput", {
+            "version": serializers.IntegerField(required=False), "note": serializers.CharField(required=False),
+            "reason": serializers.CharField(required=False), "bureau": serializers.CharField(required=False),
+            "until": serializers.DateTimeField(required=False), "passed": serializers.BooleanField(required=False),
+            "into": serializers.CharField(required=False), "lon": serializers.FloatField(required=False),
+            "lat": serializers.FloatField(required=False),
+            "photos": serializers.ListField(child=serializers.ImageField(), required=False)}),
+        responses={200: CaseDetailSerializer, 403: OpenApiResponse(description="role or scope refused"),
+                   409: OpenApiResponse(description="the case changed or is in another state")},
+    )
     def post(self, request, number: str, action: str):
         if action not in lifecycle.RULES and action != "verify":
             raise Http404
@@ -286,6 +299,8 @@ class _Echo:
 class CaseExport(APIView):
     """The filtered cases as CSV (`?as=csv`, the default) or one GeoJSON FeatureCollection (`?as=geojson`)."""
 
+    @extend_schema(parameters=[CaseQuerySerializer, OpenApiParameter("as", OpenApiTypes.STR, enum=["csv", "geojson"])],
+                   responses={(200, "text/csv"): OpenApiTypes.STR, (200, "application/geo+json"): OpenApiTypes.OBJECT})
     def get(self, request):
         qs = filtered_cases(request)
         stamp = datetime.now().strftime("%Y%m%d-%H%M")
@@ -313,6 +328,7 @@ class CategoryList(generics.ListAPIView):
 class PhotoFile(APIView):
     """A case photo, served only to users who may see its case (never from a public media directory)."""
 
+    @extend_schema(responses={(200, "image/jpeg"): OpenApiTypes.BINARY, 404: None})
     def get(self, request, pk: int, variant: str):
         photo = get_object_or_404(Photo.objects.select_related("case"), pk=pk)
         if not scoping.can_see(request.user, photo.case):
