@@ -7,3 +7,6 @@ class DispatchConfig(AppConfig):
 
     name = "dispatch"
     verbose_name = _("Dispatch and command")
+
+    def ready(self) -> None:
+        from . import receivers  # noqa: F401  (connects the transition receivers)

@@ -20,6 +20,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.contrib.gis.geos import Point
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
+from django.dispatch import Signal
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -33,6 +34,11 @@ from .scoping import user_bureau_id, user_district_id
 from .storage import removed_on_failure, store_photo
 
 OPEN = frozenset(Status) - FINAL_STATUSES
+
+# Sent inside the transaction of every transition, after the case is saved and its log entry written, with
+# case, action, actor, entry: other apps (dispatch: routing, deadlines) act on the case in the same
+# transaction, and an exception from a receiver undoes the whole transition.
+transitioned = Signal()
 
 
 class TransitionError(Exception):
@@ -108,13 +114,13 @@ def _permitted(rule: Rule, user: AbstractBaseUser, case: Case) -> str | None:
     return None
 
 
-def _apply(case: Case, actor: AbstractBaseUser, action: str, *, version: int | None = None, note: str = "",
+def _apply(case: Case, actor: AbstractBaseUser | None, action: str, *, version: int | None = None, note: str = "",
            location: Point | None = None, photos: Sequence[tuple[str, PreparedPhoto]] = (),
-           change: Callable[[Case], None] | None = None, target: str | None = None) -> Case:
+           change: Callable[[Case], None] | None = None, target: str | None = None, system: bool = False) -> Case:
     rule = RULES[action]
     with removed_on_failure(), transaction.atomic():
         locked = Case.objects.select_for_update().get(pk=case.pk)
-        reason = _permitted(rule, actor, locked)
+        reason = None if system else _permitted(rule, actor, locked)
         if reason:
             raise PermissionDenied(reason)
         if version is not None and locked.version != version:
@@ -135,6 +141,7 @@ def _apply(case: Case, actor: AbstractBaseUser, action: str, *, version: int | N
                                        to_status=locked.status, note=note, location=location)
         for kind, prepared in photos:
             store_photo(locked, prepared, kind=kind, log_entry=entry, user=actor)
+        transitioned.send(sender=Case, case=locked, action=action, actor=actor, entry=entry)
     return locked
 
 
@@ -163,6 +170,11 @@ def dispatch(case: Case, actor, *, bureau: Bureau, note: str = "", deadline: dat
             c.deadline = deadline
 
     return _apply(case, actor, "dispatch", version=version, note=note, change=assign)
+
+
+def system_dispatch(case: Case, *, bureau: Bureau, note: str) -> Case:
+    """Auto-dispatch by a routing rule: no person acts, the log says which rule did."""
+    return _apply(case, None, "dispatch", note=note, change=lambda c: setattr(c, "bureau", bureau), system=True)
 
 
 def accept(case: Case, actor, *, note: str = "", version: int | None = None) -> Case:

@@ -1,0 +1,130 @@
+"""Dispatch: routing rules (which bureau a case goes to), the working calendar deadlines are counted in."""
+
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from grids.models import Area, Bureau, Cell
+from incidents.models import Category, Urgency
+
+
+class CalendarDay(models.Model):
+    """A date that breaks the weekly rule: a public holiday on a weekday, or a make-up working day (调休)
+    on a weekend. One row per date, loaded per year from the State Council's schedule."""
+
+    class Kind(models.TextChoices):
+        HOLIDAY = "holiday", _("Public holiday")
+        WORKDAY = "workday", _("Make-up working day")
+
+    date = models.DateField(_("date"), unique=True)
+    kind = models.CharField(_("kind"), max_length=8, choices=Kind.choices)
+    name = models.CharField(_("name"), max_length=50)
+
+    class Meta:
+        verbose_name = _("calendar day")
+        verbose_name_plural = _("calendar days")
+        ordering = ["date"]
+
+    def __str__(self) -> str:
+        return f"{self.date} {self.name}"
+
+
+class WorkPeriod(models.Model):
+    """Office hours of a working day, e.g. 08:30–12:00 and 14:30–17:30."""
+
+    start = models.TimeField(_("start"))
+    end = models.TimeField(_("end"))
+
+    class Meta:
+        verbose_name = _("working period")
+        verbose_name_plural = _("working hours")
+        ordering = ["start"]
+
+    def __str__(self) -> str:
+        return f"{self.start:%H:%M}–{self.end:%H:%M}"
+
+    def clean(self) -> None:
+        if self.start >= self.end:
+            raise ValidationError(_("A period must end after it starts."))
+        if WorkPeriod.objects.exclude(pk=self.pk).filter(start__lt=self.end, end__gt=self.start).exists():
+            raise ValidationError(_("Working periods may not overlap."))
+
+
+class RoutingRule(models.Model):
+    """(category, optional area or cell, optional urgency, optional time of day) → bureau. The most specific
+    matching rule wins; two rules equally specific for the same cases are refused."""
+
+    category = models.ForeignKey(Category, verbose_name=_("class or subclass"), on_delete=models.CASCADE,
+                                 related_name="routing_rules")
+    area = models.ForeignKey(Area, verbose_name=_("area"), null=True, blank=True, on_delete=models.CASCADE,
+                             related_name="routing_rules")
+    cell = models.ForeignKey(Cell, verbose_name=_("cell"), null=True, blank=True, on_delete=models.CASCADE,
+                             related_name="routing_rules")
+    urgency = models.CharField(_("urgency"), max_length=10, choices=Urgency.choices, blank=True)
+    active_from = models.TimeField(_("from (time of day)"), null=True, blank=True)
+    active_until = models.TimeField(_("until (time of day)"), null=True, blank=True)
+    bureau = models.ForeignKey(Bureau, verbose_name=_("bureau"), on_delete=models.PROTECT, related_name="routing_rules")
+    priority = models.SmallIntegerField(_("priority"), default=0,
+                                        help_text=_("Breaks ties between equally specific rules: higher wins."))
+    active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        verbose_name = _("routing rule")
+        verbose_name_plural = _("routing rules")
+        ordering = ["category__code", "pk"]
+
+    def __str__(self) -> str:
+        from .routing import describe
+
+        return describe(self)
+
+    def save(self, *args, **kwargs) -> None:
+        self.full_clean()
+        super().save(*args, **kwargs)
+
+    def clean(self) -> None:
+        from .routing import conflicting_rule
+
+        if self.area_id and self.cell_id:
+            raise ValidationError(_("Scope a rule to an area or to a cell, not both."))
+        if (self.active_from is None) != (self.active_until is None):
+            raise ValidationError(_("Give both ends of the time window, or neither."))
+        if self.active_from is not None and self.active_from == self.active_until:
+            raise ValidationError(_("The time window is empty."))
+        other = conflicting_rule(self)
+        if other is not None:
+            raise ValidationError(
+                _("Rule %(other)s is as specific for the same cases with the same priority: change the scope or "
+                  "the priority.") % {"other": other.pk})
+
+
+class DispatchPolicy(models.Model):
+    """Per catalogue class: registered cases that a rule routes go straight to the bureau (auto-dispatch)."""
+
+    category = models.OneToOneField(Category, verbose_name=_("class"), on_delete=models.CASCADE,
+                                    related_name="dispatch_policy", limit_choices_to={"parent__isnull": True})
+    auto_dispatch = models.BooleanField(_("auto-dispatch"), default=False)
+
+    class Meta:
+        verbose_name = _("dispatch policy")
+        verbose_name_plural = _("dispatch policies")
+
+    def __str__(self) -> str:
+        return f"{self.category}: {'auto' if self.auto_dispatch else 'manual'}"
+
+
+class RoutingDecision(models.Model):
+    """Why a case went (or was proposed to go) to a bureau, so a dispatcher can see it."""
+
+    case = models.OneToOneField("incidents.Case", on_delete=models.CASCADE, related_name="routing")
+    rule = models.ForeignKey(RoutingRule, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    bureau = models.ForeignKey(Bureau, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    explanation = models.CharField(_("explanation"), max_length=300)
+    decided_at = models.DateTimeField(_("decided at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("routing decision")
+        verbose_name_plural = _("routing decisions")
+
+    def __str__(self) -> str:
+        return self.explanation
