@@ -42,9 +42,11 @@ static: venv
 demo: database
 	@$(PY) manage.py load_demo
 
+# The scheduler (overdue watch) runs beside gunicorn and stops with it.
 serve:
 	@echo "CityGrid at http://$(HOST):$(PORT)/ (demo users: see README)"
-	@$(VENV)/bin/gunicorn citygrid.wsgi --bind $(HOST):$(PORT) --workers $(WORKERS) --access-logfile -
+	@$(PY) manage.py run_scheduler & sched=$$!; trap 'kill $$sched 2>/dev/null' EXIT INT TERM; \
+	$(VENV)/bin/gunicorn citygrid.wsgi --bind $(HOST):$(PORT) --workers $(WORKERS) --access-logfile -
 
 lint: venv
 	@$(VENV)/bin/ruff check .

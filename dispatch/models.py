@@ -128,3 +128,28 @@ class RoutingDecision(models.Model):
 
     def __str__(self) -> str:
         return self.explanation
+
+
+class Escalation(models.Model):
+    """A near-due warning (yellow) or an overdue escalation (red, 督办) of a case for one deadline.
+
+    One row per case, level and deadline: the watch can run twice, or be restarted mid-run, and never
+    escalates the same lateness twice; a new deadline (after a postponement) can be escalated again."""
+
+    class Level(models.TextChoices):
+        NEAR_DUE = "near_due", _("Near due")
+        OVERDUE = "overdue", _("Overdue")
+
+    case = models.ForeignKey("incidents.Case", on_delete=models.CASCADE, related_name="escalations")
+    level = models.CharField(_("level"), max_length=8, choices=Level.choices)
+    deadline = models.DateTimeField(_("deadline"))
+    notified = models.ManyToManyField("auth.User", verbose_name=_("notified"), blank=True, related_name="+")
+    created_at = models.DateTimeField(_("at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("escalation")
+        verbose_name_plural = _("escalations")
+        constraints = [models.UniqueConstraint(fields=["case", "level", "deadline"], name="escalation_once")]
+
+    def __str__(self) -> str:
+        return f"{self.case_id} {self.level} {self.deadline:%Y-%m-%d %H:%M}"

@@ -161,6 +161,17 @@ class Case(models.Model):
     def is_overdue(self) -> bool:
         return self.is_open and self.deadline is not None and self.deadline < timezone.now()
 
+    def sla_light(self, now=None) -> str:
+        """green; yellow within NEAR_DUE_HOURS of the deadline; red when overdue."""
+        from datetime import timedelta
+
+        if self.deadline is None or not self.is_open:
+            return "green"
+        now = now or timezone.now()
+        if self.deadline <= now:
+            return "red"
+        return "yellow" if self.deadline - now <= timedelta(hours=settings.NEAR_DUE_HOURS) else "green"
+
 
 class CaseLog(models.Model):
     """One step of a case's life. Append-only: the database refuses UPDATE and DELETE on this table."""

@@ -45,13 +45,14 @@ class CaseFeatureSerializer(GeoFeatureModelSerializer):
     district = serializers.SlugRelatedField(slug_field="code", read_only=True)
     bureau = serializers.SlugRelatedField(slug_field="code", read_only=True)
     overdue = serializers.BooleanField(source="is_overdue", read_only=True)
+    sla = serializers.CharField(source="sla_light", read_only=True)
 
     class Meta:
         model = Case
         geo_field = "location"
         id_field = "number"
         fields = ["number", "status", "status_label", "category", "category_name", "urgency", "source", "address",
-                  "cell", "community", "street", "district", "bureau", "deadline", "overdue", "created_at",
+                  "cell", "community", "street", "district", "bureau", "deadline", "overdue", "sla", "created_at",
                   "updated_at", "version"]
 
 
@@ -92,11 +93,12 @@ class CaseDetailSerializer(CaseFeatureSerializer):
     allowed_actions = serializers.SerializerMethodField()
     merged_into = serializers.SlugRelatedField(slug_field="number", read_only=True)
     likely_duplicates = serializers.SerializerMethodField()
+    routing = serializers.SerializerMethodField()
 
     class Meta(CaseFeatureSerializer.Meta):
         fields = [*CaseFeatureSerializer.Meta.fields, "description", "accuracy_m", "contact", "reporter",
                   "rework_count", "postponement_until", "merged_into", "closed_at", "photos", "log",
-                  "allowed_actions", "likely_duplicates"]
+                  "allowed_actions", "likely_duplicates", "routing"]
 
     def _user(self):
         return self.context["request"].user
@@ -115,6 +117,13 @@ class CaseDetailSerializer(CaseFeatureSerializer):
 
     def get_allowed_actions(self, obj) -> list[str]:
         return lifecycle.allowed_actions(obj, self._user())
+
+    def get_routing(self, obj) -> dict | None:
+        """Why the case was (or would be) sent to a bureau: the routing rule's explanation."""
+        decision = getattr(obj, "routing", None)  # reverse one-to-one: missing raises an AttributeError
+        if decision is None:
+            return None
+        return {"bureau": decision.bureau.code if decision.bureau else None, "explanation": decision.explanation}
 
     def get_likely_duplicates(self, obj) -> list[str]:
         if not obj.is_open:

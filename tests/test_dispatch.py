@@ -141,3 +141,51 @@ def test_manual_dispatch_against_the_rule_needs_a_reason(people, power):
     assert case.status == Status.REGISTERED
     case = lifecycle.dispatch(case, people["dispatcher"], bureau=people["cg"], note="供电公司在抢修，由城管先行处置")
     assert case.bureau == people["cg"] and case.deadline is not None
+
+
+
+def test_overdue_watch_warns_then_escalates_once(people, settings):
+    from datetime import timedelta
+
+    from django.core.management import call_command
+    from django.utils import timezone
+
+    from dispatch.models import Escalation
+    from dispatch.watch import watch_deadlines
+
+    settings.NEAR_DUE_HOURS = 2
+    case = lifecycle.dispatch(lifecycle.register(_case(people), people["operator"]), people["dispatcher"],
+                              bureau=people["cg"])
+    now = timezone.now()
+    case.deadline = now + timedelta(hours=1)
+    case.save(update_fields=["deadline"])
+    assert case.sla_light(now) == "yellow"
+    assert watch_deadlines(now) == {"warned": 1, "escalated": 0}
+    assert watch_deadlines(now) == {"warned": 0, "escalated": 0}
+    later = now + timedelta(hours=3)
+    assert case.sla_light(later) == "red"
+    assert watch_deadlines(later) == {"warned": 0, "escalated": 1}
+    assert watch_deadlines(later) == {"warned": 0, "escalated": 0}  # a second (or restarted) run adds nothing
+    escalation = Escalation.objects.get(case=case, level="overdue")
+    notified = set(escalation.notified.values_list("username", flat=True))
+    assert {"cg1", "disp_city"} <= notified and "sw1" not in notified and "disp_east" not in notified
+    assert list(case.log.filter(action__in=["warn", "escalate"]).values_list("action", flat=True)) == [
+        "warn", "escalate"]
+    # A postponement gives a new deadline, which is watched afresh.
+    case.deadline = later + timedelta(hours=1)
+    case.save(update_fields=["deadline"])
+    assert watch_deadlines(later + timedelta(hours=2))["escalated"] == 1
+    call_command("run_scheduler", "--once")
+
+
+def test_closed_cases_are_not_watched(people):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from dispatch.watch import watch_deadlines
+
+    case = _case(people)
+    case.deadline = timezone.now() - timedelta(hours=5)
+    case.save(update_fields=["deadline"])
+    assert watch_deadlines() == {"warned": 0, "escalated": 0}  # reported, not yet the bureau's

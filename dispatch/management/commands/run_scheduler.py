@@ -1,0 +1,39 @@
+import logging
+
+from apscheduler.schedulers.blocking import BlockingScheduler
+from django.conf import settings
+from django.core.management.base import BaseCommand
+from django.db import close_old_connections
+from django.utils import timezone
+
+from dispatch.watch import watch_deadlines
+
+log = logging.getLogger("citygrid.scheduler")
+
+
+def _watch() -> None:
+    close_old_connections()
+    counts = watch_deadlines()
+    if any(counts.values()):
+        log.info("deadline watch: %(warned)d warned, %(escalated)d escalated", counts)
+
+
+class Command(BaseCommand):
+    help = "Run the scheduled jobs (the overdue watch every WATCH_INTERVAL_SECONDS) until stopped."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--once", action="store_true", help="run every job once and exit")
+
+    def handle(self, *args, **opts):
+        if opts["once"]:
+            self.stdout.write(str(watch_deadlines()))
+            return
+        scheduler = BlockingScheduler(timezone=settings.TIME_ZONE)
+        # One run at a time; runs missed while busy or stopped collapse into one (the watch is idempotent).
+        scheduler.add_job(_watch, "interval", seconds=settings.WATCH_INTERVAL_SECONDS, id="deadline-watch",
+                          max_instances=1, coalesce=True, next_run_time=timezone.now())
+        self.stdout.write(f"scheduler: deadline watch every {settings.WATCH_INTERVAL_SECONDS} s")
+        try:
+            scheduler.start()
+        except (KeyboardInterrupt, SystemExit):
+            scheduler.shutdown(wait=False)

@@ -1,0 +1,58 @@
+"""The overdue watch (run every minute by `manage.py run_scheduler`): warns of cases near their deadline
+and escalates (督办) overdue ones to the bureau's staff and the command centre, in the case log."""
+
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from citygrid import roles
+from incidents.models import Case, CaseLog, Status
+
+from .models import Escalation
+
+# The stages whose deadline is the bureau's processing time limit.
+WATCHED = [Status.DISPATCHED, Status.IN_PROGRESS, Status.POSTPONED]
+
+
+def _recipients(case: Case) -> list[User]:
+    """Who hears of an escalation: the bureau's staff and the command centre of the case's district and city."""
+    centre = Q(groups__name=roles.DISPATCHER) & (Q(profile__district__isnull=True) |
+                                                Q(profile__district_id=case.district_id))
+    bureau = Q(groups__name=roles.BUREAU_STAFF, profile__bureau_id=case.bureau_id) if case.bureau_id else Q(pk__in=[])
+    return list(User.objects.filter(is_active=True).filter(centre | bureau).distinct())
+
+
+def _record(case: Case, level: str, note: str) -> bool:
+    try:
+        with transaction.atomic():
+            escalation = Escalation.objects.create(case=case, level=level, deadline=case.deadline)
+            escalation.notified.set(_recipients(case))
+            CaseLog.objects.create(case=case, action="escalate" if level == Escalation.Level.OVERDUE else "warn",
+                                   from_status=case.status, to_status=case.status, note=note)
+    except IntegrityError:
+        return False  # already done for this deadline (another run, or a restarted one)
+    return True
+
+
+def watch_deadlines(now: datetime | None = None) -> dict[str, int]:
+    """Warn and escalate every watched case once per deadline; returns how many of each were recorded."""
+    now = now or timezone.now()
+    counts = {"warned": 0, "escalated": 0}
+    near = now + timedelta(hours=settings.NEAR_DUE_HOURS)
+    due = (Case.objects.filter(status__in=WATCHED, deadline__isnull=False, deadline__lte=near)
+           .select_related("bureau").order_by("deadline"))
+    for case in due.iterator(chunk_size=500):
+        if case.deadline <= now:
+            late = now - case.deadline
+            hours = late.total_seconds() / 3600
+            if _record(case, Escalation.Level.OVERDUE,
+                       f"督办：已超期 {hours:.1f} 小时（期限 {timezone.localtime(case.deadline):%Y-%m-%d %H:%M}）"):
+                counts["escalated"] += 1
+        elif _record(case, Escalation.Level.NEAR_DUE,
+                     f"预警：{timezone.localtime(case.deadline):%Y-%m-%d %H:%M} 到期"):
+            counts["warned"] += 1
+    return counts
