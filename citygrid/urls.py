@@ -14,6 +14,7 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("api/grids/", include("grids.urls")),
     path("api/", include("incidents.urls")),
+    path("api/dispatch/", include("dispatch.urls")),
     path("open311/v2/", include("incidents.open311_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),

@@ -1,7 +1,7 @@
 """Dispatch: routing rules (which bureau a case goes to), the working calendar deadlines are counted in."""
 
+from django.contrib.gis.db import models
 from django.core.exceptions import ValidationError
-from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from grids.models import Area, Bureau, Cell
@@ -153,3 +153,46 @@ class Escalation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.case_id} {self.level} {self.deadline:%Y-%m-%d %H:%M}"
+
+
+class ResponseUnit(models.Model):
+    """A crew or vehicle of a bureau that can be sent to an emergency, with its last reported position."""
+
+    class State(models.TextChoices):
+        AVAILABLE = "available", _("Available")
+        BUSY = "busy", _("On a task")
+        OFFLINE = "offline", _("Off duty")
+
+    code = models.CharField(_("code"), max_length=32, unique=True)
+    name = models.CharField(_("name"), max_length=100)
+    bureau = models.ForeignKey(Bureau, verbose_name=_("bureau"), on_delete=models.PROTECT, related_name="units")
+    state = models.CharField(_("state"), max_length=10, choices=State.choices, default=State.AVAILABLE)
+    position = models.PointField(_("position"), srid=4326, null=True, blank=True)
+    position_at = models.DateTimeField(_("position reported at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("response unit")
+        verbose_name_plural = _("response units")
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.name}"
+
+
+class UnitAssignment(models.Model):
+    """A unit sent to a case, with the times of the command chain: dispatched, acknowledged, arrived, cleared."""
+
+    case = models.ForeignKey("incidents.Case", on_delete=models.PROTECT, related_name="unit_assignments")
+    unit = models.ForeignKey(ResponseUnit, on_delete=models.PROTECT, related_name="assignments")
+    dispatched_by = models.ForeignKey("auth.User", null=True, on_delete=models.PROTECT, related_name="+")
+    dispatched_at = models.DateTimeField(_("dispatched at"), auto_now_add=True)
+    acknowledged_at = models.DateTimeField(_("acknowledged at"), null=True, blank=True)
+    arrived_at = models.DateTimeField(_("arrived at"), null=True, blank=True)
+    cleared_at = models.DateTimeField(_("cleared at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("unit assignment")
+        verbose_name_plural = _("unit assignments")
+        ordering = ["dispatched_at"]
+        constraints = [models.UniqueConstraint(fields=["unit"], condition=models.Q(cleared_at__isnull=True),
+                                               name="one_open_assignment_per_unit")]

@@ -189,3 +189,117 @@ def test_closed_cases_are_not_watched(people):
     case.deadline = timezone.now() - timedelta(hours=5)
     case.save(update_fields=["deadline"])
     assert watch_deadlines() == {"warned": 0, "escalated": 0}  # reported, not yet the bureau's
+
+
+@pytest.fixture
+def units(people, power):
+    from datetime import timedelta
+
+    from django.contrib.gis.geos import Point
+    from django.utils import timezone
+
+    from dispatch.models import ResponseUnit
+
+    now = timezone.now()
+    lon, lat = point_in(people["a"])
+    made = {}
+    for code, dx, age, state in (("U1", 0.010, 10, "available"), ("U2", 0.002, 10, "available"),
+                                 ("U3", 0.001, 3600, "available"), ("U4", 0.0005, 10, "busy"),
+                                 ("U5", 0.030, 10, "available")):
+        made[code] = ResponseUnit.objects.create(code=code, name=f"抢修车{code}", bureau=power, state=state,
+                                                 position=Point(lon + dx, lat, srid=4326),
+                                                 position_at=now - timedelta(seconds=age))
+    return made
+
+
+def test_nearest_available_units_exclude_stale_and_busy(people, units):
+    from dispatch.emergency import nearest_units
+
+    case = _case(people, category="SJ0403", photos=[], urgency="emergency")
+    found = nearest_units(case.location, limit=3)
+    assert [u.code for u, _ in found] == ["U2", "U1", "U5"]  # U3's position is an hour old, U4 is busy
+    assert 150 < found[0][1] < 250  # metres: 0.002° of longitude at 27.9°N
+
+
+def test_sending_units_and_their_steps_are_logged(people, units):
+    from dispatch.emergency import is_emergency, record_step, send_units
+
+    case = _case(people, category="SJ0403", photos=[], urgency="emergency")
+    assert is_emergency(case)
+    [assignment] = send_units(case, [units["U2"]], people["dispatcher"])
+    units["U2"].refresh_from_db()
+    assert units["U2"].state == "busy"
+    with pytest.raises(lifecycle.InvalidAction):
+        send_units(case, [units["U2"]], people["dispatcher"])  # already busy
+    with pytest.raises(lifecycle.InvalidAction):
+        record_step(assignment, "arrive", people["dispatcher"])  # not acknowledged yet
+    for step in ("acknowledge", "arrive", "clear"):
+        assignment = record_step(assignment, step, people["dispatcher"])
+    units["U2"].refresh_from_db()
+    assert units["U2"].state == "available" and assignment.cleared_at >= assignment.arrived_at
+    assert list(case.log.filter(action__startswith="unit").values_list("action", flat=True)) == [
+        "units_sent", "unit_acknowledge", "unit_arrive", "unit_clear"]
+
+
+def test_positions_never_go_back_in_time(people, units):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from dispatch.emergency import report_position
+
+    unit = units["U1"]
+    report_position(unit, 112.9, 27.9, at=timezone.now() - timedelta(hours=1))
+    unit.refresh_from_db()
+    assert unit.position.x != 112.9
+
+
+def test_feed_delivers_new_and_changed_cases_and_catches_up(people):
+    from django.urls import reverse
+
+    from tests.conftest import api_client
+
+    client = api_client(people["dispatcher"])
+    first = client.get(reverse("dispatch:events")).json()["events"]
+    case = _case(people, category="SJ0403", photos=[], urgency="emergency")
+    events = client.get(reverse("dispatch:events"), {"after": max([e["id"] for e in first], default=0)}).json()
+    reported = [e for e in events["events"] if e["case"]["number"] == case.number]
+    assert reported[0]["action"] == "report" and reported[0]["case"]["emergency"] is True
+    cursor = reported[-1]["id"]
+    lifecycle.register(case, people["operator"])
+    later = client.get(reverse("dispatch:events"), HTTP_LAST_EVENT_ID=str(cursor)).json()["events"]
+    assert {"register", "route"} <= {e["action"] for e in later if e["id"] > cursor}
+    east = api_client(people["east_dispatcher"]).get(reverse("dispatch:events")).json()["events"]
+    assert all(e["case"]["number"] != case.number for e in east)
+
+
+def test_event_stream_speaks_sse(people, settings):
+    from django.urls import reverse
+
+    from tests.conftest import api_client
+
+    settings.FEED_STREAM_SECONDS = 0.5
+    settings.FEED_POLL_SECONDS = 0.1
+    case = _case(people, category="SJ0406", photos=[], urgency="emergency")
+    response = api_client(people["dispatcher"]).get(reverse("dispatch:stream"))
+    assert response["Content-Type"] == "text/event-stream"
+    body = b"".join(response.streaming_content).decode()
+    assert "event: emergency" in body and case.number in body and "\nid: " in body
+
+
+def test_units_api(people, units):
+    from django.urls import reverse
+
+    from tests.conftest import api_client
+
+    case = _case(people, category="SJ0403", photos=[], urgency="emergency")
+    client = api_client(people["dispatcher"])
+    near = client.get(reverse("dispatch:nearest-units", args=[case.number])).json()
+    assert [u["code"] for u in near["units"]][:2] == ["U2", "U1"] and near["emergency"]
+    sent = client.post(reverse("dispatch:send-units", args=[case.number]), {"units": ["U2"]}, format="json")
+    assert sent.status_code == 201
+    step = client.post(reverse("dispatch:assignment-step", args=[sent.json()["assignments"][0]["id"], "acknowledge"]))
+    assert step.status_code == 200 and step.json()["acknowledged_at"]
+    moved = api_client(people["cg_staff"]).post(reverse("dispatch:unit-position", args=["U1"]),
+                                                 {"lon": 112.9, "lat": 27.9}, format="json")
+    assert moved.status_code == 403  # another bureau's unit

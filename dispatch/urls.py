@@ -1,0 +1,13 @@
+from django.urls import path
+
+from . import views
+
+app_name = "dispatch"
+urlpatterns = [
+    path("cases/<str:number>/nearest-units/", views.NearestUnits.as_view(), name="nearest-units"),
+    path("cases/<str:number>/units/", views.SendUnits.as_view(), name="send-units"),
+    path("assignments/<int:pk>/<str:step>/", views.AssignmentStep.as_view(), name="assignment-step"),
+    path("units/<str:code>/position/", views.UnitPosition.as_view(), name="unit-position"),
+    path("events/", views.Events.as_view(), name="events"),
+    path("stream/", views.EventStream.as_view(), name="stream"),
+]

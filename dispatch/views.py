@@ -1,0 +1,143 @@
+import json
+import time
+
+from django.conf import settings
+from django.http import StreamingHttpResponse
+from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.exceptions import ValidationError
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from citygrid import roles
+from citygrid.roles import has_role
+from incidents.lifecycle import InvalidAction
+from incidents.views import visible_case
+
+from . import emergency
+from .feed import events_after
+from .models import ResponseUnit, UnitAssignment
+
+
+def _unit(unit: ResponseUnit, metres: float | None = None) -> dict:
+    data = {"code": unit.code, "name": unit.name, "bureau": unit.bureau.code, "state": unit.state,
+            "lon": unit.position.x if unit.position else None, "lat": unit.position.y if unit.position else None,
+            "position_at": unit.position_at.isoformat() if unit.position_at else None}
+    if metres is not None:
+        data["distance_m"] = round(metres)
+    return data
+
+
+class NearestUnits(APIView):
+    """The nearest available response units with a fresh position, for a case."""
+
+    @extend_schema(parameters=[OpenApiParameter("limit", OpenApiTypes.INT)])
+    def get(self, request, number: str):
+        case = visible_case(request, number)
+        try:
+            limit = min(int(request.query_params.get("limit", 5)), 50)
+        except ValueError as exc:
+            raise ValidationError({"limit": [_("A whole number is required.")]}) from exc
+        nearest = emergency.nearest_units(case.location, limit=limit)
+        return Response({"case": case.number, "emergency": emergency.is_emergency(case),
+                         "units": [_unit(u, m) for u, m in nearest]})
+
+
+class SendUnits(APIView):
+    @extend_schema(request=inline_serializer("SendUnits", {"units": serializers.ListField(
+        child=serializers.CharField())}))
+    def post(self, request, number: str):
+        case = visible_case(request, number)
+        codes = request.data.get("units") if hasattr(request.data, "get") else None
+        if not isinstance(codes, list):
+            raise ValidationError({"units": [_("Give a list of unit codes.")]})
+        units = list(ResponseUnit.objects.filter(code__in=codes))
+        try:
+            assignments = emergency.send_units(case, units, request.user)
+        except InvalidAction as exc:
+            raise ValidationError(exc.errors) from exc
+        return Response({"assignments": [{"id": a.pk, "unit": a.unit.code} for a in assignments]}, status=201)
+
+
+class AssignmentStep(APIView):
+    def post(self, request, pk: int, step: str):
+        if step not in ("acknowledge", "arrive", "clear"):
+            raise ValidationError({"step": [_("Unknown step.")]})
+        assignment = get_object_or_404(UnitAssignment.objects.select_related("unit"), pk=pk)
+        try:
+            done = emergency.record_step(assignment, step, request.user)
+        except InvalidAction as exc:
+            raise ValidationError(exc.errors) from exc
+        return Response({"id": done.pk, "acknowledged_at": done.acknowledged_at, "arrived_at": done.arrived_at,
+                         "cleared_at": done.cleared_at})
+
+
+class UnitPosition(APIView):
+    """A unit's device (or its bureau's staff) reports where it is."""
+
+    @extend_schema(request=inline_serializer("UnitPosition", {"lon": serializers.FloatField(),
+                                                               "lat": serializers.FloatField()}))
+    def post(self, request, code: str):
+        unit = get_object_or_404(ResponseUnit, code=code)
+        profile = getattr(request.user, "profile", None)
+        if not (has_role(request.user, roles.DISPATCHER) or
+                (has_role(request.user, roles.BUREAU_STAFF) and profile and profile.bureau_id == unit.bureau_id)):
+            return Response({"detail": _("Your role may not do this.")}, status=403)
+        try:
+            lon, lat = float(request.data.get("lon")), float(request.data.get("lat"))
+        except (TypeError, ValueError) as exc:
+            raise ValidationError({"position": [_("Give lon and lat as numbers.")]}) from exc
+        try:
+            emergency.report_position(unit, lon, lat)
+        except InvalidAction as exc:
+            raise ValidationError(exc.errors) from exc
+        return Response(status=204)
+
+
+def _after(request) -> int:
+    raw = request.headers.get("Last-Event-ID") or request.query_params.get("after") or "0"
+    try:
+        return max(int(raw), 0)
+    except ValueError as exc:
+        raise ValidationError({"after": [_("A whole number is required.")]}) from exc
+
+
+class Events(APIView):
+    """Polling form of the feed: events after `?after=ID` (the fallback when the push connection drops)."""
+
+    @extend_schema(parameters=[OpenApiParameter("after", OpenApiTypes.INT)])
+    def get(self, request):
+        return Response({"events": events_after(request.user, _after(request))})
+
+
+class EventStream(APIView):
+    """Server-Sent Events: new and changed cases as they happen. The stream ends after FEED_STREAM_SECONDS;
+    the browser's EventSource reconnects with Last-Event-ID and misses nothing."""
+
+    @extend_schema(responses={(200, "text/event-stream"): OpenApiTypes.STR})
+    def get(self, request):
+        user, cursor = request.user, _after(request)
+
+        def stream():
+            nonlocal cursor
+            sent: set[int] = set()
+            yield "retry: 2000\n\n"
+            deadline = time.monotonic() + settings.FEED_STREAM_SECONDS
+            while time.monotonic() < deadline:
+                for event in events_after(user, cursor):
+                    if event["id"] in sent:
+                        continue
+                    sent.add(event["id"])
+                    cursor = max(cursor, event["id"])
+                    kind = "emergency" if event["case"]["emergency"] and event["action"] == "report" else "case"
+                    yield f"id: {event['id']}\nevent: {kind}\ndata: {json.dumps(event, ensure_ascii=False)}\n\n"
+                yield ": keep-alive\n\n"
+                time.sleep(settings.FEED_POLL_SECONDS)
+
+        response = StreamingHttpResponse(stream(), content_type="text/event-stream")
+        response["Cache-Control"] = "no-cache"
+        response["X-Accel-Buffering"] = "no"
+        return response
