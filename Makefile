@@ -9,6 +9,8 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 WORKERS ?= 3
+# Threads let a worker hold dispatchers' live-feed streams open while it serves other requests.
+THREADS ?= 8
 
 .PHONY: run test setup system venv database messages static demo serve lint pytest bench clean
 
@@ -46,7 +48,8 @@ demo: database
 serve:
 	@echo "CityGrid at http://$(HOST):$(PORT)/ (demo users: see README)"
 	@$(PY) manage.py run_scheduler & sched=$$!; trap 'kill $$sched 2>/dev/null' EXIT INT TERM; \
-	$(VENV)/bin/gunicorn citygrid.wsgi --bind $(HOST):$(PORT) --workers $(WORKERS) --access-logfile -
+	$(VENV)/bin/gunicorn citygrid.wsgi --bind $(HOST):$(PORT) --workers $(WORKERS) --threads $(THREADS) \
+	  --access-logfile -
 
 lint: venv
 	@$(VENV)/bin/ruff check .

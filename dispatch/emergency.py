@@ -62,7 +62,7 @@ def report_position(unit: ResponseUnit, lon: float, lat: float, at: datetime | N
 
 def _log(case: Case, actor, action: str, note: str) -> None:
     CaseLog.objects.create(case=case, action=action, actor=actor, from_status=case.status, to_status=case.status,
-                           note=note)
+                           note=note, bureau_id=case.bureau_id)
 
 
 def send_units(case: Case, units: list[ResponseUnit], actor: AbstractBaseUser) -> list[UnitAssignment]:

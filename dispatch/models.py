@@ -196,3 +196,17 @@ class UnitAssignment(models.Model):
         ordering = ["dispatched_at"]
         constraints = [models.UniqueConstraint(fields=["unit"], condition=models.Q(cleared_at__isnull=True),
                                                name="one_open_assignment_per_unit")]
+
+
+class EvaluationWeight(models.Model):
+    """The weight of one indicator in the composite score (综合评价), as data."""
+
+    metric = models.CharField(_("indicator"), max_length=32, unique=True)
+    weight = models.FloatField(_("weight"))
+
+    class Meta:
+        verbose_name = _("evaluation weight")
+        verbose_name_plural = _("evaluation weights")
+
+    def __str__(self) -> str:
+        return f"{self.metric}: {self.weight:g}"

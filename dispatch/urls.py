@@ -11,3 +11,7 @@ urlpatterns = [
     path("events/", views.Events.as_view(), name="events"),
     path("stream/", views.EventStream.as_view(), name="stream"),
 ]
+urlpatterns += [
+    path("evaluation/", views.Evaluation.as_view(), name="evaluation"),
+    path("evaluation/series/", views.EvaluationSeries.as_view(), name="evaluation-series"),
+]

@@ -17,7 +17,7 @@ from citygrid.roles import has_role
 from incidents.lifecycle import InvalidAction
 from incidents.views import visible_case
 
-from . import emergency
+from . import emergency, evaluation
 from .feed import events_after
 from .models import ResponseUnit, UnitAssignment
 
@@ -141,3 +141,85 @@ class EventStream(APIView):
         response["Cache-Control"] = "no-cache"
         response["X-Accel-Buffering"] = "no"
         return response
+
+
+class Evaluation(APIView):
+    """综合评价: figures and composite score of every bureau, district, street, cell or inspector over a
+    period, best first (`?dimension=bureau&start=2026-11-01&end=2026-12-01`, end exclusive)."""
+
+    @extend_schema(parameters=[
+        OpenApiParameter("dimension", OpenApiTypes.STR, enum=list(evaluation.DIMENSIONS), required=True),
+        OpenApiParameter("start", OpenApiTypes.DATE, required=True),
+        OpenApiParameter("end", OpenApiTypes.DATE, required=True)])
+    def get(self, request):
+        if not has_role(request.user, roles.LEADER, roles.DISPATCHER):
+            return Response({"detail": _("Your role may not do this.")}, status=403)
+        dimension, start, end = _period(request)
+        figures = evaluation.evaluate(dimension, start, end)
+        return Response({"dimension": dimension, "start": start, "end": end, "weights": evaluation.weights(),
+                         "results": [f.as_dict() for f in figures]})
+
+
+class EvaluationSeries(APIView):
+    """One unit's figures per day (or week, month) of a period: `?dimension=district&code=430302&interval=day`."""
+
+    @extend_schema(parameters=[
+        OpenApiParameter("dimension", OpenApiTypes.STR, enum=list(evaluation.DIMENSIONS), required=True),
+        OpenApiParameter("code", OpenApiTypes.STR, required=True),
+        OpenApiParameter("start", OpenApiTypes.DATE, required=True),
+        OpenApiParameter("end", OpenApiTypes.DATE, required=True),
+        OpenApiParameter("interval", OpenApiTypes.STR, enum=["day", "week", "month"])])
+    def get(self, request):
+        if not has_role(request.user, roles.LEADER, roles.DISPATCHER):
+            return Response({"detail": _("Your role may not do this.")}, status=403)
+        dimension, start, end = _period(request)
+        code = request.query_params.get("code", "")
+        interval = request.query_params.get("interval", "day")
+        if interval not in ("day", "week", "month"):
+            raise ValidationError({"interval": [_("Choose day, week or month.")]})
+        series = []
+        for a, b in _steps(start, end, interval):
+            row = next((f for f in evaluation.evaluate(dimension, a, b) if f.code == code), None)
+            series.append({"start": a, "end": b, **(row.as_dict() if row else {"code": code})})
+        return Response({"dimension": dimension, "code": code, "interval": interval, "series": series})
+
+
+def _period(request):
+    from datetime import datetime, time
+
+    from django.utils import timezone
+    from django.utils.dateparse import parse_date
+
+    errors, params = {}, request.query_params
+    dimension = params.get("dimension", "")
+    if dimension not in evaluation.DIMENSIONS:
+        errors["dimension"] = [_("Choose one of: %(values)s.") % {"values": ", ".join(evaluation.DIMENSIONS)}]
+    bounds = {}
+    for name in ("start", "end"):
+        day = parse_date(params.get(name, "") or "")
+        if day is None:
+            errors[name] = [_("A date (YYYY-MM-DD) is required.")]
+        else:
+            bounds[name] = datetime.combine(day, time.min, tzinfo=timezone.get_current_timezone())
+    if not errors and bounds["end"] <= bounds["start"]:
+        errors["end"] = [_("The end must come after the start.")]
+    if not errors and (bounds["end"] - bounds["start"]).days > 400:
+        errors["end"] = [_("At most 400 days at a time.")]
+    if errors:
+        raise ValidationError(errors)
+    return dimension, bounds["start"], bounds["end"]
+
+
+def _steps(start, end, interval):
+    from datetime import timedelta
+
+    current = start
+    while current < end:
+        if interval == "day":
+            nxt = current + timedelta(days=1)
+        elif interval == "week":
+            nxt = current + timedelta(days=7)
+        else:
+            nxt = (current.replace(day=1) + timedelta(days=32)).replace(day=1)
+        yield current, min(nxt, end)
+        current = nxt

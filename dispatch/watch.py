@@ -32,7 +32,7 @@ def _record(case: Case, level: str, note: str) -> bool:
             escalation = Escalation.objects.create(case=case, level=level, deadline=case.deadline)
             escalation.notified.set(_recipients(case))
             CaseLog.objects.create(case=case, action="escalate" if level == Escalation.Level.OVERDUE else "warn",
-                                   from_status=case.status, to_status=case.status, note=note)
+                                   from_status=case.status, to_status=case.status, note=note, bureau=case.bureau)
     except IntegrityError:
         return False  # already done for this deadline (another run, or a restarted one)
     return True

@@ -129,7 +129,7 @@ def _apply(case: Case, actor: AbstractBaseUser | None, action: str, *, version: 
             raise TransitionError(
                 _("A case that is %(status)s cannot be %(action)s.")
                 % {"status": locked.get_status_display(), "action": action}, locked)
-        from_status = locked.status
+        from_status, responsible = locked.status, locked.bureau_id
         locked.status = target or rule.target or locked.status
         if change:
             change(locked)
@@ -138,7 +138,8 @@ def _apply(case: Case, actor: AbstractBaseUser | None, action: str, *, version: 
         locked.version += 1
         locked.save()
         entry = CaseLog.objects.create(case=locked, action=action, actor=actor, from_status=from_status,
-                                       to_status=locked.status, note=note, location=location)
+                                       to_status=locked.status, note=note, location=location,
+                                       bureau_id=locked.bureau_id or responsible)
         for kind, prepared in photos:
             store_photo(locked, prepared, kind=kind, log_entry=entry, user=actor)
         transitioned.send(sender=Case, case=locked, action=action, actor=actor, entry=entry)

@@ -184,6 +184,10 @@ class CaseLog(models.Model):
     to_status = models.CharField(_("to"), max_length=12)
     note = models.TextField(_("note"), blank=True)
     location = models.PointField(_("location"), srid=4326, null=True, blank=True)
+    # The bureau responsible at this step (for a return: the bureau that returned it), so that evaluation
+    # credits each step to the bureau of its time, not to the case's bureau now.
+    bureau = models.ForeignKey(Bureau, verbose_name=_("bureau"), null=True, blank=True, on_delete=models.PROTECT,
+                               related_name="+")
     created_at = models.DateTimeField(_("at"), default=timezone.now)
 
     class Meta:

@@ -303,3 +303,84 @@ def test_units_api(people, units):
     moved = api_client(people["cg_staff"]).post(reverse("dispatch:unit-position", args=["U1"]),
                                                  {"lon": 112.9, "lat": 27.9}, format="json")
     assert moved.status_code == 403  # another bureau's unit
+
+
+def test_evaluation_against_hand_computed_cases(people):
+    from datetime import timedelta
+
+    from django.urls import reverse
+    from django.utils import timezone
+
+    from dispatch.evaluation import evaluate
+    from incidents.models import Case
+    from tests.conftest import api_client
+
+    start = timezone.now() - timedelta(hours=1)
+    ops, disp, cg, water = people["operator"], people["dispatcher"], people["cg_staff"], people["water_staff"]
+    # A: processed on time, reworked once, then verified and closed.
+    a = lifecycle.register(_case(people), ops)
+    a = lifecycle.dispatch(a, disp, bureau=people["cg"])
+    a = lifecycle.accept(a, cg)
+    a = lifecycle.process(a, cg, note="修好", photos=[_photo()])
+    a = lifecycle.verify(a, people["inspector"], passed=False, note="灯不亮")
+    a = lifecycle.process(a, cg, note="换灯泡", photos=[_photo()])
+    a = lifecycle.verify(a, people["inspector"], passed=True)
+    lifecycle.close(a, ops)
+    # B: not registered.
+    lifecycle.reject(_case(people), ops, reason="重复")
+    mid = timezone.now()
+    # C: returned by the water bureau, re-dispatched to the city-management bureau, processed late.
+    c = lifecycle.dispatch(lifecycle.register(_case(people), ops), disp, bureau=people["water"])
+    c = lifecycle.return_case(c, water, reason="非水务")
+    c = lifecycle.dispatch(c, disp, bureau=people["cg"], note="改派城管")
+    c = lifecycle.accept(c, cg)
+    Case.objects.filter(pk=c.pk).update(deadline=timezone.now() - timedelta(minutes=1))
+    lifecycle.process(c, cg, note="处理", photos=[_photo()])
+    end = timezone.now() + timedelta(hours=1)
+
+    [west] = evaluate("district", start, end)
+    assert (west.code, west.reported, west.registered, west.dispatched, west.returned) == ("430302", 3, 2, 3, 1)
+    assert (west.processed, west.on_time, west.verified, west.reworked, west.closed) == (3, 2, 1, 1, 1)
+    assert west.rates == {"registered_rate": 0.6667, "dispatch_accuracy": 0.6667, "on_time_rate": 0.6667,
+                          "rework_rate": 0.5, "closure_rate": 0.5}
+    # Weights 1,1,3,1,2: (0.6667 + 0.6667 + 3×0.6667 + 0.5 + 2×0.5) / 8 × 100
+    assert west.score == pytest.approx(100 * (0.6667 * 5 + 0.5 + 1.0) / 8, abs=0.01)
+    assert west.hours["register"] is not None and west.hours["register"] >= 0
+
+    bureaus = {f.code: f for f in evaluate("bureau", start, end)}
+    assert (bureaus["430300-SW"].dispatched, bureaus["430300-SW"].returned) == (1, 1)  # credited to water
+    assert (bureaus["430302-CG"].dispatched, bureaus["430302-CG"].returned) == (2, 0)
+    assert bureaus["430302-CG"].rates["on_time_rate"] == 0.6667
+    assert bureaus["430302-CG"].score > bureaus["430300-SW"].score
+
+    # Steps are counted in the period they happen in, whatever the case's status is now.
+    [before] = evaluate("district", start, mid)
+    [after] = evaluate("district", mid, end)
+    assert (before.reported, before.registered, before.dispatched, before.returned, before.closed) == (2, 1, 1, 0, 1)
+    assert (after.reported, after.registered, after.dispatched, after.returned, after.processed) == (1, 1, 2, 1, 1)
+    assert evaluate("district", end, end + timedelta(hours=1)) == []
+
+    leader = api_client(people["leader"])
+    days = {"start": str(timezone.localdate(start)), "end": str(timezone.localdate(end) + timedelta(days=1))}
+    body = leader.get(reverse("dispatch:evaluation"), {"dimension": "bureau", **days}).json()
+    assert [r["code"] for r in body["results"]][0] == "430302-CG"
+    series = leader.get(reverse("dispatch:evaluation-series"),
+                        {"dimension": "district", "code": "430302", **days}).json()
+    assert sum(s.get("reported", 0) for s in series["series"]) == 3
+    assert leader.get(reverse("dispatch:evaluation"), {"dimension": "planet"}).status_code == 400
+    assert api_client(people["inspector"]).get(reverse("dispatch:evaluation"),
+                                               {"dimension": "bureau"}).status_code == 403
+
+
+def test_evaluation_weights_are_data(people):
+    from dispatch.evaluation import weights
+    from dispatch.models import EvaluationWeight
+
+    EvaluationWeight.objects.create(metric="on_time_rate", weight=5)
+    assert weights()["on_time_rate"] == 5 and weights()["closure_rate"] == 2.0
+
+
+def _photo():
+    from incidents.photos import prepare_photo
+
+    return prepare_photo(SimpleUploadedFile("after.jpg", jpeg(), "image/jpeg"), keep_metadata=True)
