@@ -214,30 +214,111 @@ ZH = {
     "At most %(n)d characters.": "最多 %(n)d 个字符。",
     "At most %(n)d photos.": "最多 %(n)d 张照片。",
     "reported": "已上报",
+    "Choose at least one unit.": "请至少选择一个处置单元。",
+    "Not available: %(units)s.": "不可用：%(units)s。",
+    "Steps go acknowledge → arrive → clear, each once.": "步骤须依次为 接收 → 到达 → 完成，每步一次。",
+    "Public holiday": "法定节假日",
+    "Make-up working day": "调休工作日",
+    "date": "日期",
+    "calendar day": "日历日",
+    "calendar days": "日历日",
+    "start": "开始",
+    "end": "结束",
+    "working period": "工作时段",
+    "A period must end after it starts.": "时段的结束须晚于开始。",
+    "Working periods may not overlap.": "工作时段不能重叠。",
+    "class or subclass": "大类或小类",
+    "from (time of day)": "起（时刻）",
+    "until (time of day)": "止（时刻）",
+    "priority": "优先级",
+    "Breaks ties between equally specific rules: higher wins.": "同等具体的规则按优先级区分：高者优先。",
+    "routing rule": "派遣规则",
+    "routing rules": "派遣规则",
+    "Scope a rule to an area or to a cell, not both.": "规则范围只能是区域或网格之一。",
+    "Give both ends of the time window, or neither.": "时间段须同时给出起止，或都不填。",
+    "The time window is empty.": "时间段为空。",
+    "Rule %(other)s is as specific for the same cases with the same priority: change the scope or the priority.":
+        "规则 %(other)s 对相同案件同样具体且优先级相同：请修改范围或优先级。",
+    "class": "大类",
+    "auto-dispatch": "自动派遣",
+    "dispatch policy": "派遣策略",
+    "dispatch policies": "派遣策略",
+    "explanation": "依据",
+    "decided at": "决定时间",
+    "routing decision": "派遣依据",
+    "routing decisions": "派遣依据",
+    "Near due": "临期",
+    "Overdue": "超期",
+    "notified": "已通知",
+    "escalation": "督办",
+    "escalations": "督办",
+    "Available": "可用",
+    "On a task": "执行任务中",
+    "Off duty": "下线",
+    "state": "状态",
+    "position": "位置",
+    "position reported at": "位置上报时间",
+    "response unit": "处置单元",
+    "response units": "处置单元",
+    "dispatched at": "派出时间",
+    "acknowledged at": "接收时间",
+    "arrived at": "到达时间",
+    "cleared at": "完成时间",
+    "unit assignment": "单元派遣",
+    "unit assignments": "单元派遣",
+    "indicator": "指标",
+    "weight": "权重",
+    "evaluation weight": "评价权重",
+    "evaluation weights": "评价权重",
+    "auto-dispatch: %(why)s": "自动派遣：%(why)s",
+    "Give a reason for dispatching elsewhere than the routing rule.": "未按派遣规则派遣时，请填写理由。",
+    "Give a list of unit codes.": "请给出处置单元编号列表。",
+    "Unknown step.": "未知步骤。",
+    "Give lon and lat as numbers.": "请以数字给出经度和纬度。",
+    "Choose day, week or month.": "请选择 日、周 或 月。",
+    "A date (YYYY-MM-DD) is required.": "请填写日期（YYYY-MM-DD）。",
+    "The end must come after the start.": "结束须晚于开始。",
+    "At most 400 days at a time.": "一次最多 400 天。",
+    "Chinese name": "中文名称",
+    "English name": "英文名称",
+    "unit": "单位",
+    "location": "位置",
+    "contact name": "联系人",
+    "updated at": "更新时间",
+    "action": "操作",
 }
 
-ENTRY = re.compile(r'^msgid ((?:".*"\n)+)msgstr ""\n(?!")', re.M)
+def _unquote(lines: list[str]) -> str:
+    return "".join(re.findall(r'"(.*)"', "\n".join(lines))).replace('\\"', '"').replace("\\n", "\n")
 
 
-def _unquote(block: str) -> str:
-    return "".join(re.findall(r'"(.*)"', block)).replace('\\"', '"').replace("\\n", "\n")
+def _quote(text: str) -> str:
+    return text.replace("\\", "\\\\").replace('"', '\\"')
 
 
 def fill(path: Path) -> list[str]:
-    text = path.read_text(encoding="utf-8")
+    """Set every entry's translation from ZH (this table is the only source of the Chinese text: guesses
+    that msgmerge marks fuzzy are dropped), and return the msgids the table lacks."""
+    blocks = path.read_text(encoding="utf-8").split("\n\n")
     missing: list[str] = []
-
-    def repl(match: re.Match) -> str:
-        msgid = _unquote(match.group(1))
-        if not msgid:
-            return match.group(0)
+    out = []
+    for block in blocks:
+        lines = [line for line in block.split("\n") if not line.startswith("#|")]
+        lines = [line.replace("#, fuzzy, ", "#, ").replace(", fuzzy", "") for line in lines if line != "#, fuzzy"]
+        if not any(line.startswith("msgid ") for line in lines):
+            out.append("\n".join(lines))
+            continue
+        i = next(k for k, line in enumerate(lines) if line.startswith("msgid "))
+        j = next(k for k, line in enumerate(lines) if line.startswith("msgstr "))
+        msgid = _unquote(lines[i:j])
+        if not msgid:  # the header
+            out.append("\n".join(lines))
+            continue
         zh = ZH.get(msgid)
         if zh is None:
             missing.append(msgid)
-            return match.group(0)
-        return f'msgid {match.group(1)}msgstr "{zh}"\n'
-
-    path.write_text(ENTRY.sub(repl, text), encoding="utf-8")
+        out.append("\n".join([*lines[:j], f'msgstr "{_quote(zh or "")}"']))
+    path.write_text("\n\n".join(out), encoding="utf-8")
     return missing
 
 

@@ -5,11 +5,10 @@ manual queue."""
 from dataclasses import dataclass
 from datetime import datetime, time
 
-from django.db.models import Q
 from django.utils import timezone
 
-from grids.models import Level
-from incidents.models import Case
+from grids.models import Area, Level
+from incidents.models import Case, Category
 
 from .models import RoutingRule
 
@@ -71,18 +70,30 @@ def describe(rule: RoutingRule) -> str:
     return " ".join(parts) + f" → {rule.bureau.name}"
 
 
+class RuleBook:
+    """The active rules, loaded once, matched in memory: routing 100,000 cases costs one query."""
+
+    def __init__(self) -> None:
+        self.by_category: dict[int, list[RoutingRule]] = {}
+        for rule in (RoutingRule.objects.filter(active=True, bureau__active=True)
+                     .select_related("category", "area", "cell", "bureau")):
+            self.by_category.setdefault(rule.category_id, []).append(rule)
+        self.city_of = dict(Area.objects.filter(level=Level.DISTRICT).values_list("pk", "parent_id"))
+        self.parent_of = dict(Category.objects.filter(parent__isnull=False).values_list("pk", "parent_id"))
+
+    def route(self, case: Case, at: datetime | None = None) -> Decision:
+        local = timezone.localtime(at or timezone.now()).time()
+        areas = {case.district_id, case.street_id, case.community_id, self.city_of.get(case.district_id)} - {None}
+        rules = [*self.by_category.get(case.category_id, ()),
+                 *self.by_category.get(self.parent_of.get(case.category_id), ())]
+        matching = [r for r in rules
+                    if (r.cell_id == case.cell_id if r.cell_id else (r.area_id in areas if r.area_id else True))
+                    and r.urgency in ("", case.urgency) and _in_window(r, local)]
+        if not matching:
+            return Decision(None, None, f"no rule for {case.category.name_zh} here: manual queue")
+        best = max(matching, key=lambda r: (specificity(r), r.priority))
+        return Decision(best, best.bureau_id, describe(best))
+
+
 def route(case: Case, at: datetime | None = None) -> Decision:
-    local = timezone.localtime(at or timezone.now()).time()
-    areas = [a for a in (case.district_id, case.street_id, case.community_id) if a]
-    if case.district_id:
-        areas.append(case.district.parent_id)
-    candidates = (RoutingRule.objects.filter(active=True, bureau__active=True)
-                  .filter(Q(category_id=case.category_id) | Q(category_id=case.category.parent_id))
-                  .filter(Q(area__isnull=True, cell__isnull=True) | Q(area_id__in=areas) | Q(cell_id=case.cell_id))
-                  .filter(Q(urgency="") | Q(urgency=case.urgency))
-                  .select_related("category", "area", "cell", "bureau"))
-    matching = [r for r in candidates if _in_window(r, local)]
-    if not matching:
-        return Decision(None, None, f"no rule for {case.category.name_zh} here: manual queue")
-    best = max(matching, key=lambda r: (specificity(r), r.priority))
-    return Decision(best, best.bureau_id, describe(best))
+    return RuleBook().route(case, at)
