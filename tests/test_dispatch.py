@@ -100,7 +100,7 @@ def test_urgency_and_time_window(people, power):
 def test_ties_are_refused_at_save(people, power):
     lamp = Category.objects.get(code="BJ0109")
     RoutingRule.objects.create(category=lamp, area=people["west"], bureau=people["cg"])
-    with pytest.raises(ValidationError, match="as specific"):
+    with pytest.raises(ValidationError, match="同样具体"):
         RoutingRule.objects.create(category=lamp, area=people["west"], bureau=power)
     RoutingRule.objects.create(category=lamp, area=people["west"], bureau=power, priority=1)
     RoutingRule.objects.create(category=lamp, area=people["west"], bureau=power, active_from=time(18, 0),
