@@ -210,3 +210,27 @@ class EvaluationWeight(models.Model):
 
     def __str__(self) -> str:
         return f"{self.metric}: {self.weight:g}"
+
+
+class StageLimit(models.Model):
+    """How long the command centre and the inspectors may take over their own stages, in working hours:
+    registering a report, dispatching a registered case, verifying a processed one. (Processing has the
+    subclass's own time limit.)"""
+
+    class Stage(models.TextChoices):
+        REGISTER = "register", _("Registration")
+        DISPATCH = "dispatch", _("Dispatch")
+        VERIFY = "verify", _("Verification")
+
+    stage = models.CharField(_("stage"), max_length=10, choices=Stage.choices)
+    urgency = models.CharField(_("urgency"), max_length=10, choices=Urgency.choices, blank=True,
+                               help_text=_("Empty: any urgency without a limit of its own."))
+    hours = models.FloatField(_("working hours"))
+
+    class Meta:
+        verbose_name = _("stage time limit")
+        verbose_name_plural = _("stage time limits")
+        constraints = [models.UniqueConstraint(fields=["stage", "urgency"], name="stage_limit_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.stage} {self.urgency or '*'}: {self.hours:g} h"

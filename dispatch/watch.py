@@ -1,18 +1,20 @@
-"""The overdue watch (run every minute by `manage.py run_scheduler`): warns of cases near their deadline
-and escalates (督办) overdue ones to the bureau's staff and the command centre, in the case log."""
+"""The overdue watch (run every minute by `manage.py run_scheduler`): warns of cases near the deadline of
+their stage — registration, dispatch, processing, verification — and escalates (督办) overdue ones to the
+bureau's staff and the command centre, in the case log."""
 
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import OuterRef, Q, Subquery
 from django.utils import timezone
 
 from citygrid import roles
 from incidents.models import Case, CaseLog, Status
 
 from .models import Escalation
+from .stages import STAGE_OF, StageLimits
 
 # The stages whose deadline is the bureau's processing time limit.
 WATCHED = [Status.DISPATCHED, Status.IN_PROGRESS, Status.POSTPONED]
@@ -26,10 +28,10 @@ def _recipients(case: Case) -> list[User]:
     return list(User.objects.filter(is_active=True).filter(centre | bureau).distinct())
 
 
-def _record(case: Case, level: str, note: str) -> bool:
+def _record(case: Case, level: str, deadline: datetime, note: str) -> bool:
     try:
         with transaction.atomic():
-            escalation = Escalation.objects.create(case=case, level=level, deadline=case.deadline)
+            escalation = Escalation.objects.create(case=case, level=level, deadline=deadline)
             escalation.notified.set(_recipients(case))
             CaseLog.objects.create(case=case, action="escalate" if level == Escalation.Level.OVERDUE else "warn",
                                    from_status=case.status, to_status=case.status, note=note, bureau=case.bureau)
@@ -39,20 +41,31 @@ def _record(case: Case, level: str, note: str) -> bool:
 
 
 def watch_deadlines(now: datetime | None = None) -> dict[str, int]:
-    """Warn and escalate every watched case once per deadline; returns how many of each were recorded."""
+    """Warn and escalate every open case once per stage deadline; returns how many of each were recorded."""
     now = now or timezone.now()
     counts = {"warned": 0, "escalated": 0}
     near = now + timedelta(hours=settings.NEAR_DUE_HOURS)
-    due = (Case.objects.filter(status__in=WATCHED, deadline__isnull=False, deadline__lte=near)
-           .select_related("bureau").order_by("deadline"))
-    for case in due.iterator(chunk_size=500):
-        if case.deadline <= now:
-            late = now - case.deadline
-            hours = late.total_seconds() / 3600
-            if _record(case, Escalation.Level.OVERDUE,
-                       f"督办：已超期 {hours:.1f} 小时（期限 {timezone.localtime(case.deadline):%Y-%m-%d %H:%M}）"):
+    limits = StageLimits()
+    entered = Subquery(CaseLog.objects.filter(case=OuterRef("pk"), to_status=OuterRef("status"))
+                       .exclude(from_status=OuterRef("status")).order_by("-id").values("created_at")[:1])
+    processing = Q(status__in=WATCHED, deadline__isnull=False, deadline__lte=near)
+    other = Q(status__in=list(STAGE_OF))
+    candidates = (Case.objects.filter(processing | other).annotate(entered_at=entered)
+                  .select_related("bureau").order_by("pk"))
+    for case in candidates.iterator(chunk_size=500):
+        stage, deadline = limits.deadline(case, case.entered_at)
+        if deadline is None or deadline > near:
+            continue
+        when = timezone.localtime(deadline)
+        if deadline <= now:
+            hours = (now - deadline).total_seconds() / 3600
+            if _record(case, Escalation.Level.OVERDUE, deadline,
+                       f"督办（{STAGE_NAMES[stage]}）：已超期 {hours:.1f} 小时（期限 {when:%Y-%m-%d %H:%M}）"):
                 counts["escalated"] += 1
-        elif _record(case, Escalation.Level.NEAR_DUE,
-                     f"预警：{timezone.localtime(case.deadline):%Y-%m-%d %H:%M} 到期"):
+        elif _record(case, Escalation.Level.NEAR_DUE, deadline,
+                     f"预警（{STAGE_NAMES[stage]}）：{when:%Y-%m-%d %H:%M} 到期"):
             counts["warned"] += 1
     return counts
+
+
+STAGE_NAMES = {"register": "立案", "dispatch": "派遣", "process": "处置", "verify": "核查"}

@@ -162,15 +162,20 @@ class Case(models.Model):
         return self.is_open and self.deadline is not None and self.deadline < timezone.now()
 
     def sla_light(self, now=None) -> str:
-        """green; yellow within NEAR_DUE_HOURS of the deadline; red when overdue."""
-        from datetime import timedelta
+        """The light of the processing deadline."""
+        return sla_light(self.deadline if self.is_open else None, now)
 
-        if self.deadline is None or not self.is_open:
-            return "green"
-        now = now or timezone.now()
-        if self.deadline <= now:
-            return "red"
-        return "yellow" if self.deadline - now <= timedelta(hours=settings.NEAR_DUE_HOURS) else "green"
+
+def sla_light(deadline, now=None) -> str:
+    """green; yellow within NEAR_DUE_HOURS of the deadline; red when it has passed."""
+    from datetime import timedelta
+
+    if deadline is None:
+        return "green"
+    now = now or timezone.now()
+    if deadline <= now:
+        return "red"
+    return "yellow" if deadline - now <= timedelta(hours=settings.NEAR_DUE_HOURS) else "green"
 
 
 class CaseLog(models.Model):

@@ -4,7 +4,7 @@ from rest_framework_gis.serializers import GeoFeatureModelSerializer
 
 from . import lifecycle, scoping
 from .duplicates import likely_duplicate_ids
-from .models import Case, CaseLog, Category, Photo
+from .models import Case, CaseLog, Category, Photo, sla_light
 
 
 def mask_phone(value: str) -> str:
@@ -94,11 +94,12 @@ class CaseDetailSerializer(CaseFeatureSerializer):
     merged_into = serializers.SlugRelatedField(slug_field="number", read_only=True)
     likely_duplicates = serializers.SerializerMethodField()
     routing = serializers.SerializerMethodField()
+    stage = serializers.SerializerMethodField()
 
     class Meta(CaseFeatureSerializer.Meta):
         fields = [*CaseFeatureSerializer.Meta.fields, "description", "accuracy_m", "contact", "reporter",
                   "rework_count", "postponement_until", "merged_into", "closed_at", "photos", "log",
-                  "allowed_actions", "likely_duplicates", "routing"]
+                  "allowed_actions", "likely_duplicates", "routing", "stage"]
 
     def _user(self):
         return self.context["request"].user
@@ -117,6 +118,13 @@ class CaseDetailSerializer(CaseFeatureSerializer):
 
     def get_allowed_actions(self, obj) -> list[str]:
         return lifecycle.allowed_actions(obj, self._user())
+
+    def get_stage(self, obj) -> dict | None:
+        """The stage the case is in and its deadline (registration, dispatch, processing, verification)."""
+        from dispatch.stages import StageLimits, entered_status_at
+
+        stage, deadline = StageLimits().deadline(obj, entered_status_at(obj))
+        return {"stage": stage, "deadline": deadline, "sla": sla_light(deadline)} if stage else None
 
     def get_routing(self, obj) -> dict | None:
         """Why the case was (or would be) sent to a bureau: the routing rule's explanation."""
