@@ -101,6 +101,9 @@ def bench_units(n: int) -> None:
     for unit in units:
         report_position(unit, rnd.uniform(minx, maxx), rnd.uniform(miny, maxy), now)
     moved = len(units) / (time.perf_counter() - t0)
+    with connection.cursor() as cur:
+        # Every position report leaves a dead row version; autovacuum clears them in a live system.
+        cur.execute("VACUUM ANALYZE dispatch_responseunit")
     lat = []
     for _ in range(2000):
         p = Point(rnd.uniform(minx, maxx), rnd.uniform(miny, maxy), srid=4326)
@@ -124,39 +127,45 @@ def ensure_evaluation_data(n: int) -> None:
         if have >= n:
             return
         t0 = time.perf_counter()
-        cur.execute("""
-            CREATE TEMP TABLE ev_pick AS
-            SELECT (SELECT array_agg(id ORDER BY id) FROM grids_cell) AS cells,
-                   (SELECT array_agg(id ORDER BY id) FROM incidents_category WHERE parent_id IS NOT NULL) AS cats,
-                   (SELECT array_agg(id ORDER BY id) FROM grids_bureau) AS bureaus""")
         cur.execute("CREATE TEMP TABLE ev AS SELECT g AS i FROM generate_series(%s, %s) g", [have + 1, n])
+        # The id lists are scalar subqueries, computed once (an InitPlan); read from a table row instead, the
+        # whole array would be detoasted for every generated case.
         cur.execute("""
             INSERT INTO incidents_case (number, client_uuid, location, address, cell_id, community_id, street_id,
                 district_id, category_id, description, urgency, source, contact_name, contact_phone, contact_email,
                 status, bureau_id, deadline, rework_count, version, created_at, updated_at)
             SELECT 'EV' || lpad(e.i::text, 9, '0'), gen_random_uuid(), ST_PointOnSurface(c.geom), '', c.id,
-                   c.community_id, c.street_id, c.district_id, k.cats[1 + (e.i * 7) % array_length(k.cats, 1)],
+                   c.community_id, c.street_id, c.district_id,
+                   (SELECT array_agg(id ORDER BY id) FROM incidents_category WHERE parent_id IS NOT NULL)
+                       [(1 + (e.i * 7) % (SELECT count(*) FROM incidents_category WHERE parent_id IS NOT NULL))::int],
                    '', 'normal', 'inspector', '', '', '',
                    CASE WHEN e.i % 10 < 7 THEN 'closed' WHEN e.i % 10 < 9 THEN 'in_progress' ELSE 'reported' END,
-                   k.bureaus[1 + e.i % array_length(k.bureaus, 1)],
+                   (SELECT array_agg(id ORDER BY id) FROM grids_bureau)
+                       [(1 + e.i % (SELECT count(*) FROM grids_bureau))::int],
                    timestamp '2026-10-01' + (e.i % 2592000) * interval '1 second' + interval '26 hours',
                    0, 1, timestamp '2026-10-01' + (e.i % 2592000) * interval '1 second', now()
-            FROM ev e CROSS JOIN ev_pick k
-            JOIN grids_cell c ON c.id = k.cells[1 + (e.i * 13) % array_length(k.cells, 1)]""")
-        steps = [("report", "", "reported", 0, "true"), ("register", "reported", "registered", 1800, "e.i % 10 < 9"),
-                 ("dispatch", "registered", "dispatched", 3600, "e.i % 10 < 9"),
-                 ("return", "dispatched", "returned", 5400, "e.i % 37 = 0"),
-                 ("process", "in_progress", "processed", 20 * 3600, "e.i % 10 < 7"),
-                 ("verify_fail", "processed", "in_progress", 22 * 3600, "e.i % 23 = 0"),
-                 ("verify_pass", "processed", "verified", 24 * 3600, "e.i % 10 < 7"),
-                 ("close", "verified", "closed", 25 * 3600, "e.i % 10 < 7")]
-        for action, frm, to, offset, condition in steps:
-            late = " + (CASE WHEN e.i % 6 = 0 THEN interval '8 hours' ELSE interval '0' END)" \
-                if action == "process" else ""
+            FROM ev e
+            JOIN grids_cell c ON c.id = (SELECT array_agg(id ORDER BY id) FROM grids_cell)
+                                        [(1 + (e.i * 13) % (SELECT count(*) FROM grids_cell))::int]""")
+        # (action, from, to, seconds after the report, seconds in the previous status, which cases)
+        steps = [("report", "", "reported", 0, None, "true"),
+                 ("register", "reported", "registered", 1800, 1800, "e.i % 10 < 9"),
+                 ("dispatch", "registered", "dispatched", 3600, 1800, "e.i % 10 < 9"),
+                 ("return", "dispatched", "returned", 5400, 1800, "e.i % 37 = 0"),
+                 ("process", "in_progress", "processed", 20 * 3600, 19 * 3600, "e.i % 10 < 7"),
+                 ("verify_fail", "processed", "in_progress", 22 * 3600, 2 * 3600, "e.i % 23 = 0"),
+                 ("verify_pass", "processed", "verified", 24 * 3600, 4 * 3600, "e.i % 10 < 7"),
+                 ("close", "verified", "closed", 25 * 3600, 3600, "e.i % 10 < 7")]
+        for action, frm, to, offset, seconds, condition in steps:
+            # One processing report in six comes 8 hours late, after the 26-hour deadline.
+            late = "(CASE WHEN e.i % 6 = 0 THEN 8 * 3600 ELSE 0 END)" if action == "process" else "0"
+            met = "e.i % 6 <> 0" if action == "process" else "NULL"
             cur.execute(f"""
-                INSERT INTO incidents_caselog (case_id, action, from_status, to_status, note, created_at, bureau_id)
-                SELECT c.id, '{action}', '{frm}', '{to}', '', c.created_at + interval '{offset} seconds'{late},
-                       CASE WHEN '{action}' IN ('report', 'register') THEN NULL ELSE c.bureau_id END
+                INSERT INTO incidents_caselog (case_id, action, from_status, to_status, note, created_at, bureau_id,
+                                               seconds_in_from_status, deadline_met)
+                SELECT c.id, '{action}', '{frm}', '{to}', '', c.created_at + ({offset} + {late}) * interval '1 second',
+                       CASE WHEN '{action}' IN ('report', 'register') THEN NULL ELSE c.bureau_id END,
+                       {seconds if seconds is not None else 'NULL'} + {late}, {met}
                 FROM ev e JOIN incidents_case c ON c.number = 'EV' || lpad(e.i::text, 9, '0')
                 WHERE {condition}""")
         cur.execute("ANALYZE incidents_case; ANALYZE incidents_caselog")

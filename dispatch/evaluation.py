@@ -1,6 +1,6 @@
 """Performance evaluation (综合评价) of bureaus, districts, streets, cells and inspectors over a period.
 
-Every figure counts events in the case log that fall inside the period — a registration, a dispatch, a
+Every figure counts entries of the case log that fall inside the period — a registration, a dispatch, a
 return, a processing report, a verification, a closure — so a case that moves between states during the
 period is counted where each step happened, whatever its status is now. Aggregated in PostgreSQL.
 
@@ -29,49 +29,30 @@ DIMENSIONS = {
 DEFAULT_WEIGHTS = {"registered_rate": 1.0, "dispatch_accuracy": 1.0, "on_time_rate": 3.0, "rework_rate": 1.0,
                    "closure_rate": 2.0}
 
+# One pass over the period's log: each entry already carries how long the case had been in its previous
+# status and, for a processing report, whether it met the deadline.
 _SQL = """
-WITH e AS (
-    SELECT {key} AS k, l.action, l.created_at, c.deadline, c.id AS case_id
-    FROM incidents_caselog l JOIN incidents_case c ON c.id = l.case_id
-    WHERE l.created_at >= %(start)s AND l.created_at < %(end)s
-      AND l.action IN ('report', 'register', 'dispatch', 'return', 'process', 'verify_pass', 'verify_fail',
-                       'close', 'escalate')
-),
-stage AS (
-    -- Time per stage, for steps completed in the period: from the step before, on the same case.
-    SELECT {key} AS k, l.action,
-           EXTRACT(EPOCH FROM l.created_at - (
-               SELECT max(p.created_at) FROM incidents_caselog p
-               WHERE p.case_id = l.case_id AND p.created_at <= l.created_at AND p.id < l.id
-                 AND p.action = CASE l.action WHEN 'register' THEN 'report' WHEN 'dispatch' THEN 'register'
-                                              WHEN 'process' THEN 'dispatch' ELSE 'process' END)) / 3600 AS hours
-    FROM incidents_caselog l JOIN incidents_case c ON c.id = l.case_id
-    WHERE l.created_at >= %(start)s AND l.created_at < %(end)s
-      AND l.action IN ('register', 'dispatch', 'process', 'verify_pass')
-),
-agg AS (
-    SELECT k,
-           count(*) FILTER (WHERE action = 'report') AS reported,
-           count(*) FILTER (WHERE action = 'register') AS registered,
-           count(*) FILTER (WHERE action = 'dispatch') AS dispatched,
-           count(*) FILTER (WHERE action = 'return') AS returned,
-           count(*) FILTER (WHERE action = 'process') AS processed,
-           count(*) FILTER (WHERE action = 'process' AND (deadline IS NULL OR created_at <= deadline)) AS on_time,
-           count(*) FILTER (WHERE action = 'verify_pass') AS verified,
-           count(*) FILTER (WHERE action = 'verify_fail') AS reworked,
-           count(*) FILTER (WHERE action = 'close') AS closed,
-           count(DISTINCT case_id) FILTER (WHERE action = 'escalate') AS overdue
-    FROM e WHERE k IS NOT NULL GROUP BY k
-),
-st AS (
-    SELECT k, avg(hours) FILTER (WHERE action = 'register') AS h_register,
-           avg(hours) FILTER (WHERE action = 'dispatch') AS h_dispatch,
-           avg(hours) FILTER (WHERE action = 'process') AS h_process,
-           avg(hours) FILTER (WHERE action = 'verify_pass') AS h_verify
-    FROM stage WHERE k IS NOT NULL GROUP BY k
-)
-SELECT agg.*, st.h_register, st.h_dispatch, st.h_process, st.h_verify
-FROM agg LEFT JOIN st ON st.k = agg.k
+SELECT {key} AS k,
+       count(*) FILTER (WHERE l.action = 'report') AS reported,
+       count(*) FILTER (WHERE l.action = 'register') AS registered,
+       count(*) FILTER (WHERE l.action = 'dispatch') AS dispatched,
+       count(*) FILTER (WHERE l.action = 'return') AS returned,
+       count(*) FILTER (WHERE l.action = 'process') AS processed,
+       count(*) FILTER (WHERE l.action = 'process' AND l.deadline_met IS NOT FALSE) AS on_time,
+       count(*) FILTER (WHERE l.action = 'verify_pass') AS verified,
+       count(*) FILTER (WHERE l.action = 'verify_fail') AS reworked,
+       count(*) FILTER (WHERE l.action = 'close') AS closed,
+       count(DISTINCT l.case_id) FILTER (WHERE l.action = 'escalate') AS overdue,
+       avg(l.seconds_in_from_status) FILTER (WHERE l.action = 'register') / 3600,
+       avg(l.seconds_in_from_status) FILTER (WHERE l.action = 'dispatch') / 3600,
+       avg(l.seconds_in_from_status) FILTER (WHERE l.action = 'process') / 3600,
+       avg(l.seconds_in_from_status) FILTER (WHERE l.action = 'verify_pass') / 3600
+FROM incidents_caselog l {join}
+WHERE l.created_at >= %(start)s AND l.created_at < %(end)s
+  AND l.action IN ('report', 'register', 'dispatch', 'return', 'process', 'verify_pass', 'verify_fail', 'close',
+                   'escalate')
+  AND {key} IS NOT NULL
+GROUP BY {key}
 """
 
 
@@ -122,7 +103,8 @@ def evaluate(dimension: str, start: datetime, end: datetime) -> list[Figures]:
     """Figures for every unit of a dimension active in [start, end), best score first."""
     key, table, code_col, name_col = DIMENSIONS[dimension]
     with connection.cursor() as cur:
-        cur.execute(_SQL.format(key=key), {"start": start, "end": end})
+        join = "" if key.startswith("l.") else "JOIN incidents_case c ON c.id = l.case_id"
+        cur.execute(_SQL.format(key=key, join=join), {"start": start, "end": end})
         rows = cur.fetchall()
         cur.execute(f"SELECT id, {code_col}, {name_col} FROM {table} WHERE id = ANY(%s)", [[r[0] for r in rows]])
         labels = {pk: (code, name) for pk, code, name in cur.fetchall()}

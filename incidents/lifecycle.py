@@ -129,17 +129,22 @@ def _apply(case: Case, actor: AbstractBaseUser | None, action: str, *, version: 
             raise TransitionError(
                 _("A case that is %(status)s cannot be %(action)s.")
                 % {"status": locked.get_status_display(), "action": action}, locked)
-        from_status, responsible = locked.status, locked.bureau_id
+        from_status, responsible, since = locked.status, locked.bureau_id, locked.status_since
         locked.status = target or rule.target or locked.status
         if change:
             change(locked)
+        now = timezone.now()
         if locked.status in FINAL_STATUSES and locked.closed_at is None:
-            locked.closed_at = timezone.now()
+            locked.closed_at = now
+        if locked.status != from_status:
+            locked.status_since = now
         locked.version += 1
         locked.save()
-        entry = CaseLog.objects.create(case=locked, action=action, actor=actor, from_status=from_status,
-                                       to_status=locked.status, note=note, location=location,
-                                       bureau_id=locked.bureau_id or responsible)
+        entry = CaseLog.objects.create(
+            case=locked, action=action, actor=actor, from_status=from_status, to_status=locked.status, note=note,
+            location=location, bureau_id=locked.bureau_id or responsible, created_at=now,
+            seconds_in_from_status=(now - since).total_seconds() if locked.status != from_status else None,
+            deadline_met=(locked.deadline is None or now <= locked.deadline) if action == "process" else None)
         for kind, prepared in photos:
             store_photo(locked, prepared, kind=kind, log_entry=entry, user=actor)
         transitioned.send(sender=Case, case=locked, action=action, actor=actor, entry=entry)

@@ -140,6 +140,7 @@ class Case(models.Model):
                                           help_text="incremented by every change; clients send it back to act")
     created_at = models.DateTimeField(_("reported at"), default=timezone.now, db_index=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+    status_since = models.DateTimeField(_("in this status since"), default=timezone.now)
     closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
 
     class Meta:
@@ -193,7 +194,11 @@ class CaseLog(models.Model):
     # credits each step to the bureau of its time, not to the case's bureau now.
     bureau = models.ForeignKey(Bureau, verbose_name=_("bureau"), null=True, blank=True, on_delete=models.PROTECT,
                                related_name="+")
-    created_at = models.DateTimeField(_("at"), default=timezone.now)
+    # Written with the step so that evaluation over a million cases is one pass over the log: how long the
+    # case stayed in from_status, and, for a processing report, whether it came by the deadline.
+    seconds_in_from_status = models.FloatField(null=True, blank=True, editable=False)
+    deadline_met = models.BooleanField(null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(_("at"), default=timezone.now, db_index=True)
 
     class Meta:
         verbose_name = _("case log entry")
