@@ -54,6 +54,10 @@ def load_demo_users() -> list[str]:
             defaults={"district": districts.get(district_code), "bureau": bureaus.get(bureau_code)},
         )
     _assign_inspectors()
+    # The city-management bureaus' heads receive their overdue escalations (督办).
+    for bureau_code, username in (("430300-CG", "bureau_cg"), ("430302-CG", "bureau_yuhu_cg")):
+        Bureau.objects.filter(code=bureau_code, supervisor__isnull=True).update(
+            supervisor=User.objects.get(username=username))
     return created
 
 

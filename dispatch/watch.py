@@ -21,11 +21,15 @@ WATCHED = [Status.DISPATCHED, Status.IN_PROGRESS, Status.POSTPONED]
 
 
 def _recipients(case: Case) -> list[User]:
-    """Who hears of an escalation: the bureau's staff and the command centre of the case's district and city."""
-    centre = Q(groups__name=roles.DISPATCHER) & (Q(profile__district__isnull=True) |
-                                                Q(profile__district_id=case.district_id))
-    bureau = Q(groups__name=roles.BUREAU_STAFF, profile__bureau_id=case.bureau_id) if case.bureau_id else Q(pk__in=[])
-    return list(User.objects.filter(is_active=True).filter(centre | bureau).distinct())
+    """Who hears of an escalation: the bureau's supervisor (or, without one, its staff) and the command
+    centre of the case's district and of the city."""
+    who = Q(groups__name=roles.DISPATCHER) & (Q(profile__district__isnull=True) |
+                                             Q(profile__district_id=case.district_id))
+    if case.bureau_id and case.bureau.supervisor_id:
+        who |= Q(pk=case.bureau.supervisor_id)
+    elif case.bureau_id:
+        who |= Q(groups__name=roles.BUREAU_STAFF, profile__bureau_id=case.bureau_id)
+    return list(User.objects.filter(is_active=True).filter(who).distinct())
 
 
 def _record(case: Case, level: str, deadline: datetime, note: str) -> bool:

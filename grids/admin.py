@@ -6,9 +6,10 @@ from .models import Area, Bureau, Cell, Lattice
 
 @admin.register(Bureau)
 class BureauAdmin(admin.ModelAdmin):
-    list_display = ["code", "name", "kind", "district", "contact_name", "contact_phone", "active"]
+    list_display = ["code", "name", "kind", "district", "contact_name", "contact_phone", "supervisor", "active"]
     list_filter = ["kind", "district", "active"]
     search_fields = ["code", "name", "contact_name"]
+    autocomplete_fields = ["supervisor"]
 
 
 @admin.register(Area)

@@ -55,6 +55,9 @@ class Bureau(models.Model):
     contact_name = models.CharField(_("contact person"), max_length=50, blank=True)
     contact_phone = models.CharField(_("contact phone"), max_length=30, blank=True)
     contact_email = models.EmailField(_("contact e-mail"), blank=True)
+    supervisor = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("supervisor"), null=True, blank=True,
+                                   on_delete=models.SET_NULL, related_name="supervised_bureaus",
+                                   help_text=_("Receives the bureau's overdue escalations (督办)."))
     active = models.BooleanField(_("active"), default=True)
 
     class Meta:

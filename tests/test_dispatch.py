@@ -171,6 +171,13 @@ def test_overdue_watch_warns_then_escalates_once(people, settings):
     assert {"cg1", "disp_city"} <= notified and "sw1" not in notified and "disp_east" not in notified
     assert list(case.log.filter(action__in=["warn", "escalate"]).values_list("action", flat=True)) == [
         "warn", "escalate"]
+    people["cg"].supervisor = people["leader"]
+    people["cg"].save()
+    case.refresh_from_db()
+    from dispatch.watch import _recipients
+
+    assert {u.username for u in _recipients(case)} >= {"lead"} and "cg1" not in {u.username for u in
+                                                                                 _recipients(case)}
     # A postponement gives a new deadline, which is watched afresh.
     case.deadline = later + timedelta(hours=1)
     case.save(update_fields=["deadline"])
