@@ -133,7 +133,7 @@ def ensure_evaluation_data(n: int) -> None:
         cur.execute("""
             INSERT INTO incidents_case (number, client_uuid, location, address, cell_id, community_id, street_id,
                 district_id, category_id, description, urgency, source, contact_name, contact_phone, contact_email,
-                status, bureau_id, deadline, rework_count, version, created_at, updated_at)
+                status, bureau_id, deadline, rework_count, version, created_at, updated_at, status_since)
             SELECT 'EV' || lpad(e.i::text, 9, '0'), gen_random_uuid(), ST_PointOnSurface(c.geom), '', c.id,
                    c.community_id, c.street_id, c.district_id,
                    (SELECT array_agg(id ORDER BY id) FROM incidents_category WHERE parent_id IS NOT NULL)
@@ -143,7 +143,8 @@ def ensure_evaluation_data(n: int) -> None:
                    (SELECT array_agg(id ORDER BY id) FROM grids_bureau)
                        [(1 + e.i % (SELECT count(*) FROM grids_bureau))::int],
                    timestamp '2026-10-01' + (e.i % 2592000) * interval '1 second' + interval '26 hours',
-                   0, 1, timestamp '2026-10-01' + (e.i % 2592000) * interval '1 second', now()
+                   0, 1, timestamp '2026-10-01' + (e.i % 2592000) * interval '1 second', now(),
+                   timestamp '2026-10-01' + (e.i % 2592000) * interval '1 second'
             FROM ev e
             JOIN grids_cell c ON c.id = (SELECT array_agg(id ORDER BY id) FROM grids_cell)
                                         [(1 + (e.i * 13) % (SELECT count(*) FROM grids_cell))::int]""")

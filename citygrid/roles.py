@@ -31,12 +31,19 @@ def user_roles(user: AbstractBaseUser | AnonymousUser) -> frozenset[str]:
         # Asked on nearly every request: one plain statement rather than an ORM query.
         with connection.cursor() as cur:
             cur.execute("SELECT g.name FROM auth_group g JOIN auth_user_groups ug ON ug.group_id = g.id "
-                        "WHERE ug.user_id = %s AND g.name = ANY(%s)", [user.pk, list(ALL_ROLES)])
-            cached = frozenset(name for (name,) in cur.fetchall())
-        if user.is_superuser:
-            cached |= {ADMIN}
-        user._citygrid_roles = cached
+                        "WHERE ug.user_id = %s", [user.pk])
+            cached = remember_roles(user, [name for (name,) in cur.fetchall()])
     return cached
+
+
+def remember_roles(user: AbstractBaseUser, group_names: list[str]) -> frozenset[str]:
+    """Keep a user's roles on the user object for the rest of the request (token authentication reads
+    them with the token)."""
+    held = frozenset(group_names) & frozenset(ALL_ROLES)
+    if user.is_superuser:
+        held |= {ADMIN}
+    user._citygrid_roles = held
+    return held
 
 
 def has_role(user: AbstractBaseUser | AnonymousUser, *roles: str) -> bool:
