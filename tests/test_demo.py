@@ -19,7 +19,11 @@ def demo(db):
 
 
 def counts():
-    return (Area.objects.count(), Cell.objects.count(), Bureau.objects.count(), User.objects.count())
+    from dispatch.models import RoutingRule
+    from incidents.models import Case, CaseLog
+
+    return (Area.objects.count(), Cell.objects.count(), Bureau.objects.count(), User.objects.count(),
+            RoutingRule.objects.count(), Case.objects.count(), CaseLog.objects.count())
 
 
 def test_demo_city_is_believable(demo):
@@ -80,3 +84,12 @@ def test_a_demo_inspector_can_locate_his_cells(demo):
     cell = User.objects.get(username="inspector_yuetang1").inspected_cells.order_by("code")[10]
     p = cell.geom.point_on_surface
     assert locate(p.x, p.y).cell_code == cell.code
+
+
+def test_demo_cases_go_round_the_loop(demo):
+    from incidents.models import Case
+
+    statuses = set(Case.objects.values_list("status", flat=True))
+    assert {"reported", "registered", "dispatched", "processed", "closed"} <= statuses
+    emergency = Case.objects.get(category__code="SJ0405")
+    assert emergency.status == "dispatched" and emergency.log.filter(action="dispatch", actor=None).exists()

@@ -1,0 +1,100 @@
+"""Demo dispatch data: routing rules from each subclass's default bureau kind, auto-dispatch for
+emergencies, and a few cases at every stage of the loop, made through the product's own functions."""
+
+import random
+
+from django.contrib.auth.models import User
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import transaction
+
+from grids.models import Area, Bureau, Cell, Level
+from incidents import intake, lifecycle
+from incidents.models import Case, Category, Source
+from incidents.photos import prepare_photo
+
+from .models import DispatchPolicy, RoutingRule
+
+DEMO_SCENARIOS = (  # subclass, description, how far along the loop
+    ("SJ0102", "路口垃圾桶旁堆放大量生活垃圾", "closed"),
+    ("SJ0501", "流动摊贩占用人行道经营", "processed"),
+    ("BJ0109", "路灯不亮，夜间行人不便", "dispatched"),
+    ("SJ0306", "路面坑洼，直径约半米", "registered"),
+    ("SJ0201", "电线杆上张贴大量小广告", "reported"),
+    ("SJ0405", "暴雨后低洼路段积水约三十厘米", "dispatched"),
+    ("BJ0102", "污水井盖破损，存在安全隐患", "reported"),
+)
+
+
+def load_rules() -> int:
+    """A city-wide rule per subclass to the city bureau of its kind; city management goes to each district's
+    own bureau inside that district. Existing rules are kept."""
+    if RoutingRule.objects.exists():
+        return 0
+    city_bureaus = {b.kind: b for b in Bureau.objects.filter(district__isnull=True, active=True)}
+    made = 0
+    for category in Category.objects.filter(parent__isnull=False, active=True):
+        bureau = city_bureaus.get(category.default_bureau_kind)
+        if bureau is not None:
+            RoutingRule.objects.create(category=category, bureau=bureau)
+            made += 1
+        if category.default_bureau_kind == Bureau.Kind.CITY_MANAGEMENT:
+            for district_bureau in Bureau.objects.filter(kind=Bureau.Kind.CITY_MANAGEMENT, district__isnull=False):
+                RoutingRule.objects.create(category=category, area=district_bureau.district, bureau=district_bureau)
+                made += 1
+    emergencies = Category.objects.filter(code="SJ04").first()
+    if emergencies is not None:
+        DispatchPolicy.objects.get_or_create(category=emergencies, defaults={"auto_dispatch": True})
+    return made
+
+
+@transaction.atomic
+def load_cases() -> int:
+    """A few cases in 雨湖区, reported by its inspector and taken as far along the loop as their scenario says."""
+    if Case.objects.exists():
+        return 0
+    rnd = random.Random(430302)
+    inspector = User.objects.get(username="inspector_yuhu1")
+    operator, dispatcher = User.objects.get(username="operator"), User.objects.get(username="dispatcher")
+    cells = list(Cell.objects.filter(inspectors=inspector).order_by("code"))
+    if not cells or not Area.objects.filter(level=Level.DISTRICT, code="430302").exists():
+        return 0
+    made = 0
+    for code, description, stage in DEMO_SCENARIOS:
+        point = rnd.choice(cells).geom.point_on_surface
+        case = intake.submit(intake.Report(
+            lon=point.x, lat=point.y, category=code, source=Source.INSPECTOR, description=description,
+            urgency="emergency" if code.startswith("SJ04") else "normal",
+            photos=[SimpleUploadedFile("demo.jpg", _jpeg(), "image/jpeg")]), reporter=inspector).case
+        made += 1
+        if stage == "reported":
+            continue
+        case = lifecycle.register(case, operator)  # routes it; emergencies are auto-dispatched
+        if stage == "registered":
+            continue
+        if case.status == "registered":
+            routed = getattr(case, "routing", None)
+            bureau = routed.bureau if routed and routed.bureau else Bureau.objects.get(code="430302-CG")
+            case = lifecycle.dispatch(case, dispatcher, bureau=bureau)
+        staff = User.objects.filter(profile__bureau=case.bureau).first()
+        if stage == "dispatched" or staff is None:
+            continue
+        case = lifecycle.accept(case, staff)
+        case = lifecycle.process(case, staff, note="已处置完毕", photos=[
+            prepare_photo(SimpleUploadedFile("after.jpg", _jpeg(), "image/jpeg"), keep_metadata=True)])
+        if stage == "processed":
+            continue
+        case = lifecycle.verify(case, inspector, passed=True, note="现场核查已处理")
+        lifecycle.close(case, operator, note="结案")
+    return made
+
+
+def _jpeg() -> bytes:
+    import io
+
+    from PIL import Image, ImageDraw
+
+    img = Image.new("RGB", (640, 480), (120, 140, 160))
+    ImageDraw.Draw(img).rectangle((200, 160, 440, 320), fill=(90, 90, 90))
+    out = io.BytesIO()
+    img.save(out, "JPEG", quality=80)
+    return out.getvalue()
