@@ -121,6 +121,7 @@ class CaseDetailSerializer(CaseFeatureSerializer):
 
     def get_stage(self, obj) -> dict | None:
         """The stage the case is in and its deadline (registration, dispatch, processing, verification)."""
+        # Stage limits belong to dispatch, which builds on cases: imported here, not at module level.
         from dispatch.stages import StageLimits, entered_status_at
 
         stage, deadline = StageLimits().deadline(obj, entered_status_at(obj))

@@ -130,3 +130,9 @@ def jpeg(width: int = 64, height: int = 48, exif: bytes | None = None) -> bytes:
 def point_in(community: Area):
     p = community.cells.order_by("code")[10].geom.point_on_surface
     return p.x, p.y
+
+
+@pytest.fixture(autouse=True)
+def _media_in_tmp(settings, tmp_path):
+    # Photos written by tests go to a scratch folder, not the checkout's var/media.
+    settings.MEDIA_ROOT = tmp_path / "media"
