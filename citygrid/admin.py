@@ -3,7 +3,7 @@ from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.models import User
 from django.utils.translation import gettext as _
 
-from .models import ApiToken, StaffProfile
+from .models import ApiToken, AuditEvent, StaffProfile
 
 
 class StaffProfileInline(admin.StackedInline):
@@ -42,3 +42,23 @@ class ApiTokenAdmin(admin.ModelAdmin):
     def revoke(self, request, queryset):
         for token in queryset.filter(revoked_at__isnull=True):
             token.revoke()
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(admin.ModelAdmin):
+    """Read-only: the trail can be searched, never edited (the database refuses it anyway)."""
+
+    list_display = ["at", "username", "ip", "action", "target", "result"]
+    list_filter = ["action", "result"]
+    search_fields = ["username", "target", "detail", "ip"]
+    date_hierarchy = "at"
+    readonly_fields = ["at", "user", "username", "ip", "action", "target", "result", "detail"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

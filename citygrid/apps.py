@@ -7,3 +7,6 @@ class CityGridConfig(AppConfig):
 
     name = "citygrid"
     verbose_name = _("People and access")
+
+    def ready(self) -> None:
+        from . import audit  # noqa: F401  (connects the audit receivers)

@@ -88,3 +88,29 @@ class ApiToken(models.Model):
     def revoke(self) -> None:
         self.revoked_at = timezone.now()
         self.save(update_fields=["revoked_at"])
+
+
+class AuditEvent(models.Model):
+    """The security audit trail (安全审计): who did what, when, from where, with what result.
+
+    Append-only: the database refuses UPDATE and DELETE on this table (a trigger), so no role, not even a
+    system administrator working through the application, can erase a trace."""
+
+    at = models.DateTimeField(_("at"), auto_now_add=True, db_index=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("user"), null=True, blank=True,
+                             on_delete=models.PROTECT, related_name="+")
+    username = models.CharField(_("user name"), max_length=150, blank=True,
+                                help_text=_("As given, also for failed logins of unknown names."))
+    ip = models.GenericIPAddressField(_("address"), null=True, blank=True)
+    action = models.CharField(_("action"), max_length=40, db_index=True)
+    target = models.CharField(_("object"), max_length=200, blank=True)
+    result = models.CharField(_("result"), max_length=20, default="ok")
+    detail = models.TextField(_("detail"), blank=True)
+
+    class Meta:
+        verbose_name = _("audit event")
+        verbose_name_plural = _("audit trail")
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.username} {self.action} {self.target} {self.result}"

@@ -54,3 +54,4 @@ def _set_deadline(case: Case, entry: CaseLog) -> None:
         return
     case.deadline = WorkingCalendar.load().add_limit(entry.created_at, limit.amount, limit.unit)
     case.save(update_fields=["deadline"])
+

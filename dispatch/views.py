@@ -8,7 +8,7 @@ from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -85,7 +85,7 @@ class UnitPosition(APIView):
         profile = getattr(request.user, "profile", None)
         if not (has_role(request.user, roles.DISPATCHER) or
                 (has_role(request.user, roles.BUREAU_STAFF) and profile and profile.bureau_id == unit.bureau_id)):
-            return Response({"detail": _("Your role may not do this.")}, status=403)
+            raise PermissionDenied(_("Your role may not do this."))
         try:
             lon, lat = float(request.data.get("lon")), float(request.data.get("lat"))
         except (TypeError, ValueError) as exc:
@@ -153,7 +153,7 @@ class Evaluation(APIView):
         OpenApiParameter("end", OpenApiTypes.DATE, required=True)])
     def get(self, request):
         if not has_role(request.user, roles.LEADER, roles.DISPATCHER):
-            return Response({"detail": _("Your role may not do this.")}, status=403)
+            raise PermissionDenied(_("Your role may not do this."))
         dimension, start, end = _period(request)
         figures = evaluation.evaluate(dimension, start, end)
         return Response({"dimension": dimension, "start": start, "end": end, "weights": evaluation.weights(),
@@ -171,7 +171,7 @@ class EvaluationSeries(APIView):
         OpenApiParameter("interval", OpenApiTypes.STR, enum=["day", "week", "month"])])
     def get(self, request):
         if not has_role(request.user, roles.LEADER, roles.DISPATCHER):
-            return Response({"detail": _("Your role may not do this.")}, status=403)
+            raise PermissionDenied(_("Your role may not do this."))
         dimension, start, end = _period(request)
         code = request.query_params.get("code", "")
         interval = request.query_params.get("interval", "day")

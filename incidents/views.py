@@ -302,8 +302,12 @@ class CaseExport(APIView):
     @extend_schema(parameters=[CaseQuerySerializer, OpenApiParameter("as", OpenApiTypes.STR, enum=["csv", "geojson"])],
                    responses={(200, "text/csv"): OpenApiTypes.STR, (200, "application/geo+json"): OpenApiTypes.OBJECT})
     def get(self, request):
+        from citygrid.audit import record
+
         qs = filtered_cases(request)
         stamp = datetime.now().strftime("%Y%m%d-%H%M")
+        fmt = "geojson" if request.query_params.get("as") == "geojson" else "csv"
+        record("export", request=request, target="cases", detail=f"{fmt} {request.query_params.urlencode()}"[:500])
         if request.query_params.get("as") == "geojson":
             data = CaseFeatureSerializer(qs, many=True).data
             response = Response(data, content_type="application/geo+json")

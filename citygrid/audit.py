@@ -1,0 +1,64 @@
+"""Writing the security audit trail: logins and failures, logouts, permission denials, exports and admin
+changes. One function, `record`, that every place calls. (Case actions have their own append-only trail,
+the case log, with who and when.)"""
+
+from django.contrib.admin.models import LogEntry
+from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
+from django.db.models.signals import post_save
+from django.dispatch import receiver
+from django.http import HttpRequest
+
+from .models import AuditEvent
+
+
+def client_ip(request: HttpRequest | None) -> str | None:
+    # Behind a reverse proxy, configure it to set REMOTE_ADDR (e.g. gunicorn --forwarded-allow-ips).
+    return request.META.get("REMOTE_ADDR") if request is not None else None
+
+
+def record(action: str, *, request: HttpRequest | None = None, user=None, username: str = "", target: str = "",
+           result: str = "ok", detail: str = "") -> AuditEvent:
+    user = user if user is not None else getattr(request, "user", None)
+    if user is not None and not getattr(user, "is_authenticated", False):
+        user = None
+    return AuditEvent.objects.create(user=user, username=username or (user.get_username() if user else ""),
+                                     ip=client_ip(request), action=action, target=target[:200], result=result,
+                                     detail=detail)
+
+
+@receiver(user_logged_in)
+def _logged_in(sender, request, user, **kwargs) -> None:
+    record("login", request=request, user=user)
+
+
+@receiver(user_logged_out)
+def _logged_out(sender, request, user, **kwargs) -> None:
+    if user is not None:
+        record("logout", request=request, user=user)
+
+
+@receiver(user_login_failed)
+def _login_failed(sender, credentials, request=None, **kwargs) -> None:
+    record("login", request=request, user=None, username=str(credentials.get("username", ""))[:150],
+           result="failed")
+
+
+@receiver(post_save, sender=LogEntry)
+def _admin_change(sender, instance: LogEntry, created: bool, **kwargs) -> None:
+    if created:
+        action = {1: "admin_add", 2: "admin_change", 3: "admin_delete"}.get(instance.action_flag, "admin")
+        record(action, user=instance.user, target=f"{instance.content_type}: {instance.object_repr}",
+               detail=instance.get_change_message())
+
+
+def exception_handler(exc, context):
+    """DRF's handler, plus an audit entry for every refusal (403)."""
+    from rest_framework.exceptions import PermissionDenied as DRFPermissionDenied
+    from rest_framework.views import exception_handler as drf_handler
+
+    response = drf_handler(exc, context)
+    if (response is not None and response.status_code == 403) or isinstance(exc, DRFPermissionDenied):
+        request = context.get("request")
+        record("permission_denied", request=request, target=request.get_full_path()[:200] if request else "",
+               result="denied", detail=str(getattr(exc, "detail", exc))[:500])
+    return response

@@ -1,0 +1,44 @@
+import pytest
+from django.db import connection, transaction
+from django.urls import reverse
+
+from citygrid.models import AuditEvent
+from tests.conftest import api_client
+
+
+def test_logins_and_failures_are_recorded(client, dispatcher):
+    assert not client.login(username="disp", password="wrong-password")
+    client.post(reverse("login"), {"username": "disp", "password": "Correct-horse-42"}, REMOTE_ADDR="10.1.2.3")
+    client.post(reverse("logout"))
+    events = list(AuditEvent.objects.order_by("id").values_list("action", "result", "username"))
+    assert events == [("login", "failed", "disp"), ("login", "ok", "disp"), ("logout", "ok", "disp")]
+    assert AuditEvent.objects.get(action="login", result="ok").ip == "10.1.2.3"
+
+
+def test_denials_and_exports_are_recorded(people):
+    api_client(people["inspector"]).get(reverse("dispatch:evaluation"), {"dimension": "bureau"})
+    api_client(people["leader"]).post(reverse("incidents:case-list"), {}, format="json")
+    denied = AuditEvent.objects.filter(action="permission_denied")
+    assert {e.username for e in denied} == {"insp", "lead"}
+    api_client(people["operator"]).get(reverse("incidents:case-export"), {"as": "csv", "status": "reported"})
+    export = AuditEvent.objects.get(action="export")
+    assert export.username == "oper" and "status=reported" in export.detail
+
+
+def test_the_trail_cannot_be_changed_or_erased(dispatcher):
+    from citygrid.audit import record
+
+    event = record("login", user=dispatcher)
+    for sql in ("UPDATE citygrid_auditevent SET result = 'x' WHERE id = %s",
+                "DELETE FROM citygrid_auditevent WHERE id = %s"):
+        with pytest.raises(Exception, match="append-only"), transaction.atomic(), connection.cursor() as cur:
+            cur.execute(sql, [event.pk])
+    assert AuditEvent.objects.get(pk=event.pk).result == "ok"
+
+
+def test_admin_changes_are_recorded(client, people):
+    from django.contrib.auth.models import User
+
+    client.force_login(User.objects.create_superuser("root", password="Correct-horse-42"))
+    client.post(reverse("admin:grids_bureau_add"), {"code": "X-1", "name": "新部门", "kind": "other", "active": "on"})
+    assert AuditEvent.objects.filter(action="admin_add", username="root", target__contains="新部门").exists()
