@@ -286,6 +286,23 @@ ZH = {
     "contact name": "联系人",
     "updated at": "更新时间",
     "action": "操作",
+    "Registration": "立案",
+    "Dispatch": "派遣",
+    "stage": "阶段",
+    "Empty: any urgency without a limit of its own.": "留空：适用于没有单独时限的紧急程度。",
+    "stage time limit": "阶段时限",
+    "stage time limits": "阶段时限",
+    "supervisor": "督办负责人",
+    "Receives the bureau's overdue escalations (督办).": "接收本部门的超期督办。",
+    "in this status since": "进入当前状态时间",
+    "user": "用户",
+    "user name": "用户名",
+    "As given, also for failed logins of unknown names.": "按输入记录，包括未知用户名的登录失败。",
+    "object": "对象",
+    "result": "结果",
+    "detail": "详情",
+    "audit event": "审计事件",
+    "audit trail": "审计日志",
 }
 
 def _unquote(lines: list[str]) -> str:
