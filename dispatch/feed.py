@@ -21,7 +21,12 @@ REREAD = timedelta(seconds=5)
 
 
 def events_after(user: AbstractBaseUser, after: int, limit: int = 200) -> list[dict]:
+    """Events after the id a client last saw; a client with none (after=0) gets the latest `limit`."""
     visible = visible_cases(user).values("pk")
+    if after <= 0:
+        latest = (CaseLog.objects.filter(case__in=visible)
+                  .select_related("case__category", "case__district", "case__bureau").order_by("-id")[:limit])
+        return [_event(e) for e in reversed(latest)]
     recent = timezone.now() - REREAD
     entries = (CaseLog.objects.filter(case__in=visible)
                .filter(id__gt=after) | CaseLog.objects.filter(case__in=visible, created_at__gte=recent))

@@ -405,3 +405,13 @@ def _photo():
     from incidents.photos import prepare_photo
 
     return prepare_photo(SimpleUploadedFile("after.jpg", jpeg(), "image/jpeg"), keep_metadata=True)
+
+
+def test_a_new_console_gets_the_latest_events_not_all_history(people):
+    from dispatch.feed import events_after
+
+    for _ in range(5):
+        _case(people)
+    latest = events_after(people["dispatcher"], 0, limit=3)
+    assert len(latest) == 3 and [e["id"] for e in latest] == sorted(e["id"] for e in latest)
+    assert latest[-1]["id"] == max(e["id"] for e in events_after(people["dispatcher"], 0))
