@@ -42,3 +42,18 @@ def test_admin_changes_are_recorded(client, people):
     client.force_login(User.objects.create_superuser("root", password="Correct-horse-42"))
     client.post(reverse("admin:grids_bureau_add"), {"code": "X-1", "name": "新部门", "kind": "other", "active": "on"})
     assert AuditEvent.objects.filter(action="admin_add", username="root", target__contains="新部门").exists()
+
+
+def test_idle_sessions_expire(client, dispatcher, settings):
+    from datetime import timedelta
+
+    from django.contrib.sessions.models import Session
+    from django.utils import timezone
+
+    client.force_login(dispatcher)
+    assert client.get("/").status_code == 200
+    session = Session.objects.get()
+    assert session.expire_date - timezone.now() <= timedelta(minutes=settings.SESSION_COOKIE_AGE // 60)
+    Session.objects.update(expire_date=timezone.now() - timedelta(seconds=1))  # 30 idle minutes later
+    response = client.get("/")
+    assert response.status_code == 302 and "/accounts/login/" in response["Location"]
