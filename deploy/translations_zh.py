@@ -303,6 +303,9 @@ ZH = {
     "detail": "详情",
     "audit event": "审计事件",
     "audit trail": "审计日志",
+    "Locked out": "账户已锁定",
+    "Too many failed logins. Try again later, or ask an administrator to unlock the account.":
+        "登录失败次数过多。请稍后再试，或请管理员解锁账户。",
 }
 
 def _unquote(lines: list[str]) -> str:

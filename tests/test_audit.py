@@ -7,7 +7,7 @@ from tests.conftest import api_client
 
 
 def test_logins_and_failures_are_recorded(client, dispatcher):
-    assert not client.login(username="disp", password="wrong-password")
+    client.post(reverse("login"), {"username": "disp", "password": "wrong-password"})
     client.post(reverse("login"), {"username": "disp", "password": "Correct-horse-42"}, REMOTE_ADDR="10.1.2.3")
     client.post(reverse("logout"))
     events = list(AuditEvent.objects.order_by("id").values_list("action", "result", "username"))
@@ -57,3 +57,20 @@ def test_idle_sessions_expire(client, dispatcher, settings):
     Session.objects.update(expire_date=timezone.now() - timedelta(seconds=1))  # 30 idle minutes later
     response = client.get("/")
     assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+
+
+def test_failed_logins_lock_out_until_an_admin_unlocks(client, dispatcher, settings):
+    from axes.models import AccessAttempt
+    from axes.utils import reset
+
+    settings.AXES_FAILURE_LIMIT = 3
+    for _ in range(3):
+        client.post(reverse("login"), {"username": "disp", "password": "wrong-password"}, REMOTE_ADDR="10.0.0.9")
+    locked = client.post(reverse("login"), {"username": "disp", "password": "Correct-horse-42"},
+                         REMOTE_ADDR="10.0.0.8")  # the right password, even from another address
+    assert locked.status_code == 429 and "失败次数过多" in locked.content.decode()
+    assert AccessAttempt.objects.filter(username="disp").exists()
+    assert AuditEvent.objects.filter(action="login", result="failed", username="disp").count() >= 3
+    reset(username="disp")  # what the admin's unlock does
+    ok = client.post(reverse("login"), {"username": "disp", "password": "Correct-horse-42"}, REMOTE_ADDR="10.0.0.8")
+    assert ok.status_code == 302
