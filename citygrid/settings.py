@@ -153,7 +153,8 @@ REST_FRAMEWORK = {
         "citygrid.authentication.HashedTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated",
+                                   "citygrid.policy.PolicyPermission"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "citygrid.audit.exception_handler",
     # The browsable HTML API is a developer's convenience; production answers JSON only.
@@ -167,6 +168,7 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Grid-based urban management: areas, unit grid cells, bureaus and location lookup.",
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated", "citygrid.policy.PolicyPermission"],
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",

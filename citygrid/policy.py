@@ -1,0 +1,99 @@
+"""Who may call what: one declared policy per URL name, read by a reviewer here and enforced for the API
+by `PolicyPermission` (a URL without a policy is refused, and a test fails on it). Object scoping (a
+bureau sees its cases, a district its district, an inspector his cells) is done by incidents.scoping and
+the lifecycle rules, and answers 404 for objects outside the scope."""
+
+from dataclasses import dataclass
+
+from rest_framework.permissions import BasePermission
+
+from . import roles
+from .roles import user_roles
+
+ANY_ROLE = frozenset(roles.ALL_ROLES)
+PUBLIC = "public"  # no login: the login page, health checks, Open311 (POST needs an api_key)
+STAFF_SITE = "staff"  # Django's admin site and its own permission checks
+
+
+@dataclass(frozen=True)
+class Policy:
+    read: frozenset[str] | str  # roles for GET/HEAD/OPTIONS, or PUBLIC / STAFF_SITE
+    write: frozenset[str] | str = frozenset()  # roles for POST/PUT/PATCH/DELETE
+    objects: str = ""  # how objects are scoped, for the reader
+
+
+def _r(*names: str) -> frozenset[str]:
+    return frozenset(names)
+
+
+CASE_WRITERS = _r(roles.INSPECTOR, roles.OPERATOR, roles.DISPATCHER)
+CENTRE = _r(roles.DISPATCHER, roles.OPERATOR, roles.LEADER)
+
+POLICIES: dict[str, Policy] = {
+    # Pages and plumbing
+    "login": Policy(PUBLIC, PUBLIC),
+    "logout": Policy(PUBLIC, PUBLIC),
+    "set_language": Policy(PUBLIC, PUBLIC),
+    "healthz": Policy(PUBLIC),
+    "readyz": Policy(PUBLIC),
+    "frontend:home": Policy(ANY_ROLE),
+    "api-schema": Policy(ANY_ROLE),
+    "api-docs": Policy(ANY_ROLE),
+    # The grid: read by every role
+    "grids:area-list": Policy(ANY_ROLE),
+    "grids:area-detail": Policy(ANY_ROLE),
+    "grids:cell-list": Policy(ANY_ROLE),
+    "grids:cell-detail": Policy(ANY_ROLE),
+    "grids:bureau-list": Policy(ANY_ROLE),
+    "grids:locate": Policy(ANY_ROLE, ANY_ROLE),
+    # Cases
+    "incidents:case-list": Policy(ANY_ROLE, CASE_WRITERS, "scoped: district / bureau / inspector's cells"),
+    "incidents:my-cases": Policy(ANY_ROLE, objects="the user's own reports"),
+    "incidents:verification-tasks": Policy(_r(roles.INSPECTOR), objects="processed cases in the user's cells"),
+    "incidents:case-export": Policy(CENTRE, objects="scoped as the case list"),
+    "incidents:photo": Policy(ANY_ROLE, objects="photos of cases the user may see (else 404)"),
+    "incidents:case-detail": Policy(ANY_ROLE, objects="scoped (else 404)"),
+    "incidents:case-action": Policy(ANY_ROLE, ANY_ROLE, "each action's roles and scope: incidents.lifecycle.RULES"),
+    "incidents:catalogue": Policy(ANY_ROLE),
+    # Dispatch and command
+    "dispatch:nearest-units": Policy(_r(roles.DISPATCHER), objects="scoped cases"),
+    "dispatch:send-units": Policy(frozenset(), _r(roles.DISPATCHER), "scoped cases"),
+    "dispatch:assignment-step": Policy(frozenset(), _r(roles.DISPATCHER, roles.BUREAU_STAFF),
+                                       "bureau staff: their bureau's units"),
+    "dispatch:unit-position": Policy(frozenset(), _r(roles.DISPATCHER, roles.BUREAU_STAFF),
+                                     "bureau staff: their bureau's units"),
+    "dispatch:events": Policy(CENTRE, objects="scoped cases"),
+    "dispatch:stream": Policy(CENTRE, objects="scoped cases"),
+    "dispatch:evaluation": Policy(_r(roles.LEADER, roles.DISPATCHER)),
+    "dispatch:evaluation-series": Policy(_r(roles.LEADER, roles.DISPATCHER)),
+}
+# Open311 is public by the GeoReport specification; every admin page is the admin site's.
+PREFIX_POLICIES: dict[str, Policy] = {
+    "open311:": Policy(PUBLIC, PUBLIC, "public data only; POST needs a client api_key"),
+    "admin:": Policy(STAFF_SITE, STAFF_SITE, "Django admin permissions"),
+}
+
+
+def policy_for(view_name: str) -> Policy | None:
+    if view_name in POLICIES:
+        return POLICIES[view_name]
+    return next((p for prefix, p in PREFIX_POLICIES.items() if view_name.startswith(prefix)), None)
+
+
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+
+
+class PolicyPermission(BasePermission):
+    """Allows an API request only if the URL's declared policy grants one of the user's roles."""
+
+    def has_permission(self, request, view) -> bool:
+        match = getattr(request, "resolver_match", None)
+        policy = policy_for(match.view_name) if match else None
+        if policy is None:
+            return False  # fail closed: an undeclared endpoint is nobody's
+        allowed = policy.read if request.method in SAFE_METHODS else policy.write
+        if allowed == PUBLIC:
+            return True
+        if not request.user or not request.user.is_authenticated:
+            return False
+        return bool(user_roles(request.user) & allowed) if isinstance(allowed, frozenset) else False
