@@ -40,8 +40,9 @@ def gunicorn(port: int, workers: int, threads: int = 1, **env: str) -> Iterator[
     import http.client
     import time
 
-    environ = {**os.environ, "DEBUG": "0", "SECRET_KEY": "bench-only", "ALLOWED_HOSTS": "127.0.0.1",
-               "LOG_LEVEL": "ERROR", **env}
+    # Production mode over plain HTTP on the loopback: no redirect to HTTPS.
+    environ = {**os.environ, "DEBUG": "0", "SECRET_KEY": "bench-only-" + "x" * 50, "ALLOWED_HOSTS": "127.0.0.1",
+               "LOG_LEVEL": "ERROR", "SECURE_SSL_REDIRECT": "0", "SECURE_COOKIES": "0", **env}
     server = subprocess.Popen([sys.executable, "-m", "gunicorn", "citygrid.wsgi", "--bind", f"127.0.0.1:{port}",
                                "--workers", str(workers), "--threads", str(threads), "--log-level", "warning"],
                               cwd=ROOT, env=environ)

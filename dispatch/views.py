@@ -34,7 +34,7 @@ def _unit(unit: ResponseUnit, metres: float | None = None) -> dict:
 class NearestUnits(APIView):
     """The nearest available response units with a fresh position, for a case."""
 
-    @extend_schema(parameters=[OpenApiParameter("limit", OpenApiTypes.INT)])
+    @extend_schema(parameters=[OpenApiParameter("limit", OpenApiTypes.INT)], responses=OpenApiTypes.OBJECT)
     def get(self, request, number: str):
         case = visible_case(request, number)
         try:
@@ -48,7 +48,7 @@ class NearestUnits(APIView):
 
 class SendUnits(APIView):
     @extend_schema(request=inline_serializer("SendUnits", {"units": serializers.ListField(
-        child=serializers.CharField())}))
+        child=serializers.CharField())}), responses={201: OpenApiTypes.OBJECT})
     def post(self, request, number: str):
         case = visible_case(request, number)
         codes = request.data.get("units") if hasattr(request.data, "get") else None
@@ -63,6 +63,7 @@ class SendUnits(APIView):
 
 
 class AssignmentStep(APIView):
+    @extend_schema(request=None, responses=OpenApiTypes.OBJECT)
     def post(self, request, pk: int, step: str):
         if step not in ("acknowledge", "arrive", "clear"):
             raise ValidationError({"step": [_("Unknown step.")]})
@@ -79,7 +80,8 @@ class UnitPosition(APIView):
     """A unit's device (or its bureau's staff) reports where it is."""
 
     @extend_schema(request=inline_serializer("UnitPosition", {"lon": serializers.FloatField(),
-                                                               "lat": serializers.FloatField()}))
+                                                               "lat": serializers.FloatField()}),
+                   responses={204: None})
     def post(self, request, code: str):
         unit = get_object_or_404(ResponseUnit, code=code)
         profile = getattr(request.user, "profile", None)
@@ -108,7 +110,7 @@ def _after(request) -> int:
 class Events(APIView):
     """Polling form of the feed: events after `?after=ID` (the fallback when the push connection drops)."""
 
-    @extend_schema(parameters=[OpenApiParameter("after", OpenApiTypes.INT)])
+    @extend_schema(parameters=[OpenApiParameter("after", OpenApiTypes.INT)], responses=OpenApiTypes.OBJECT)
     def get(self, request):
         return Response({"events": events_after(request.user, _after(request))})
 
@@ -150,7 +152,7 @@ class Evaluation(APIView):
     @extend_schema(parameters=[
         OpenApiParameter("dimension", OpenApiTypes.STR, enum=list(evaluation.DIMENSIONS), required=True),
         OpenApiParameter("start", OpenApiTypes.DATE, required=True),
-        OpenApiParameter("end", OpenApiTypes.DATE, required=True)])
+        OpenApiParameter("end", OpenApiTypes.DATE, required=True)], responses=OpenApiTypes.OBJECT)
     def get(self, request):
         dimension, start, end = _period(request)
         figures = evaluation.evaluate(dimension, start, end)
@@ -166,7 +168,8 @@ class EvaluationSeries(APIView):
         OpenApiParameter("code", OpenApiTypes.STR, required=True),
         OpenApiParameter("start", OpenApiTypes.DATE, required=True),
         OpenApiParameter("end", OpenApiTypes.DATE, required=True),
-        OpenApiParameter("interval", OpenApiTypes.STR, enum=["day", "week", "month"])])
+        OpenApiParameter("interval", OpenApiTypes.STR, enum=["day", "week", "month"])],
+        responses=OpenApiTypes.OBJECT)
     def get(self, request):
         dimension, start, end = _period(request)
         code = request.query_params.get("code", "")

@@ -1,5 +1,6 @@
 from django.contrib.auth import get_user_model
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework_gis.serializers import GeoFeatureModelSerializer, GeometrySerializerMethodField
 
@@ -27,6 +28,9 @@ class InspectorSerializer(serializers.ModelSerializer):
         return user.get_full_name() or user.username
 
 
+GEOJSON_GEOMETRY = {"type": "object", "description": "GeoJSON geometry (WGS84)"}
+
+
 def _display_geom(obj):
     # Views annotate a simplified geometry when a zoom level is asked for.
     return getattr(obj, "display_geom", None) or obj.geom
@@ -43,6 +47,7 @@ class AreaFeatureSerializer(GeoFeatureModelSerializer):
         id_field = "code"
         fields = ["code", "name", "level", "level_label", "parent"]
 
+    @extend_schema_field(GEOJSON_GEOMETRY)
     def get_geometry(self, obj):
         return _display_geom(obj)
 
@@ -66,6 +71,7 @@ class CellFeatureSerializer(GeoFeatureModelSerializer):
         id_field = "code"
         fields = ["code", "community", "street", "district"]
 
+    @extend_schema_field(GEOJSON_GEOMETRY)
     def get_geometry(self, obj):
         return _display_geom(obj)
 

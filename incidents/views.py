@@ -206,6 +206,7 @@ class CaseAction(APIView):
             "into": serializers.CharField(required=False), "lon": serializers.FloatField(required=False),
             "lat": serializers.FloatField(required=False),
             "photos": serializers.ListField(child=serializers.ImageField(), required=False)}),
+        operation_id="cases_action",
         responses={200: CaseDetailSerializer, 403: OpenApiResponse(description="role or scope refused"),
                    409: OpenApiResponse(description="the case changed or is in another state")},
     )

@@ -74,3 +74,19 @@ def test_failed_logins_lock_out_until_an_admin_unlocks(client, dispatcher, setti
     reset(username="disp")  # what the admin's unlock does
     ok = client.post(reverse("login"), {"username": "disp", "password": "Correct-horse-42"}, REMOTE_ADDR="10.0.0.8")
     assert ok.status_code == 302
+
+
+def test_check_deploy_has_no_security_warnings_in_production_settings():
+    import os
+    import secrets
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = {**os.environ, "DEBUG": "0", "SECRET_KEY": secrets.token_urlsafe(50),
+           "ALLOWED_HOSTS": "citygrid.example.gov.cn"}
+    root = Path(__file__).resolve().parent.parent
+    out = subprocess.run([sys.executable, str(root / "manage.py"), "check", "--deploy"], env=env, cwd=root,
+                         capture_output=True, text=True)
+    text = out.stdout + out.stderr
+    assert "security.W" not in text and "security.E" not in text, text
