@@ -49,10 +49,12 @@ def load_demo_users() -> list[str]:
             user.save()
             created.append(username)
         user.groups.add(Group.objects.get_or_create(name=role)[0])
-        StaffProfile.objects.update_or_create(
+        profile, _ = StaffProfile.objects.update_or_create(
             user=user,
             defaults={"district": districts.get(district_code), "bureau": bureaus.get(bureau_code)},
         )
+        if is_new:  # a published demo password: changed at the first login outside DEBUG
+            StaffProfile.objects.filter(pk=profile.pk).update(must_change_password=True)
     _assign_inspectors()
     # The city-management bureaus' heads receive their overdue escalations (督办).
     for bureau_code, username in (("430300-CG", "bureau_cg"), ("430302-CG", "bureau_yuhu_cg")):

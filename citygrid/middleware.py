@@ -22,3 +22,28 @@ class ChineseFirstLocaleMiddleware:
         response.headers.setdefault("Content-Language", language)
         response.headers.setdefault("Vary", "Cookie")
         return response
+
+
+class PasswordChangeRequiredMiddleware:
+    """Outside DEBUG, a user whose password is an initial or demo one can do nothing but change it."""
+
+    ALLOWED = ("password_change", "password_change_done", "logout", "login", "set_language")
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        from django.http import JsonResponse
+        from django.shortcuts import redirect
+        from django.urls import resolve
+        from django.utils.translation import gettext as _
+
+        user = getattr(request, "user", None)
+        profile = getattr(user, "profile", None) if user is not None and user.is_authenticated else None
+        if settings.FORCE_PASSWORD_CHANGE and profile is not None and profile.must_change_password:
+            match = resolve(request.path_info)
+            if match.url_name not in self.ALLOWED and not request.path_info.startswith(settings.STATIC_URL):
+                if request.path_info.startswith("/api/"):
+                    return JsonResponse({"detail": _("Change your initial password first.")}, status=403)
+                return redirect("password_change")
+        return self.get_response(request)

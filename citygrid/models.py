@@ -29,6 +29,9 @@ class StaffProfile(models.Model):
     bureau = models.ForeignKey(Bureau, verbose_name=_("bureau"), null=True, blank=True,
                                on_delete=models.PROTECT, related_name="staff")
     phone = models.CharField(_("phone"), max_length=30, blank=True)
+    must_change_password = models.BooleanField(
+        _("must change password"), default=False,
+        help_text=_("Set for initial and demo passwords: the user changes it at the next login."))
 
     class Meta:
         verbose_name = _("staff profile")

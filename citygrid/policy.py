@@ -13,6 +13,7 @@ from .roles import user_roles
 ANY_ROLE = frozenset(roles.ALL_ROLES)
 PUBLIC = "public"  # no login: the login page, health checks, Open311 (POST needs an api_key)
 STAFF_SITE = "staff"  # Django's admin site and its own permission checks
+AUTHENTICATED = "authenticated"  # any logged-in user, whatever the role (one's own password)
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,8 @@ POLICIES: dict[str, Policy] = {
     "login": Policy(PUBLIC, PUBLIC),
     "logout": Policy(PUBLIC, PUBLIC),
     "set_language": Policy(PUBLIC, PUBLIC),
+    "password_change": Policy(AUTHENTICATED, AUTHENTICATED),
+    "password_change_done": Policy(AUTHENTICATED),
     "healthz": Policy(PUBLIC),
     "readyz": Policy(PUBLIC),
     "frontend:home": Policy(ANY_ROLE),
@@ -96,4 +99,6 @@ class PolicyPermission(BasePermission):
             return True
         if not request.user or not request.user.is_authenticated:
             return False
+        if allowed == AUTHENTICATED:
+            return True
         return bool(user_roles(request.user) & allowed) if isinstance(allowed, frozenset) else False

@@ -69,6 +69,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",
+    "citygrid.middleware.PasswordChangeRequiredMiddleware",
 ]
 
 ROOT_URLCONF = "citygrid.urls"
@@ -113,7 +114,10 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+    {"NAME": "citygrid.passwords.ComplexityValidator"},
 ]
+# Demo and initial passwords must be changed at the first login outside DEBUG.
+FORCE_PASSWORD_CHANGE = env_bool("FORCE_PASSWORD_CHANGE", not DEBUG)
 # Failed logins (django-axes, maintained, stores attempts in the database): after LOGIN_FAILURE_LIMIT
 # failures a user name, and separately an address, is locked out until an administrator unlocks it in the
 # admin (Axes › access attempts) or LOGIN_LOCKOUT_MINUTES pass. Attempts and lockouts are logged.

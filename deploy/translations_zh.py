@@ -304,6 +304,16 @@ ZH = {
     "audit event": "审计事件",
     "audit trail": "审计日志",
     "Locked out": "账户已锁定",
+    "Password changed": "密码已修改",
+    "Continue": "继续",
+    "Change password": "修改密码",
+    "Your password is an initial one: choose your own to continue.": "您使用的是初始密码：请设置自己的密码后继续。",
+    "Change your initial password first.": "请先修改初始密码。",
+    "must change password": "须修改密码",
+    "Set for initial and demo passwords: the user changes it at the next login.":
+        "用于初始和演示密码：用户下次登录时须修改。",
+    "Use at least %(n)d of: lower-case letters, capitals, digits, other characters.":
+        "密码须至少包含以下 %(n)d 类字符：小写字母、大写字母、数字、其他字符。",
     "Too many failed logins. Try again later, or ask an administrator to unlock the account.":
         "登录失败次数过多。请稍后再试，或请管理员解锁账户。",
 }

@@ -90,3 +90,29 @@ def test_check_deploy_has_no_security_warnings_in_production_settings():
                          capture_output=True, text=True)
     text = out.stdout + out.stderr
     assert "security.W" not in text and "security.E" not in text, text
+
+
+def test_password_rules():
+    from django.contrib.auth.password_validation import validate_password
+    from django.core.exceptions import ValidationError
+
+    for weak in ("short1A!", "abcdefghijk", "12345678901", "password123", "citygridcitygrid"):
+        with pytest.raises(ValidationError):
+            validate_password(weak)
+    validate_password("Xiangtan-demo-2026")
+    validate_password("湘潭Grid-2026x")
+
+
+def test_initial_passwords_must_be_changed_outside_debug(client, dispatcher, settings):
+    from citygrid.models import StaffProfile
+
+    settings.FORCE_PASSWORD_CHANGE = True
+    StaffProfile.objects.filter(user=dispatcher).update(must_change_password=True)
+    client.force_login(dispatcher)
+    response = client.get("/")
+    assert response.status_code == 302 and response["Location"] == reverse("password_change")
+    assert client.get(reverse("grids:area-list")).status_code == 403  # the pages' own API calls too
+    client.post(reverse("password_change"), {"old_password": "Correct-horse-42",
+                                             "new_password1": "Another-Horse-77", "new_password2": "Another-Horse-77"})
+    assert client.get("/").status_code == 200
+    assert not StaffProfile.objects.get(user=dispatcher).must_change_password
