@@ -1,5 +1,7 @@
+from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
+from django.utils import timezone
 
 
 def healthz(request: HttpRequest) -> JsonResponse:
@@ -8,10 +10,14 @@ def healthz(request: HttpRequest) -> JsonResponse:
 
 
 def readyz(request: HttpRequest) -> JsonResponse:
-    """The process can serve: its database answers."""
+    """The process can serve: its database answers. Also says whether the scheduler has run lately (it
+    runs beside the web workers; a stale scheduler means no overdue watch, not that pages cannot serve)."""
     try:
         with connection.cursor() as cur:
-            cur.execute("SELECT 1")
+            cur.execute("SELECT beat_at FROM dispatch_heartbeat WHERE name = 'scheduler'")
+            row = cur.fetchone()
     except Exception:  # any failure to reach the database means not ready
         return JsonResponse({"status": "unavailable", "database": "down"}, status=503)
-    return JsonResponse({"status": "ok", "database": "ok"})
+    fresh = row is not None and (timezone.now() - row[0]).total_seconds() < 3 * settings.WATCH_INTERVAL_SECONDS
+    return JsonResponse({"status": "ok", "database": "ok", "scheduler": "ok" if fresh else "stale",
+                         "scheduler_last_run": row[0].isoformat() if row else None})

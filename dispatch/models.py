@@ -234,3 +234,13 @@ class StageLimit(models.Model):
 
     def __str__(self) -> str:
         return f"{self.stage} {self.urgency or '*'}: {self.hours:g} h"
+
+
+class Heartbeat(models.Model):
+    """The scheduler's last sign of life, for /readyz."""
+
+    name = models.CharField(max_length=40, unique=True)
+    beat_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.beat_at:%Y-%m-%d %H:%M:%S}"

@@ -73,3 +73,11 @@ def watch_deadlines(now: datetime | None = None) -> dict[str, int]:
 
 
 STAGE_NAMES = {"register": "立案", "dispatch": "派遣", "process": "处置", "verify": "核查"}
+
+
+def run_once() -> dict[str, int]:
+    """One run of the scheduled job: a heartbeat for /readyz, then the watch."""
+    from .models import Heartbeat
+
+    Heartbeat.objects.update_or_create(name="scheduler", defaults={"beat_at": timezone.now()})
+    return watch_deadlines()

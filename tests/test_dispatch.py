@@ -415,3 +415,15 @@ def test_a_new_console_gets_the_latest_events_not_all_history(people):
     latest = events_after(people["dispatcher"], 0, limit=3)
     assert len(latest) == 3 and [e["id"] for e in latest] == sorted(e["id"] for e in latest)
     assert latest[-1]["id"] == max(e["id"] for e in events_after(people["dispatcher"], 0))
+
+
+def test_readyz_reports_database_and_scheduler(client, db):
+    from django.core.management import call_command
+
+    body = client.get("/readyz").json()
+    assert (body["database"], body["scheduler"]) == ("ok", "stale")
+    from dispatch.watch import run_once
+
+    run_once()
+    assert client.get("/readyz").json()["scheduler"] == "ok"
+    call_command("run_scheduler", "--once")

@@ -6,14 +6,14 @@ from django.core.management.base import BaseCommand
 from django.db import close_old_connections
 from django.utils import timezone
 
-from dispatch.watch import watch_deadlines
+from dispatch.watch import run_once
 
 log = logging.getLogger("citygrid.scheduler")
 
 
 def _watch() -> None:
-    close_old_connections()
-    counts = watch_deadlines()
+    close_old_connections()  # the scheduler's thread outlives connections the database may have dropped
+    counts = run_once()
     if any(counts.values()):
         log.info("deadline watch: %(warned)d warned, %(escalated)d escalated", counts)
 
@@ -26,7 +26,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **opts):
         if opts["once"]:
-            self.stdout.write(str(watch_deadlines()))
+            self.stdout.write(str(run_once()))
             return
         scheduler = BlockingScheduler(timezone=settings.TIME_ZONE)
         # One run at a time; runs missed while busy or stopped collapse into one (the watch is idempotent).
