@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "leaflet",
     "axes",
+    "django_ratelimit",
     "citygrid",
     "grids",
     "incidents",
@@ -69,6 +70,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",
+    "django_ratelimit.middleware.RatelimitMiddleware",
     "citygrid.middleware.PasswordChangeRequiredMiddleware",
 ]
 
@@ -203,6 +205,17 @@ GRID_CELL_SIZE_M = float(os.environ.get("GRID_CELL_SIZE_M", "100"))
 GRID_STORAGE_SRID = 4326
 GRID_LOCATE_BATCH_MAX = int(os.environ.get("GRID_LOCATE_BATCH_MAX", "100000"))
 
+# Rate limits (django-ratelimit) count in Redis, shared by every worker. Redis down: requests go on
+# unlimited (fail open) rather than fail; REDIS_URL=off keeps the counts in each process's memory.
+REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/1")
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"} if REDIS_URL == "off" else {
+    "BACKEND": "citygrid.cache.ForgivingRedisCache", "LOCATION": REDIS_URL,
+    "OPTIONS": {"socket_connect_timeout": 0.2, "socket_timeout": 0.2}}}
+RATELIMIT_FAIL_OPEN = True
+RATELIMIT_VIEW = "citygrid.views.rate_limited"
+LOGIN_RATE = os.environ.get("LOGIN_RATE", "20/m")  # login attempts per address
+OPEN311_RATE = os.environ.get("OPEN311_RATE", "60/m")  # Open311 requests per api_key (POST) or address (GET)
+
 # Cases and photos.
 CASE_DESCRIPTION_MAX = int(os.environ.get("CASE_DESCRIPTION_MAX", "2000"))
 PHOTO_MAX_BYTES = int(os.environ.get("PHOTO_MAX_BYTES", str(10 * 1024 * 1024)))
@@ -249,4 +262,7 @@ LOGGING = {
 
 # Debian 12 ships GDAL 3.6, which cannot block file/network access from spatial reference strings. GDAL
 # parses only files that administrators import (import_areas); no request reaches GDAL with user input.
-SILENCED_SYSTEM_CHECKS = ["gis.W001"]
+# django-ratelimit knows django-redis, not Django's own RedisCache, which has the atomic add/incr it needs.
+SILENCED_SYSTEM_CHECKS = ["gis.W001", "django_ratelimit.W001"]
+if REDIS_URL == "off":  # development without Redis: per-process counts
+    SILENCED_SYSTEM_CHECKS += ["django_ratelimit.E003"]

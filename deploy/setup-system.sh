@@ -35,11 +35,21 @@ PG=$(pg_major)
 
 missing=""
 for pkg in "postgresql-$PG-postgis-3" postgresql-client gdal-bin binutils libproj25 gettext python3-venv \
-           chromium fonts-noto-cjk; do
+           chromium fonts-noto-cjk redis-server; do
     is_installed "$pkg" || missing="$missing $pkg"
 done
 # shellcheck disable=SC2086
 [ -z "$missing" ] || apt_install $missing
+
+# Redis holds the rate-limit counts; the application goes on without it, but starts it when it is ours.
+if [ -z "${REDIS_URL:-}" ] && ! redis-cli -h 127.0.0.1 ping >/dev/null 2>&1; then
+    if command -v redis-server >/dev/null 2>&1; then
+        say "starting Redis"
+        redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no >/dev/null
+    else
+        say "Redis is not installed: rate limits will count per process"
+    fi
+fi
 
 # Only a server on this machine is ours to start; DATABASE_URL may point elsewhere.
 if [ -z "${DATABASE_URL:-}" ]; then

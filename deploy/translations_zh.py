@@ -304,6 +304,7 @@ ZH = {
     "audit event": "审计事件",
     "audit trail": "审计日志",
     "Locked out": "账户已锁定",
+    "Too many requests; wait a minute and try again.": "请求过于频繁，请稍候一分钟再试。",
     "Password changed": "密码已修改",
     "Continue": "继续",
     "Change password": "修改密码",

@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
+from django_ratelimit.core import is_ratelimited
 
 from citygrid.models import hash_token
 
@@ -82,6 +83,12 @@ def _endpoint(view):
         jurisdiction = request.GET.get("jurisdiction_id") or request.POST.get("jurisdiction_id")
         if jurisdiction and jurisdiction != settings.OPEN311_JURISDICTION_ID:
             return _error(fmt, 404, f"unknown jurisdiction_id {jurisdiction!r}")
+        if is_ratelimited(request, group="open311", key=_rate_key, rate=lambda g, r: settings.OPEN311_RATE,
+                          increment=True):
+            from citygrid.audit import record
+
+            record("rate_limited", request=request, target=request.path[:200], result="denied")
+            return _error(fmt, 429, "too many requests: wait a minute and try again")
         try:
             return view(request, *args, fmt=fmt, **kwargs)
         except Open311Error as exc:
@@ -89,6 +96,12 @@ def _endpoint(view):
 
     wrapper.__name__ = view.__name__
     return csrf_exempt(wrapper)
+
+
+def _rate_key(group: str, request) -> str:
+    # Each client application has its own budget; reading without a key counts per address.
+    key = request.POST.get("api_key") if request.method == "POST" else ""
+    return f"key:{hash_key(key)}" if key else f"ip:{request.META.get('REMOTE_ADDR', '')}"
 
 
 def _service(category: Category) -> dict:

@@ -136,3 +136,11 @@ def point_in(community: Area):
 def _media_in_tmp(settings, tmp_path):
     # Photos written by tests go to a scratch folder, not the checkout's var/media.
     settings.MEDIA_ROOT = tmp_path / "media"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits():
+    # Rate-limit counts live in Redis, beyond the test database's rollback: start every test from zero.
+    from django.core.cache import cache
+
+    cache.clear()  # with Redis down this does nothing (citygrid.cache), as the limiter then counts nothing

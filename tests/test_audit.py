@@ -116,3 +116,38 @@ def test_initial_passwords_must_be_changed_outside_debug(client, dispatcher, set
                                              "new_password1": "Another-Horse-77", "new_password2": "Another-Horse-77"})
     assert client.get("/").status_code == 200
     assert not StaffProfile.objects.get(user=dispatcher).must_change_password
+
+
+def test_login_attempts_per_address_are_rate_limited(client, dispatcher, settings):
+    settings.LOGIN_RATE = "3/m"
+    for _ in range(3):
+        assert client.post(reverse("login"), {"username": "x", "password": "y"}, REMOTE_ADDR="10.9.9.9").status_code \
+            == 200
+    limited = client.post(reverse("login"), {"username": "disp", "password": "Correct-horse-42"},
+                          REMOTE_ADDR="10.9.9.9")
+    assert limited.status_code == 429
+    assert AuditEvent.objects.filter(action="rate_limited", ip="10.9.9.9").exists()
+    other = client.post(reverse("login"), {"username": "disp", "password": "Correct-horse-42"},
+                        REMOTE_ADDR="10.9.9.8")
+    assert other.status_code == 302
+
+
+def test_open311_clients_have_their_own_rate(client, people, settings):
+    from incidents.open311 import issue_client_key
+
+    settings.OPEN311_RATE = "2/m"
+    _, key_a = issue_client_key("a")
+    _, key_b = issue_client_key("b")
+    post = lambda key: client.post("/open311/v2/requests.json", {"api_key": key, "service_code": "NOPE",  # noqa: E731
+                                                                  "lat": 27.88, "long": 112.88})
+    assert [post(key_a).status_code for _ in range(3)] == [404, 404, 429]
+    assert post(key_b).status_code == 404
+    assert post(key_a).json() == [{"code": 429, "description": "too many requests: wait a minute and try again"}]
+
+
+def test_without_redis_requests_go_on(client, dispatcher, settings):
+    settings.CACHES = {"default": {"BACKEND": "citygrid.cache.ForgivingRedisCache",
+                                   "LOCATION": "redis://127.0.0.1:1/1",
+                                   "OPTIONS": {"socket_connect_timeout": 0.1, "socket_timeout": 0.1}}}
+    response = client.post(reverse("login"), {"username": "disp", "password": "Correct-horse-42"})
+    assert response.status_code == 302
