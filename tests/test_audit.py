@@ -151,3 +151,23 @@ def test_without_redis_requests_go_on(client, dispatcher, settings):
                                    "OPTIONS": {"socket_connect_timeout": 0.1, "socket_timeout": 0.1}}}
     response = client.post(reverse("login"), {"username": "disp", "password": "Correct-horse-42"})
     assert response.status_code == 302
+
+
+def test_content_security_policy_allows_no_inline_script(client, dispatcher, gridded):
+    import re
+
+    from django.contrib.auth.models import User
+
+    from grids.models import Cell
+
+    client.force_login(dispatcher)
+    policy = client.get("/")["Content-Security-Policy"]
+    script_src = re.search(r"script-src ([^;]+)", policy).group(1)
+    assert "'unsafe-inline'" not in script_src and "'self'" in script_src
+    assert "frame-ancestors 'none'" in policy and "object-src 'none'" in policy
+    # The admin's map widget initialises with the request's nonce.
+    client.force_login(User.objects.create_superuser("root", password="Correct-horse-42"))
+    cell = Cell.objects.order_by("code").first()
+    response = client.get(reverse("admin:grids_cell_change", args=[cell.pk]))
+    nonce = re.search(r"'nonce-([^']+)'", response["Content-Security-Policy"]).group(1)
+    assert f'nonce="{nonce}"' in response.content.decode()

@@ -1,3 +1,5 @@
+import copy
+
 import pytest
 
 from citygrid import roles
@@ -22,6 +24,9 @@ def test_pages_are_chinese_first_and_switch_to_english(client, dispatcher):
 
 def test_grid_map_draws_the_grid_and_locates_a_click(live_server, gridded, settings):
     settings.TILE_URL = "http://127.0.0.1:9/{z}/{x}/{y}.png"  # no tile server: the grid must still draw
+    policy = copy.deepcopy(settings.CONTENT_SECURITY_POLICY)
+    policy["DIRECTIVES"]["img-src"] = [*policy["DIRECTIVES"]["img-src"], "http://127.0.0.1:9"]
+    settings.CONTENT_SECURITY_POLICY = policy  # as the settings module derives it from TILE_URL
     make_user("viewer", roles.DISPATCHER)
     cell = Cell.objects.filter(community=gridded["a"]).order_by("code")[30]
     p = cell.geom.point_on_surface
@@ -29,6 +34,7 @@ def test_grid_map_draws_the_grid_and_locates_a_click(live_server, gridded, setti
         page = b.new_page(viewport={"width": 1280, "height": 800})
         errors = []
         page.on("pageerror", lambda e: errors.append(str(e)))
+        page.on("console", lambda m: "Content Security Policy" in m.text and errors.append(m.text))
         login(page, live_server.url, "viewer", "Correct-horse-42")
         page.goto(live_server.url + "/")
         page.wait_for_selector("#map[data-ready='1']")
