@@ -12,11 +12,11 @@ WORKERS ?= 3
 # Threads let a worker hold dispatchers' live-feed streams open while it serves other requests.
 THREADS ?= 8
 
-.PHONY: run test setup system venv database messages static demo serve lint pytest bench clean
+.PHONY: run test setup system venv database messages static demo serve lint audit pytest bench clean
 
 run: setup demo serve
 
-test: setup lint pytest
+test: setup lint audit pytest
 
 setup: system venv database messages static
 
@@ -53,6 +53,9 @@ serve:
 
 lint: venv
 	@$(VENV)/bin/ruff check .
+
+audit: venv
+	@sh deploy/audit-deps.sh
 
 pytest: venv
 	@$(PY) -m pytest --create-db $(PYTEST_ARGS)
