@@ -78,10 +78,10 @@ def bench_units(n: int) -> None:
 
     from dispatch.emergency import nearest_units, report_position
     from dispatch.models import ResponseUnit
-    from grids.models import Area
+    from grids.models import Area, Bureau
 
     minx, miny, maxx, maxy = Area.objects.get(code="430302").geom.extent
-    bureau_ids = list(__import__("grids.models", fromlist=["Bureau"]).Bureau.objects.values_list("pk", flat=True))
+    bureau_ids = list(Bureau.objects.values_list("pk", flat=True))
     rnd = random.Random(9)
     if ResponseUnit.objects.count() < n:
         ResponseUnit.objects.filter(code__startswith="BU").delete()

@@ -3,7 +3,7 @@ processing by the subclass's time limit (the case's `deadline`), all in working 
 
 from datetime import datetime
 
-from incidents.models import Case, CaseLog, Status
+from incidents.models import Case, Status
 
 from .calendar import WorkingCalendar
 from .models import StageLimit
@@ -20,19 +20,14 @@ class StageLimits:
         self.hours = {(s.stage, s.urgency): s.hours for s in StageLimit.objects.all()}
         self.calendar = WorkingCalendar.load()
 
-    def deadline(self, case: Case, entered_at: datetime | None) -> tuple[str | None, datetime | None]:
-        """(stage, its deadline) for the case's current status; entered_at is when it reached that status."""
+    def deadline(self, case: Case) -> tuple[str | None, datetime | None]:
+        """(stage, its deadline) for the case's current status, counted from when it reached that status."""
         if case.status in PROCESSING:
             return "process", case.deadline
         stage = STAGE_OF.get(case.status)
-        if stage is None or entered_at is None:
+        if stage is None:
             return None, None
         hours = self.hours.get((stage, case.urgency), self.hours.get((stage, "")))
         if hours is None:
             return stage, None
-        return stage, self.calendar.add(entered_at, hours=hours)
-
-
-def entered_status_at(case: Case) -> datetime | None:
-    return (CaseLog.objects.filter(case=case, to_status=case.status).exclude(from_status=case.status)
-            .order_by("-id").values_list("created_at", flat=True).first())
+        return stage, self.calendar.add(case.status_since, hours=hours)

@@ -7,17 +7,14 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
-from django.db.models import OuterRef, Q, Subquery
+from django.db.models import Q
 from django.utils import timezone
 
 from citygrid import roles
-from incidents.models import Case, CaseLog, Status
+from incidents.models import Case, CaseLog
 
 from .models import Escalation
-from .stages import STAGE_OF, StageLimits
-
-# The stages whose deadline is the bureau's processing time limit.
-WATCHED = [Status.DISPATCHED, Status.IN_PROGRESS, Status.POSTPONED]
+from .stages import PROCESSING, STAGE_OF, StageLimits
 
 
 def _recipients(case: Case) -> list[User]:
@@ -50,14 +47,11 @@ def watch_deadlines(now: datetime | None = None) -> dict[str, int]:
     counts = {"warned": 0, "escalated": 0}
     near = now + timedelta(hours=settings.NEAR_DUE_HOURS)
     limits = StageLimits()
-    entered = Subquery(CaseLog.objects.filter(case=OuterRef("pk"), to_status=OuterRef("status"))
-                       .exclude(from_status=OuterRef("status")).order_by("-id").values("created_at")[:1])
-    processing = Q(status__in=WATCHED, deadline__isnull=False, deadline__lte=near)
+    processing = Q(status__in=PROCESSING, deadline__isnull=False, deadline__lte=near)
     other = Q(status__in=list(STAGE_OF))
-    candidates = (Case.objects.filter(processing | other).annotate(entered_at=entered)
-                  .select_related("bureau").order_by("pk"))
+    candidates = Case.objects.filter(processing | other).select_related("bureau").order_by("pk")
     for case in candidates.iterator(chunk_size=500):
-        stage, deadline = limits.deadline(case, case.entered_at)
+        stage, deadline = limits.deadline(case)
         if deadline is None or deadline > near:
             continue
         when = timezone.localtime(deadline)

@@ -135,7 +135,8 @@ def submit(report: Report, reporter=None) -> Intake:
     if errors:
         raise IntakeError(errors)
     areas = location.areas
-    case = Case(
+    now = timezone.now()  # reported, and in the reported status, from the same instant
+    case = Case(created_at=now, status_since=now,
         client_uuid=report.client_uuid or uuid.uuid4(), location=Point(report.lon, report.lat, srid=4326),
         accuracy_m=report.accuracy_m, address=report.address.strip(), cell_id=location.cell_id,
         community_id=areas["community"].id if "community" in areas else None,

@@ -122,9 +122,9 @@ class CaseDetailSerializer(CaseFeatureSerializer):
     def get_stage(self, obj) -> dict | None:
         """The stage the case is in and its deadline (registration, dispatch, processing, verification)."""
         # Stage limits belong to dispatch, which builds on cases: imported here, not at module level.
-        from dispatch.stages import StageLimits, entered_status_at
+        from dispatch.stages import StageLimits
 
-        stage, deadline = StageLimits().deadline(obj, entered_status_at(obj))
+        stage, deadline = StageLimits().deadline(obj)
         return {"stage": stage, "deadline": deadline, "sla": sla_light(deadline)} if stage else None
 
     def get_routing(self, obj) -> dict | None:

@@ -192,21 +192,21 @@ def test_each_stage_is_watched_on_its_own_limit(people):
 
     from dispatch.calendar import WorkingCalendar
     from dispatch.models import Escalation
-    from dispatch.stages import StageLimits, entered_status_at
+    from dispatch.stages import StageLimits
     from dispatch.watch import watch_deadlines
 
     case = _case(people)
     case.deadline = timezone.now() - timedelta(hours=5)  # the processing limit does not apply before dispatch
     case.save(update_fields=["deadline"])
-    stage, deadline = StageLimits().deadline(case, entered_status_at(case))
+    stage, deadline = StageLimits().deadline(case)
     assert stage == "register"
-    assert deadline == WorkingCalendar.load().add(case.log.get(action="report").created_at, hours=2)
+    assert deadline == WorkingCalendar.load().add(case.created_at, hours=2)
     assert watch_deadlines(deadline - timedelta(hours=1)) == {"warned": 1, "escalated": 0}
     assert watch_deadlines(deadline + timedelta(minutes=1)) == {"warned": 0, "escalated": 1}
     assert watch_deadlines(deadline + timedelta(minutes=2)) == {"warned": 0, "escalated": 0}
     assert "立案" in case.log.get(action="escalate").note
     case = lifecycle.register(case, people["operator"])  # a new stage, a new deadline
-    stage, deadline2 = StageLimits().deadline(case, entered_status_at(case))
+    stage, deadline2 = StageLimits().deadline(case)
     assert stage == "dispatch" and deadline2 > timezone.now()
     assert watch_deadlines(deadline2 + timedelta(minutes=1))["escalated"] == 1
     assert Escalation.objects.filter(case=case, level="overdue").count() == 2
