@@ -1,9 +1,12 @@
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.models import User
+from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
+from . import roles
 from .models import ApiToken, AuditEvent, StaffProfile
+from .roles import has_role
 
 
 class StaffProfileInline(admin.StackedInline):
@@ -17,9 +20,27 @@ admin.site.unregister(User)
 
 @admin.register(User)
 class CityGridUserAdmin(UserAdmin):
+    """Separation of duties: the system administrator keeps people's details, only the security administrator
+    gives roles, nobody changes their own roles, and nobody makes superusers here."""
+
     inlines = [StaffProfileInline]
     list_display = ["username", "first_name", "is_active", "is_staff", "last_login"]
     list_filter = ["groups", "is_active", "is_staff"]
+
+    def get_readonly_fields(self, request, obj=None):
+        fixed = ["is_superuser", "user_permissions", "last_login", "date_joined"]
+        if not has_role(request.user, roles.SECADMIN) or (obj is not None and obj.pk == request.user.pk):
+            fixed += ["groups", "is_staff"]
+        return fixed
+
+    def save_related(self, request, form, formsets, change):
+        if "groups" in form.cleaned_data:
+            try:
+                roles.check_separation({g.name for g in form.cleaned_data["groups"]})
+            except ValidationError as exc:
+                messages.error(request, exc.messages[0])
+                form.cleaned_data["groups"] = form.instance.groups.all()
+        super().save_related(request, form, formsets, change)
 
 
 @admin.register(ApiToken)

@@ -9,4 +9,20 @@ class CityGridConfig(AppConfig):
     verbose_name = _("People and access")
 
     def ready(self) -> None:
-        from . import audit  # noqa: F401  (connects the audit receivers)
+        from django.db.models.signals import post_migrate
+
+        from . import audit, receivers  # noqa: F401  (connect the audit and role receivers)
+        post_migrate.connect(_sync_roles, sender=self)
+
+
+def _sync_roles(sender, **kwargs) -> None:
+    """After migrate: every app's permissions exist (created here if their own signal has not run yet), then
+    each role's permissions are set as declared."""
+    from django.apps import apps
+    from django.contrib.auth.management import create_permissions
+
+    from .roles import sync_role_permissions
+
+    for app_config in apps.get_app_configs():
+        create_permissions(app_config, verbosity=0)
+    sync_role_permissions()

@@ -2,6 +2,9 @@
 changes. One function, `record`, that every place calls. (Case actions have their own append-only trail,
 the case log, with who and when.)"""
 
+from collections.abc import Callable
+from contextvars import ContextVar
+
 from django.contrib.admin.models import LogEntry
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.db.models.signals import post_save
@@ -9,6 +12,22 @@ from django.dispatch import receiver
 from django.http import HttpRequest
 
 from .models import AuditEvent
+
+# The request being served, so that events raised deep inside (a role change saved by a form) still say who
+# and from where.
+_current_request: ContextVar[HttpRequest | None] = ContextVar("citygrid_audit_request", default=None)
+
+
+class AuditContextMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], object]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest):
+        token = _current_request.set(request)
+        try:
+            return self.get_response(request)
+        finally:
+            _current_request.reset(token)
 
 
 def client_ip(request: HttpRequest | None) -> str | None:
@@ -18,6 +37,7 @@ def client_ip(request: HttpRequest | None) -> str | None:
 
 def record(action: str, *, request: HttpRequest | None = None, user=None, username: str = "", target: str = "",
            result: str = "ok", detail: str = "") -> AuditEvent:
+    request = request if request is not None else _current_request.get()
     user = user if user is not None else getattr(request, "user", None)
     if user is not None and not getattr(user, "is_authenticated", False):
         user = None
@@ -62,3 +82,18 @@ def exception_handler(exc, context):
         record("permission_denied", request=request, target=request.get_full_path()[:200] if request else "",
                result="denied", detail=str(getattr(exc, "detail", exc))[:500])
     return response
+
+
+def purge_expired(days: int | None = None) -> int:
+    """Delete audit events older than the retention period (settings.AUDIT_RETENTION_DAYS, at least 180 —
+    the database refuses less), and record the purge itself. Returns the number deleted."""
+    from django.conf import settings
+    from django.db import connection, transaction
+
+    days = days if days is not None else settings.AUDIT_RETENTION_DAYS
+    with transaction.atomic(), connection.cursor() as cur:
+        cur.execute("UPDATE citygrid_audit_retention SET days = %s WHERE id = 1", [days])
+        cur.execute("DELETE FROM citygrid_auditevent WHERE at < now() - make_interval(days => %s)", [days])
+        deleted = cur.rowcount
+    record("audit_purge", detail=f"{deleted} events older than {days} days")
+    return deleted

@@ -15,6 +15,8 @@ DEFAULT_DEMO_PASSWORD = "Xiangtan-demo-2026"
 # username, display name, role, district code (None: city level), bureau code
 DEMO_USERS = (
     ("admin", "系统管理员", roles.ADMIN, None, None),
+    ("secadmin", "安全管理员", roles.SECADMIN, None, None),
+    ("auditor", "审计管理员", roles.AUDITOR, None, None),
     ("dispatcher", "市指挥中心 刘派遣", roles.DISPATCHER, None, None),
     ("dispatcher_yuhu", "雨湖区指挥中心 陈派遣", roles.DISPATCHER, "430302", None),
     ("dispatcher_yuetang", "岳塘区指挥中心 周派遣", roles.DISPATCHER, "430304", None),
@@ -44,8 +46,8 @@ def load_demo_users() -> list[str]:
         user, is_new = User.objects.get_or_create(username=username, defaults={"first_name": display})
         if is_new:
             user.set_password(demo_password())
-            user.is_staff = role in (roles.ADMIN,)
-            user.is_superuser = role == roles.ADMIN
+            # The three administrators use the admin site with their role's permissions; none is a superuser.
+            user.is_staff = role in roles.SEPARATED_ROLES
             user.save()
             created.append(username)
         user.groups.add(Group.objects.get_or_create(name=role)[0])

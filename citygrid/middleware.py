@@ -47,3 +47,38 @@ class PasswordChangeRequiredMiddleware:
                     return JsonResponse({"detail": _("Change your initial password first.")}, status=403)
                 return redirect("password_change")
         return self.get_response(request)
+
+
+class SecondFactorRequiredMiddleware:
+    """A user in a role that requires a second factor (settings.OTP_REQUIRED_ROLES) and has not passed it in
+    this session can only enrol or verify. API tokens are credentials of their own and are not affected."""
+
+    ALLOWED = ("otp_setup", "otp_verify", "logout", "login", "set_language", "password_change",
+               "password_change_done", "healthz", "readyz", "admin:logout")
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        from django.http import JsonResponse
+        from django.shortcuts import redirect
+        from django.urls import Resolver404, resolve, reverse
+        from django.utils.http import urlencode
+        from django.utils.translation import gettext as _
+
+        from .second_factor import has_device, required_for
+
+        user = getattr(request, "user", None)
+        if (user is None or not settings.OTP_REQUIRED_ROLES or request.path_info.startswith(settings.STATIC_URL)
+                or not user.is_authenticated or user.is_verified() or not required_for(user)):
+            return self.get_response(request)
+        try:
+            name = resolve(request.path_info).view_name
+        except Resolver404:
+            return self.get_response(request)
+        if name in self.ALLOWED:
+            return self.get_response(request)
+        if request.path_info.startswith("/api/"):
+            return JsonResponse({"detail": _("Sign in with your second factor first.")}, status=403)
+        target = "otp_verify" if has_device(user) else "otp_setup"
+        return redirect(f"{reverse(target)}?{urlencode({'next': request.get_full_path()})}")

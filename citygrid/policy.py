@@ -10,7 +10,7 @@ from rest_framework.permissions import BasePermission
 from . import roles
 from .roles import user_roles
 
-ANY_ROLE = frozenset(roles.ALL_ROLES)
+ANY_ROLE = frozenset(roles.OPERATIONAL_ROLES)  # not the security administrator, not the auditor
 PUBLIC = "public"  # no login: the login page, health checks, Open311 (POST needs an api_key)
 STAFF_SITE = "staff"  # Django's admin site and its own permission checks
 AUTHENTICATED = "authenticated"  # any logged-in user, whatever the role (one's own password)
@@ -37,6 +37,11 @@ POLICIES: dict[str, Policy] = {
     "set_language": Policy(PUBLIC, PUBLIC),
     "password_change": Policy(AUTHENTICATED, AUTHENTICATED),
     "password_change_done": Policy(AUTHENTICATED),
+    "otp_setup": Policy(AUTHENTICATED, AUTHENTICATED),
+    "otp_verify": Policy(AUTHENTICATED, AUTHENTICATED),
+    "otp_recovery": Policy(AUTHENTICATED, AUTHENTICATED),
+    "audit-trail": Policy(_r(roles.AUDITOR), objects="the whole security audit trail, read-only"),
+    "audit-export": Policy(_r(roles.AUDITOR), objects="as the audit page's search; the export is itself audited"),
     "healthz": Policy(PUBLIC),
     "readyz": Policy(PUBLIC),
     "frontend:home": Policy(ANY_ROLE),
@@ -91,14 +96,36 @@ class PolicyPermission(BasePermission):
 
     def has_permission(self, request, view) -> bool:
         match = getattr(request, "resolver_match", None)
-        policy = policy_for(match.view_name) if match else None
-        if policy is None:
-            return False  # fail closed: an undeclared endpoint is nobody's
-        allowed = policy.read if request.method in SAFE_METHODS else policy.write
-        if allowed == PUBLIC:
-            return True
-        if not request.user or not request.user.is_authenticated:
-            return False
-        if allowed == AUTHENTICATED:
-            return True
-        return bool(user_roles(request.user) & allowed) if isinstance(allowed, frozenset) else False
+        return bool(match) and allows(request, match.view_name)  # fail closed: undeclared is nobody's
+
+
+def allows(request, view_name: str) -> bool:
+    """Whether the declared policy of a URL lets this request's user through (pages and API alike)."""
+    policy = policy_for(view_name)
+    if policy is None:
+        return False
+    allowed = policy.read if request.method in SAFE_METHODS else policy.write
+    if allowed == PUBLIC:
+        return True
+    if not request.user or not request.user.is_authenticated:
+        return False
+    if allowed == AUTHENTICATED:
+        return True
+    return bool(user_roles(request.user) & allowed) if isinstance(allowed, frozenset) else False
+
+
+class PolicyPageMixin:
+    """For pages: log in first, then the URL's declared policy decides (403, recorded, otherwise)."""
+
+    def dispatch(self, request, *args, **kwargs):
+        from django.contrib.auth.views import redirect_to_login
+        from django.core.exceptions import PermissionDenied
+
+        from .audit import record
+
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        if not allows(request, request.resolver_match.view_name):
+            record("permission_denied", request=request, target=request.get_full_path()[:200], result="denied")
+            raise PermissionDenied
+        return super().dispatch(request, *args, **kwargs)

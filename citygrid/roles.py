@@ -9,7 +9,9 @@ OPERATOR = "operator"  # 受理员
 DISPATCHER = "dispatcher"  # 指挥中心派遣员
 BUREAU_STAFF = "bureau_staff"  # 专业部门人员, tied to one bureau
 LEADER = "leader"  # 领导
-ADMIN = "admin"  # 系统管理员
+ADMIN = "admin"  # 系统管理员: configuration and users' details, not their roles, not the audit trail
+SECADMIN = "secadmin"  # 安全管理员: roles, tokens, lockouts, second factors; no business data
+AUDITOR = "auditor"  # 审计管理员: reads and exports the audit trail, nothing else
 
 ROLE_LABELS = {
     INSPECTOR: _("Inspector"),
@@ -18,8 +20,29 @@ ROLE_LABELS = {
     BUREAU_STAFF: _("Bureau staff"),
     LEADER: _("Leader"),
     ADMIN: _("Administrator"),
+    SECADMIN: _("Security administrator"),
+    AUDITOR: _("Auditor"),
 }
 ALL_ROLES = tuple(ROLE_LABELS)
+# The roles that work the city's cases; the security administrator and the auditor are not among them.
+OPERATIONAL_ROLES = (INSPECTOR, OPERATOR, DISPATCHER, BUREAU_STAFF, LEADER, ADMIN)
+# Separation of duties (三权分立): nobody holds two of these.
+SEPARATED_ROLES = frozenset({ADMIN, SECADMIN, AUDITOR})
+
+# What each administrative role may do in the admin site, as Django permissions "app_label.codename" or
+# "app_label.*" (every permission of an app). Synchronised into the groups after every migrate.
+ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
+    ADMIN: ("grids.*", "incidents.*", "dispatch.*", "citygrid.add_staffprofile", "citygrid.change_staffprofile",
+            "citygrid.view_staffprofile", "auth.add_user", "auth.change_user", "auth.view_user"),
+    SECADMIN: ("auth.view_user", "auth.change_user", "auth.view_group", "citygrid.view_staffprofile",
+               "citygrid.add_apitoken", "citygrid.change_apitoken", "citygrid.view_apitoken",
+               "incidents.add_open311client", "incidents.change_open311client", "incidents.view_open311client",
+               "axes.view_accessattempt", "axes.delete_accessattempt", "axes.view_accesslog",
+               "axes.view_accessfailurelog", "otp_totp.view_totpdevice", "otp_totp.delete_totpdevice",
+               "otp_static.view_staticdevice", "otp_static.delete_staticdevice"),
+    AUDITOR: ("citygrid.view_auditevent", "axes.view_accessattempt", "axes.view_accesslog",
+              "axes.view_accessfailurelog"),
+}
 
 
 def user_roles(user: AbstractBaseUser | AnonymousUser) -> frozenset[str]:
@@ -40,7 +63,7 @@ def remember_roles(user: AbstractBaseUser, group_names: list[str]) -> frozenset[
     """Keep a user's roles on the user object for the rest of the request (token authentication reads
     them with the token)."""
     held = frozenset(group_names) & frozenset(ALL_ROLES)
-    if user.is_superuser:
+    if user.is_superuser:  # break-glass accounts only; day-to-day administrators hold the role
         held |= {ADMIN}
     user._citygrid_roles = held
     return held
@@ -48,3 +71,28 @@ def remember_roles(user: AbstractBaseUser, group_names: list[str]) -> frozenset[
 
 def has_role(user: AbstractBaseUser | AnonymousUser, *roles: str) -> bool:
     return bool(user_roles(user) & set(roles))
+
+
+def sync_role_permissions(**kwargs) -> None:
+    """Give each administrative role exactly the admin-site permissions ROLE_PERMISSIONS declares."""
+    from django.contrib.auth.models import Group, Permission
+
+    for role in ALL_ROLES:
+        Group.objects.get_or_create(name=role)
+    for role, declared in ROLE_PERMISSIONS.items():
+        wanted = Permission.objects.none()
+        for entry in declared:
+            app_label, codename = entry.split(".", 1)
+            match = Permission.objects.filter(content_type__app_label=app_label)
+            wanted |= match if codename == "*" else match.filter(codename=codename)
+        Group.objects.get(name=role).permissions.set(wanted.distinct())
+
+
+def check_separation(role_names: set[str] | frozenset[str]) -> None:
+    """Refuse a set of roles that joins two of the three administrative duties."""
+    from django.core.exceptions import ValidationError
+
+    joined = set(role_names) & SEPARATED_ROLES
+    if len(joined) > 1:
+        raise ValidationError(_("Separation of duties: one person cannot be %(roles)s at once.")
+                              % {"roles": " + ".join(str(ROLE_LABELS[r]) for r in sorted(joined))})

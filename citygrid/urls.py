@@ -3,7 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from . import health, views
+from . import audit_views, health, views
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
@@ -13,6 +13,11 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/password/", views.PasswordChange.as_view(), name="password_change"),
     path("accounts/password/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),
+    path("accounts/two-step/setup/", views.SecondFactorSetup.as_view(), name="otp_setup"),
+    path("accounts/two-step/", views.SecondFactorVerify.as_view(), name="otp_verify"),
+    path("accounts/two-step/recovery-codes/", views.RecoveryCodes.as_view(), name="otp_recovery"),
+    path("audit/", audit_views.AuditTrail.as_view(), name="audit-trail"),
+    path("audit/export.csv", audit_views.AuditExport.as_view(), name="audit-export"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("api/grids/", include("grids.urls")),
     path("api/", include("incidents.urls")),

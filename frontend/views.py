@@ -1,11 +1,11 @@
 from django.conf import settings
-from django.contrib.auth.mixins import LoginRequiredMixin
 from django.views.generic import TemplateView
 
+from citygrid.policy import PolicyPageMixin
 from citygrid.roles import ROLE_LABELS, user_roles
 
 
-class GridMap(LoginRequiredMixin, TemplateView):
+class GridMap(PolicyPageMixin, TemplateView):
     """The city grid on a map: areas by level, cells when zoomed in, click to locate a point."""
 
     template_name = "frontend/grid_map.html"

@@ -20,7 +20,7 @@ def test_every_url_has_a_declared_policy():
     assert undeclared == []
 
 
-ROLES = ["inspector", "operator", "dispatcher", "bureau_staff", "leader", "admin"]
+ROLES = ["inspector", "operator", "dispatcher", "bureau_staff", "leader", "admin", "secadmin", "auditor"]
 
 
 @pytest.fixture
@@ -29,14 +29,17 @@ def by_role(people):
 
     return {"inspector": people["inspector"], "operator": people["operator"], "dispatcher": people["dispatcher"],
             "bureau_staff": people["cg_staff"], "leader": people["leader"],
-            "admin": make_user("sysadmin", roles.ADMIN)}
+            "admin": make_user("sysadmin", roles.ADMIN), "secadmin": make_user("secadmin", roles.SECADMIN),
+            "auditor": make_user("auditor", roles.AUDITOR)}
 
+
+OPS = set(ROLES) - {"secadmin", "auditor"}  # the security administrator and the auditor see no cases
 
 # (method, url name, args, body) → the roles that get through (others: 403)
 MATRIX = [
-    ("get", "grids:area-list", [], None, set(ROLES)),
-    ("get", "grids:locate", [], {"lon": 112.885, "lat": 27.883}, set(ROLES)),
-    ("get", "incidents:case-list", [], None, set(ROLES)),
+    ("get", "grids:area-list", [], None, OPS),
+    ("get", "grids:locate", [], {"lon": 112.885, "lat": 27.883}, OPS),
+    ("get", "incidents:case-list", [], None, OPS),
     ("post", "incidents:case-list", [], {}, {"inspector", "operator", "dispatcher"}),
     ("get", "incidents:case-export", [], None, {"operator", "dispatcher", "leader"}),
     ("get", "incidents:verification-tasks", [], None, {"inspector"}),
@@ -44,6 +47,8 @@ MATRIX = [
     ("get", "dispatch:evaluation", [], {"dimension": "bureau", "start": "2026-11-01", "end": "2026-12-01"},
      {"leader", "dispatcher"}),
     ("post", "dispatch:unit-position", ["NOPE"], {"lon": 1, "lat": 1}, {"dispatcher", "bureau_staff"}),
+    ("get", "audit-trail", [], None, {"auditor"}),
+    ("get", "frontend:home", [], None, OPS),
 ]
 
 
@@ -52,6 +57,8 @@ MATRIX = [
 def test_role_by_endpoint(by_role, method, name, args, body, allowed):
     for role, user in by_role.items():
         client = api_client(user)
+        if not name.startswith(("grids:", "incidents:", "dispatch:")):  # pages: a logged-in browser
+            client.force_login(user)
         url = reverse(name, args=args)
         response = client.get(url, body or {}) if method == "get" else client.post(url, body or {}, format="json")
         if role in allowed:

@@ -18,6 +18,13 @@ def _watch() -> None:
         log.info("deadline watch: %(warned)d warned, %(escalated)d escalated", counts)
 
 
+def _purge_audit() -> None:
+    from citygrid.audit import purge_expired
+
+    close_old_connections()
+    log.info("audit retention: %d events purged", purge_expired())
+
+
 class Command(BaseCommand):
     help = "Run the scheduled jobs (the overdue watch every WATCH_INTERVAL_SECONDS) until stopped."
 
@@ -32,6 +39,8 @@ class Command(BaseCommand):
         # One run at a time; runs missed while busy or stopped collapse into one (the watch is idempotent).
         scheduler.add_job(_watch, "interval", seconds=settings.WATCH_INTERVAL_SECONDS, id="deadline-watch",
                           max_instances=1, coalesce=True, next_run_time=timezone.now())
+        scheduler.add_job(_purge_audit, "cron", hour=3, minute=30, id="audit-retention", max_instances=1,
+                          coalesce=True)
         self.stdout.write(f"scheduler: deadline watch every {settings.WATCH_INTERVAL_SECONDS} s")
         try:
             scheduler.start()

@@ -1,0 +1,112 @@
+"""Separation of duties (三权分立) and the audit trail's retention and auditor's page."""
+
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth.models import Group
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
+from django.urls import reverse
+from django.utils import timezone
+
+from citygrid import roles
+from citygrid.audit import purge_expired, record
+from citygrid.models import AuditEvent
+from tests.conftest import make_user
+
+
+@pytest.fixture
+def three(db):
+    def staff(name, role):
+        user = make_user(name, role)
+        user.is_staff = True
+        user.save()
+        return user
+
+    return {"admin": staff("sys", roles.ADMIN), "secadmin": staff("sec", roles.SECADMIN),
+            "auditor": staff("aud", roles.AUDITOR)}
+
+
+def test_nobody_holds_two_administrative_roles(three):
+    with pytest.raises(ValidationError), transaction.atomic():
+        three["admin"].groups.add(Group.objects.get(name=roles.AUDITOR))
+    with pytest.raises(ValidationError), transaction.atomic():
+        three["secadmin"].groups.add(Group.objects.get(name=roles.ADMIN))
+    assert set(three["admin"].groups.values_list("name", flat=True)) == {roles.ADMIN}
+
+
+def test_each_administrator_sees_only_their_part_of_the_admin_site(client, three):
+    client.force_login(three["admin"])
+    assert client.get(reverse("admin:grids_bureau_changelist")).status_code == 200
+    assert client.get(reverse("admin:citygrid_auditevent_changelist")).status_code == 403
+    assert client.get(reverse("admin:citygrid_apitoken_changelist")).status_code == 403
+    assert client.get(reverse("audit-trail")).status_code == 403
+    client.force_login(three["secadmin"])
+    assert client.get(reverse("admin:citygrid_apitoken_changelist")).status_code == 200
+    assert client.get(reverse("admin:axes_accessattempt_changelist")).status_code == 200
+    assert client.get(reverse("admin:grids_bureau_changelist")).status_code == 403
+    assert client.get(reverse("admin:citygrid_auditevent_changelist")).status_code == 403
+    assert client.get(reverse("incidents:case-list")).status_code == 403  # no business data
+    client.force_login(three["auditor"])
+    assert client.get(reverse("admin:citygrid_auditevent_changelist")).status_code == 200
+    assert client.get(reverse("admin:auth_user_changelist")).status_code == 403
+    assert client.get(reverse("incidents:case-list")).status_code == 403
+
+
+def test_only_the_security_administrator_gives_roles_and_never_to_himself(client, three):
+    target = make_user("clerk", roles.INSPECTOR)
+    leader = Group.objects.get(name=roles.LEADER)
+
+    def change(user, actor):
+        client.force_login(actor)
+        form = client.get(reverse("admin:auth_user_change", args=[user.pk])).context["adminform"].form
+        data = {k: v for k, v in form.initial.items() if v is not None and k not in ("password",)}
+        data.update({"username": user.username, "groups": [leader.pk], "date_joined_0": "2026-01-01",
+                     "date_joined_1": "00:00:00", "profile-TOTAL_FORMS": "1", "profile-INITIAL_FORMS": "1",
+                     "profile-0-id": user.profile.pk, "profile-0-user": user.pk, "is_active": "on"})
+        return client.post(reverse("admin:auth_user_change", args=[user.pk]), data)
+
+    change(target, three["admin"])
+    assert not target.groups.filter(name=roles.LEADER).exists()  # the field is read-only for him
+    response = change(target, three["secadmin"])
+    assert response.status_code == 302, response.content[:2000]
+    assert target.groups.filter(name=roles.LEADER).exists()
+    assert AuditEvent.objects.filter(action="role_change", username="sec", target="user: clerk",
+                                     detail__contains="+leader").exists()
+    change(three["secadmin"], three["secadmin"])
+    assert not three["secadmin"].groups.filter(name=roles.LEADER).exists()
+
+
+def _old_event(days: int) -> int:
+    with connection.cursor() as cur:  # as the trail would hold it after months
+        cur.execute("INSERT INTO citygrid_auditevent (at, username, action, target, result, detail) "
+                    "VALUES (%s, 'old', 'login', '', 'ok', '') RETURNING id", [timezone.now() - timedelta(days=days)])
+        return cur.fetchone()[0]
+
+
+def test_retention_purges_only_what_is_older_than_180_days(db):
+    old, recent, young = _old_event(200), _old_event(170), record("login", username="new").pk
+    assert purge_expired() == 1
+    remaining = set(AuditEvent.objects.values_list("pk", flat=True))
+    assert old not in remaining and {recent, young} <= remaining
+    assert AuditEvent.objects.filter(action="audit_purge", detail__startswith="1 events").exists()
+    with pytest.raises(Exception, match="days_check|violates check"), transaction.atomic():
+        purge_expired(days=30)  # the database refuses a shorter retention
+    with pytest.raises(Exception, match="append-only"), transaction.atomic(), connection.cursor() as cur:
+        cur.execute("DELETE FROM citygrid_auditevent WHERE id = %s", [recent])
+
+
+def test_the_auditor_searches_and_exports_and_both_are_recorded(client, three):
+    record("login", username="mallory", result="failed")
+    record("login", username="alice")
+    client.force_login(three["auditor"])
+    page = client.get(reverse("audit-trail"), {"result": "failed"})
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert "mallory" in text and "alice" not in text
+    assert client.get(reverse("audit-trail"), {"start": "2026-12-01", "end": "2026-11-01"}).status_code == 400
+    export = client.get(reverse("audit-export"), {"q": "mallory"})
+    body = b"".join(export.streaming_content).decode("utf-8-sig")
+    assert export.status_code == 200 and "mallory" in body and "alice" not in body
+    assert AuditEvent.objects.filter(action="audit_export", username="aud", detail="q=mallory").exists()
+    assert AuditEvent.objects.filter(action="audit_search", username="aud").exists()
