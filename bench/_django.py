@@ -35,7 +35,7 @@ def peak_rss_mb() -> float:
 
 
 @contextmanager
-def gunicorn(port: int, workers: int, threads: int = 1, **env: str) -> Iterator[None]:
+def gunicorn(port: int, workers: int, threads: int = 1, **env: str) -> Iterator[subprocess.Popen]:
     """The application served by gunicorn on 127.0.0.1:port in production mode, for as long as the block runs."""
     import http.client
     import time
@@ -53,7 +53,7 @@ def gunicorn(port: int, workers: int, threads: int = 1, **env: str) -> Iterator[
                 break
             except OSError:
                 time.sleep(0.1)
-        yield
+        yield server
     finally:
         server.terminate()
         server.wait()

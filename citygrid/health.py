@@ -10,8 +10,9 @@ def healthz(request: HttpRequest) -> JsonResponse:
 
 
 def readyz(request: HttpRequest) -> JsonResponse:
-    """The process can serve: its database answers. Also says whether the scheduler has run lately (it
-    runs beside the web workers; a stale scheduler means no overdue watch, not that pages cannot serve)."""
+    """The process can serve: its database answers. Also says whether Redis answers and whether the scheduler
+    has run lately (it runs beside the web workers; a stale scheduler means no overdue watch, not that pages
+    cannot serve)."""
     try:
         with connection.cursor() as cur:
             cur.execute("SELECT beat_at FROM dispatch_heartbeat WHERE name = 'scheduler'")
@@ -19,5 +20,20 @@ def readyz(request: HttpRequest) -> JsonResponse:
     except Exception:  # any failure to reach the database means not ready
         return JsonResponse({"status": "unavailable", "database": "down"}, status=503)
     fresh = row is not None and (timezone.now() - row[0]).total_seconds() < 3 * settings.WATCH_INTERVAL_SECONDS
-    return JsonResponse({"status": "ok", "database": "ok", "scheduler": "ok" if fresh else "stale",
+    return JsonResponse({"status": "ok", "database": "ok", "redis": redis_state(),
+                         "scheduler": "ok" if fresh else "stale",
                          "scheduler_last_run": row[0].isoformat() if row else None})
+
+
+def redis_state() -> str:
+    """'ok', 'down' or 'off'. Redis down degrades (rate limits fail open), it does not stop serving: the
+    process stays ready and says so here for the monitoring."""
+    if settings.REDIS_URL == "off":
+        return "off"
+    import redis
+
+    try:
+        redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=0.5, socket_timeout=0.5).ping()
+    except (redis.exceptions.RedisError, OSError):
+        return "down"
+    return "ok"

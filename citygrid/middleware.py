@@ -82,3 +82,34 @@ class SecondFactorRequiredMiddleware:
             return JsonResponse({"detail": _("Sign in with your second factor first.")}, status=403)
         target = "otp_verify" if has_device(user) else "otp_setup"
         return redirect(f"{reverse(target)}?{urlencode({'next': request.get_full_path()})}")
+
+
+class DatabaseUnavailableMiddleware:
+    """A lost database connection becomes a plain 503 with Retry-After, never a stack trace. Nothing is half
+    written (every write is one transaction), and a report retried with the same client_uuid yields one case."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        import logging
+
+        from django.db import InterfaceError, OperationalError
+        from django.http import JsonResponse
+        from django.utils.translation import gettext as _
+
+        if not isinstance(exception, OperationalError | InterfaceError):
+            return None
+        logging.getLogger("citygrid.database").error("database unavailable: %s", exception)
+        message = _("The database is unavailable; nothing was saved. Try again shortly (same client_uuid).")
+        if request.path_info.startswith("/open311/"):
+            response = JsonResponse([{"code": 503, "description": message}], status=503, safe=False)
+        elif request.path_info.startswith("/api/"):
+            response = JsonResponse({"detail": message}, status=503)
+        else:
+            response = HttpResponse(message, status=503, content_type="text/plain; charset=utf-8")
+        response["Retry-After"] = "5"
+        return response

@@ -79,6 +79,7 @@ MIDDLEWARE = [
     "django_ratelimit.middleware.RatelimitMiddleware",
     "citygrid.middleware.PasswordChangeRequiredMiddleware",
     "citygrid.middleware.SecondFactorRequiredMiddleware",
+    "citygrid.middleware.DatabaseUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "citygrid.urls"
