@@ -195,6 +195,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums",
+                             "citygrid.openapi.add_error_responses"],
 }
 
 # Base-map tiles. Tianditu (CGCS2000, ≈ WGS84) needs a key: see the README. TILE_DATUM says which datum

@@ -21,12 +21,18 @@ WITH pts AS MATERIALIZED (
     SELECT p.n, ST_SetSRID(ST_MakePoint(p.x, p.y), 4326) AS g
     FROM unnest(%(xs)s::float8[], %(ys)s::float8[]) WITH ORDINALITY AS p(x, y, n)
 ),
+bounds AS MATERIALIZED (
+    -- Points outside the city's box lie in no cell, and far enough away they lie outside the lattice's
+    -- projection, where ST_Transform fails: they skip the lattice.
+    SELECT ST_Extent(geom)::geometry AS box FROM grids_area WHERE parent_id IS NULL
+),
 keyed AS MATERIALIZED (
     -- Each point's square in every lattice, packed into one bigint as LatticeSquare.key is: a single-column
     -- join that the planner estimates well and runs as a hash join.
     SELECT p.n, (l.id::bigint << 44) + (floor(ST_X(m.t) / l.size)::bigint << 24) + floor(ST_Y(m.t) / l.size)::bigint
            AS key
     FROM pts p
+    JOIN bounds b ON p.g && b.box
     CROSS JOIN grids_lattice l
     CROSS JOIN LATERAL (SELECT ST_Transform(p.g, l.srid::int) AS t) m
 ),

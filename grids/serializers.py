@@ -8,7 +8,7 @@ from .models import Area, Bureau, Cell, Level
 
 
 class BureauSerializer(serializers.ModelSerializer):
-    district = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    district = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
     kind_label = serializers.CharField(source="get_kind_display", read_only=True)
 
     class Meta:
@@ -38,7 +38,7 @@ def _display_geom(obj):
 
 class AreaFeatureSerializer(GeoFeatureModelSerializer):
     geometry = GeometrySerializerMethodField()
-    parent = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    parent = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
     level_label = serializers.CharField(source="get_level_display", read_only=True)
 
     class Meta:
@@ -61,9 +61,9 @@ class AreaDetailSerializer(AreaFeatureSerializer):
 
 class CellFeatureSerializer(GeoFeatureModelSerializer):
     geometry = GeometrySerializerMethodField()
-    community = serializers.SlugRelatedField(slug_field="code", read_only=True)
-    street = serializers.SlugRelatedField(slug_field="code", read_only=True)
-    district = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    community = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
+    street = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
+    district = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
 
     class Meta:
         model = Cell

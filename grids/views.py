@@ -42,6 +42,14 @@ class FeaturePagination(GeoJsonPagination):
     page_size = 200
     max_page_size = 2000
 
+    def get_paginated_response_schema(self, schema: dict) -> dict:
+        """The page as it is sent: a FeatureCollection with count/next/previous (the parent class's schema
+        still requires DRF's `results`, which a GeoJSON page does not have)."""
+        link = {"type": "string", "format": "uri", "nullable": True}
+        page = {"type": "object", "required": ["type", "count", "features"], "properties": {
+            "count": {"type": "integer"}, "next": link, "previous": link}}
+        return {"allOf": [schema, page]}  # schema: the serializer's FeatureCollection (type, features)
+
 
 class _GridCollection(generics.ListAPIView):
     pagination_class = FeaturePagination

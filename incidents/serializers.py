@@ -21,7 +21,7 @@ def mask_name(value: str) -> str:
 
 
 class CategorySerializer(serializers.ModelSerializer):
-    major = serializers.SlugRelatedField(source="parent", slug_field="code", read_only=True)
+    major = serializers.SlugRelatedField(source="parent", slug_field="code", read_only=True, allow_null=True)
     time_limits = serializers.SerializerMethodField()
 
     class Meta:
@@ -39,11 +39,11 @@ class CaseFeatureSerializer(GeoFeatureModelSerializer):
     category = serializers.SlugRelatedField(slug_field="code", read_only=True)
     category_name = serializers.CharField(source="category.name_zh", read_only=True)
     status_label = serializers.CharField(source="get_status_display", read_only=True)
-    cell = serializers.SlugRelatedField(slug_field="code", read_only=True)
-    community = serializers.SlugRelatedField(slug_field="code", read_only=True)
-    street = serializers.SlugRelatedField(slug_field="code", read_only=True)
-    district = serializers.SlugRelatedField(slug_field="code", read_only=True)
-    bureau = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    cell = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
+    community = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
+    street = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
+    district = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
+    bureau = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
     overdue = serializers.BooleanField(source="is_overdue", read_only=True)
     sla = serializers.CharField(source="sla_light", read_only=True)
 
@@ -91,7 +91,7 @@ class CaseDetailSerializer(CaseFeatureSerializer):
     photos = PhotoSerializer(many=True, read_only=True)
     log = serializers.SerializerMethodField()
     allowed_actions = serializers.SerializerMethodField()
-    merged_into = serializers.SlugRelatedField(slug_field="number", read_only=True)
+    merged_into = serializers.SlugRelatedField(slug_field="number", read_only=True, allow_null=True)
     likely_duplicates = serializers.SerializerMethodField()
     routing = serializers.SerializerMethodField()
     stage = serializers.SerializerMethodField()

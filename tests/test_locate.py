@@ -51,6 +51,8 @@ def test_outside_the_city(gridded):
     with pytest.raises(locating.OutsideJurisdiction):
         locating.locate(116.40, 39.90)  # Beijing
     assert locating.locate_many([(116.40, 39.90)]) == [None]
+    # Far outside the lattice's projection (found by the schema fuzzing: it used to fail in ST_Transform).
+    assert locating.locate_many([(30.21, -3.19e-117), (-179.9, 89.9), (180, -90)]) == [None, None, None]
 
 
 def test_inside_the_city_but_in_no_cell_gives_the_deepest_area(gridded):
