@@ -11,6 +11,13 @@ PORT ?= 8000
 WORKERS ?= 3
 # Threads let a worker hold dispatchers' live-feed streams open while it serves other requests.
 THREADS ?= 8
+# `make run` serves in production mode (DEBUG off, a generated secret key kept in var/, hashed static files,
+# no stack traces) over plain HTTP on the loopback: behind a TLS proxy drop the two SECURE_ overrides.
+# Demo and initial passwords must be changed at the first login and staff roles enrol a second factor;
+# `make run DEMO_EASY=1` skips both for a quick look at the demo.
+SECRET_FILE := var/secret_key
+PROD_ENV = DEBUG=0 SECRET_KEY="$$(cat $(SECRET_FILE))" SECURE_SSL_REDIRECT=0 SECURE_COOKIES=0 \
+  $(if $(DEMO_EASY),FORCE_PASSWORD_CHANGE=0 OTP_REQUIRED_ROLES=,)
 
 .PHONY: run test setup system venv database messages static demo serve lint audit pytest bench clean
 
@@ -38,8 +45,11 @@ database: venv
 messages: venv
 	@$(PY) manage.py compilemessages -v0 --ignore '$(VENV)/*'
 
-static: venv
-	@$(PY) manage.py collectstatic --noinput -v0
+$(SECRET_FILE):
+	@mkdir -p var && umask 077 && $(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(50))' > $@
+
+static: venv $(SECRET_FILE)
+	@$(PROD_ENV) $(PY) manage.py collectstatic --noinput -v0
 
 demo: database
 	@$(PY) manage.py load_demo
@@ -47,8 +57,8 @@ demo: database
 # The scheduler (overdue watch) runs beside gunicorn and stops with it.
 serve:
 	@echo "CityGrid at http://$(HOST):$(PORT)/ (demo users: see README)"
-	@$(PY) manage.py run_scheduler & sched=$$!; trap 'kill $$sched 2>/dev/null' EXIT INT TERM; \
-	$(VENV)/bin/gunicorn citygrid.wsgi --bind $(HOST):$(PORT) --workers $(WORKERS) --threads $(THREADS) \
+	@$(PROD_ENV) $(PY) manage.py run_scheduler & sched=$$!; trap 'kill $$sched 2>/dev/null' EXIT INT TERM; \
+	$(PROD_ENV) $(VENV)/bin/gunicorn citygrid.wsgi --bind $(HOST):$(PORT) --workers $(WORKERS) --threads $(THREADS) \
 	  --access-logfile -
 
 lint: venv

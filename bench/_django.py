@@ -10,6 +10,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH_DB_URL = "postgis://@%2Fvar%2Frun%2Fpostgresql/citygrid_bench"
+BENCH_SECRET_KEY = "bench-only-" + "x" * 50  # the benchmark process and its server sign sessions alike
 
 
 def setup(database_url: str | None = None) -> None:
@@ -17,6 +18,7 @@ def setup(database_url: str | None = None) -> None:
     os.environ.setdefault("DATABASE_URL", database_url or BENCH_DB_URL)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "citygrid.settings")
     os.environ.setdefault("DEBUG", "1")
+    os.environ.setdefault("SECRET_KEY", BENCH_SECRET_KEY)
     for args in (["create_database"], ["migrate", "--noinput", "-v0"]):
         subprocess.run([sys.executable, str(ROOT / "manage.py"), *args], check=True, stdout=subprocess.DEVNULL)
     import django
@@ -41,7 +43,7 @@ def gunicorn(port: int, workers: int, threads: int = 1, **env: str) -> Iterator[
     import time
 
     # Production mode over plain HTTP on the loopback: no redirect to HTTPS.
-    environ = {**os.environ, "DEBUG": "0", "SECRET_KEY": "bench-only-" + "x" * 50, "ALLOWED_HOSTS": "127.0.0.1",
+    environ = {**os.environ, "DEBUG": "0", "SECRET_KEY": BENCH_SECRET_KEY, "ALLOWED_HOSTS": "127.0.0.1",
                "LOG_LEVEL": "ERROR", "SECURE_SSL_REDIRECT": "0", "SECURE_COOKIES": "0", **env}
     server = subprocess.Popen([sys.executable, "-m", "gunicorn", "citygrid.wsgi", "--bind", f"127.0.0.1:{port}",
                                "--workers", str(workers), "--threads", str(threads), "--log-level", "warning"],

@@ -44,7 +44,11 @@ POLICIES: dict[str, Policy] = {
     "audit-export": Policy(_r(roles.AUDITOR), objects="as the audit page's search; the export is itself audited"),
     "healthz": Policy(PUBLIC),
     "readyz": Policy(PUBLIC),
-    "frontend:home": Policy(ANY_ROLE),
+    "frontend:home": Policy(PUBLIC, objects="redirects to the user's own page (or the login)"),
+    "frontend:map": Policy(ANY_ROLE),
+    "frontend:inspector": Policy(_r(roles.INSPECTOR), objects="the inspector's cells and reports (API scoped)"),
+    "frontend:console": Policy(_r(roles.DISPATCHER, roles.OPERATOR), objects="scoped cases (API)"),
+    "frontend:dashboard": Policy(_r(roles.LEADER, roles.DISPATCHER), objects="scoped cases (API)"),
     "api-schema": Policy(ANY_ROLE),
     "api-docs": Policy(ANY_ROLE),
     # The grid: read by every role
@@ -72,6 +76,10 @@ POLICIES: dict[str, Policy] = {
                                      "bureau staff: their bureau's units"),
     "dispatch:events": Policy(CENTRE, objects="scoped cases"),
     "dispatch:stream": Policy(CENTRE, objects="scoped cases"),
+    "dispatch:dashboard-heat": Policy(_r(roles.LEADER, roles.DISPATCHER), objects="cases in the user's scope"),
+    "dispatch:dashboard-choropleth": Policy(_r(roles.LEADER, roles.DISPATCHER), objects="cases in the user's scope"),
+    "dispatch:dashboard-area": Policy(_r(roles.LEADER, roles.DISPATCHER), objects="cases in the user's scope"),
+    "dispatch:dashboard-kpis": Policy(_r(roles.LEADER, roles.DISPATCHER), objects="cases in the user's scope"),
     "dispatch:evaluation": Policy(_r(roles.LEADER, roles.DISPATCHER)),
     "dispatch:evaluation-series": Policy(_r(roles.LEADER, roles.DISPATCHER)),
 }

@@ -233,7 +233,7 @@ CONTENT_SECURITY_POLICY = {
         "default-src": [SELF],
         "script-src": [SELF, NONCE],
         "style-src": [SELF, "'unsafe-inline'"],
-        "img-src": [SELF, "data:", *filter(None, [_origin(TILE_URL)])],
+        "img-src": [SELF, "data:", "blob:", *filter(None, [_origin(TILE_URL)])],  # blob: photo previews
         "connect-src": [SELF],
         "font-src": [SELF, "data:"],
         "object-src": [NONE],

@@ -88,6 +88,20 @@ def load_cases() -> int:
     return made
 
 
+def load_history(n: int = 3000) -> int:
+    """Two months of generated case history over the demo city (ending two days ago), so that the dashboards
+    and the evaluation have something to show."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from .history import generate_history
+
+    if not Cell.objects.exists():
+        return 0
+    return generate_history(n, timezone.now() - timedelta(days=62), 60 * 86400, "DM", skew=2.0)
+
+
 def _jpeg() -> bytes:
     import io
 

@@ -13,5 +13,9 @@ urlpatterns = [
 ]
 urlpatterns += [
     path("evaluation/", views.Evaluation.as_view(), name="evaluation"),
+    path("dashboard/heat/", views.DashboardHeat.as_view(), name="dashboard-heat"),
+    path("dashboard/choropleth/", views.DashboardChoropleth.as_view(), name="dashboard-choropleth"),
+    path("dashboard/areas/<str:code>/", views.DashboardArea.as_view(), name="dashboard-area"),
+    path("dashboard/kpis/", views.DashboardKpis.as_view(), name="dashboard-kpis"),
     path("evaluation/series/", views.EvaluationSeries.as_view(), name="evaluation-series"),
 ]

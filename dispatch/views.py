@@ -9,6 +9,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -17,7 +18,7 @@ from citygrid.roles import has_role
 from incidents.lifecycle import InvalidAction
 from incidents.views import visible_case
 
-from . import emergency, evaluation
+from . import dashboard, emergency, evaluation
 from .feed import events_after
 from .models import ResponseUnit, UnitAssignment
 
@@ -110,14 +111,32 @@ def _after(request) -> int:
 class Events(APIView):
     """Polling form of the feed: events after `?after=ID` (the fallback when the push connection drops)."""
 
-    @extend_schema(parameters=[OpenApiParameter("after", OpenApiTypes.INT)], responses=OpenApiTypes.OBJECT)
+    @extend_schema(parameters=[OpenApiParameter("after", OpenApiTypes.INT),
+                               OpenApiParameter("limit", OpenApiTypes.INT)], responses=OpenApiTypes.OBJECT)
     def get(self, request):
-        return Response({"events": events_after(request.user, _after(request))})
+        try:
+            limit = min(max(int(request.query_params.get("limit", 200)), 1), 500)
+        except ValueError as exc:
+            raise ValidationError({"limit": [_("A whole number is required.")]}) from exc
+        return Response({"events": events_after(request.user, _after(request), limit=limit)})
+
+
+class EventStreamRenderer(BaseRenderer):
+    """Lets content negotiation accept a browser's EventSource (Accept: text/event-stream); the view streams
+    the events itself."""
+
+    media_type = "text/event-stream"
+    format = "sse"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        return data if isinstance(data, bytes) else json.dumps(data, ensure_ascii=False).encode()
 
 
 class EventStream(APIView):
     """Server-Sent Events: new and changed cases as they happen. The stream ends after FEED_STREAM_SECONDS;
     the browser's EventSource reconnects with Last-Event-ID and misses nothing."""
+
+    renderer_classes = [EventStreamRenderer, JSONRenderer]
 
     @extend_schema(responses={(200, "text/event-stream"): OpenApiTypes.STR})
     def get(self, request):
@@ -222,3 +241,71 @@ def _steps(start, end, interval):
             nxt = (current.replace(day=1) + timedelta(days=32)).replace(day=1)
         yield current, min(nxt, end)
         current = nxt
+
+
+class DashboardQuery(serializers.Serializer):
+    start = serializers.DateField()
+    end = serializers.DateField(help_text="exclusive")
+    major = serializers.CharField(required=False, allow_blank=True, max_length=10,
+                                  help_text="a major class code, e.g. SJ01")
+    bbox = serializers.CharField(required=False, help_text="minLon,minLat,maxLon,maxLat (WGS84)")
+    zoom = serializers.IntegerField(required=False, min_value=0, max_value=22, default=12)
+
+    def validate_bbox(self, value: str) -> tuple[float, float, float, float]:
+        try:
+            box = tuple(float(v) for v in value.split(","))
+        except ValueError:
+            box = ()
+        if len(box) != 4 or not (-180 <= box[0] < box[2] <= 180 and -90 <= box[1] < box[3] <= 90):
+            raise serializers.ValidationError(_("Four numbers: minLon,minLat,maxLon,maxLat."))
+        return box
+
+    def validate(self, data):
+        if data["end"] <= data["start"]:
+            raise serializers.ValidationError({"end": [_("The end must come after the start.")]})
+        if (data["end"] - data["start"]).days > 400:
+            raise serializers.ValidationError({"end": [_("At most 400 days at a time.")]})
+        return data
+
+    @classmethod
+    def parse(cls, request) -> tuple[dashboard.Filter, int]:
+        query = cls(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        data = query.validated_data
+        return dashboard.Filter(data["start"], data["end"], data.get("major", ""), data.get("bbox")), data["zoom"]
+
+
+class DashboardHeat(APIView):
+    """Heatmap density of the cases reported in a period, aggregated in PostGIS to buckets sized for the zoom."""
+
+    @extend_schema(parameters=[DashboardQuery], responses=OpenApiTypes.OBJECT)
+    def get(self, request):
+        f, zoom = DashboardQuery.parse(request)
+        return Response(dashboard.heat(request.user, f, zoom))
+
+
+class DashboardChoropleth(APIView):
+    """Cases per cell (zoom ≥ 14, within bbox) or per community, as GeoJSON with a count on each feature."""
+
+    @extend_schema(parameters=[DashboardQuery], responses=OpenApiTypes.OBJECT)
+    def get(self, request):
+        f, zoom = DashboardQuery.parse(request)
+        return Response(dashboard.choropleth(request.user, f, zoom))
+
+
+class DashboardArea(APIView):
+    """One cell's or community's figures in the period (clicked on the choropleth)."""
+
+    @extend_schema(parameters=[DashboardQuery], responses=OpenApiTypes.OBJECT)
+    def get(self, request, code: str):
+        f, _zoom = DashboardQuery.parse(request)
+        return Response(dashboard.cell_figures(request.user, f, code))
+
+
+class DashboardKpis(APIView):
+    """Intake and closures per day, on-time rate, open overdue cases by bureau."""
+
+    @extend_schema(parameters=[DashboardQuery], responses=OpenApiTypes.OBJECT)
+    def get(self, request):
+        f, _zoom = DashboardQuery.parse(request)
+        return Response(dashboard.kpis(request.user, f))

@@ -4,5 +4,9 @@ from . import views
 
 app_name = "frontend"
 urlpatterns = [
-    path("", views.GridMap.as_view(), name="home"),
+    path("", views.home, name="home"),
+    path("map/", views.GridMap.as_view(), name="map"),
+    path("inspector/", views.Inspector.as_view(), name="inspector"),
+    path("console/", views.Console.as_view(), name="console"),
+    path("dashboard/", views.Dashboard.as_view(), name="dashboard"),
 ]

@@ -13,8 +13,13 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--d
 
 @contextmanager
 def browser():
+    import os
+
     from playwright.sync_api import sync_playwright
 
+    # Playwright's sync API keeps an event loop in this thread; the tests still call the ORM synchronously
+    # between browser steps (to make a report happen, to check what was stored), which is safe here.
+    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         try:

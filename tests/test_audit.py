@@ -52,11 +52,11 @@ def test_idle_sessions_expire(client, dispatcher, settings):
     from django.utils import timezone
 
     client.force_login(dispatcher)
-    assert client.get("/").status_code == 200
+    assert client.get("/map/").status_code == 200
     session = Session.objects.get()
     assert session.expire_date - timezone.now() <= timedelta(minutes=settings.SESSION_COOKIE_AGE // 60)
     Session.objects.update(expire_date=timezone.now() - timedelta(seconds=1))  # 30 idle minutes later
-    response = client.get("/")
+    response = client.get("/map/")
     assert response.status_code == 302 and "/accounts/login/" in response["Location"]
 
 
@@ -110,12 +110,12 @@ def test_initial_passwords_must_be_changed_outside_debug(client, dispatcher, set
     settings.FORCE_PASSWORD_CHANGE = True
     StaffProfile.objects.filter(user=dispatcher).update(must_change_password=True)
     client.force_login(dispatcher)
-    response = client.get("/")
+    response = client.get("/map/")
     assert response.status_code == 302 and response["Location"] == reverse("password_change")
     assert client.get(reverse("grids:area-list")).status_code == 403  # the pages' own API calls too
     client.post(reverse("password_change"), {"old_password": "Correct-horse-42",
                                              "new_password1": "Another-Horse-77", "new_password2": "Another-Horse-77"})
-    assert client.get("/").status_code == 200
+    assert client.get("/map/").status_code == 200
     assert not StaffProfile.objects.get(user=dispatcher).must_change_password
 
 
@@ -162,7 +162,7 @@ def test_content_security_policy_allows_no_inline_script(client, dispatcher, gri
     from grids.models import Cell
 
     client.force_login(dispatcher)
-    policy = client.get("/")["Content-Security-Policy"]
+    policy = client.get("/map/")["Content-Security-Policy"]
     script_src = re.search(r"script-src ([^;]+)", policy).group(1)
     assert "'unsafe-inline'" not in script_src and "'self'" in script_src
     assert "frame-ancestors 'none'" in policy and "object-src 'none'" in policy

@@ -17,9 +17,9 @@ def test_login_required(client):
 
 def test_pages_are_chinese_first_and_switch_to_english(client, dispatcher):
     client.force_login(dispatcher)
-    assert "城市网格" in client.get("/", HTTP_ACCEPT_LANGUAGE="en-US").content.decode()
+    assert "城市网格" in client.get("/map/", HTTP_ACCEPT_LANGUAGE="en-US").content.decode()
     client.post("/i18n/setlang/", {"language": "en", "next": "/"})
-    assert "City grid" in client.get("/").content.decode()
+    assert "City grid" in client.get("/map/").content.decode()
 
 
 def test_grid_map_draws_the_grid_and_locates_a_click(live_server, gridded, settings):
@@ -36,7 +36,7 @@ def test_grid_map_draws_the_grid_and_locates_a_click(live_server, gridded, setti
         page.on("pageerror", lambda e: errors.append(str(e)))
         page.on("console", lambda m: "Content Security Policy" in m.text and errors.append(m.text))
         login(page, live_server.url, "viewer", "Correct-horse-42")
-        page.goto(live_server.url + "/")
+        page.goto(live_server.url + "/map/")
         page.wait_for_selector("#map[data-ready='1']")
         page.evaluate(f"cityGridMap.setView([{p.y}, {p.x}], 17)")
         page.wait_for_function("cityGridMap.getZoom() === 17")

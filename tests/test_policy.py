@@ -48,7 +48,10 @@ MATRIX = [
      {"leader", "dispatcher"}),
     ("post", "dispatch:unit-position", ["NOPE"], {"lon": 1, "lat": 1}, {"dispatcher", "bureau_staff"}),
     ("get", "audit-trail", [], None, {"auditor"}),
-    ("get", "frontend:home", [], None, OPS),
+    ("get", "frontend:map", [], None, OPS),
+    ("get", "frontend:inspector", [], None, {"inspector"}),
+    ("get", "frontend:console", [], None, {"dispatcher", "operator"}),
+    ("get", "frontend:dashboard", [], None, {"dispatcher", "leader"}),
 ]
 
 
@@ -86,3 +89,4 @@ def test_anonymous_gets_only_the_public_endpoints(client, people):
     for name in ("grids:area-list", "incidents:case-list", "dispatch:events", "api-schema"):
         assert client.get(reverse(name)).status_code in (401, 403), name
     assert client.get(reverse("frontend:home")).status_code == 302
+    assert client.get(reverse("frontend:map")).status_code == 302

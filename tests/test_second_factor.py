@@ -32,7 +32,7 @@ def test_a_dispatcher_enrols_then_must_verify_at_every_login(client, db, require
     user = make_user("disp2fa", roles.DISPATCHER)
     _login(client, "disp2fa")
     # Before enrolment every page leads to the enrolment page, the API refuses.
-    response = client.get(reverse("frontend:home"))
+    response = client.get(reverse("frontend:map"))
     assert response.status_code == 302 and response.url.startswith(reverse("otp_setup"))
     assert client.get(reverse("incidents:case-list")).status_code == 403
     page = client.get(response.url)
@@ -49,17 +49,17 @@ def test_a_dispatcher_enrols_then_must_verify_at_every_login(client, db, require
     assert done.status_code == 200
     codes = re.findall(rb"<code>([0-9a-f]{4}-[0-9a-f]{4})</code>", done.content)
     assert len(codes) == 10
-    assert client.get(reverse("frontend:home")).status_code == 200
+    assert client.get(reverse("frontend:map")).status_code == 200
     assert client.get(reverse("incidents:case-list")).status_code == 200
 
     client.logout()
     _login(client, "disp2fa")
-    response = client.get(reverse("frontend:home"))
+    response = client.get(reverse("frontend:map"))
     assert response.url.startswith(reverse("otp_verify"))
     assert client.post(reverse("otp_verify"), {"token": "123456"}).status_code == 400
     # A recovery code works once.
     assert client.post(reverse("otp_verify"), {"token": codes[0].decode(), "next": "/"}).status_code == 302
-    assert client.get(reverse("frontend:home")).status_code == 200
+    assert client.get(reverse("frontend:map")).status_code == 200
     client.logout()
     _login(client, "disp2fa")
     assert client.post(reverse("otp_verify"), {"token": codes[0].decode()}).status_code == 400
@@ -72,7 +72,7 @@ def test_a_dispatcher_enrols_then_must_verify_at_every_login(client, db, require
 def test_roles_outside_the_setting_need_no_second_factor(client, db, required):
     make_user("insp2fa", roles.INSPECTOR)
     _login(client, "insp2fa")
-    assert client.get(reverse("frontend:home")).status_code == 200
+    assert client.get(reverse("frontend:map")).status_code == 200
 
 
 def test_api_tokens_are_not_held_up(db, required):

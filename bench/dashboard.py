@@ -1,0 +1,124 @@
+"""The leaders' dashboard over 1,000,000 cases: response time of the heatmap, choropleth and KPI endpoints
+through the real HTTP stack (gunicorn in production mode, session of a city-level leader), and the weight of
+each page (HTML + scripts + styles as served, compressed or not).
+
+The cases are generated in SQL on the benchmark's scratch grid (104,431 cells), a month of reports most of
+which went round the loop (dispatch.history). Target: p95 ≤ 300 ms for heatmap and choropleth.
+
+Usage: python bench/dashboard.py [--cases 1000000] [--requests 40]
+"""
+
+import argparse
+import http.client
+import json
+import re
+import sys
+import time
+import urllib.parse
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _django  # noqa: E402
+
+PORT = 8768
+
+
+def session_cookie() -> str:
+    """A logged-in leader's session, made directly in the session store (no password round trip)."""
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+    from django.contrib.auth.models import Group, User
+    from django.contrib.sessions.backends.db import SessionStore
+
+    user, _ = User.objects.get_or_create(username="bench_leader")
+    for role in ("leader", "dispatcher", "inspector"):  # every page opens for the page weights; city-level scope
+        user.groups.add(Group.objects.get_or_create(name=role)[0])
+    session = SessionStore()
+    session[SESSION_KEY], session[BACKEND_SESSION_KEY] = str(user.pk), "django.contrib.auth.backends.ModelBackend"
+    session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+    session.create()
+    return session.session_key
+
+
+def timed(conn, path: str, cookie: str, headers: dict | None = None) -> tuple[float, int, bytes]:
+    t = time.perf_counter()
+    conn.request("GET", path, headers={"Cookie": f"sessionid={cookie}", **(headers or {})})
+    response = conn.getresponse()
+    body = response.read()
+    return time.perf_counter() - t, response.status, body
+
+
+def page_weight(conn, path: str, cookie: str) -> tuple[int, int, int]:
+    """(bytes as sent with gzip, bytes uncompressed, number of files) for a page and its scripts and styles."""
+    _, status, html = timed(conn, path, cookie)
+    assert status == 200, (path, status)
+    assets = re.findall(rb'(?:src|href)="(/static/[^"]+\.(?:js|css))"', html)
+    plain, sent = len(html), len(html)
+    for asset in assets:
+        _, _, body = timed(conn, asset.decode(), cookie)
+        plain += len(body)
+        conn.request("GET", asset.decode(), headers={"Accept-Encoding": "gzip"})
+        sent += len(conn.getresponse().read())
+    return sent, plain, 1 + len(assets)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--cases", type=int, default=1_000_000)
+    parser.add_argument("--requests", type=int, default=40, help="per endpoint and view")
+    args = parser.parse_args()
+    _django.setup()
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    import locate as locate_bench
+
+    from dispatch.history import generate_history
+
+    locate_bench.build_grid()
+    t0 = time.perf_counter()
+    added = generate_history(args.cases, datetime(2026, 10, 1, tzinfo=ZoneInfo("Asia/Shanghai")), 2592000, "EV")
+    if added:
+        print(f"generated {added:,} cases in {time.perf_counter() - t0:.0f} s", flush=True)
+    from grids.models import Area
+    from incidents.models import Case
+
+    total = Case.objects.count()
+    cookie = session_cookie()
+    extent = Area.objects.get(code="430302").geom.extent
+    cx, cy = (extent[0] + extent[2]) / 2, (extent[1] + extent[3]) / 2
+    views = {  # zoom → bbox around the centre, as a 1600×900 map would show it
+        z: ",".join(f"{v:.5f}" for v in (cx - 800 * 360 / 256 / 2 ** z, cy - 450 * 360 / 256 / 2 ** z,
+                                          cx + 800 * 360 / 256 / 2 ** z, cy + 450 * 360 / 256 / 2 ** z))
+        for z in (11, 13, 15)}
+    period = {"start": "2026-10-01", "end": "2026-11-01"}
+    with _django.gunicorn(PORT, 2, 1, OTP_REQUIRED_ROLES=""):  # the session stands for a finished login
+        conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=60)
+        print(f"dashboard over {total:,} cases (October 2026: {args.cases:,}), gunicorn 2 workers, one client:")
+        for name, path in (("heatmap", "/api/dispatch/dashboard/heat/"),
+                           ("choropleth", "/api/dispatch/dashboard/choropleth/"),
+                           ("kpis", "/api/dispatch/dashboard/kpis/")):
+            for zoom, bbox in views.items():
+                if name == "kpis" and zoom != 11:
+                    continue
+                query = urllib.parse.urlencode({**period, "zoom": zoom, "bbox": bbox})
+                timed(conn, f"{path}?{query}", cookie)  # warm
+                lat, size, items = [], 0, 0
+                for _ in range(args.requests):
+                    elapsed, status, body = timed(conn, f"{path}?{query}", cookie)
+                    assert status == 200, (path, status, body[:200])
+                    lat.append(elapsed)
+                    size = len(body)
+                    data = json.loads(body)
+                    items = len(data.get("points", data.get("features", data.get("days", []))))
+                lat.sort()
+                print(f"  {name:10} zoom {zoom:2}: p50 {_django.percentile(lat, .5) * 1000:6.1f} ms, "
+                      f"p95 {_django.percentile(lat, .95) * 1000:6.1f} ms; {items:,} items, {size / 1024:,.0f} KB",
+                      flush=True)
+        for path in ("/inspector/", "/console/", "/dashboard/", "/map/"):
+            sent, plain, files = page_weight(conn, path, cookie)
+            print(f"  page {path:12} {files} files, {plain / 1024:,.0f} KB ({sent / 1024:,.0f} KB gzip)")
+    print(f"peak memory (benchmark process): {_django.peak_rss_mb():.0f} MB")
+
+
+if __name__ == "__main__":
+    main()

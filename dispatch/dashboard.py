@@ -1,0 +1,165 @@
+"""The leaders' dashboard figures, aggregated in PostGIS so that the page never receives case points: a density
+grid for the heatmap, counts per cell (or per community when the whole city is in view) for the choropleth,
+and daily intake/closure, on-time rate and overdue cases by bureau. Each function takes the user, whose
+scope (a district, or the whole city) limits what is counted.
+
+City-wide views read the daily tallies (DailyTally, kept by triggers: one row per day, community and major
+class); only views zoomed in to cells read the cases themselves, within the map's box."""
+
+import json
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import connection
+from django.utils import timezone
+
+from incidents.models import FINAL_STATUSES
+from incidents.scoping import user_district_id
+
+# Below this zoom a cell is a few pixels: the choropleth counts communities instead.
+CELL_ZOOM = 14
+# Heatmap buckets: about this many screen pixels square at the requested zoom.
+BUCKET_PIXELS = 12
+
+
+@dataclass(frozen=True)
+class Filter:
+    start: date
+    end: date  # exclusive, as in the evaluation API
+    major: str = ""  # a major class code (e.g. SJ01) or "" for all
+    bbox: tuple[float, float, float, float] | None = None  # WGS84 minLon, minLat, maxLon, maxLat
+
+    def where(self, user: AbstractBaseUser, alias: str = "c", period: str | None = "c.created_at") -> tuple[str, list]:
+        """SQL conditions on the cases (table alias `alias`), the period applied to the `period` column."""
+        tz = timezone.get_current_timezone()
+        clauses, params = ["TRUE"], []
+        if period:
+            clauses += [f"{period} >= %s", f"{period} < %s"]
+            params += [datetime.combine(self.start, time.min, tz),
+                       datetime.combine(self.end, time.min, tz)]
+        district = user_district_id(user)
+        if district:
+            clauses.append(f"{alias}.district_id = %s")
+            params.append(district)
+        if self.major:
+            clauses.append(f"{alias}.category_id IN (SELECT k.id FROM incidents_category k JOIN incidents_category "
+                           "m ON m.id = k.parent_id WHERE m.code = %s)")
+            params.append(self.major)
+        if self.bbox:
+            clauses.append(f"{alias}.location && ST_MakeEnvelope(%s, %s, %s, %s, 4326)")
+            params.extend(self.bbox)
+        return " AND ".join(clauses), params
+
+
+def tally_where(user: AbstractBaseUser, f: Filter) -> tuple[str, list]:
+    """SQL conditions on the daily tallies `t` (with their community `a`) for the filter and the user's scope."""
+    clauses, params = ["t.day >= %s", "t.day < %s"], [f.start, f.end]
+    district = user_district_id(user)
+    if district:
+        clauses.append("t.district_id = %s")
+        params.append(district)
+    if f.major:
+        clauses.append("t.major_id = (SELECT id FROM incidents_category WHERE code = %s)")
+        params.append(f.major)
+    if f.bbox:
+        clauses.append("a.geom && ST_MakeEnvelope(%s, %s, %s, %s, 4326)")
+        params.extend(f.bbox)
+    return " AND ".join(clauses), params
+
+
+def heat(user: AbstractBaseUser, f: Filter, zoom: int) -> dict:
+    """Density buckets [lat, lon, count] of the cases reported in the period, bucket size following the zoom:
+    the cases themselves when zoomed in to cells, else each community's tally at its centre."""
+    size = 360.0 / (256 * 2 ** zoom) * BUCKET_PIXELS
+    if zoom >= CELL_ZOOM:
+        where, params = f.where(user)
+        points = (f"SELECT ST_SnapToGrid(c.location, %s) AS g, count(*) AS n FROM incidents_case c "
+                  f"WHERE {where} GROUP BY 1")
+    else:
+        where, params = tally_where(user, f)
+        points = f"""
+            SELECT ST_SnapToGrid(ST_PointOnSurface(a.geom), %s) AS g, sum(s.n) AS n FROM (
+                SELECT t.community_id AS id, sum(t.reported) AS n FROM dispatch_dailytally t
+                JOIN grids_area a ON a.id = t.community_id WHERE {where} GROUP BY 1 HAVING sum(t.reported) > 0) s
+            JOIN grids_area a ON a.id = s.id GROUP BY 1"""
+    with connection.cursor() as cur:
+        cur.execute(f"SELECT round(ST_Y(g)::numeric, 6), round(ST_X(g)::numeric, 6), n::int FROM ({points}) p",
+                    [size, *params])
+        rows = cur.fetchall()
+    peak = max((r[2] for r in rows), default=0)
+    return {"bucket_degrees": size, "max": peak, "total": sum(r[2] for r in rows),
+            "points": [[float(lat), float(lon), n] for lat, lon, n in rows]}
+
+
+def choropleth(user: AbstractBaseUser, f: Filter, zoom: int) -> dict:
+    """A GeoJSON FeatureCollection of the cells (zoom ≥ CELL_ZOOM, within bbox) or communities with cases,
+    each with its count, simplified for the zoom."""
+    by_cell = zoom >= CELL_ZOOM
+    where, params = f.where(user)
+    tolerance = 360.0 / (256 * 2 ** zoom) / 2
+    if by_cell:
+        sql = f"""
+            SELECT a.code, a.code, s.n, ST_AsGeoJSON(ST_SimplifyPreserveTopology(a.geom, %s), 6)
+            FROM (SELECT c.cell_id AS id, count(*) AS n FROM incidents_case c WHERE {where} AND c.cell_id IS NOT NULL
+                  GROUP BY 1) s JOIN grids_cell a ON a.id = s.id"""
+    else:
+        where, params = tally_where(user, f)
+        sql = f"""
+            SELECT a.code, a.name, s.n::int, ST_AsGeoJSON(ST_SimplifyPreserveTopology(a.geom, %s), 6)
+            FROM (SELECT t.community_id AS id, sum(t.reported) AS n FROM dispatch_dailytally t
+                  JOIN grids_area a ON a.id = t.community_id WHERE {where} GROUP BY 1 HAVING sum(t.reported) > 0) s
+            JOIN grids_area a ON a.id = s.id"""
+    with connection.cursor() as cur:
+        cur.execute(sql, [tolerance, *params])
+        rows = cur.fetchall()
+    return {"type": "FeatureCollection", "level": "cell" if by_cell else "community",
+            "max": max((r[2] for r in rows), default=0),
+            "features": [{"type": "Feature", "id": code, "geometry": json.loads(geometry),
+                          "properties": {"code": code, "name": name, "count": n}}
+                         for code, name, n, geometry in rows]}
+
+
+def cell_figures(user: AbstractBaseUser, f: Filter, code: str) -> dict | None:
+    """One cell's or community's figures in the period: cases by status and by class."""
+    where, params = f.where(user)
+    with connection.cursor() as cur:
+        cur.execute(f"""
+            SELECT c.status, m.name_zh, count(*) FROM incidents_case c
+            JOIN incidents_category k ON k.id = c.category_id LEFT JOIN incidents_category m ON m.id = k.parent_id
+            WHERE {where} AND (c.cell_id = (SELECT id FROM grids_cell WHERE code = %s)
+                               OR c.community_id = (SELECT id FROM grids_area WHERE code = %s AND level = 4))
+            GROUP BY 1, 2""", [*params, code, code])
+        rows = cur.fetchall()
+    by_status: dict[str, int] = {}
+    by_class: dict[str, int] = {}
+    for status, major, n in rows:
+        by_status[status] = by_status.get(status, 0) + n
+        by_class[major or ""] = by_class.get(major or "", 0) + n
+    return {"code": code, "total": sum(by_status.values()), "by_status": by_status, "by_class": by_class}
+
+
+def kpis(user: AbstractBaseUser, f: Filter) -> dict:
+    """The period's intake and closures per day and on-time rate of processing (on time as in the evaluation),
+    from the tallies; open overdue cases by bureau, now."""
+    where, params = tally_where(user, Filter(f.start, f.end, f.major))
+    open_where, open_params = f.where(user, period=None)
+    with connection.cursor() as cur:
+        cur.execute(f"""
+            SELECT t.day, sum(t.reported), sum(t.closed), sum(t.processed), sum(t.on_time)
+            FROM dispatch_dailytally t LEFT JOIN grids_area a ON a.id = t.community_id
+            WHERE {where} GROUP BY 1 ORDER BY 1""", params)
+        intake, closed, on_time, judged = {}, {}, 0, 0
+        for day, n_reported, n_closed, n_processed, n_on_time in cur.fetchall():
+            intake[day.isoformat()], closed[day.isoformat()] = int(n_reported), int(n_closed)
+            on_time, judged = on_time + n_on_time, judged + n_processed
+        cur.execute(f"""
+            SELECT b.code, b.name, count(*) FROM incidents_case c JOIN grids_bureau b ON b.id = c.bureau_id
+            WHERE {open_where} AND c.deadline < now() AND NOT c.status = ANY(%s)
+            GROUP BY 1, 2 ORDER BY 3 DESC, 1 LIMIT 20""", [*open_params, [str(s) for s in FINAL_STATUSES]])
+        overdue = [{"bureau": code, "name": name, "overdue": n} for code, name, n in cur.fetchall()]
+    days = [(f.start + timedelta(days=i)).isoformat() for i in range((f.end - f.start).days)]
+    return {"days": days, "intake": [intake.get(d, 0) for d in days], "closed": [closed.get(d, 0) for d in days],
+            "reported": sum(intake.values()), "closed_total": sum(closed.values()),
+            "on_time_rate": round(on_time / judged, 4) if judged else None, "overdue_by_bureau": overdue,
+            "overdue_total": sum(o["overdue"] for o in overdue)}

@@ -1,0 +1,51 @@
+// Shared by the pages: JSON calls with the session's CSRF token, HTML escaping, the base map.
+(function (global) {
+  "use strict";
+  function csrf() {
+    var input = document.querySelector("input[name=csrfmiddlewaretoken]");
+    return input ? input.value : "";
+  }
+  function api(url, options) {
+    options = options || {};
+    var headers = Object.assign({ "Accept": "application/json", "X-CSRFToken": csrf() }, options.headers || {});
+    var body = options.body;
+    if (body && !(body instanceof FormData) && typeof body !== "string") {
+      body = JSON.stringify(body);
+      headers["Content-Type"] = "application/json";
+    }
+    return fetch(url, { method: options.method || "GET", headers: headers, body: body, credentials: "same-origin" })
+      .then(function (r) {
+        return r.text().then(function (text) {
+          var data = null;
+          try { data = text ? JSON.parse(text) : null; } catch (e) { data = { detail: text }; }
+          return { ok: r.ok, status: r.status, data: data };
+        });
+      });
+  }
+  function esc(value) {
+    return String(value === null || value === undefined ? "" : value).replace(/[&<>"']/g, function (c) {
+      return { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c];
+    });
+  }
+  function errorsText(data) {
+    if (!data) return "";
+    if (typeof data === "string") return data;
+    if (data.detail) return data.detail;
+    return Object.keys(data).map(function (k) { return k + ": " + [].concat(data[k]).join(" "); }).join("; ");
+  }
+  function baseMap(el, cfg, options) {
+    var map = L.map(el, Object.assign({ preferCanvas: true }, options || {})).setView([27.86, 112.93], 12);
+    // Without a tile server (an intranet) the layers still draw on the plain background.
+    L.tileLayer(cfg.tileUrl, { attribution: cfg.tileAttribution, maxZoom: 19 }).addTo(map);
+    return map;
+  }
+  function uuid4() {
+    if (global.crypto && crypto.randomUUID) return crypto.randomUUID();
+    var b = crypto.getRandomValues(new Uint8Array(16));
+    b[6] = (b[6] & 0x0f) | 0x40; b[8] = (b[8] & 0x3f) | 0x80;
+    var h = Array.prototype.map.call(b, function (x) { return (x + 0x100).toString(16).slice(1); }).join("");
+    return h.slice(0, 8) + "-" + h.slice(8, 12) + "-" + h.slice(12, 16) + "-" + h.slice(16, 20) + "-" + h.slice(20);
+  }
+  global.CityGrid = { api: api, esc: esc, errorsText: errorsText, baseMap: baseMap, uuid4: uuid4,
+                      config: function (id) { return JSON.parse(document.getElementById(id).textContent); } };
+})(window);

@@ -1,0 +1,260 @@
+// The dispatcher's console: the map and the list kept in sync, the case panel with only the actions the
+// server allows this user now, live updates from the case log (SSE, polling when the stream drops).
+(function () {
+  "use strict";
+  var C = window.CityGrid, cfg = C.config("page-config"), datum = window.CityGridDatum(cfg.tileDatum);
+  var $ = function (id) { return document.getElementById(id); };
+  var text = cfg.text;
+  var OPEN = cfg.openStatuses;
+
+  var map = C.baseMap($("map"), cfg);
+  window.cityGridMap = map;
+  var clusters = L.markerClusterGroup({ maxClusterRadius: 50, spiderfyOnMaxZoom: true }).addTo(map);
+  var cells = L.geoJSON(null, { style: { color: "#ff7f00", weight: 1, fillOpacity: 0.03 }, interactive: false }).addTo(map);
+  var districts = L.geoJSON(null, { style: { color: "#0b3d63", weight: 2, fill: false }, interactive: false }).addTo(map);
+  var unitLayer = L.layerGroup().addTo(map);
+  L.control.layers(null, { "网格/Cells": cells, "区/Districts": districts, "案件/Cases": clusters }).addTo(map);
+  var markers = {}, rows = {}, current = null;
+
+  // ---- reference data for the filters
+  C.api(cfg.apiAreas + "?level=district&zoom=12&page_size=100").then(function (r) {
+    if (!r.ok) return;
+    r.data.features.forEach(function (f) {
+      f.geometry = datum.geometry(f.geometry);
+      $("f-area").insertAdjacentHTML("beforeend", '<option value="' + C.esc(f.id) + '">' + C.esc(f.properties.name) + "</option>");
+    });
+    districts.addData(r.data);
+    if (districts.getLayers().length) map.fitBounds(districts.getBounds());
+  });
+  C.api(cfg.apiBureaus + "?page_size=500").then(function (r) {
+    var list = r.ok ? (r.data.results || r.data) : [];
+    list.forEach(function (b) {
+      $("f-bureau").insertAdjacentHTML("beforeend", '<option value="' + C.esc(b.code) + '">' + C.esc(b.name) + "</option>");
+    });
+    bureaus = list;
+  });
+  var bureaus = [];
+  C.api(cfg.apiCatalogue).then(function (r) {
+    var list = r.ok ? (r.data.results || r.data) : [];
+    list.filter(function (c) { return !c.major; }).forEach(function (c) {
+      $("f-class").insertAdjacentHTML("beforeend", '<option value="' + C.esc(c.code) + '">' + C.esc(c.code + " " + c.name_zh) + "</option>");
+    });
+  });
+
+  function refreshCells() {
+    if (map.getZoom() < 16) { cells.clearLayers(); return; }
+    var b = map.getBounds(), sw = datum.toStored(b.getSouthWest()), ne = datum.toStored(b.getNorthEast());
+    C.api(cfg.apiCells + "?page_size=2000&zoom=" + map.getZoom() + "&bbox=" + [sw[0], sw[1], ne[0], ne[1]].join(",")).then(function (r) {
+      if (!r.ok) return;
+      cells.clearLayers();
+      r.data.features.forEach(function (f) { f.geometry = datum.geometry(f.geometry); });
+      cells.addData(r.data);
+    });
+  }
+  map.on("moveend", refreshCells);
+
+  // ---- the list and the markers
+  function query() {
+    var form = new FormData($("filters")), params = new URLSearchParams();
+    form.forEach(function (v, k) { if (v) params.append(k, v); });
+    if (!params.get("status")) params.set("status", OPEN.join(","));
+    params.set("page_size", "500");
+    return params.toString();
+  }
+  function icon(p) {
+    return L.divIcon({ className: "pin status-" + p.status + " sla-" + p.sla + (p.urgency === "emergency" ? " emergency" : ""),
+                       iconSize: [18, 18], html: "" });
+  }
+  function rowHtml(f) {
+    var p = f.properties;
+    return '<li data-number="' + C.esc(f.id) + '" class="sla-' + C.esc(p.sla) + (current === f.id ? " current" : "") + '">' +
+      '<span class="light" aria-label="' + C.esc(p.sla) + '"></span><strong>' + C.esc(f.id) + "</strong> " +
+      C.esc(p.category_name) + '<br><small>' + C.esc(p.status_label) + " · " +
+      C.esc((p.created_at || "").slice(5, 16).replace("T", " ")) + (p.bureau ? " · " + C.esc(p.bureau) : "") +
+      (p.urgency !== "normal" ? ' · <b class="urgency">' + C.esc(p.urgency) + "</b>" : "") + "</small></li>";
+  }
+  var loadTicket = 0;
+  function load() {
+    var ticket = ++loadTicket;
+    return C.api(cfg.apiCases + "?" + query()).then(function (r) {
+      if (ticket !== loadTicket || !r.ok) return;
+      clusters.clearLayers(); markers = {}; rows = {};
+      $("count").textContent = r.data.count;
+      $("list").innerHTML = r.data.features.length ? r.data.features.map(rowHtml).join("") : "<li>" + C.esc(text.none) + "</li>";
+      r.data.features.forEach(function (f) {
+        rows[f.id] = f;
+        var c = f.geometry.coordinates, m = L.marker(datum.toDisplay(c[0], c[1]), { icon: icon(f.properties), title: f.id });
+        m.on("click", function () { open(f.id); });
+        markers[f.id] = m;
+        clusters.addLayer(m);
+      });
+      $("list").dataset.loaded = String(Date.now());
+    });
+  }
+  $("filters").addEventListener("change", load);
+  $("list").addEventListener("click", function (e) {
+    var li = e.target.closest("[data-number]");
+    if (li) open(li.dataset.number, true);
+  });
+
+  // ---- the case panel
+  var ACTIONS = {
+    register: { label: "立案 Register" }, reject: { label: "不予立案 Reject", reason: true },
+    dispatch: { label: "派遣 Dispatch", bureau: true }, return: { label: "退回 Return", reason: true },
+    approve_postponement: { label: "批准延期 Approve postponement" }, deny_postponement: { label: "驳回延期 Deny", reason: true },
+    merge: { label: "合并 Merge", into: true }, close: { label: "结案 Close" }, cancel: { label: "作废 Cancel", reason: true },
+    accept: { label: "签收 Accept" }
+  };
+  function open(number, pan) {
+    current = number;
+    document.querySelectorAll("#list li").forEach(function (li) { li.classList.toggle("current", li.dataset.number === number); });
+    return C.api(cfg.apiCase + encodeURIComponent(number) + "/").then(function (r) {
+      if (!r.ok) { $("panel").hidden = true; return; }
+      render(r.data);
+      if (pan && markers[number] && clusters.hasLayer(markers[number])) clusters.zoomToShowLayer(markers[number]);
+    });
+  }
+  function render(f, message) {
+    var p = f.properties, el = $("panel");
+    el.hidden = false;
+    el.dataset.number = f.id;
+    el.dataset.version = p.version;
+    var actions = (p.allowed_actions || []).filter(function (a) { return ACTIONS[a]; });
+    var suggested = p.routing && p.routing.bureau;
+    el.innerHTML =
+      '<button type="button" class="close-panel" aria-label="close">×</button>' +
+      "<h2>" + C.esc(f.id) + " <small>" + C.esc(p.status_label) + "</small></h2>" +
+      (message ? '<p class="error conflict" role="alert">' + C.esc(message) + "</p>" : "") +
+      '<p class="sla-' + C.esc(p.sla) + '"><span class="light"></span> ' + C.esc(p.category_name) + " · " + C.esc(p.urgency) +
+      (p.deadline ? " · 时限 " + C.esc(p.deadline.slice(0, 16).replace("T", " ")) : "") + "</p>" +
+      "<p>" + C.esc(p.description) + "</p>" +
+      "<p><small>" + C.esc([p.cell, p.community, p.street, p.district].filter(Boolean).join(" / ")) + "</small></p>" +
+      (p.contact && (p.contact.name || p.contact.phone) ? "<p>☎ " + C.esc(p.contact.name) + " " + C.esc(p.contact.phone) + "</p>" : "") +
+      '<div class="photos">' + (p.photos || []).map(function (ph) {
+        return '<a href="' + C.esc(ph.url) + '" target="_blank" rel="noopener"><img src="' + C.esc(ph.thumbnail_url) + '" alt="' + C.esc(ph.kind) + '"></a>';
+      }).join("") + "</div>" +
+      (p.routing ? '<p class="routing"><b>路由 Routing:</b> ' + C.esc(p.routing.explanation) + "</p>" : "") +
+      (p.likely_duplicates && p.likely_duplicates.length ? '<p class="dups"><b>疑似重复 Likely duplicates:</b> ' +
+        p.likely_duplicates.map(function (n) { return '<a href="#" data-open="' + C.esc(n) + '">' + C.esc(n) + "</a>"; }).join(", ") + "</p>" : "") +
+      '<form id="act" class="actions">' +
+        '<label class="opt bureau" hidden>派遣部门 Bureau <select name="bureau">' + bureaus.map(function (b) {
+          return '<option value="' + C.esc(b.code) + '"' + (b.code === suggested ? " selected" : "") + ">" + C.esc(b.name) + "</option>";
+        }).join("") + "</select></label>" +
+        '<label class="opt reason" hidden>' + C.esc(text.reason) + ' <input name="reason"></label>' +
+        '<label class="opt into" hidden>并入 Into <input name="into" value="' + C.esc((p.likely_duplicates || [])[0] || "") + '"></label>' +
+        '<label class="opt note">备注 / 改派理由 Note / reason for another bureau <input name="note"></label>' +
+        '<div class="buttons">' + actions.map(function (a) {
+          return '<button type="button" data-action="' + a + '">' + C.esc(ACTIONS[a].label) + "</button>";
+        }).join("") + "</div></form>" +
+      '<div id="units"></div>' +
+      '<details><summary>日志 Log (' + (p.log || []).length + ")</summary><ol class='log'>" + (p.log || []).map(function (l) {
+        return "<li>" + C.esc(l.created_at.slice(5, 16).replace("T", " ")) + " " + C.esc(l.action) + " " + C.esc(l.actor || "") +
+          (l.note ? " — " + C.esc(l.note) : "") + "</li>";
+      }).join("") + "</ol></details>";
+    // Only the inputs the allowed actions need are shown.
+    var form = el.querySelector("#act");
+    form.querySelector(".bureau").hidden = actions.indexOf("dispatch") < 0;
+    form.querySelector(".reason").hidden = !actions.some(function (a) { return ACTIONS[a].reason; });
+    form.querySelector(".into").hidden = actions.indexOf("merge") < 0;
+    if (cfg.canDispatchUnits && (p.urgency === "emergency" || p.urgency === "urgent")) loadUnits(f.id);
+  }
+  $("panel").addEventListener("click", function (e) {
+    if (e.target.closest(".close-panel")) { $("panel").hidden = true; current = null; return; }
+    var link = e.target.closest("[data-open]");
+    if (link) { e.preventDefault(); open(link.dataset.open, true); return; }
+    var b = e.target.closest("[data-action]");
+    if (b) { act(b.dataset.action); return; }
+    var send = e.target.closest("[data-send]");
+    if (send) sendUnits($("panel").dataset.number, [send.dataset.send]);
+  });
+  function act(action) {
+    var el = $("panel"), form = new FormData($("act")), number = el.dataset.number, spec = ACTIONS[action] || {};
+    var body = { version: Number(el.dataset.version), note: form.get("note") || "" };
+    if (spec.reason) body.reason = form.get("reason") || "";
+    if (spec.bureau) body.bureau = form.get("bureau");
+    if (spec.into) body.into = form.get("into");
+    Array.prototype.forEach.call(el.querySelectorAll("[data-action]"), function (x) { x.disabled = true; });
+    C.api(cfg.apiCase + encodeURIComponent(number) + "/" + action + "/", { method: "POST", body: body }).then(function (r) {
+      if (r.ok) { render(r.data); load(); return; }
+      if (r.status === 409) {  // changed by someone else: say so plainly and show the case as it is now
+        return C.api(cfg.apiCase + encodeURIComponent(number) + "/").then(function (fresh) {
+          if (fresh.ok) render(fresh.data, text.conflict);
+          load();
+        });
+      }
+      var msg = el.querySelector(".conflict") || document.createElement("p");
+      msg.className = "error conflict"; msg.setAttribute("role", "alert");
+      msg.textContent = C.errorsText(r.data);
+      el.querySelector("h2").after(msg);
+      Array.prototype.forEach.call(el.querySelectorAll("[data-action]"), function (x) { x.disabled = false; });
+    });
+  }
+
+  // ---- emergencies: nearest available units, one-click send
+  function loadUnits(number) {
+    C.api(cfg.apiUnits + encodeURIComponent(number) + "/nearest-units/?limit=5").then(function (r) {
+      var box = $("units");
+      if (!box || !r.ok) return;
+      unitLayer.clearLayers();
+      box.innerHTML = "<h3>" + C.esc(text.nearest) + "</h3>" + (r.data.units.length ? "<ul class='units'>" + r.data.units.map(function (u) {
+        if (u.lon !== null) L.circleMarker(datum.toDisplay(u.lon, u.lat), { radius: 7, color: "#6a3d9a", fillOpacity: 0.8 })
+          .bindTooltip(u.name).addTo(unitLayer);
+        return "<li>" + C.esc(u.name) + " · " + C.esc(u.distance_m) + " m <button type='button' data-send='" + C.esc(u.code) + "'>" +
+          C.esc(text.send) + "</button></li>";
+      }).join("") + "</ul>" : "<p>" + C.esc(text.noUnits) + "</p>");
+    });
+  }
+  function sendUnits(number, codes) {
+    C.api(cfg.apiUnits + encodeURIComponent(number) + "/units/", { method: "POST", body: { units: codes } }).then(function (r) {
+      if (!r.ok) alert(C.errorsText(r.data));
+      open(number);
+    });
+  }
+  function beep() {
+    try {
+      var ctx = new (window.AudioContext || window.webkitAudioContext)(), o = ctx.createOscillator(), g = ctx.createGain();
+      o.type = "square"; o.frequency.value = 880; g.gain.value = 0.1;
+      o.connect(g); g.connect(ctx.destination); o.start(); o.stop(ctx.currentTime + 0.6);
+    } catch (e) { /* no sound device: the banner still shows */ }
+  }
+  function announceEmergency(ev) {
+    beep();
+    var b = $("banner");
+    b.hidden = false;
+    b.dataset.number = ev.case.number;
+    b.innerHTML = C.esc(text.emergency) + ": <a href='#' data-open='" + C.esc(ev.case.number) + "'>" + C.esc(ev.case.number) +
+      "</a> " + C.esc(ev.case.category_name) + " <button type='button' class='dismiss'>×</button>";
+  }
+  $("banner").addEventListener("click", function (e) {
+    if (e.target.closest(".dismiss")) { $("banner").hidden = true; return; }
+    var link = e.target.closest("[data-open]");
+    if (link) { e.preventDefault(); open(link.dataset.open, true); }
+  });
+
+  // ---- live: the case log as a stream; on any event the list reloads (debounced) and the open case refreshes
+  var lastId = 0, pending = null;
+  function onEvent(ev) {
+    lastId = Math.max(lastId, ev.id);
+    if (ev.case.emergency && ev.action === "report") announceEmergency(ev);
+    clearTimeout(pending);
+    pending = setTimeout(load, 300);
+    if (current === ev.case.number && $("panel").dataset.version) open(current);
+  }
+  function connect() {
+    if (!window.EventSource) { poll(); return; }
+    var source = new EventSource(cfg.apiStream + "?after=" + lastId);
+    ["case", "emergency"].forEach(function (kind) {
+      source.addEventListener(kind, function (m) { $("live").className = "live on"; onEvent(JSON.parse(m.data)); });
+    });
+    source.onopen = function () { $("live").className = "live on"; };
+    source.onerror = function () { $("live").className = "live off"; };  // EventSource reconnects by itself
+  }
+  function poll() {
+    C.api(cfg.apiEvents + "?after=" + lastId).then(function (r) {
+      if (r.ok) r.data.events.forEach(onEvent);
+    }).finally(function () { setTimeout(poll, 5000); });
+  }
+  C.api(cfg.apiEvents + "?limit=1").then(function (r) {
+    if (r.ok) r.data.events.forEach(function (e) { lastId = Math.max(lastId, e.id); });
+  }).finally(function () { load().then(connect); });
+})();

@@ -1,0 +1,84 @@
+"""The leaders' dashboard figures: the daily tallies kept by triggers agree with the cases, and the
+heatmap, choropleth and KPI endpoints count what the user's scope allows."""
+
+from datetime import timedelta
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
+from django.urls import reverse
+from django.utils import timezone
+
+from dispatch.history import generate_history
+from dispatch.models import DailyTally
+from incidents import intake, lifecycle
+from incidents.photos import prepare_photo
+from tests.conftest import api_client, jpeg, point_in
+
+
+def _report(people, category="SJ0601"):
+    lon, lat = point_in(people["a"])
+    return intake.submit(intake.Report(lon=lon, lat=lat, category=category, source="hotline_12345")).case
+
+
+def _period():
+    today = timezone.localdate()
+    return {"start": (today - timedelta(days=30)).isoformat(), "end": (today + timedelta(days=1)).isoformat()}
+
+
+def test_tallies_follow_reports_and_closures(people):
+    case = _report(people)
+    tally = DailyTally.objects.get(day=timezone.localdate(), community=case.community)
+    assert (tally.reported, tally.closed, tally.district_id) == (1, 0, case.district_id)
+    assert tally.major.code == "SJ06"
+    case = lifecycle.register(case, people["operator"])
+    case = lifecycle.dispatch(case, people["dispatcher"], bureau=people["cg"])
+    case = lifecycle.accept(case, people["cg_staff"])
+    after = prepare_photo(SimpleUploadedFile("after.jpg", jpeg(), "image/jpeg"), keep_metadata=True)
+    case = lifecycle.process(case, people["cg_staff"], note="done", photos=[after])
+    case = lifecycle.verify(case, people["inspector"], passed=True)
+    lifecycle.close(case, people["operator"])
+    tally.refresh_from_db()
+    assert (tally.reported, tally.processed, tally.on_time, tally.closed) == (1, 1, 1, 1)
+
+
+def test_bulk_history_is_tallied_exactly(people):
+    generate_history(500, timezone.now() - timedelta(days=10), 5 * 86400, "TT")
+    with connection.cursor() as cur:
+        cur.execute("SELECT count(*) FROM incidents_case")
+        cases = cur.fetchone()[0]
+        cur.execute("SELECT count(*) FROM incidents_caselog WHERE action = 'close'")
+        closes = cur.fetchone()[0]
+    from django.db.models import Sum
+
+    totals = DailyTally.objects.aggregate(r=Sum("reported"), c=Sum("closed"))
+    assert (totals["r"], totals["c"]) == (cases, closes) == (500, 350)
+
+
+def test_dashboard_endpoints_count_within_the_scope(people):
+    generate_history(300, timezone.now() - timedelta(days=10), 5 * 86400, "TS")
+    leader = api_client(people["leader"])
+    kpis = leader.get(reverse("dispatch:dashboard-kpis"), _period()).json()
+    assert kpis["reported"] == 300 and kpis["closed_total"] == 210 and len(kpis["days"]) == 31
+    assert 0 < kpis["on_time_rate"] < 1
+    for zoom in (11, 16):  # community tallies, then the cases themselves
+        heat = leader.get(reverse("dispatch:dashboard-heat"), {**_period(), "zoom": zoom}).json()
+        assert heat["total"] == 300 and heat["points"]
+        shapes = leader.get(reverse("dispatch:dashboard-choropleth"), {**_period(), "zoom": zoom}).json()
+        assert sum(f["properties"]["count"] for f in shapes["features"]) == 300
+        assert shapes["level"] == ("cell" if zoom >= 14 else "community")
+    some = shapes["features"][0]["properties"]["code"]
+    figures = leader.get(reverse("dispatch:dashboard-area", args=[some]), _period()).json()
+    assert figures["total"] == shapes["features"][0]["properties"]["count"]
+    east = api_client(people["east_dispatcher"])  # another district's centre sees none of these
+    assert east.get(reverse("dispatch:dashboard-kpis"), _period()).json()["reported"] == 0
+    assert east.get(reverse("dispatch:dashboard-heat"), {**_period(), "zoom": 16}).json()["total"] == 0
+
+
+@pytest.mark.parametrize("params", [{}, {"start": "2026-11-10", "end": "2026-11-01"},
+                                    {"start": "2026-01-01", "end": "2027-06-01"},
+                                    {"start": "2026-11-01", "end": "2026-11-10", "bbox": "1,2,3"},
+                                    {"start": "2026-11-01", "end": "2026-11-10", "zoom": 40}])
+def test_bad_parameters_are_400_with_field_messages(people, params):
+    response = api_client(people["leader"]).get(reverse("dispatch:dashboard-heat"), params)
+    assert response.status_code == 400 and response.json()

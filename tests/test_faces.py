@@ -1,0 +1,202 @@
+"""The three faces in a real browser (Debian's chromium through Playwright) against the live server: the
+inspector's phone page (with a photo, and offline), the dispatcher's console (live, dispatch, emergency) and
+the leader's dashboard (heatmap and choropleth). Screenshots go to docs/screenshots/."""
+
+import copy
+from datetime import timedelta
+
+import pytest
+from django.contrib.gis.geos import Point
+from django.utils import timezone
+
+from dispatch.models import ResponseUnit, UnitAssignment
+from incidents.models import Case, Photo
+from tests.browser import SCREENSHOTS, browser, login
+from tests.conftest import point_in
+
+pytestmark = pytest.mark.django_db(transaction=True)
+PASSWORD = "Correct-horse-42"
+
+
+@pytest.fixture
+def offline_tiles(settings):
+    settings.TILE_URL = "http://127.0.0.1:9/{z}/{x}/{y}.png"  # no tile server: layers must draw anyway
+    policy = copy.deepcopy(settings.CONTENT_SECURITY_POLICY)
+    policy["DIRECTIVES"]["img-src"] = [*policy["DIRECTIVES"]["img-src"], "http://127.0.0.1:9"]
+    settings.CONTENT_SECURITY_POLICY = policy
+    settings.FEED_STREAM_SECONDS = 4  # streams end soon and reconnect: the live server's threads stay few
+    return settings
+
+
+def _watch(page) -> list[str]:
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("console", lambda m: "Content Security Policy" in m.text and errors.append(m.text))
+    return errors
+
+
+def _phone(b, lon: float, lat: float):
+    context = b.new_context(viewport={"width": 360, "height": 740}, device_scale_factor=2, is_mobile=True,
+                            has_touch=True, geolocation={"longitude": lon, "latitude": lat},
+                            permissions=["geolocation"])
+    return context, context.new_page()
+
+
+def _photo_file(tmp_path):
+    from PIL import Image
+
+    path = tmp_path / "camera.jpg"
+    Image.new("RGB", (4000, 3000), (90, 120, 150)).save(path, "JPEG", quality=80)  # a phone camera's size
+    return path
+
+
+def _choose(page, query: str, code: str) -> None:
+    page.fill("#category-search", query)
+    page.click(f"#category-list [data-code='{code}']")
+
+
+def test_inspector_reports_with_a_photo_on_a_phone(live_server, people, offline_tiles, tmp_path):
+    lon, lat = point_in(people["a"])
+    with browser() as b:
+        context, page = _phone(b, lon, lat)
+        errors = _watch(page)
+        login(page, live_server.url, "insp", PASSWORD)
+        assert page.url.endswith("/inspector/")  # the inspector lands on his page
+        page.wait_for_selector("#where[data-cell]")
+        cell = page.get_attribute("#where", "data-cell")
+        assert cell and cell.startswith(people["a"].code)
+        _choose(page, "垃圾", "SJ0102")
+        page.fill("textarea[name=description]", "垃圾桶满溢")
+        page.set_input_files("#photo", str(_photo_file(tmp_path)))
+        page.wait_for_selector("#preview:not([hidden])")
+        page.screenshot(path=str(SCREENSHOTS / "inspector.png"))
+        page.click("#submit")
+        page.wait_for_selector("#result [data-number]")
+        number = page.get_attribute("#result [data-number]", "data-number")
+        assert errors == []
+        context.close()
+    case = Case.objects.get(number=number)
+    assert case.cell.code == cell and case.category.code == "SJ0102" and case.reporter.username == "insp"
+    photo = Photo.objects.get(case=case)
+    assert max(photo.width, photo.height) <= 1600  # resized on the phone before upload
+
+
+def test_a_report_made_offline_is_sent_once_when_the_network_returns(live_server, people, offline_tiles):
+    lon, lat = point_in(people["a"])
+    before = Case.objects.count()
+    with browser() as b:
+        context, page = _phone(b, lon, lat)
+        errors = _watch(page)
+        login(page, live_server.url, "insp", PASSWORD)
+        page.wait_for_selector("#where[data-cell]")
+        page.wait_for_selector("#category-list [data-code]")
+        context.set_offline(True)
+        page.wait_for_selector("#net.offline")
+        _choose(page, "SJ0601", "SJ0601")
+        page.click("#submit")
+        page.wait_for_function("() => document.getElementById('queue-count').textContent === '1'")
+        assert "queued" in page.get_attribute("#result p", "class")
+        page.screenshot(path=str(SCREENSHOTS / "inspector-offline.png"))
+        assert Case.objects.count() == before
+        context.set_offline(False)
+        page.wait_for_selector("#result [data-number]", timeout=20000)  # sent when the network returned
+        page.wait_for_function("() => document.getElementById('queue-count').textContent === '0'")
+        page.evaluate("window.dispatchEvent(new Event('online'))")  # a second 'online' sends nothing again
+        page.wait_for_timeout(1000)
+        assert errors == []
+
+        # Queued, the page closed while still offline: the report waits on the phone (IndexedDB) and goes
+        # when the page is opened again with the network back.
+        context.set_offline(True)
+        _choose(page, "SJ0601", "SJ0601")
+        page.click("#submit")
+        page.wait_for_function("() => document.getElementById('queue-count').textContent === '1'")
+        page.close()
+        context.set_offline(False)
+        page = context.new_page()
+        page.goto(live_server.url + "/inspector/")
+        page.wait_for_function("() => document.getElementById('queue-count').textContent === '0'", timeout=20000)
+        context.close()
+    assert Case.objects.count() == before + 2
+
+
+def test_dispatcher_sees_a_report_live_dispatches_it_and_is_told_of_emergencies(live_server, people, offline_tiles):
+    from incidents import intake
+
+    lon, lat = point_in(people["a"])
+    with browser() as b:
+        page = b.new_page(viewport={"width": 1600, "height": 900})
+        errors = _watch(page)
+        login(page, live_server.url, "disp_city", PASSWORD)
+        assert page.url.endswith("/console/")
+        page.wait_for_selector("#live.on")
+        case = intake.submit(intake.Report(lon=lon, lat=lat, category="SJ0601", source="hotline_12345",
+                                           description="占道停车")).case
+        row = f"#list li[data-number='{case.number}']"
+        page.wait_for_selector(row, timeout=15000)  # appeared without a reload
+        page.click(row)
+        page.wait_for_selector(f"#panel[data-number='{case.number}'] [data-action='register']")
+        page.click("[data-action='register']")
+        page.wait_for_selector("#panel [data-action='dispatch']")
+        page.select_option("#act select[name=bureau]", people["cg"].code)
+        page.fill("#act input[name=note]", "就近处置")
+        page.click("[data-action='dispatch']")
+        page.wait_for_function("() => !document.querySelector('#panel [data-action=\"dispatch\"]')")
+        case.refresh_from_db()
+        assert case.status == "dispatched" and case.bureau == people["cg"]
+
+        # A stale panel: someone else changed the case; the 409 is said plainly and the panel refreshed.
+        other = intake.submit(intake.Report(lon=lon, lat=lat, category="SJ0601", source="hotline_12345")).case
+        page.wait_for_selector(f"#list li[data-number='{other.number}']", timeout=15000)
+        page.click(f"#list li[data-number='{other.number}']")
+        page.wait_for_selector("#panel [data-action='register']")
+        page.evaluate("document.getElementById('panel').dataset.version = '0'")  # as if loaded before a change
+        page.click("[data-action='register']")
+        page.wait_for_selector("#panel .conflict")
+
+        unit = ResponseUnit.objects.create(code="CG-01", name="城管巡逻一组", bureau=people["cg"],
+                                           position=Point(lon + 0.002, lat, srid=4326), position_at=timezone.now())
+        emergency = intake.submit(intake.Report(lon=lon, lat=lat, category="SJ0405", urgency="emergency",
+                                                source="hotline_12345", description="路段积水过膝")).case
+        page.wait_for_selector(f"#banner[data-number='{emergency.number}']:not([hidden])", timeout=15000)
+        page.click(f"#banner [data-open='{emergency.number}']")  # the banner opens the case ...
+        page.wait_for_selector(f"#units [data-send='{unit.code}']")  # ... with the nearest available units
+        page.wait_for_selector(f"#list li[data-number='{emergency.number}']")
+        page.screenshot(path=str(SCREENSHOTS / "console.png"))
+        page.click(f"#units [data-send='{unit.code}']")  # one click sends it
+        page.wait_for_function("() => !document.querySelector(\"#units [data-send='CG-01']\")")
+        assert UnitAssignment.objects.filter(case=emergency, unit=unit).exists()
+        assert errors == []
+
+
+def test_leader_sees_heatmap_and_choropleth_with_data(live_server, people, offline_tiles):
+    import importlib
+
+    from django.apps import apps
+
+    from dispatch.history import generate_history
+
+    for module in ("0002_calendar_data", "0007_stage_limits"):  # data the transactional flush removed
+        importlib.import_module(f"dispatch.migrations.{module}").load(apps, None)
+    generate_history(400, timezone.now() - timedelta(days=20), 15 * 86400, "HX", skew=2.0)
+    with browser() as b:
+        page = b.new_page(viewport={"width": 1600, "height": 900})
+        errors = _watch(page)
+        login(page, live_server.url, "lead", PASSWORD)
+        assert page.url.endswith("/dashboard/")
+        page.wait_for_selector("#map[data-mode='heat'][data-ready='1']")
+        page.wait_for_function("() => Number(document.getElementById('map').dataset.points) > 0")
+        page.wait_for_selector("#kpis[data-ready='1']")
+        assert page.inner_text("#k-reported").replace(",", "") == "400"
+        page.wait_for_selector("#ranking tbody tr")
+        page.screenshot(path=str(SCREENSHOTS / "dashboard-heatmap.png"))
+        page.check("input[name=mode][value=choropleth]")
+        page.wait_for_selector("#map[data-mode='choropleth'][data-ready='1']")
+        page.wait_for_function("() => Number(document.getElementById('map').dataset.features) > 0")
+        page.screenshot(path=str(SCREENSHOTS / "dashboard-choropleth.png"))
+        with page.expect_download() as download:
+            page.click("[data-csv='ranking']")
+        with open(download.value.path(), encoding="utf-8-sig") as f:
+            text = f.read()
+        assert text.startswith("rank,code,name,score")
+        assert errors == []
