@@ -317,6 +317,113 @@ ZH = {
         "密码须至少包含以下 %(n)d 类字符：小写字母、大写字母、数字、其他字符。",
     "Too many failed logins. Try again later, or ask an administrator to unlock the account.":
         "登录失败次数过多。请稍后再试，或请管理员解锁账户。",
+    'Four numbers: minLon,minLat,maxLon,maxLat.': '四个数：最小经度,最小纬度,最大经度,最大纬度。',
+    'Command console': '指挥调度台',
+    'Status': '状态',
+    'All open': '全部未结',
+    'Class': '大类',
+    'All': '全部',
+    'Area': '区域',
+    'Bureau': '部门',
+    'Urgency': '紧急程度',
+    'From': '起',
+    'To': '止',
+    'Overdue only': '仅超期',
+    'Live': '实时',
+    'Dashboard': '领导驾驶舱',
+    'To (exclusive)': '止（不含）',
+    'Map': '地图',
+    'Heatmap': '热力图',
+    'Cases per cell': '网格案件数',
+    'On-time rate': '按时处置率',
+    'Overdue now': '当前超期',
+    'Reported and closed per day': '每日上报与结案',
+    'Overdue by bureau': '各部门超期案件',
+    'Evaluation ranking': '综合评价排名',
+    'Bureaus': '部门',
+    'Districts': '区县',
+    'Streets': '街道',
+    'Cells': '网格',
+    'Inspectors': '网格员',
+    'Report': '上报',
+    'My cases': '我的案件',
+    'Verify': '核查',
+    'Finding your position…': '正在定位…',
+    'Category': '类别',
+    'Name or code, e.g. 井盖 or BJ0101': '名称或编码，如 井盖 或 BJ0101',
+    'Description': '描述',
+    'Take photo': '拍照',
+    'Submit report': '提交上报',
+    'Waiting to be sent': '待发送',
+    'Recovery codes': '恢复码',
+    'Keep these codes somewhere safe. Each one signs you in once if your phone is lost. They are shown only now.':
+        '请妥善保存这些恢复码。手机丢失时，每个恢复码可登录一次。恢复码仅显示这一次。',
+    'Two-step sign-in': '双因素登录',
+    'Set up two-step sign-in': '设置双因素登录',
+    'This replaces your current authenticator once the new one is confirmed.': '新的验证器确认后将替换当前验证器。',
+    'Scan this code with an authenticator app (e.g. Microsoft Authenticator, FreeOTP, Google '
+    'Authenticator), then type the six-digit code it shows.':
+        '请用验证器应用（如 Microsoft Authenticator、FreeOTP'
+        '、Google Authenticator）扫描此二维码，然后输入其显示的六位数字。',
+    'QR code': '二维码',
+    'Cannot scan? Enter this key:': '无法扫描？请输入此密钥：',
+    'Code': '验证码',
+    'Confirm': '确认',
+    'Type the code from your authenticator app, or one of your recovery codes.':
+        '请输入验证器应用中的验证码，或一个恢复码。',
+    'Sign in': '登录',
+    'Grid map': '网格地图',
+    'Audit trail': '审计日志',
+    'Cell': '网格',
+    'Not in a grid cell of the city.': '不在本市任何网格内。',
+    'Position kept; the cell is found when the report is sent.': '位置已记录；发送时确定所在网格。',
+    'No GPS: tap the map where the problem is.': '无法获取GPS：请在地图上点选问题位置。',
+    'That photo cannot be read.': '无法读取该照片。',
+    'Reported. Case number': '已上报，案件编号',
+    'Sending…': '正在发送…',
+    'No network: saved on this phone, sent when the network returns.': '无网络：已保存在本机，联网后自动发送。',
+    'Offline — reports are kept on this phone': '离线 — 上报保存在本机',
+    'Waiting for the position: tap the map or wait for GPS.': '等待定位：请点选地图或等待GPS。',
+    'This category needs a photo.': '该类别须附照片。',
+    'Discard this refused report?': '放弃这条被退回的上报？',
+    'Nothing here.': '暂无。',
+    'Passed': '通过',
+    'Not fixed': '未处置好',
+    'Someone changed this case meanwhile; it has been reloaded. Check it and try again.':
+        '该案件已被他人修改，已重新加载。请核对后重试。',
+    'Emergency reported': '突发事件上报',
+    'Reason': '理由',
+    'Nearest available units': '最近的可用处置力量',
+    'Send': '派出',
+    'No available unit nearby.': '附近没有可用的处置力量。',
+    'No cases match.': '没有符合条件的案件。',
+    'No cases in this period.': '该时段没有案件。',
+    'Text': '文本',
+    'In the user, object or detail.': '在用户、对象或详情中查找。',
+    'Action': '操作',
+    'Result': '结果',
+    'any': '任意',
+    'Address': '地址',
+    'The end is before the start.': '结束早于开始。',
+    'Sign in with your second factor first.': '请先完成双因素登录。',
+    'The database is unavailable; nothing was saved. Try again shortly (same client_uuid).':
+        '数据库暂不可用，未保存任何内容。请稍后重试（使用相同的 client_uuid）。',
+    'Security administrator': '安全管理员',
+    'Auditor': '审计管理员',
+    'Separation of duties: one person cannot be %(roles)s at once.': '三权分立：同一人不能同时担任%(roles)s。',
+    'Security audit trail': '安全审计日志',
+    'Search': '查询',
+    'Export CSV': '导出 CSV',
+    '%(n)s event': '%(n)s 条事件',
+    'At': '时间',
+    'User': '用户',
+    'Object': '对象',
+    'Detail': '详情',
+    'Previous': '上一页',
+    'Next': '下一页',
+    "That code is not right; check the phone's clock and try the newest code.":
+        '验证码不正确；请检查手机时间并使用最新的验证码。',
+    'That code is not right.': '验证码不正确。',
 }
 
 def _unquote(lines: list[str]) -> str:
@@ -340,15 +447,18 @@ def fill(path: Path) -> list[str]:
             out.append("\n".join(lines))
             continue
         i = next(k for k, line in enumerate(lines) if line.startswith("msgid "))
-        j = next(k for k, line in enumerate(lines) if line.startswith("msgstr "))
-        msgid = _unquote(lines[i:j])
+        j = next(k for k, line in enumerate(lines) if line.startswith("msgstr"))
+        plural = next((k for k, line in enumerate(lines) if line.startswith("msgid_plural ")), None)
+        msgid = _unquote(lines[i:plural if plural is not None else j])
         if not msgid:  # the header
             out.append("\n".join(lines))
             continue
         zh = ZH.get(msgid)
         if zh is None:
             missing.append(msgid)
-        out.append("\n".join([*lines[:j], f'msgstr "{_quote(zh or "")}"']))
+        # Chinese has one plural form: msgstr[0] serves every count.
+        key = "msgstr[0]" if plural is not None else "msgstr"
+        out.append("\n".join([*lines[:j], f'{key} "{_quote(zh or "")}"']))
     path.write_text("\n\n".join(out), encoding="utf-8")
     return missing
 

@@ -7,3 +7,6 @@ class GridsConfig(AppConfig):
 
     name = "grids"
     verbose_name = _("City grid")
+
+    def ready(self) -> None:
+        from . import openapi  # noqa: F401  (registers the schema extension)
