@@ -10,6 +10,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from citygrid.audit import record
 from grids.locate import locate_many
 
 from .catalogue import subclass
@@ -153,6 +154,7 @@ def submit(report: Report, reporter=None) -> Intake:
                                            note=case.description[:200], location=case.location)
             for p in prepared:
                 store_photo(case, p, kind=Photo.Kind.BEFORE, log_entry=entry, user=reporter)
+            record("case_report", user=reporter, target=f"case: {case.number}", detail=str(case.source))
     except IntegrityError:
         # The same client id submitted twice at once: the other request made the case.
         existing = _case_with_uuid(case.client_uuid)

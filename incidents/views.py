@@ -18,6 +18,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from citygrid import roles
+from citygrid.audit import record
 from citygrid.roles import has_role
 from grids.models import Bureau
 from grids.views import FeaturePagination
@@ -272,6 +273,8 @@ class CaseAction(APIView):
         except lifecycle.InvalidAction as exc:
             raise ValidationError(exc.errors) from exc
         except lifecycle.TransitionError as exc:
+            record(f"case_{action}", request=request, target=f"case: {number}", result="refused",
+                   detail=str(exc))
             return Response({"detail": str(exc), "status": exc.case.status, "version": exc.case.version,
                              "allowed_actions": lifecycle.allowed_actions(exc.case, user)},
                             status=status.HTTP_409_CONFLICT)

@@ -172,3 +172,22 @@ def test_content_security_policy_allows_no_inline_script(client, dispatcher, gri
     response = client.get(reverse("admin:grids_cell_change", args=[cell.pk]))
     nonce = re.search(r"'nonce-([^']+)'", response["Content-Security-Policy"]).group(1)
     assert f'nonce="{nonce}"' in response.content.decode()
+
+
+def test_case_actions_are_in_the_audit_trail_with_their_address(people):
+    from tests.conftest import point_in
+
+    lon, lat = point_in(people["a"])
+    client = api_client(people["inspector"])
+    response = client.post(reverse("incidents:case-list"), {"lon": lon, "lat": lat, "category": "SJ0601"},
+                           format="json", REMOTE_ADDR="10.9.8.7")
+    number = response.json()["id"]
+    report = AuditEvent.objects.get(action="case_report", target=f"case: {number}")
+    assert (report.username, report.ip, report.result) == ("insp", "10.9.8.7", "ok")
+    operator = api_client(people["operator"])
+    url = reverse("incidents:case-action", args=[number, "register"])
+    assert operator.post(url, {"version": 1}, format="json", REMOTE_ADDR="10.9.8.8").status_code == 200
+    done = AuditEvent.objects.get(action="case_register", target=f"case: {number}")
+    assert (done.username, done.ip, done.detail) == ("oper", "10.9.8.8", "reported → registered")
+    assert operator.post(url, {"version": 1}, format="json").status_code == 409
+    assert AuditEvent.objects.filter(action="case_register", result="refused").exists()
