@@ -191,3 +191,13 @@ def test_case_actions_are_in_the_audit_trail_with_their_address(people):
     assert (done.username, done.ip, done.detail) == ("oper", "10.9.8.8", "reported → registered")
     assert operator.post(url, {"version": 1}, format="json").status_code == 409
     assert AuditEvent.objects.filter(action="case_register", result="refused").exists()
+
+
+def test_no_endpoint_parses_xml(people, client):
+    bomb = ('<?xml version="1.0"?><!DOCTYPE l [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;">'
+            '<!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;">]><case><category>&c;</category></case>')
+    response = api_client(people["inspector"]).post(reverse("incidents:case-list"), bomb,
+                                                     content_type="application/xml")
+    assert response.status_code == 415
+    response = client.post("/open311/v2/requests.xml", bomb, content_type="application/xml")
+    assert response.status_code in (400, 403) and b"aaaaaaaaaa" not in response.content
