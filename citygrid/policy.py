@@ -47,6 +47,7 @@ POLICIES: dict[str, Policy] = {
     "frontend:home": Policy(PUBLIC, objects="redirects to the user's own page (or the login)"),
     "frontend:map": Policy(ANY_ROLE),
     "frontend:inspector": Policy(_r(roles.INSPECTOR), objects="the inspector's cells and reports (API scoped)"),
+    "frontend:inspector-sw": Policy(PUBLIC, objects="static code, no data: the inspector page's offline shell"),
     "frontend:console": Policy(_r(roles.DISPATCHER, roles.OPERATOR), objects="scoped cases (API)"),
     "frontend:dashboard": Policy(_r(roles.LEADER, roles.DISPATCHER), objects="scoped cases (API)"),
     "api-schema": Policy(ANY_ROLE),

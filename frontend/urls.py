@@ -7,6 +7,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("map/", views.GridMap.as_view(), name="map"),
     path("inspector/", views.Inspector.as_view(), name="inspector"),
+    path("inspector/sw.js", views.inspector_service_worker, name="inspector-sw"),
     path("console/", views.Console.as_view(), name="console"),
     path("dashboard/", views.Dashboard.as_view(), name="dashboard"),
 ]

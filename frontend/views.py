@@ -67,8 +67,10 @@ class Inspector(Page):
 
     def page_config(self) -> dict:
         return {"apiLocate": reverse("grids:locate"), "apiCatalogue": reverse("incidents:catalogue"),
+                "apiCells": reverse("grids:cell-list"),
                 "apiCases": reverse("incidents:case-list"), "apiMine": reverse("incidents:my-cases"),
                 "apiTasks": reverse("incidents:verification-tasks"), "apiCase": "/api/cases/",
+                "serviceWorker": reverse("frontend:inspector-sw"),
                 "photoMaxPixels": 1600,
                 "text": {"cell": _("Cell"), "noCell": _("Not in a grid cell of the city."),
                          "positionKept": _("Position kept; the cell is found when the report is sent."),
@@ -81,6 +83,28 @@ class Inspector(Page):
                          "needCategory": _("Choose a category."), "needPhoto": _("This category needs a photo."),
                          "discard": _("Discard this refused report?"), "none": _("Nothing here."),
                          "pass": _("Passed"), "fail": _("Not fixed"), "afterPhoto": _("After")}}
+
+
+INSPECTOR_ASSETS = ("frontend/citygrid.css", "leaflet/leaflet.css", "leaflet/leaflet.js",
+                    "leaflet/images/marker-icon.png", "leaflet/images/marker-shadow.png", "frontend/datum.js",
+                    "frontend/common.js", "frontend/inspector.js")
+
+
+def inspector_service_worker(request):
+    """The inspector page's service worker, listing the static files by their served (hashed) names; the cache
+    is renamed whenever one of them changes."""
+    import hashlib
+    import json
+
+    from django.shortcuts import render
+    from django.templatetags.static import static
+
+    assets = [static(name) for name in INSPECTOR_ASSETS]
+    version = hashlib.sha256("|".join(assets).encode()).hexdigest()[:12]
+    response = render(request, "frontend/inspector_sw.js", {"version": version, "assets": json.dumps(assets)},
+                      content_type="text/javascript; charset=utf-8")
+    response["Cache-Control"] = "no-cache"
+    return response
 
 
 class Console(Page):

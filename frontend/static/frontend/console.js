@@ -9,7 +9,8 @@
 
   var map = C.baseMap($("map"), cfg);
   window.cityGridMap = map;
-  var clusters = L.markerClusterGroup({ maxClusterRadius: 50, spiderfyOnMaxZoom: true }).addTo(map);
+  // No cluster animations: the list reloads on live events, and a reload during an animation breaks it.
+  var clusters = L.markerClusterGroup({ maxClusterRadius: 50, spiderfyOnMaxZoom: true, animate: false }).addTo(map);
   var cells = L.geoJSON(null, { style: { color: "#ff7f00", weight: 1, fillOpacity: 0.03 }, interactive: false }).addTo(map);
   var districts = L.geoJSON(null, { style: { color: "#0b3d63", weight: 2, fill: false }, interactive: false }).addTo(map);
   var unitLayer = L.layerGroup().addTo(map);
@@ -109,9 +110,11 @@
     current = number;
     document.querySelectorAll("#list li").forEach(function (li) { li.classList.toggle("current", li.dataset.number === number); });
     return C.api(cfg.apiCase + encodeURIComponent(number) + "/").then(function (r) {
+      if (number !== current) return;  // another case was opened meanwhile: this answer is stale
       if (!r.ok) { $("panel").hidden = true; return; }
       render(r.data);
-      if (pan && markers[number] && clusters.hasLayer(markers[number])) clusters.zoomToShowLayer(markers[number]);
+      // Close enough that the marker stands alone (zoomToShowLayer breaks if the list reloads meanwhile).
+      if (pan && markers[number]) map.setView(markers[number].getLatLng(), Math.max(map.getZoom(), 17), { animate: false });
     });
   }
   function render(f, message) {
@@ -232,9 +235,14 @@
   });
 
   // ---- live: the case log as a stream; on any event the list reloads (debounced) and the open case refreshes
-  var lastId = 0, pending = null;
+  var lastId = 0, pending = null, seen = new Set();
   function onEvent(ev) {
+    // A reconnected stream re-reads its last seconds (ids can commit out of order): each event counts once.
+    if (seen.has(ev.id)) return;
+    seen.add(ev.id);
+    if (seen.size > 5000) seen = new Set(Array.from(seen).slice(-1000));
     lastId = Math.max(lastId, ev.id);
+    document.body.dataset.lastEvent = lastId;  // how far the feed has been read (the tests wait on it)
     if (ev.case.emergency && ev.action === "report") announceEmergency(ev);
     clearTimeout(pending);
     pending = setTimeout(load, 300);
@@ -255,6 +263,6 @@
     }).finally(function () { setTimeout(poll, 5000); });
   }
   C.api(cfg.apiEvents + "?limit=1").then(function (r) {
-    if (r.ok) r.data.events.forEach(function (e) { lastId = Math.max(lastId, e.id); });
+    if (r.ok) r.data.events.forEach(function (e) { lastId = Math.max(lastId, e.id); seen.add(e.id); });
   }).finally(function () { load().then(connect); });
 })();

@@ -7,7 +7,8 @@
   var text = cfg.text;
   var map = C.baseMap($("map"), cfg);
   window.cityGridMap = map;
-  var heat = L.heatLayer([], { radius: 16, blur: 12, minOpacity: 0.35, maxZoom: 17 });
+  // Stays on the map, emptied in choropleth mode: Leaflet.heat fails if removed while a redraw is pending.
+  var heat = L.heatLayer([], { radius: 16, blur: 12, minOpacity: 0.35, maxZoom: 17 }).addTo(map);
   var shapes = L.geoJSON(null, {
     style: function (f) { return { color: "#555", weight: 0.6, fillColor: ramp(f.properties.count), fillOpacity: 0.7 }; },
     onEachFeature: function (f, layer) { layer.on("click", function (e) { figures(f, e.latlng); }); }
@@ -56,13 +57,12 @@
         var counts = r.data.points.map(function (p) { return p[2]; }).sort(function (a, b) { return a - b; });
         heat.setOptions({ max: Math.max(1, counts[Math.floor(counts.length * 0.9)] || 1) });
         heat.setLatLngs(r.data.points.map(function (p) { var d = datum.toDisplay(p[1], p[0]); return [d.lat, d.lng, p[2]]; }));
-        if (!map.hasLayer(heat)) heat.addTo(map);
         $("legend").textContent = r.data.total + " " + text.cases;
         el.dataset.points = r.data.points.length;
         el.dataset.ready = "1";
       });
     }
-    map.removeLayer(heat);
+    heat.setLatLngs([]);
     return C.api(cfg.apiChoropleth + "?" + q).then(function (r) {
       if (ticket !== mapTicket || !r.ok) return;
       peak = Math.max(1, r.data.max);

@@ -5,6 +5,10 @@
   var C = window.CityGrid, cfg = C.config("page-config"), datum = window.CityGridDatum(cfg.tileDatum);
   var $ = function (id) { return document.getElementById(id); };
   var text = cfg.text;
+  // The page itself opens without network (its service worker keeps the shell).
+  if ("serviceWorker" in navigator && cfg.serviceWorker) {
+    navigator.serviceWorker.register(cfg.serviceWorker).catch(function () { /* not a secure context */ });
+  }
 
   // ---- tabs
   document.querySelectorAll(".tabs [data-tab]").forEach(function (b) {
@@ -50,6 +54,7 @@
       if (ticket !== locating) return;
       var where = $("where");
       if (r.ok && r.data.cell) {
+        showCell(r.data.cell.code);
         where.textContent = text.cell + " " + r.data.cell.code + " · " + (r.data.community ? r.data.community.name : "") +
           " · " + (r.data.street ? r.data.street.name : "");
         where.dataset.cell = r.data.cell.code;
@@ -60,6 +65,18 @@
         where.dataset.cell = "";
       }
     }).catch(function () { if (ticket === locating) $("where").textContent = text.positionKept; });
+  }
+  var cellShape = L.geoJSON(null, { style: { color: "#e31a1c", weight: 3, fillOpacity: 0.08 }, interactive: false }).addTo(map);
+  var shownCell = null;
+  function showCell(code) {
+    if (code === shownCell) return;
+    shownCell = code;
+    C.api(cfg.apiCells + encodeURIComponent(code) + "/").then(function (r) {
+      if (!r.ok || shownCell !== code) return;
+      r.data.geometry = datum.geometry(r.data.geometry);
+      cellShape.clearLayers();
+      cellShape.addData(r.data);
+    }).catch(function () { shownCell = null; });
   }
   if (navigator.geolocation) {
     navigator.geolocation.watchPosition(function (p) {
@@ -271,7 +288,7 @@
     C.api(cfg.apiMine + "?page_size=50").then(function (r) {
       $("mine").innerHTML = r.ok && r.data.features.length ? r.data.features.map(function (f) { return card(f); }).join("")
         : "<li>" + C.esc(text.none) + "</li>";
-    });
+    }).catch(function () { $("mine").innerHTML = "<li>" + C.esc(text.offline) + "</li>"; });
   }
   function loadTasks() {
     C.api(cfg.apiTasks + "?page_size=50").then(function (r) {
@@ -290,9 +307,9 @@
           box.innerHTML = d.data.properties.photos.filter(function (p) { return p.kind === "after"; }).map(function (p) {
             return '<img src="' + C.esc(p.thumbnail_url) + '" alt="' + C.esc(text.afterPhoto) + '">';
           }).join("");
-        });
+        }).catch(function () { /* offline: no photos now */ });
       });
-    });
+    }).catch(function () { /* offline: the tasks show when the network returns */ });
   }
   $("tasks").addEventListener("click", function (e) {
     var b = e.target.closest("[data-verify]");
@@ -303,7 +320,7 @@
     C.api(cfg.apiCase + number + "/verify_" + b.dataset.verify + "/", { method: "POST", body: body }).then(function (r) {
       if (!r.ok) alert(C.errorsText(r.data));
       loadTasks();
-    });
+    }).catch(function () { alert(text.offline); });
   });
   loadTasks();
 })();
