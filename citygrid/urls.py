@@ -12,7 +12,8 @@ urlpatterns = [
     path("accounts/login/", views.Login.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/password/", views.PasswordChange.as_view(), name="password_change"),
-    path("accounts/password/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),
+    path("accounts/password/done/", auth_views.PasswordChangeDoneView.as_view(
+        template_name="frontend/password_change_done.html"), name="password_change_done"),
     path("accounts/two-step/setup/", views.SecondFactorSetup.as_view(), name="otp_setup"),
     path("accounts/two-step/", views.SecondFactorVerify.as_view(), name="otp_verify"),
     path("accounts/two-step/recovery-codes/", views.RecoveryCodes.as_view(), name="otp_recovery"),

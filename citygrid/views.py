@@ -21,6 +21,9 @@ from .models import StaffProfile
 class PasswordChange(auth_views.PasswordChangeView):
     """Changing one's password also clears the 'must change' mark of an initial or demo password."""
 
+    # Named apart from registration/…: the admin app, listed first, ships templates under those names.
+    template_name = "frontend/password_change_form.html"
+
     def form_valid(self, form):
         response = super().form_valid(form)
         StaffProfile.objects.filter(user=self.request.user).update(must_change_password=False)

@@ -112,6 +112,8 @@ def test_initial_passwords_must_be_changed_outside_debug(client, dispatcher, set
     client.force_login(dispatcher)
     response = client.get("/map/")
     assert response.status_code == 302 and response["Location"] == reverse("password_change")
+    page = client.get(reverse("password_change")).content.decode()
+    assert 'class="login"' in page and "初始密码" in page  # the product's page, not the admin's
     assert client.get(reverse("grids:area-list")).status_code == 403  # the pages' own API calls too
     client.post(reverse("password_change"), {"old_password": "Correct-horse-42",
                                              "new_password1": "Another-Horse-77", "new_password2": "Another-Horse-77"})
