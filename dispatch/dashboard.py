@@ -163,3 +163,20 @@ def kpis(user: AbstractBaseUser, f: Filter) -> dict:
             "reported": sum(intake.values()), "closed_total": sum(closed.values()),
             "on_time_rate": round(on_time / judged, 4) if judged else None, "overdue_by_bureau": overdue,
             "overdue_total": sum(o["overdue"] for o in overdue)}
+
+
+def compact_tallies() -> int:
+    """Fold the tally increments into one row per day, district, community and class (the scheduler runs this
+    every few minutes). Increments written meanwhile are not in this statement's snapshot and stay for the
+    next fold; readers sum, so they see the same totals before and after. Returns the rows removed."""
+    with connection.cursor() as cur:
+        cur.execute("""
+            WITH folded AS (DELETE FROM dispatch_dailytally RETURNING *),
+            merged AS (
+                INSERT INTO dispatch_dailytally (day, district_id, community_id, major_id, reported, closed,
+                                                 processed, on_time)
+                SELECT day, district_id, community_id, major_id, sum(reported), sum(closed), sum(processed),
+                       sum(on_time)
+                FROM folded GROUP BY 1, 2, 3, 4 RETURNING 1)
+            SELECT (SELECT count(*) FROM folded) - (SELECT count(*) FROM merged)""")
+        return cur.fetchone()[0]

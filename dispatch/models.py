@@ -248,8 +248,10 @@ class Heartbeat(models.Model):
 
 class DailyTally(models.Model):
     """Cases counted per local day, community and major class: reported (by report day), closed and processed
-    on time (by the day it happened). Kept by statement-level triggers on the case and its log (migration
-    0010), so the dashboards read a few thousand rows instead of a million cases."""
+    on time (by the day it happened). Written by statement-level triggers on the case and its log (migrations
+    0010, 0011) as increments — plain inserts, so concurrent reports never wait on each other's counter row —
+    that the scheduler folds into one row per key every few minutes (`compact_tallies`). Readers sum, so
+    they are right before and after folding; the dashboards read a few thousand rows, not a million cases."""
 
     day = models.DateField()
     district = models.ForeignKey(Area, null=True, on_delete=models.CASCADE, related_name="+")
@@ -261,6 +263,4 @@ class DailyTally(models.Model):
     on_time = models.IntegerField(default=0)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["day", "district", "community", "major"],
-                                               nulls_distinct=False, name="dailytally_unique_key")]
         indexes = [models.Index(fields=["day"], name="dailytally_day_idx")]

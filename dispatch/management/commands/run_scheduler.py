@@ -25,6 +25,13 @@ def _purge_audit() -> None:
     log.info("audit retention: %d events purged", purge_expired())
 
 
+def _compact_tallies() -> None:
+    from dispatch.dashboard import compact_tallies
+
+    close_old_connections()
+    compact_tallies()
+
+
 class Command(BaseCommand):
     help = "Run the scheduled jobs (the overdue watch every WATCH_INTERVAL_SECONDS) until stopped."
 
@@ -39,6 +46,8 @@ class Command(BaseCommand):
         # One run at a time; runs missed while busy or stopped collapse into one (the watch is idempotent).
         scheduler.add_job(_watch, "interval", seconds=settings.WATCH_INTERVAL_SECONDS, id="deadline-watch",
                           max_instances=1, coalesce=True, next_run_time=timezone.now())
+        scheduler.add_job(_compact_tallies, "interval", minutes=5, id="compact-tallies", max_instances=1,
+                          coalesce=True)
         scheduler.add_job(_purge_audit, "cron", hour=3, minute=30, id="audit-retention", max_instances=1,
                           coalesce=True)
         self.stdout.write(f"scheduler: deadline watch every {settings.WATCH_INTERVAL_SECONDS} s")
