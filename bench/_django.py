@@ -45,6 +45,9 @@ def gunicorn(port: int, workers: int, threads: int = 1, **env: str) -> Iterator[
     # Production mode over plain HTTP on the loopback: no redirect to HTTPS.
     environ = {**os.environ, "DEBUG": "0", "SECRET_KEY": BENCH_SECRET_KEY, "ALLOWED_HOSTS": "127.0.0.1",
                "LOG_LEVEL": "ERROR", "SECURE_SSL_REDIRECT": "0", "SECURE_COOKIES": "0", **env}
+    # Production mode serves hashed static files: their manifest must be current.
+    subprocess.run([sys.executable, str(ROOT / "manage.py"), "collectstatic", "--noinput", "-v0"], cwd=ROOT,
+                   env=environ, check=True)
     server = subprocess.Popen([sys.executable, "-m", "gunicorn", "citygrid.wsgi", "--bind", f"127.0.0.1:{port}",
                                "--workers", str(workers), "--threads", str(threads), "--log-level", "warning"],
                               cwd=ROOT, env=environ)
