@@ -367,7 +367,8 @@ ZH = {
         '、Google Authenticator）扫描此二维码，然后输入其显示的六位数字。',
     'QR code': '二维码',
     'Cannot scan? Enter this key:': '无法扫描？请输入此密钥：',
-    'Code': '验证码',
+    'Code': '编码',
+    'Verification code': '验证码',
     'Confirm': '确认',
     'Type the code from your authenticator app, or one of your recovery codes.':
         '请输入验证器应用中的验证码，或一个恢复码。',
@@ -424,6 +425,24 @@ ZH = {
     "That code is not right; check the phone's clock and try the newest code.":
         '验证码不正确；请检查手机时间并使用最新的验证码。',
     'That code is not right.': '验证码不正确。',
+    'Name': '名称',
+    'Rank': '排名',
+    'Score': '得分',
+    'Register': '立案',
+    'Do not register': '不予立案',
+    'Return': '退回',
+    'Approve postponement': '批准延期',
+    'Deny postponement': '驳回延期',
+    'Merge': '合并',
+    'Close': '结案',
+    'Cancel': '作废',
+    'Accept': '签收',
+    'Routing': '路由',
+    'Likely duplicates': '疑似重复',
+    'Bureau to dispatch to': '派遣部门',
+    'Merge into': '并入',
+    'Note (the reason, when dispatching elsewhere than the rule)': '备注（改派时填写理由）',
+    'Log': '日志',
 }
 
 def _unquote(lines: list[str]) -> str:

@@ -118,17 +118,25 @@ class Console(Page):
         return {**super().get_context_data(**kwargs), "statuses": Status.choices, "urgencies": Urgency.choices}
 
     def page_config(self) -> dict:
-        from incidents.models import FINAL_STATUSES, Status
+        from incidents.models import FINAL_STATUSES, Status, Urgency
 
         return {"apiCases": reverse("incidents:case-list"), "apiCase": "/api/cases/",
+                "urgencies": {value: str(label) for value, label in Urgency.choices},
                 "openStatuses": [s.value for s in Status if s not in FINAL_STATUSES],
                 "apiStream": reverse("dispatch:stream"), "apiEvents": reverse("dispatch:events"),
                 "apiCells": reverse("grids:cell-list"), "apiAreas": reverse("grids:area-list"),
                 "apiBureaus": reverse("grids:bureau-list"), "apiCatalogue": reverse("incidents:catalogue"),
                 "apiUnits": "/api/dispatch/cases/", "canDispatchUnits": roles.DISPATCHER in user_roles(
                     self.request.user),
+                "actions": {"register": _("Register"), "reject": _("Do not register"), "dispatch": _("Dispatch"),
+                            "return": _("Return"), "approve_postponement": _("Approve postponement"),
+                            "deny_postponement": _("Deny postponement"), "merge": _("Merge"), "close": _("Close"),
+                            "cancel": _("Cancel"), "accept": _("Accept")},
                 "text": {"conflict": _("Someone changed this case meanwhile; it has been reloaded. Check it and "
                                        "try again."),
+                         "deadline": _("deadline"), "routing": _("Routing"), "duplicates": _("Likely duplicates"),
+                         "bureau": _("Bureau to dispatch to"), "into": _("Merge into"),
+                         "note": _("Note (the reason, when dispatching elsewhere than the rule)"), "log": _("Log"),
                          "emergency": _("Emergency reported"), "reason": _("Reason"),
                          "nearest": _("Nearest available units"), "send": _("Send"),
                          "noUnits": _("No available unit nearby."), "none": _("No cases match.")}}
@@ -154,5 +162,8 @@ class Dashboard(Page):
                 "apiArea": "/api/dispatch/dashboard/areas/", "apiKpis": reverse("dispatch:dashboard-kpis"),
                 "apiEvaluation": reverse("dispatch:evaluation"), "apiCatalogue": reverse("incidents:catalogue"),
                 "apiAreas": reverse("grids:area-list"),
+                "columns": {"bureau": _("Bureau"), "name": _("Name"), "overdue": _("Overdue"), "rank": _("Rank"),
+                            "code": _("Code"), "score": _("Score"), "reported": _("Reported"), "closed": _("Closed"),
+                            "on_time_rate": _("On-time rate")},
                 "text": {"intake": _("Reported"), "closed": _("Closed"), "onTime": _("On-time rate"),
                          "overdue": _("Overdue now"), "cases": _("cases"), "noData": _("No cases in this period.")}}

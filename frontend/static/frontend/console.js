@@ -72,7 +72,7 @@
       '<span class="light" aria-label="' + C.esc(p.sla) + '"></span><strong>' + C.esc(f.id) + "</strong> " +
       C.esc(p.category_name) + '<br><small>' + C.esc(p.status_label) + " · " +
       C.esc((p.created_at || "").slice(5, 16).replace("T", " ")) + (p.bureau ? " · " + C.esc(p.bureau) : "") +
-      (p.urgency !== "normal" ? ' · <b class="urgency">' + C.esc(p.urgency) + "</b>" : "") + "</small></li>";
+      (p.urgency !== "normal" ? ' · <b class="urgency">' + C.esc(cfg.urgencies[p.urgency] || p.urgency) + "</b>" : "") + "</small></li>";
   }
   var loadTicket = 0;
   function load() {
@@ -100,11 +100,9 @@
 
   // ---- the case panel
   var ACTIONS = {
-    register: { label: "立案 Register" }, reject: { label: "不予立案 Reject", reason: true },
-    dispatch: { label: "派遣 Dispatch", bureau: true }, return: { label: "退回 Return", reason: true },
-    approve_postponement: { label: "批准延期 Approve postponement" }, deny_postponement: { label: "驳回延期 Deny", reason: true },
-    merge: { label: "合并 Merge", into: true }, close: { label: "结案 Close" }, cancel: { label: "作废 Cancel", reason: true },
-    accept: { label: "签收 Accept" }
+    register: {}, reject: { reason: true }, dispatch: { bureau: true }, return: { reason: true },
+    approve_postponement: {}, deny_postponement: { reason: true }, merge: { into: true }, close: {},
+    cancel: { reason: true }, accept: {}
   };
   function open(number, pan) {
     current = number;
@@ -128,29 +126,29 @@
       '<button type="button" class="close-panel" aria-label="close">×</button>' +
       "<h2>" + C.esc(f.id) + " <small>" + C.esc(p.status_label) + "</small></h2>" +
       (message ? '<p class="error conflict" role="alert">' + C.esc(message) + "</p>" : "") +
-      '<p class="sla-' + C.esc(p.sla) + '"><span class="light"></span> ' + C.esc(p.category_name) + " · " + C.esc(p.urgency) +
-      (p.deadline ? " · 时限 " + C.esc(p.deadline.slice(0, 16).replace("T", " ")) : "") + "</p>" +
+      '<p class="sla-' + C.esc(p.sla) + '"><span class="light"></span> ' + C.esc(p.category_name) + " · " + C.esc(cfg.urgencies[p.urgency] || p.urgency) +
+      (p.deadline ? " · " + C.esc(text.deadline) + " " + C.esc(p.deadline.slice(0, 16).replace("T", " ")) : "") + "</p>" +
       "<p>" + C.esc(p.description) + "</p>" +
       "<p><small>" + C.esc([p.cell, p.community, p.street, p.district].filter(Boolean).join(" / ")) + "</small></p>" +
       (p.contact && (p.contact.name || p.contact.phone) ? "<p>☎ " + C.esc(p.contact.name) + " " + C.esc(p.contact.phone) + "</p>" : "") +
       '<div class="photos">' + (p.photos || []).map(function (ph) {
         return '<a href="' + C.esc(ph.url) + '" target="_blank" rel="noopener"><img src="' + C.esc(ph.thumbnail_url) + '" alt="' + C.esc(ph.kind) + '"></a>';
       }).join("") + "</div>" +
-      (p.routing ? '<p class="routing"><b>路由 Routing:</b> ' + C.esc(p.routing.explanation) + "</p>" : "") +
-      (p.likely_duplicates && p.likely_duplicates.length ? '<p class="dups"><b>疑似重复 Likely duplicates:</b> ' +
+      (p.routing ? '<p class="routing"><b>' + C.esc(text.routing) + ":</b> " + C.esc(p.routing.explanation) + "</p>" : "") +
+      (p.likely_duplicates && p.likely_duplicates.length ? '<p class="dups"><b>' + C.esc(text.duplicates) + ":</b> " +
         p.likely_duplicates.map(function (n) { return '<a href="#" data-open="' + C.esc(n) + '">' + C.esc(n) + "</a>"; }).join(", ") + "</p>" : "") +
       '<form id="act" class="actions">' +
-        '<label class="opt bureau" hidden>派遣部门 Bureau <select name="bureau">' + bureaus.map(function (b) {
+        '<label class="opt bureau" hidden>' + C.esc(text.bureau) + ' <select name="bureau">' + bureaus.map(function (b) {
           return '<option value="' + C.esc(b.code) + '"' + (b.code === suggested ? " selected" : "") + ">" + C.esc(b.name) + "</option>";
         }).join("") + "</select></label>" +
         '<label class="opt reason" hidden>' + C.esc(text.reason) + ' <input name="reason"></label>' +
-        '<label class="opt into" hidden>并入 Into <input name="into" value="' + C.esc((p.likely_duplicates || [])[0] || "") + '"></label>' +
-        '<label class="opt note">备注 / 改派理由 Note / reason for another bureau <input name="note"></label>' +
+        '<label class="opt into" hidden>' + C.esc(text.into) + ' <input name="into" value="' + C.esc((p.likely_duplicates || [])[0] || "") + '"></label>' +
+        '<label class="opt note">' + C.esc(text.note) + ' <input name="note"></label>' +
         '<div class="buttons">' + actions.map(function (a) {
-          return '<button type="button" data-action="' + a + '">' + C.esc(ACTIONS[a].label) + "</button>";
+          return '<button type="button" data-action="' + a + '">' + C.esc(cfg.actions[a] || a) + "</button>";
         }).join("") + "</div></form>" +
       '<div id="units"></div>' +
-      '<details><summary>日志 Log (' + (p.log || []).length + ")</summary><ol class='log'>" + (p.log || []).map(function (l) {
+      '<details><summary>' + C.esc(text.log) + " (" + (p.log || []).length + ")</summary><ol class='log'>" + (p.log || []).map(function (l) {
         return "<li>" + C.esc(l.created_at.slice(5, 16).replace("T", " ")) + " " + C.esc(l.action) + " " + C.esc(l.actor || "") +
           (l.note ? " — " + C.esc(l.note) : "") + "</li>";
       }).join("") + "</ol></details>";
@@ -161,6 +159,9 @@
     form.querySelector(".into").hidden = actions.indexOf("merge") < 0;
     if (cfg.canDispatchUnits && (p.urgency === "emergency" || p.urgency === "urgent")) loadUnits(f.id);
   }
+  ["input", "change"].forEach(function (kind) {
+    $("panel").addEventListener(kind, function (e) { if (e.target.closest("#act")) $("act").dataset.dirty = "1"; });
+  });
   $("panel").addEventListener("click", function (e) {
     if (e.target.closest(".close-panel")) { $("panel").hidden = true; current = null; return; }
     var link = e.target.closest("[data-open]");
@@ -246,7 +247,10 @@
     if (ev.case.emergency && ev.action === "report") announceEmergency(ev);
     clearTimeout(pending);
     pending = setTimeout(load, 300);
-    if (current === ev.case.number && $("panel").dataset.version) open(current);
+    // Refresh the open case, unless the dispatcher has started filling in its form (a stale version then gets a
+    // 409, said plainly, rather than the form changing under the cursor).
+    var form = $("act");
+    if (current === ev.case.number && !(form && form.dataset.dirty)) open(current);
   }
   function connect() {
     if (!window.EventSource) { poll(); return; }

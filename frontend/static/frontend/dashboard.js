@@ -123,7 +123,9 @@
   }
   function table(rows) {
     if (rows.length < 2) return "<tr><td>" + C.esc(text.noData) + "</td></tr>";
-    return "<thead><tr>" + rows[0].map(function (h) { return "<th>" + C.esc(h) + "</th>"; }).join("") + "</tr></thead><tbody>" +
+    // Column keys stay as they are in the CSV; on screen they read in the page's language.
+    return "<thead><tr>" + rows[0].map(function (h) { return "<th>" + C.esc(cfg.columns[h] || h) + "</th>"; }).join("") +
+      "</tr></thead><tbody>" +
       rows.slice(1).map(function (r) { return "<tr>" + r.map(function (v) { return "<td>" + C.esc(v) + "</td>"; }).join("") + "</tr>"; }).join("") + "</tbody>";
   }
   document.querySelectorAll("[data-csv]").forEach(function (b) {
