@@ -149,7 +149,10 @@ class Case(models.Model):
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["category", "status", "created_at"], name="case_dup_idx"),
                    models.Index(fields=["district", "status"], name="case_district_status_idx"),
-                   models.Index(fields=["bureau", "status"], name="case_bureau_status_idx")]
+                   models.Index(fields=["bureau", "status"], name="case_bureau_status_idx"),
+                   # Open cases by deadline, for "overdue now" (the dashboard, the watch) without the closed ones.
+                   models.Index(fields=["deadline"], include=["bureau", "district"], name="case_open_deadline_idx",
+                                condition=~models.Q(status__in=sorted(FINAL_STATUSES)))]
 
     def __str__(self) -> str:
         return self.number
