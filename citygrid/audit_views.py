@@ -60,12 +60,9 @@ def _describe(form: AuditSearch) -> str:
 
 class AuditTrail(PolicyPageMixin, View):
     def get(self, request: HttpRequest) -> HttpResponse:
-        form = AuditSearch(request.GET or None)
-        if request.GET and not form.is_valid():
+        form = AuditSearch(request.GET)  # every field is optional: no query is a valid search for everything
+        if not form.is_valid():
             return render(request, "citygrid/audit_trail.html", {"form": form}, status=400)
-        if not request.GET:
-            form = AuditSearch({})
-            form.is_valid()
         page = Paginator(form.events(), PAGE_SIZE).get_page(request.GET.get("page"))
         record("audit_search", request=request, detail=_describe(form))
         query = request.GET.copy()

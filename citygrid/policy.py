@@ -105,22 +105,23 @@ class PolicyPermission(BasePermission):
 
     def has_permission(self, request, view) -> bool:
         match = getattr(request, "resolver_match", None)
-        return bool(match) and allows(request, match.view_name)  # fail closed: undeclared is nobody's
+        # fail closed: an undeclared endpoint is nobody's
+        return bool(match) and allows(request.user, request.method, match.view_name)
 
 
-def allows(request, view_name: str) -> bool:
-    """Whether the declared policy of a URL lets this request's user through (pages and API alike)."""
+def allows(user, method: str, view_name: str) -> bool:
+    """Whether the declared policy of a URL lets this user through with this method (pages and API alike)."""
     policy = policy_for(view_name)
     if policy is None:
         return False
-    allowed = policy.read if request.method in SAFE_METHODS else policy.write
+    allowed = policy.read if method in SAFE_METHODS else policy.write
     if allowed == PUBLIC:
         return True
-    if not request.user or not request.user.is_authenticated:
+    if not user or not user.is_authenticated:
         return False
     if allowed == AUTHENTICATED:
         return True
-    return bool(user_roles(request.user) & allowed) if isinstance(allowed, frozenset) else False
+    return bool(user_roles(user) & allowed) if isinstance(allowed, frozenset) else False
 
 
 class PolicyPageMixin:
@@ -134,7 +135,7 @@ class PolicyPageMixin:
 
         if not request.user.is_authenticated:
             return redirect_to_login(request.get_full_path())
-        if not allows(request, request.resolver_match.view_name):
+        if not allows(request.user, request.method, request.resolver_match.view_name):
             record("permission_denied", request=request, target=request.get_full_path()[:200], result="denied")
             raise PermissionDenied
         return super().dispatch(request, *args, **kwargs)

@@ -122,7 +122,7 @@ def choropleth(user: AbstractBaseUser, f: Filter, zoom: int) -> dict:
                          for code, name, n, geometry in rows]}
 
 
-def cell_figures(user: AbstractBaseUser, f: Filter, code: str) -> dict | None:
+def cell_figures(user: AbstractBaseUser, f: Filter, code: str) -> dict:
     """One cell's or community's figures in the period: cases by status and by class."""
     where, params = f.where(user)
     with connection.cursor() as cur:
@@ -144,8 +144,9 @@ def cell_figures(user: AbstractBaseUser, f: Filter, code: str) -> dict | None:
 def kpis(user: AbstractBaseUser, f: Filter) -> dict:
     """The period's intake and closures per day and on-time rate of processing (on time as in the evaluation),
     from the tallies; open overdue cases by bureau, now."""
-    where, params = tally_where(user, Filter(f.start, f.end, f.major))
-    open_where, open_params = f.where(user, period=None)
+    scope = Filter(f.start, f.end, f.major)  # the whole scope: the map's box does not apply to the figures
+    where, params = tally_where(user, scope)
+    open_where, open_params = scope.where(user, period=None)
     with connection.cursor() as cur:
         cur.execute(f"""
             SELECT t.day, sum(t.reported), sum(t.closed), sum(t.processed), sum(t.on_time)

@@ -5,6 +5,7 @@ from django.conf import settings
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.generic import TemplateView
 
 from citygrid import roles
@@ -15,8 +16,10 @@ from citygrid.roles import ROLE_LABELS, user_roles
 LANDING = ((roles.INSPECTOR, "frontend:inspector"), (roles.DISPATCHER, "frontend:console"),
            (roles.OPERATOR, "frontend:console"), (roles.LEADER, "frontend:dashboard"),
            (roles.AUDITOR, "audit-trail"))
-NAV = (("frontend:map", _("Grid map")), ("frontend:inspector", _("Report")), ("frontend:console", _("Command console")),
-       ("frontend:dashboard", _("Dashboard")), ("audit-trail", _("Audit trail")))
+# Lazy: translated per request, in the language the user chose.
+NAV = (("frontend:map", gettext_lazy("Grid map")), ("frontend:inspector", gettext_lazy("Report")),
+       ("frontend:console", gettext_lazy("Command console")), ("frontend:dashboard", gettext_lazy("Dashboard")),
+       ("audit-trail", gettext_lazy("Audit trail")))
 
 
 def map_config() -> dict:
@@ -29,7 +32,7 @@ class Page(PolicyPageMixin, TemplateView):
         context = super().get_context_data(**kwargs)
         context["roles"] = [ROLE_LABELS[r] for r in sorted(user_roles(self.request.user))]
         context["nav"] = [(reverse(name), label) for name, label in NAV
-                          if name != self.request.resolver_match.view_name and _allowed_page(self.request, name)]
+                          if name != self.request.resolver_match.view_name and allows(self.request.user, "GET", name)]
         context["map_config"] = map_config()
         context["page_config"] = {**map_config(), **self.page_config()}
         return context
@@ -37,12 +40,6 @@ class Page(PolicyPageMixin, TemplateView):
     def page_config(self) -> dict:
         return {}
 
-
-def _allowed_page(request, view_name: str) -> bool:
-    class _Get:  # the nav asks as a GET would
-        method, user = "GET", request.user
-
-    return allows(_Get, view_name)
 
 
 def home(request):

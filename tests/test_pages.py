@@ -17,9 +17,11 @@ def test_login_required(client):
 
 def test_pages_are_chinese_first_and_switch_to_english(client, dispatcher):
     client.force_login(dispatcher)
-    assert "城市网格" in client.get("/map/", HTTP_ACCEPT_LANGUAGE="en-US").content.decode()
+    page = client.get("/map/", HTTP_ACCEPT_LANGUAGE="en-US").content.decode()
+    assert "城市网格" in page and "指挥调度台" in page  # the navigation too
     client.post("/i18n/setlang/", {"language": "en", "next": "/"})
-    assert "City grid" in client.get("/map/").content.decode()
+    page = client.get("/map/").content.decode()
+    assert "City grid" in page and "Command console" in page
 
 
 def test_grid_map_draws_the_grid_and_locates_a_click(live_server, gridded, settings):

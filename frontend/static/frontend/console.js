@@ -15,7 +15,7 @@
   var districts = L.geoJSON(null, { style: { color: "#0b3d63", weight: 2, fill: false }, interactive: false }).addTo(map);
   var unitLayer = L.layerGroup().addTo(map);
   L.control.layers(null, { "网格/Cells": cells, "区/Districts": districts, "案件/Cases": clusters }).addTo(map);
-  var markers = {}, rows = {}, current = null;
+  var markers = {}, current = null;
 
   // ---- reference data for the filters
   C.api(cfg.apiAreas + "?level=district&zoom=12&page_size=100").then(function (r) {
@@ -79,11 +79,10 @@
     var ticket = ++loadTicket;
     return C.api(cfg.apiCases + "?" + query()).then(function (r) {
       if (ticket !== loadTicket || !r.ok) return;
-      clusters.clearLayers(); markers = {}; rows = {};
+      clusters.clearLayers(); markers = {};
       $("count").textContent = r.data.count;
       $("list").innerHTML = r.data.features.length ? r.data.features.map(rowHtml).join("") : "<li>" + C.esc(text.none) + "</li>";
       r.data.features.forEach(function (f) {
-        rows[f.id] = f;
         var c = f.geometry.coordinates, m = L.marker(datum.toDisplay(c[0], c[1]), { icon: icon(f.properties), title: f.id });
         m.on("click", function () { open(f.id); });
         markers[f.id] = m;
