@@ -12,8 +12,6 @@ class CityGridConfig(AppConfig):
         from django.db.models.signals import post_migrate
 
         from . import audit, receivers  # noqa: F401  (connect the audit and role receivers)
-
-        receivers.connect_case_actions()
         post_migrate.connect(_sync_roles, sender=self)
 
 

@@ -19,13 +19,21 @@ _current_request: ContextVar[HttpRequest | None] = ContextVar("citygrid_audit_re
 
 
 class AuditContextMiddleware:
+    """Keeps the request at hand for `record`, and records every refusal (HTTP 403) in one place, whoever
+    refused: the API's policy, a page's, the admin site, the CSRF check, the second-factor or password-change
+    middleware."""
+
     def __init__(self, get_response: Callable[[HttpRequest], object]):
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest):
         token = _current_request.set(request)
         try:
-            return self.get_response(request)
+            response = self.get_response(request)
+            if getattr(response, "status_code", None) == 403:
+                record("permission_denied", request=request, target=request.get_full_path()[:200], result="denied",
+                       detail=str(getattr(request, "_citygrid_denial", ""))[:500])
+            return response
         finally:
             _current_request.reset(token)
 
@@ -33,6 +41,13 @@ class AuditContextMiddleware:
 def client_ip(request: HttpRequest | None) -> str | None:
     # Behind a reverse proxy, configure it to set REMOTE_ADDR (e.g. gunicorn --forwarded-allow-ips).
     return request.META.get("REMOTE_ADDR") if request is not None else None
+
+
+def current_actor():
+    """The logged-in user of the request being served, if any (for events raised deep inside a save)."""
+    request = _current_request.get()
+    user = getattr(request, "user", None)
+    return user if user is not None and getattr(user, "is_authenticated", False) else None
 
 
 def record(action: str, *, request: HttpRequest | None = None, user=None, username: str = "", target: str = "",
@@ -72,15 +87,13 @@ def _admin_change(sender, instance: LogEntry, created: bool, **kwargs) -> None:
 
 
 def exception_handler(exc, context):
-    """DRF's handler, plus an audit entry for every refusal (403)."""
-    from rest_framework.exceptions import PermissionDenied as DRFPermissionDenied
+    """DRF's handler; a refusal's reason is kept for the audit entry AuditContextMiddleware writes for it."""
     from rest_framework.views import exception_handler as drf_handler
 
     response = drf_handler(exc, context)
-    if (response is not None and response.status_code == 403) or isinstance(exc, DRFPermissionDenied):
-        request = context.get("request")
-        record("permission_denied", request=request, target=request.get_full_path()[:200] if request else "",
-               result="denied", detail=str(getattr(exc, "detail", exc))[:500])
+    request = context.get("request")
+    if response is not None and response.status_code == 403 and request is not None:
+        request._request._citygrid_denial = getattr(exc, "detail", exc)
     return response
 
 

@@ -113,3 +113,17 @@ class DatabaseUnavailableMiddleware:
             response = HttpResponse(message, status=503, content_type="text/plain; charset=utf-8")
         response["Retry-After"] = "5"
         return response
+
+
+class NoStoreMiddleware:
+    """Nothing the application answers is kept by a browser's or a proxy's cache unless the view says so:
+    cases, reporters' contact details, photos and the audit trail must not outlive the session on a shared
+    command-centre machine. (Static files are answered before this, by WhiteNoise, and cache for a year.)"""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        response.headers.setdefault("Cache-Control", "no-store")
+        return response

@@ -93,6 +93,24 @@ class ApiToken(models.Model):
         self.save(update_fields=["revoked_at"])
 
 
+class PasswordHistory(models.Model):
+    """The hashes of a user's recent passwords (as stored, never the passwords), so that a new password
+    cannot be an old one (citygrid.passwords.HistoryValidator)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    password = models.CharField(max_length=128)
+    set_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("earlier password")
+        verbose_name_plural = _("earlier passwords")
+        ordering = ["-set_at", "-id"]
+        indexes = [models.Index(fields=["user", "-set_at"], name="password_history_user_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.set_at:%Y-%m-%d}"
+
+
 class AuditEvent(models.Model):
     """The security audit trail (安全审计): who did what, when, from where, with what result.
 

@@ -1,19 +1,27 @@
 """Who may call what: one declared policy per URL name, read by a reviewer here and enforced for the API
-by `PolicyPermission` (a URL without a policy is refused, and a test fails on it). Object scoping (a
-bureau sees its cases, a district its district, an inspector his cells) is done by incidents.scoping and
-the lifecycle rules, and answers 404 for objects outside the scope."""
+by `PolicyPermission` and for pages by `PolicyPageMixin` (a URL without a policy is refused, and a test
+fails on it).
+
+Every URL that names an object declares the scope that object is looked up in (`scope`): the check runs
+before the view does any work, and an object outside the caller's scope (another district's case, another
+bureau's unit) answers 404 and is recorded. The lookups themselves belong to the apps that own the objects
+(`citygrid.scopes.register`); a generated test calls every such URL as an out-of-scope user of every role
+the policy lets through. Per-action rules for cases stay with the lifecycle (`incidents.lifecycle.RULES`)."""
 
 from dataclasses import dataclass
 
 from rest_framework.permissions import BasePermission
 
-from . import roles
+from . import roles, scopes
 from .roles import user_roles
 
 ANY_ROLE = frozenset(roles.OPERATIONAL_ROLES)  # not the security administrator, not the auditor
 PUBLIC = "public"  # no login: the login page, health checks, Open311 (POST needs an api_key)
 STAFF_SITE = "staff"  # Django's admin site and its own permission checks
 AUTHENTICATED = "authenticated"  # any logged-in user, whatever the role (one's own password)
+# Object scopes for URLs that name an object: a name registered in citygrid.scopes, or one of these two.
+EVERYONE = "everyone"  # every user the roles let through may read every such object (the city's grid)
+PUBLIC_OBJECTS = "public"  # public by definition (Open311), each view publishing only what may be published
 
 
 @dataclass(frozen=True)
@@ -21,6 +29,7 @@ class Policy:
     read: frozenset[str] | str  # roles for GET/HEAD/OPTIONS, or PUBLIC / STAFF_SITE
     write: frozenset[str] | str = frozenset()  # roles for POST/PUT/PATCH/DELETE
     objects: str = ""  # how objects are scoped, for the reader
+    scope: str = ""  # for URLs naming an object: the registered lookup (citygrid.scopes), EVERYONE or PUBLIC_OBJECTS
 
 
 def _r(*names: str) -> frozenset[str]:
@@ -54,9 +63,9 @@ POLICIES: dict[str, Policy] = {
     "api-docs": Policy(ANY_ROLE),
     # The grid: read by every role
     "grids:area-list": Policy(ANY_ROLE),
-    "grids:area-detail": Policy(ANY_ROLE),
+    "grids:area-detail": Policy(ANY_ROLE, scope=EVERYONE),
     "grids:cell-list": Policy(ANY_ROLE),
-    "grids:cell-detail": Policy(ANY_ROLE),
+    "grids:cell-detail": Policy(ANY_ROLE, scope=EVERYONE),
     "grids:bureau-list": Policy(ANY_ROLE),
     "grids:locate": Policy(ANY_ROLE, ANY_ROLE),
     # Cases
@@ -64,29 +73,35 @@ POLICIES: dict[str, Policy] = {
     "incidents:my-cases": Policy(ANY_ROLE, objects="the user's own reports"),
     "incidents:verification-tasks": Policy(_r(roles.INSPECTOR), objects="processed cases in the user's cells"),
     "incidents:case-export": Policy(CENTRE, objects="scoped as the case list"),
-    "incidents:photo": Policy(ANY_ROLE, objects="photos of cases the user may see (else 404)"),
-    "incidents:case-detail": Policy(ANY_ROLE, objects="scoped (else 404)"),
-    "incidents:case-action": Policy(ANY_ROLE, ANY_ROLE, "each action's roles and scope: incidents.lifecycle.RULES"),
+    "incidents:photo": Policy(ANY_ROLE, objects="photos of cases the user may see", scope="photo"),
+    "incidents:case-detail": Policy(ANY_ROLE, objects="the user's cases", scope="case"),
+    "incidents:case-action": Policy(ANY_ROLE, ANY_ROLE, "each action's roles: incidents.lifecycle.RULES",
+                                    scope="case"),
     "incidents:catalogue": Policy(ANY_ROLE),
     # Dispatch and command
-    "dispatch:nearest-units": Policy(_r(roles.DISPATCHER), objects="scoped cases"),
-    "dispatch:send-units": Policy(frozenset(), _r(roles.DISPATCHER), "scoped cases"),
+    "dispatch:nearest-units": Policy(_r(roles.DISPATCHER), objects="the user's cases; units they may send",
+                                     scope="case"),
+    "dispatch:send-units": Policy(frozenset(), _r(roles.DISPATCHER), "the user's cases; units they may send",
+                                  scope="case"),
     "dispatch:assignment-step": Policy(frozenset(), _r(roles.DISPATCHER, roles.BUREAU_STAFF),
-                                       "bureau staff: their bureau's units"),
+                                       "dispatchers: their district's cases; bureau staff: their bureau's units",
+                                       scope="assignment"),
     "dispatch:unit-position": Policy(frozenset(), _r(roles.DISPATCHER, roles.BUREAU_STAFF),
-                                     "bureau staff: their bureau's units"),
+                                     "dispatchers: their district's units; bureau staff: their bureau's units",
+                                     scope="unit"),
     "dispatch:events": Policy(CENTRE, objects="scoped cases"),
     "dispatch:stream": Policy(CENTRE, objects="scoped cases"),
     "dispatch:dashboard-heat": Policy(_r(roles.LEADER, roles.DISPATCHER), objects="cases in the user's scope"),
     "dispatch:dashboard-choropleth": Policy(_r(roles.LEADER, roles.DISPATCHER), objects="cases in the user's scope"),
-    "dispatch:dashboard-area": Policy(_r(roles.LEADER, roles.DISPATCHER), objects="cases in the user's scope"),
+    "dispatch:dashboard-area": Policy(_r(roles.LEADER, roles.DISPATCHER), objects="cells and communities of the "
+                                      "user's district", scope="area-figures"),
     "dispatch:dashboard-kpis": Policy(_r(roles.LEADER, roles.DISPATCHER), objects="cases in the user's scope"),
-    "dispatch:evaluation": Policy(_r(roles.LEADER, roles.DISPATCHER)),
-    "dispatch:evaluation-series": Policy(_r(roles.LEADER, roles.DISPATCHER)),
+    "dispatch:evaluation": Policy(_r(roles.LEADER, roles.DISPATCHER), objects="cases of the user's district"),
+    "dispatch:evaluation-series": Policy(_r(roles.LEADER, roles.DISPATCHER), objects="cases of the user's district"),
 }
 # Open311 is public by the GeoReport specification; every admin page is the admin site's.
 PREFIX_POLICIES: dict[str, Policy] = {
-    "open311:": Policy(PUBLIC, PUBLIC, "public data only; POST needs a client api_key"),
+    "open311:": Policy(PUBLIC, PUBLIC, "public data only; POST needs a client api_key", scope=PUBLIC_OBJECTS),
     "admin:": Policy(STAFF_SITE, STAFF_SITE, "Django admin permissions"),
 }
 
@@ -106,7 +121,20 @@ class PolicyPermission(BasePermission):
     def has_permission(self, request, view) -> bool:
         match = getattr(request, "resolver_match", None)
         # fail closed: an undeclared endpoint is nobody's
-        return bool(match) and allows(request.user, request.method, match.view_name)
+        if not (match and allows(request.user, request.method, match.view_name)):
+            return False
+        resolve_scope(request, match.view_name, view.kwargs)
+        return True
+
+
+def resolve_scope(request, view_name: str, kwargs: dict) -> None:
+    """Look up the object a URL names in its declared scope before the view runs (Http404 outside it)."""
+    if not kwargs:
+        return
+    scope = policy_for(view_name).scope
+    if scope in (EVERYONE, PUBLIC_OBJECTS):
+        return
+    scopes.remember(request, scopes.resolve(request, scope, kwargs))
 
 
 def allows(user, method: str, view_name: str) -> bool:
@@ -131,11 +159,9 @@ class PolicyPageMixin:
         from django.contrib.auth.views import redirect_to_login
         from django.core.exceptions import PermissionDenied
 
-        from .audit import record
-
         if not request.user.is_authenticated:
             return redirect_to_login(request.get_full_path())
         if not allows(request.user, request.method, request.resolver_match.view_name):
-            record("permission_denied", request=request, target=request.get_full_path()[:200], result="denied")
-            raise PermissionDenied
+            raise PermissionDenied  # recorded with every other 403 (citygrid.audit.AuditContextMiddleware)
+        resolve_scope(request, request.resolver_match.view_name, kwargs)
         return super().dispatch(request, *args, **kwargs)

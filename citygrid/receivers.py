@@ -1,8 +1,9 @@
-"""Role changes: refused when they would join separated duties, recorded in the audit trail when made. Case
-actions: recorded in the audit trail too (with the address they came from), in the action's transaction."""
+"""Role changes, whichever side of the relation makes them (`user.groups.add(group)` or
+`group.user_set.add(user)`): refused when they would join separated duties, recorded in the audit trail
+when made, with who made them. Passwords changed and accounts deactivated: their API tokens are revoked."""
 
 from django.contrib.auth.models import Group, User
-from django.db.models.signals import m2m_changed
+from django.db.models.signals import m2m_changed, pre_save
 from django.dispatch import receiver
 
 from . import roles
@@ -11,30 +12,47 @@ from .audit import record
 
 @receiver(m2m_changed, sender=User.groups.through)
 def _role_change(sender, instance, action: str, reverse: bool, pk_set, **kwargs) -> None:
-    if reverse or action not in ("pre_add", "post_add", "post_remove", "pre_clear"):
+    if action not in ("pre_add", "post_add", "post_remove", "pre_clear"):
         return
-    if action == "pre_add":
-        adding = set(Group.objects.filter(pk__in=pk_set).values_list("name", flat=True))
-        current = set(instance.groups.values_list("name", flat=True))
-        roles.check_separation(current | adding)
-        return
-    if action == "pre_clear":
-        names = sorted(instance.groups.values_list("name", flat=True))
-        change = " ".join(f"-{n}" for n in names)
+    # Forward (instance is a user, pk_set groups) or reverse (instance is a group, pk_set users): as pairs.
+    if reverse:
+        users = (list(instance.user_set.all()) if action == "pre_clear"
+                 else list(User.objects.filter(pk__in=pk_set)))
+        pairs = [(user, [instance.name]) for user in users]
     else:
-        names = sorted(Group.objects.filter(pk__in=pk_set).values_list("name", flat=True))
-        change = " ".join(("+" if action == "post_add" else "-") + n for n in names)
-    if change:
-        record("role_change", target=f"user: {instance.get_username()}", detail=change)
+        names = (list(instance.groups.values_list("name", flat=True)) if action == "pre_clear"
+                 else list(Group.objects.filter(pk__in=pk_set).values_list("name", flat=True)))
+        pairs = [(instance, names)]
+    for user, names in pairs:
+        if action == "pre_add":
+            roles.check_separation(set(user.groups.values_list("name", flat=True)) | set(names))
+            continue
+        sign = "+" if action == "post_add" else "-"
+        change = " ".join(sign + n for n in sorted(names))
+        if change:
+            record("role_change", target=f"user: {user.get_username()}", detail=change)
 
 
-def _case_action(sender, case, action: str, actor, entry, **kwargs) -> None:
-    record(f"case_{action}", user=actor, target=f"case: {case.number}",
-           detail=f"{entry.from_status} → {entry.to_status}")
+@receiver(pre_save, sender=User)
+def _account_saving(sender, instance: User, **kwargs) -> None:
+    """An account switched off loses its API tokens at once (a token is a credential of its own). A new
+    password: the stored one is kept on the instance for passwords.HistoryValidator to tell a change from a
+    re-hash."""
+    if not instance.pk or (instance.is_active and instance._password is None):
+        return
+    before = User.objects.filter(pk=instance.pk).values("is_active", "password").first()
+    if before is None:
+        return
+    if instance._password is not None:
+        instance._citygrid_previous_password = before["password"]
+    if before["is_active"] and not instance.is_active:
+        revoked = revoke_tokens(instance)
+        record("account_deactivated", target=f"user: {instance.get_username()}", detail=f"{revoked} tokens revoked")
 
 
-def connect_case_actions() -> None:
-    from incidents.lifecycle import transitioned
-    from incidents.models import Case
+def revoke_tokens(user: User) -> int:
+    from django.utils import timezone
 
-    transitioned.connect(_case_action, sender=Case, dispatch_uid="citygrid-audit-case-actions")
+    from .models import ApiToken
+
+    return ApiToken.objects.filter(user=user, revoked_at__isnull=True).update(revoked_at=timezone.now())

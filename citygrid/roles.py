@@ -30,19 +30,51 @@ OPERATIONAL_ROLES = (INSPECTOR, OPERATOR, DISPATCHER, BUREAU_STAFF, LEADER, ADMI
 SEPARATED_ROLES = frozenset({ADMIN, SECADMIN, AUDITOR})
 
 # What each administrative role may do in the admin site, as Django permissions "app_label.codename" or
-# "app_label.*" (every permission of an app). Synchronised into the groups after every migrate.
+# "app_label.*" (every permission of an app). Synchronised into the groups after every migrate. Cases,
+# their photos and log, and the reporters' contact details are no administrator's: they are worked through
+# the lifecycle's pages and API by the roles the policy names.
+_CATALOGUE = tuple(f"incidents.{verb}_{model}" for model in ("category", "timelimit")
+                   for verb in ("add", "change", "delete", "view"))
 ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
-    ADMIN: ("grids.*", "incidents.*", "dispatch.*", "citygrid.add_staffprofile", "citygrid.change_staffprofile",
+    ADMIN: ("grids.*", "dispatch.*", *_CATALOGUE, "citygrid.add_staffprofile", "citygrid.change_staffprofile",
             "citygrid.view_staffprofile", "auth.add_user", "auth.change_user", "auth.view_user"),
     SECADMIN: ("auth.view_user", "auth.change_user", "auth.view_group", "citygrid.view_staffprofile",
-               "citygrid.add_apitoken", "citygrid.change_apitoken", "citygrid.view_apitoken",
-               "incidents.add_open311client", "incidents.change_open311client", "incidents.view_open311client",
-               "axes.view_accessattempt", "axes.delete_accessattempt", "axes.view_accesslog",
-               "axes.view_accessfailurelog", "otp_totp.view_totpdevice", "otp_totp.delete_totpdevice",
-               "otp_static.view_staticdevice", "otp_static.delete_staticdevice"),
+               "citygrid.change_staffprofile", "citygrid.add_apitoken", "citygrid.change_apitoken",
+               "citygrid.view_apitoken", "incidents.add_open311client", "incidents.change_open311client",
+               "incidents.view_open311client", "axes.view_accessattempt", "axes.delete_accessattempt",
+               "axes.view_accesslog", "axes.view_accessfailurelog", "otp_totp.view_totpdevice",
+               "otp_totp.delete_totpdevice", "otp_static.view_staticdevice", "otp_static.delete_staticdevice"),
     AUDITOR: ("citygrid.view_auditevent", "axes.view_accessattempt", "axes.view_accesslog",
               "axes.view_accessfailurelog"),
 }
+
+# Who may change which fields of a person's account (User and StaffProfile) in the admin site; every other
+# field is read-only to them. "password" is the set-password form. The system administrator keeps people's
+# details and creates accounts (without a usable password); the security administrator decides who may do
+# what — roles, scope (district, bureau), whether the account is active, its initial password (to be
+# changed at the first login). Nobody changes these on their own account, and accounts that hold one of the
+# three separated roles are changed only by a superuser (break-glass, from the server's shell), so none of
+# the three can take over, lock out or silence another.
+ACCOUNT_FIELDS: dict[str, frozenset[str]] = {
+    ADMIN: frozenset({"username", "first_name", "last_name", "email", "phone"}),
+    SECADMIN: frozenset({"is_active", "is_staff", "groups", "district", "bureau", "must_change_password",
+                         "password"}),
+}
+OWN_ACCOUNT_FIELDS = frozenset({"first_name", "last_name", "email", "phone"})
+
+
+def account_fields(actor: AbstractBaseUser, target: AbstractBaseUser | None) -> frozenset[str]:
+    """The account fields `actor` may change on `target` (None: a new account) in the admin site."""
+    if actor.is_superuser:
+        return frozenset({"*"})
+    mine = frozenset().union(*(ACCOUNT_FIELDS.get(r, frozenset()) for r in user_roles(actor)))
+    if target is None:
+        return mine - {"password"}  # a new account gets no usable password until the security admin sets one
+    if target.pk == actor.pk:
+        return mine & OWN_ACCOUNT_FIELDS
+    if user_roles(target) & SEPARATED_ROLES:
+        return frozenset()
+    return mine
 
 
 def user_roles(user: AbstractBaseUser | AnonymousUser) -> frozenset[str]:

@@ -67,7 +67,9 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "citygrid.middleware.NoStoreMiddleware",
     "citygrid.middleware.ChineseFirstLocaleMiddleware",
+    "citygrid.parsers.InputGuardMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -125,17 +127,22 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
     {"NAME": "citygrid.passwords.ComplexityValidator"},
+    {"NAME": "citygrid.passwords.HistoryValidator",
+     "OPTIONS": {"remember": int(os.environ.get("PASSWORD_HISTORY", "5"))}},
 ]
 # Demo and initial passwords must be changed at the first login outside DEBUG.
 FORCE_PASSWORD_CHANGE = env_bool("FORCE_PASSWORD_CHANGE", not DEBUG)
 # Failed logins (django-axes, maintained, stores attempts in the database): after LOGIN_FAILURE_LIMIT
-# failures a user name, and separately an address, is locked out until an administrator unlocks it in the
-# admin (Axes › access attempts) or LOGIN_LOCKOUT_MINUTES pass. Attempts and lockouts are logged.
+# failures a user name *from one address*, and separately an address whatever the names, is locked out until
+# the security administrator unlocks it in the admin (Axes › access attempts) or LOGIN_LOCKOUT_MINUTES pass.
+# Not the name alone: anyone who knows a name (inspectors' names are on the cell pages) could then keep its
+# owner locked out for ever from anywhere. Guessing one name from many addresses meets the per-address
+# locks and the per-address rate limit (LOGIN_RATE). Attempts and lockouts are logged.
 AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
 AXES_FAILURE_LIMIT = int(os.environ.get("LOGIN_FAILURE_LIMIT", "5"))
 _lockout_minutes = int(os.environ.get("LOGIN_LOCKOUT_MINUTES", "30"))
 AXES_COOLOFF_TIME = timedelta(minutes=_lockout_minutes) if _lockout_minutes > 0 else None  # None: until unlocked
-AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "ip_address"]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_VERBOSE = False
@@ -177,6 +184,8 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated",
                                    "citygrid.policy.PolicyPermission"],
+    "DEFAULT_PARSER_CLASSES": ["citygrid.parsers.JSONParser", "rest_framework.parsers.FormParser",
+                               "rest_framework.parsers.MultiPartParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "citygrid.audit.exception_handler",
     # The browsable HTML API is a developer's convenience; production answers JSON only.
@@ -272,12 +281,20 @@ NEAR_DUE_HOURS = float(os.environ.get("NEAR_DUE_HOURS", "2"))
 UNIT_POSITION_MAX_AGE_S = int(os.environ.get("UNIT_POSITION_MAX_AGE_S", "300"))
 FEED_STREAM_SECONDS = int(os.environ.get("FEED_STREAM_SECONDS", "25"))
 FEED_POLL_SECONDS = float(os.environ.get("FEED_POLL_SECONDS", "1"))
+# Open live-feed streams: per user across all processes, and per process (its threads less two, so that
+# health checks and ordinary requests always find a free thread). THREADS is gunicorn's (Makefile).
+FEED_STREAMS_PER_USER = int(os.environ.get("FEED_STREAMS_PER_USER", "3"))
+FEED_STREAMS_PER_PROCESS = int(os.environ.get("FEED_STREAMS_PER_PROCESS",
+                                              str(max(1, int(os.environ.get("THREADS", "8")) - 2))))
 WATCH_INTERVAL_SECONDS = int(os.environ.get("WATCH_INTERVAL_SECONDS", "60"))
 OPEN311_JURISDICTION_ID = os.environ.get("OPEN311_JURISDICTION_ID", "xiangtan.gov.cn")
 CASE_NUMBER_PREFIX = os.environ.get("CASE_NUMBER_PREFIX", "")
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
 DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("DATA_UPLOAD_MAX_MEMORY_SIZE", str(16 * 1024 * 1024)))
+# A request carries at most the photos one report or action may have: more files are refused while parsing
+# (400), before anything is decoded.
+DATA_UPLOAD_MAX_NUMBER_FILES = PHOTO_MAX_COUNT
 
 # Idle sessions end: every request pushes the expiry forward, SESSION_IDLE_MINUTES of no activity ends it.
 SESSION_COOKIE_AGE = int(os.environ.get("SESSION_IDLE_MINUTES", "30")) * 60

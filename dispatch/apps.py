@@ -10,3 +10,6 @@ class DispatchConfig(AppConfig):
 
     def ready(self) -> None:
         from . import receivers  # noqa: F401  (connects the transition receivers)
+        from .scoping import register_scopes
+
+        register_scopes()

@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from citygrid import roles
+from citygrid.audit import record
 from citygrid.roles import has_role
 from incidents.lifecycle import InvalidAction
 from incidents.models import Case, CaseLog, Urgency
@@ -37,13 +38,14 @@ LIMIT %(limit)s
 
 def nearest_units(point: Point, *, limit: int = 5, bureau_ids: list[int] | None = None,
                   now: datetime | None = None) -> list[tuple[ResponseUnit, float]]:
-    """Available units whose position is fresh (UNIT_POSITION_MAX_AGE_S), nearest first, with metres.
+    """Available units whose position is fresh (UNIT_POSITION_MAX_AGE_S), nearest first, with metres; only
+    units of `bureau_ids` when given (an empty list: none).
 
     The index orders by planar distance in degrees, which at a city's scale picks the same units as
     metres; the distance reported is on the sphere."""
     now = now or timezone.now()
     fresh = now - timedelta(seconds=settings.UNIT_POSITION_MAX_AGE_S)
-    sql = _NEAREST.format(bureau="AND bureau_id = ANY(%(bureaus)s)" if bureau_ids else "")
+    sql = _NEAREST.format(bureau="AND bureau_id = ANY(%(bureaus)s)" if bureau_ids is not None else "")
     with connection.cursor() as cur:
         cur.execute(sql, {"x": point.x, "y": point.y, "fresh": fresh, "limit": limit, "bureaus": bureau_ids or []})
         rows = cur.fetchall()
@@ -52,12 +54,16 @@ def nearest_units(point: Point, *, limit: int = 5, bureau_ids: list[int] | None 
 
 
 def report_position(unit: ResponseUnit, lon: float, lat: float, at: datetime | None = None) -> None:
+    """A unit's position (from its crew's phone, or a dispatcher on the radio), recorded in the audit trail
+    with who reported it."""
     if not (-180 <= lon <= 180 and -90 <= lat <= 90):
         raise InvalidAction({"position": [_("Not a WGS84 longitude/latitude.")]})
     at = at or timezone.now()
-    # Positions arrive out of order from phones on bad networks: an older fix never overwrites a newer one.
-    ResponseUnit.objects.filter(pk=unit.pk).exclude(position_at__gt=at).update(
-        position=Point(lon, lat, srid=4326), position_at=at)
+    with transaction.atomic():
+        # Positions arrive out of order from phones on bad networks: an older fix never overwrites a newer one.
+        ResponseUnit.objects.filter(pk=unit.pk).exclude(position_at__gt=at).update(
+            position=Point(lon, lat, srid=4326), position_at=at)
+        record("unit_position", target=f"unit: {unit.code}", detail=f"{lon:.6f},{lat:.6f} at {at.isoformat()}")
 
 
 def _log(case: Case, actor, action: str, note: str) -> None:
@@ -79,6 +85,7 @@ def send_units(case: Case, units: list[ResponseUnit], actor: AbstractBaseUser) -
         assignments = [UnitAssignment.objects.create(case=case, unit=u, dispatched_by=actor) for u in locked]
         ResponseUnit.objects.filter(pk__in=[u.pk for u in locked]).update(state=ResponseUnit.State.BUSY)
         _log(case, actor, "units_sent", "、".join(f"{u.code} {u.name}" for u in locked))
+        record("units_sent", user=actor, target=f"case: {case.number}", detail=" ".join(u.code for u in locked))
     return assignments
 
 
@@ -103,4 +110,5 @@ def record_step(assignment: UnitAssignment, step: str, actor: AbstractBaseUser) 
         if step == "clear":
             ResponseUnit.objects.filter(pk=locked.unit_id).update(state=ResponseUnit.State.AVAILABLE)
         _log(locked.case, actor, f"unit_{step}", f"{locked.unit.code} {locked.unit.name}")
+        record(f"unit_{step}", user=actor, target=f"case: {locked.case.number}", detail=locked.unit.code)
     return locked

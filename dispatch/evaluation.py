@@ -48,7 +48,7 @@ SELECT {key} AS k,
        avg(l.seconds_in_from_status) FILTER (WHERE l.action = 'process') / 3600,
        avg(l.seconds_in_from_status) FILTER (WHERE l.action = 'verify_pass') / 3600
 FROM incidents_caselog l {join}
-WHERE l.created_at >= %(start)s AND l.created_at < %(end)s
+WHERE l.created_at >= %(start)s AND l.created_at < %(end)s {district}
   AND l.action IN ('report', 'register', 'dispatch', 'return', 'process', 'verify_pass', 'verify_fail', 'close',
                    'escalate')
   AND {key} IS NOT NULL
@@ -99,12 +99,15 @@ def _score(rates: dict[str, float | None], w: dict[str, float]) -> float | None:
     return round(100 * value / total, 2) if total else None
 
 
-def evaluate(dimension: str, start: datetime, end: datetime) -> list[Figures]:
-    """Figures for every unit of a dimension active in [start, end), best score first."""
+def evaluate(dimension: str, start: datetime, end: datetime, district_id: int | None = None) -> list[Figures]:
+    """Figures for every unit of a dimension active in [start, end), best score first; counting only the cases
+    of one district when `district_id` is given (a district centre sees its own district, nobody else's)."""
     key, table, code_col, name_col = DIMENSIONS[dimension]
     with connection.cursor() as cur:
-        join = "" if key.startswith("l.") else "JOIN incidents_case c ON c.id = l.case_id"
-        cur.execute(_SQL.format(key=key, join=join), {"start": start, "end": end})
+        join = "" if key.startswith("l.") and district_id is None else "JOIN incidents_case c ON c.id = l.case_id"
+        district = "AND c.district_id = %(district)s" if district_id is not None else ""
+        cur.execute(_SQL.format(key=key, join=join, district=district),
+                    {"start": start, "end": end, "district": district_id})
         rows = cur.fetchall()
         cur.execute(f"SELECT id, {code_col}, {name_col} FROM {table} WHERE id = ANY(%s)", [[r[0] for r in rows]])
         labels = {pk: (code, name) for pk, code, name in cur.fetchall()}

@@ -3,24 +3,23 @@ import time
 
 from django.conf import settings
 from django.http import StreamingHttpResponse
-from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
-from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.exceptions import ValidationError
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from citygrid import roles
-from citygrid.roles import has_role
+from citygrid.scopes import scoped_object
 from incidents.lifecycle import InvalidAction
-from incidents.views import visible_case
+from incidents.scoping import user_district_id
 
-from . import dashboard, emergency, evaluation
+from . import dashboard, emergency, evaluation, streams
 from .feed import events_after
-from .models import ResponseUnit, UnitAssignment
+from .models import ResponseUnit
+from .scoping import commanded_bureau_ids, commanded_units
 
 
 def _unit(unit: ResponseUnit, metres: float | None = None) -> dict:
@@ -37,12 +36,14 @@ class NearestUnits(APIView):
 
     @extend_schema(parameters=[OpenApiParameter("limit", OpenApiTypes.INT)], responses=OpenApiTypes.OBJECT)
     def get(self, request, number: str):
-        case = visible_case(request, number)
+        case = scoped_object(request)
         try:
-            limit = min(int(request.query_params.get("limit", 5)), 50)
+            limit = int(request.query_params.get("limit", 5))
         except ValueError as exc:
             raise ValidationError({"limit": [_("A whole number is required.")]}) from exc
-        nearest = emergency.nearest_units(case.location, limit=limit)
+        if not 1 <= limit <= 50:
+            raise ValidationError({"limit": [_("Between %(low)d and %(high)d.") % {"low": 1, "high": 50}]})
+        nearest = emergency.nearest_units(case.location, limit=limit, bureau_ids=commanded_bureau_ids(request.user))
         return Response({"case": case.number, "emergency": emergency.is_emergency(case),
                          "units": [_unit(u, m) for u, m in nearest]})
 
@@ -51,11 +52,14 @@ class SendUnits(APIView):
     @extend_schema(request=inline_serializer("SendUnits", {"units": serializers.ListField(
         child=serializers.CharField())}), responses={201: OpenApiTypes.OBJECT})
     def post(self, request, number: str):
-        case = visible_case(request, number)
+        case = scoped_object(request)
         codes = request.data.get("units") if hasattr(request.data, "get") else None
-        if not isinstance(codes, list):
+        if not isinstance(codes, list) or not all(isinstance(c, str) for c in codes):
             raise ValidationError({"units": [_("Give a list of unit codes.")]})
-        units = list(ResponseUnit.objects.filter(code__in=codes))
+        units = list(commanded_units(request.user).filter(code__in=codes))
+        unknown = sorted(set(codes) - {u.code for u in units})
+        if unknown:  # another district's units are not this centre's to send
+            raise ValidationError({"units": [_("Not units you command: %(units)s.") % {"units": ", ".join(unknown)}]})
         try:
             assignments = emergency.send_units(case, units, request.user)
         except InvalidAction as exc:
@@ -68,7 +72,7 @@ class AssignmentStep(APIView):
     def post(self, request, pk: int, step: str):
         if step not in ("acknowledge", "arrive", "clear"):
             raise ValidationError({"step": [_("Unknown step.")]})
-        assignment = get_object_or_404(UnitAssignment.objects.select_related("unit"), pk=pk)
+        assignment = scoped_object(request)
         try:
             done = emergency.record_step(assignment, step, request.user)
         except InvalidAction as exc:
@@ -84,11 +88,7 @@ class UnitPosition(APIView):
                                                                "lat": serializers.FloatField()}),
                    responses={204: None})
     def post(self, request, code: str):
-        unit = get_object_or_404(ResponseUnit, code=code)
-        profile = getattr(request.user, "profile", None)
-        if not (has_role(request.user, roles.DISPATCHER) or
-                (has_role(request.user, roles.BUREAU_STAFF) and profile and profile.bureau_id == unit.bureau_id)):
-            raise PermissionDenied(_("Your role may not do this."))
+        unit = scoped_object(request)
         try:
             lon, lat = float(request.data.get("lon")), float(request.data.get("lat"))
         except (TypeError, ValueError) as exc:
@@ -138,9 +138,16 @@ class EventStream(APIView):
 
     renderer_classes = [EventStreamRenderer, JSONRenderer]
 
-    @extend_schema(responses={(200, "text/event-stream"): OpenApiTypes.STR})
+    @extend_schema(responses={(200, "text/event-stream"): OpenApiTypes.STR,
+                              429: OpenApiTypes.OBJECT, 503: OpenApiTypes.OBJECT})
     def get(self, request):
         user, cursor = request.user, _after(request)
+        refused = streams.acquire(user.pk)
+        if refused:
+            message = (_("You have too many live streams open; close a tab, or this page polls instead.")
+                       if refused == "user" else _("The server has no room for another live stream now; polling."))
+            return Response({"detail": message}, status=429 if refused == "user" else 503,
+                            headers={"Retry-After": "30"})
 
         def stream():
             nonlocal cursor
@@ -158,8 +165,8 @@ class EventStream(APIView):
                 yield ": keep-alive\n\n"
                 time.sleep(settings.FEED_POLL_SECONDS)
 
-        response = StreamingHttpResponse(stream(), content_type="text/event-stream")
-        response["Cache-Control"] = "no-cache"
+        response = StreamingHttpResponse(streams.Slot(user.pk, stream()), content_type="text/event-stream")
+        response["Cache-Control"] = "no-store"
         response["X-Accel-Buffering"] = "no"
         return response
 
@@ -174,7 +181,7 @@ class Evaluation(APIView):
         OpenApiParameter("end", OpenApiTypes.DATE, required=True)], responses=OpenApiTypes.OBJECT)
     def get(self, request):
         dimension, start, end = _period(request)
-        figures = evaluation.evaluate(dimension, start, end)
+        figures = evaluation.evaluate(dimension, start, end, district_id=user_district_id(request.user))
         return Response({"dimension": dimension, "start": start, "end": end, "weights": evaluation.weights(),
                          "results": [f.as_dict() for f in figures]})
 
@@ -197,7 +204,8 @@ class EvaluationSeries(APIView):
             raise ValidationError({"interval": [_("Choose day, week or month.")]})
         series = []
         for a, b in _steps(start, end, interval):
-            row = next((f for f in evaluation.evaluate(dimension, a, b) if f.code == code), None)
+            row = next((f for f in evaluation.evaluate(dimension, a, b, district_id=user_district_id(request.user))
+                        if f.code == code), None)
             series.append({"start": a, "end": b, **(row.as_dict() if row else {"code": code})})
         return Response({"dimension": dimension, "code": code, "interval": interval, "series": series})
 
@@ -299,7 +307,7 @@ class DashboardArea(APIView):
     @extend_schema(parameters=[DashboardQuery], responses=OpenApiTypes.OBJECT)
     def get(self, request, code: str):
         f, _zoom = DashboardQuery.parse(request)
-        return Response(dashboard.cell_figures(request.user, f, code))
+        return Response(dashboard.cell_figures(request.user, f, scoped_object(request).code))
 
 
 class DashboardKpis(APIView):

@@ -4,6 +4,7 @@ from leaflet.admin import LeafletGeoAdmin
 
 from .models import Case, CaseLog, Category, Open311Client, TimeLimit
 from .open311 import hash_key, new_key
+from .scoping import sees_contact_details
 
 
 class TimeLimitInline(admin.TabularInline):
@@ -40,6 +41,10 @@ class CaseAdmin(LeafletGeoAdmin):
     date_hierarchy = "created_at"
     inlines = [CaseLogInline]
     list_select_related = ["category", "district", "bureau"]
+
+    def get_exclude(self, request, obj=None):
+        # Reporters' contact details are for the roles that call back (their pages and the API), not the admin.
+        return [] if sees_contact_details(request.user) else ["contact_name", "contact_phone", "contact_email"]
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False

@@ -11,8 +11,13 @@ class IncidentsConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import post_delete, post_save
 
+        from . import audit_trail
         from .catalogue import forget_cached
         from .models import Category, TimeLimit
+        from .scoping import register_scopes
+
+        register_scopes()
+        audit_trail.connect()
 
         # This process forgets its cached catalogue at once on an edit; other processes within 30 s.
         for model in (Category, TimeLimit):

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.contrib.gis.geos import Point
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -102,22 +104,35 @@ def _check(report: Report) -> tuple[dict[str, list[str]], Category | None, list[
                              % {"category": category.name_zh, "urgency": report.urgency}]
     if len(report.description) > settings.CASE_DESCRIPTION_MAX:
         errors["description"] = [_("At most %(n)d characters.") % {"n": settings.CASE_DESCRIPTION_MAX}]
-    if len(report.address) > 200:
-        errors["address"] = [_("At most %(n)d characters.") % {"n": 200}]
+    # Each text must fit its column: a field message here, never a database error (a 500) at save.
+    for name in ("address", "contact_name", "contact_phone", "contact_email"):
+        limit = Case._meta.get_field(name).max_length
+        if len(getattr(report, name)) > limit:
+            errors[name] = [_("At most %(n)d characters.") % {"n": limit}]
+    if report.contact_email and "contact_email" not in errors:
+        try:
+            validate_email(report.contact_email.strip())
+        except ValidationError:
+            errors["contact_email"] = [_("Not an e-mail address.")]
+    for name in ("description", "address", "contact_name", "contact_phone", "contact_email"):
+        if "\x00" in getattr(report, name):
+            errors[name] = [_("A NUL character is not allowed.")]
+    if report.accuracy_m is not None and not 0 <= report.accuracy_m <= 100_000:
+        errors["accuracy_m"] = [_("Metres between 0 and 100000.")]
     if report.source not in Source.values:
         errors["source"] = [_("Unknown source.")]
-    prepared: list[PreparedPhoto] = []
     if len(report.photos) > settings.PHOTO_MAX_COUNT:
         errors["photos"] = [_("At most %(n)d photos.") % {"n": settings.PHOTO_MAX_COUNT}]
-    else:
+    if (category is not None and category.photo_required and report.source == Source.INSPECTOR
+            and not report.photos and "photos" not in errors):
+        errors["photos"] = [_("%(category)s needs a photo.") % {"category": category.name_zh}]
+    prepared: list[PreparedPhoto] = []
+    if not errors:  # decoding is the expensive part: only for a report that is otherwise acceptable
         for upload in report.photos:
             try:
                 prepared.append(prepare_photo(upload, keep_metadata=report.source not in PUBLIC_SOURCES))
             except PhotoError as exc:
                 errors.setdefault("photos", []).append(str(exc))
-    if (category is not None and category.photo_required and report.source == Source.INSPECTOR
-            and not report.photos and "photos" not in errors):
-        errors["photos"] = [_("%(category)s needs a photo.") % {"category": category.name_zh}]
     return errors, category, prepared
 
 

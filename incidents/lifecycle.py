@@ -98,6 +98,14 @@ def allowed_actions(case: Case, user: AbstractBaseUser) -> list[str]:
             if case.status in rule.sources and needs.get(name, True) and _permitted(rule, user, case) is None]
 
 
+def ensure_permitted(action: str, case: Case, user: AbstractBaseUser) -> None:
+    """PermissionDenied unless the user's role and scope allow this action on this case (whatever its state):
+    asked before a request's photos are decoded, so a refused caller costs nothing."""
+    reason = _permitted(RULES[action], user, case)
+    if reason:
+        raise PermissionDenied(reason)
+
+
 def _permitted(rule: Rule, user: AbstractBaseUser, case: Case) -> str | None:
     """None if the user may act on the case under this rule, else why not."""
     if not user_roles(user) & rule.roles:

@@ -14,12 +14,16 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 from django_ratelimit.core import is_ratelimited
 
+from citygrid.audit import record
 from citygrid.models import hash_token
 
 from . import intake
 from .models import FINAL_STATUSES, Case, Category, Open311Client, Source, Urgency
 
 MAX_RESULTS = 1000
+# Intake's field names as GeoReport v2 calls them, for error messages a client's developer can act on.
+OPEN311_FIELDS = {"category": "service_code", "location": "lat/long", "address": "address_string",
+                  "contact_name": "first_name/last_name", "contact_phone": "phone", "contact_email": "email"}
 DEFAULT_WINDOW = timedelta(days=90)
 
 
@@ -83,10 +87,14 @@ def _endpoint(view):
         jurisdiction = request.GET.get("jurisdiction_id") or request.POST.get("jurisdiction_id")
         if jurisdiction and jurisdiction != settings.OPEN311_JURISDICTION_ID:
             return _error(fmt, 404, f"unknown jurisdiction_id {jurisdiction!r}")
-        if is_ratelimited(request, group="open311", key=_rate_key, rate=lambda g, r: settings.OPEN311_RATE,
-                          increment=True):
-            from citygrid.audit import record
-
+        # Reading counts per address; a POST counts against its api_key and its address both, so invented keys
+        # buy an address nothing.
+        limited = is_ratelimited(request, group="open311", key=_address, rate=lambda g, r: settings.OPEN311_RATE,
+                                 increment=True)
+        if request.method == "POST":
+            limited = is_ratelimited(request, group="open311-key", key=_client_key,
+                                     rate=lambda g, r: settings.OPEN311_RATE, increment=True) or limited
+        if limited:
             record("rate_limited", request=request, target=request.path[:200], result="denied")
             return _error(fmt, 429, "too many requests: wait a minute and try again")
         try:
@@ -98,10 +106,12 @@ def _endpoint(view):
     return csrf_exempt(wrapper)
 
 
-def _rate_key(group: str, request) -> str:
-    # Each client application has its own budget; reading without a key counts per address.
-    key = request.POST.get("api_key") if request.method == "POST" else ""
-    return f"key:{hash_key(key)}" if key else f"ip:{request.META.get('REMOTE_ADDR', '')}"
+def _address(group: str, request) -> str:
+    return f"ip:{request.META.get('REMOTE_ADDR', '')}"
+
+
+def _client_key(group: str, request) -> str:
+    return f"key:{hash_key(request.POST.get('api_key') or '')}"
 
 
 def _service(category: Category) -> dict:
@@ -153,6 +163,20 @@ def _request(case: Case) -> dict:
     }
 
 
+def _date_param(params, name: str):
+    """A w3 date-time between 2000 and 2100 (an impossible date such as 30 February is a 400, not a 500)."""
+    raw = params.get(name)
+    if not raw:
+        return None
+    try:
+        value = parse_datetime(raw)
+    except ValueError:
+        value = None
+    if value is None or not 2000 <= value.year <= 2100:
+        raise Open311Error(400, f"{name} must be a w3 date-time between 2000 and 2100, e.g. 2026-11-25T08:00:00+08:00")
+    return timezone.make_aware(value) if timezone.is_naive(value) else value
+
+
 def _cases():
     return Case.objects.select_related("category", "bureau")
 
@@ -170,11 +194,7 @@ def requests(request, fmt: str):
                        "service_requests", "request")
     if params.get("service_code"):
         qs = qs.filter(category__code__in=[c.strip() for c in params["service_code"].split(",")])
-    start, end = params.get("start_date"), params.get("end_date")
-    start_at = parse_datetime(start) if start else None
-    end_at = parse_datetime(end) if end else None
-    if (start and start_at is None) or (end and end_at is None):
-        raise Open311Error(400, "start_date and end_date must be w3 date-times, e.g. 2026-11-25T08:00:00+08:00")
+    start_at, end_at = _date_param(params, "start_date"), _date_param(params, "end_date")
     if start_at is None:
         start_at = (end_at or timezone.now()) - DEFAULT_WINDOW
     qs = qs.filter(created_at__gte=start_at)
@@ -234,6 +254,8 @@ def _create(request, fmt: str) -> HttpResponse:
     key = data.get("api_key") or ""
     client = Open311Client.objects.filter(key_hash=hash_key(key), active=True).first()
     if not key or client is None:
+        record("open311_post", request=request, username=f"api_key {key[:4]}…" if key else "", result="denied",
+               detail="invalid api_key")
         raise Open311Error(403, "invalid api_key")
     if not data.get("service_code"):
         raise Open311Error(400, "service_code is required")
@@ -250,7 +272,7 @@ def _create(request, fmt: str) -> HttpResponse:
         result = intake.submit(report)
     except intake.IntakeError as exc:
         field, messages = next(iter(exc.errors.items()))
-        field = {"category": "service_code", "location": "lat/long"}.get(field, field)
+        field = OPEN311_FIELDS.get(field, field)
         raise Open311Error(404 if field == "service_code" else 400, f"{field}: {' '.join(messages)}") from exc
     return _render(fmt, [{"service_request_id": result.case.number,
                           "service_notice": f"已受理，案件编号 {result.case.number}", "account_id": None}],

@@ -46,10 +46,27 @@ def visible_cases(user: AbstractBaseUser, qs: QuerySet | None = None) -> QuerySe
     return qs.filter(query)
 
 
-def can_see(user: AbstractBaseUser, case: Case) -> bool:
-    return visible_cases(user, Case.objects.filter(pk=case.pk)).exists()
-
-
 def sees_contact_details(user: AbstractBaseUser) -> bool:
     """Reporters' phone and e-mail: only the roles that call reporters back see them unmasked."""
     return bool(user_roles(user) & {roles.OPERATOR, roles.DISPATCHER})
+
+
+def _visible_case(user: AbstractBaseUser, number: str, **_ignored) -> Case | None:
+    return visible_cases(user).filter(number=number).first()
+
+
+def _visible_photo(user: AbstractBaseUser, pk: int, **_ignored):
+    from .models import Photo
+
+    return Photo.objects.select_related("case").filter(pk=pk, case__in=visible_cases(user).values("pk")).first()
+
+
+def register_scopes() -> None:
+    """The object scopes citygrid.policy declares for case URLs."""
+    from citygrid import scopes
+
+    from .models import Photo
+
+    scopes.register("case", visible=_visible_case,
+                    exists=lambda number, **_: Case.objects.filter(number=number).exists())
+    scopes.register("photo", visible=_visible_photo, exists=lambda pk, **_: Photo.objects.filter(pk=pk).exists())

@@ -1,11 +1,10 @@
-import csv
 import uuid
 from datetime import datetime
 
+from django.conf import settings
 from django.contrib.gis.geos import Point, Polygon
 from django.db.models import Q
 from django.http import FileResponse, Http404, StreamingHttpResponse
-from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
@@ -13,18 +12,21 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import ValidationError
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from citygrid import roles
 from citygrid.audit import record
+from citygrid.exports import csv_lines
+from citygrid.parsers import JSONParser
 from citygrid.roles import has_role
+from citygrid.scopes import scoped_object
 from grids.models import Bureau
 from grids.views import FeaturePagination
 
 from . import intake, lifecycle, scoping
-from .models import FINAL_STATUSES, Case, Category, Photo, Source, Status, Urgency
+from .models import FINAL_STATUSES, Category, Source, Status, Urgency
 from .photos import PhotoError, prepare_photo
 from .serializers import CaseDetailSerializer, CaseFeatureSerializer, CategorySerializer
 
@@ -54,6 +56,21 @@ def _text(data, name: str, errors: dict) -> str:
         errors[name] = [_("Text is required.")]
         return ""
     return raw
+
+
+def _datetime(data, name: str, errors: dict) -> datetime | None:
+    """An ISO date-time (local time when it has no offset); an impossible one is a field error, not a 500."""
+    raw = data.get(name)
+    if raw in (None, ""):
+        return None
+    try:
+        value = parse_datetime(str(raw))
+    except ValueError:
+        value = None
+    if value is None or not (2000 <= value.year <= 2100):
+        errors[name] = [_("A date and time such as 2026-11-26T17:30:00 is required.")]
+        return None
+    return timezone.make_aware(value) if timezone.is_naive(value) else value
 
 
 def _photos(request) -> list:
@@ -181,15 +198,11 @@ class VerificationTasks(generics.ListAPIView):
         return filtered_cases(self.request).filter(status=Status.PROCESSED, cell__inspectors=self.request.user)
 
 
-def visible_case(request, number: str) -> Case:
-    return get_object_or_404(scoping.visible_cases(request.user), number=number)
-
-
 class CaseDetail(generics.RetrieveAPIView):
     serializer_class = CaseDetailSerializer
 
     def get_object(self):
-        return visible_case(self.request, self.kwargs["number"])
+        return scoped_object(self.request)
 
 
 class CaseAction(APIView):
@@ -214,7 +227,9 @@ class CaseAction(APIView):
     def post(self, request, number: str, action: str):
         if action not in lifecycle.RULES and action != "verify":
             raise Http404
-        case = visible_case(request, number)
+        case, user = scoped_object(request), request.user
+        # Role and scope first, then the input, photos last: a refused caller never gets an image decoded.
+        lifecycle.ensure_permitted("verify_pass" if action == "verify" else action, case, user)
         data = request.data if hasattr(request.data, "get") else {}
         errors: dict[str, list[str]] = {}
         version = data.get("version")
@@ -223,8 +238,14 @@ class CaseAction(APIView):
         except (TypeError, ValueError):
             errors["version"] = [_("A whole number is required.")]
         note, reason = _text(data, "note", errors), _text(data, "reason", errors)
+        until = _datetime(data, "until", errors) if action == "request_postponement" else None
+        uploads = _photos(request)
+        if len(uploads) > settings.PHOTO_MAX_COUNT:
+            errors["photos"] = [_("At most %(n)d photos.") % {"n": settings.PHOTO_MAX_COUNT}]
+        if errors:
+            raise ValidationError(errors)
         photos = []
-        for upload in _photos(request):
+        for upload in uploads:
             try:
                 photos.append(prepare_photo(upload, keep_metadata=True))
             except PhotoError as exc:
@@ -245,9 +266,6 @@ class CaseAction(APIView):
             elif action == "return":
                 case = lifecycle.return_case(case, user, reason=reason, **kw)
             elif action == "request_postponement":
-                until = parse_datetime(str(data.get("until") or ""))
-                if until is not None and timezone.is_naive(until):
-                    until = timezone.make_aware(until)
                 case = lifecycle.request_postponement(case, user, until=until, reason=reason, **kw)
             elif action == "approve_postponement":
                 case = lifecycle.approve_postponement(case, user, note=note, **kw)
@@ -292,19 +310,12 @@ def _csv_rows(qs):
                c.description]
 
 
-class _Echo:
-    def write(self, value):
-        return value
-
-
 class CaseExport(APIView):
     """The filtered cases as CSV (`?as=csv`, the default) or one GeoJSON FeatureCollection (`?as=geojson`)."""
 
     @extend_schema(parameters=[CaseQuerySerializer, OpenApiParameter("as", OpenApiTypes.STR, enum=["csv", "geojson"])],
                    responses={(200, "text/csv"): OpenApiTypes.STR, (200, "application/geo+json"): OpenApiTypes.OBJECT})
     def get(self, request):
-        from citygrid.audit import record
-
         qs = filtered_cases(request)
         stamp = datetime.now().strftime("%Y%m%d-%H%M")
         fmt = "geojson" if request.query_params.get("as") == "geojson" else "csv"
@@ -314,9 +325,7 @@ class CaseExport(APIView):
             response = Response(data, content_type="application/geo+json")
             response["Content-Disposition"] = f'attachment; filename="cases-{stamp}.geojson"'
             return response
-        writer = csv.writer(_Echo())
-        response = StreamingHttpResponse((writer.writerow(row) for row in _csv_rows(qs)),
-                                         content_type="text/csv; charset=utf-8")
+        response = StreamingHttpResponse(csv_lines(_csv_rows(qs)), content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="cases-{stamp}.csv"'
         return response
 
@@ -335,10 +344,8 @@ class PhotoFile(APIView):
 
     @extend_schema(responses={(200, "image/jpeg"): OpenApiTypes.BINARY, 404: None})
     def get(self, request, pk: int, variant: str):
-        photo = get_object_or_404(Photo.objects.select_related("case"), pk=pk)
-        if not scoping.can_see(request.user, photo.case):
-            raise Http404
+        photo = scoped_object(request)
         field = photo.thumbnail if variant == "thumbnail" else photo.image
         response = FileResponse(field.open("rb"), content_type="image/jpeg")
-        response["Cache-Control"] = "private, max-age=3600"
+        response["Cache-Control"] = "private, no-store"  # photos show people and number plates
         return response

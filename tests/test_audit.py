@@ -60,21 +60,46 @@ def test_idle_sessions_expire(client, dispatcher, settings):
     assert response.status_code == 302 and "/accounts/login/" in response["Location"]
 
 
-def test_failed_logins_lock_out_until_an_admin_unlocks(client, dispatcher, settings):
+def test_failed_logins_lock_out_the_name_from_that_address_until_the_security_admin_unlocks(
+        client, dispatcher, settings):
     from axes.models import AccessAttempt
-    from axes.utils import reset
+
+    from citygrid import roles
+    from tests.conftest import make_user
 
     settings.AXES_FAILURE_LIMIT = 3
     for _ in range(3):
         client.post(reverse("login"), {"username": "disp", "password": "wrong-password"}, REMOTE_ADDR="10.0.0.9")
     locked = client.post(reverse("login"), {"username": "disp", "password": "Correct-horse-42"},
-                         REMOTE_ADDR="10.0.0.8")  # the right password, even from another address
+                         REMOTE_ADDR="10.0.0.9")  # the right password, from the address that guessed
     assert locked.status_code == 429 and "失败次数过多" in locked.content.decode()
-    assert AccessAttempt.objects.filter(username="disp").exists()
     assert AuditEvent.objects.filter(action="login", result="failed", username="disp").count() >= 3
-    reset(username="disp")  # what the admin's unlock does
-    ok = client.post(reverse("login"), {"username": "disp", "password": "Correct-horse-42"}, REMOTE_ADDR="10.0.0.8")
+    # The owner, from his own desk, is not locked out by someone else's guessing (nor is it a failure).
+    elsewhere = client.post(reverse("login"), {"username": "disp", "password": "Correct-horse-42"},
+                            REMOTE_ADDR="10.0.0.8")
+    assert elsewhere.status_code == 302
+    client.post(reverse("logout"))
+    # The security administrator unlocks in the admin: Axes › access attempts, delete.
+    sec = make_user("sec", roles.SECADMIN)
+    sec.is_staff = True
+    sec.save()
+    client.force_login(sec)
+    attempts = list(AccessAttempt.objects.filter(username="disp").values_list("pk", flat=True))
+    unlocked = client.post(reverse("admin:axes_accessattempt_changelist"),
+                           {"action": "delete_selected", "_selected_action": attempts, "post": "yes"})
+    assert unlocked.status_code == 302 and not AccessAttempt.objects.filter(username="disp").exists()
+    client.post(reverse("logout"))
+    ok = client.post(reverse("login"), {"username": "disp", "password": "Correct-horse-42"}, REMOTE_ADDR="10.0.0.9")
     assert ok.status_code == 302
+
+
+def test_an_address_guessing_many_names_is_locked_out(client, dispatcher, settings):
+    settings.AXES_FAILURE_LIMIT = 3
+    for name in ("alice", "bob", "carol"):
+        client.post(reverse("login"), {"username": name, "password": "wrong-password"}, REMOTE_ADDR="10.0.0.7")
+    locked = client.post(reverse("login"), {"username": "disp", "password": "Correct-horse-42"},
+                         REMOTE_ADDR="10.0.0.7")
+    assert locked.status_code == 429
 
 
 def test_check_deploy_is_clean_in_production_settings():
@@ -135,17 +160,25 @@ def test_login_attempts_per_address_are_rate_limited(client, dispatcher, setting
     assert other.status_code == 302
 
 
-def test_open311_clients_have_their_own_rate(client, people, settings):
+def test_open311_posts_are_limited_per_client_and_per_address(client, people, settings):
     from incidents.open311 import issue_client_key
 
     settings.OPEN311_RATE = "2/m"
     _, key_a = issue_client_key("a")
     _, key_b = issue_client_key("b")
-    post = lambda key: client.post("/open311/v2/requests.json", {"api_key": key, "service_code": "NOPE",  # noqa: E731
-                                                                  "lat": 27.88, "long": 112.88})
-    assert [post(key_a).status_code for _ in range(3)] == [404, 404, 429]
-    assert post(key_b).status_code == 404
-    assert post(key_a).json() == [{"code": 429, "description": "too many requests: wait a minute and try again"}]
+
+    def post(key, ip):
+        return client.post("/open311/v2/requests.json", {"api_key": key, "service_code": "NOPE", "lat": 27.88,
+                                                         "long": 112.88}, REMOTE_ADDR=ip)
+
+    assert [post(key_a, "10.9.0.1").status_code for _ in range(3)] == [404, 404, 429]
+    assert post(key_a, "10.9.0.2").status_code == 429  # the key's budget is spent, from anywhere
+    assert post(key_b, "10.9.0.3").status_code == 404  # another client has its own
+    assert post(key_a, "10.9.0.1").json() == [{"code": 429, "description": "too many requests: wait a minute and try "
+                                                                            "again"}]
+    # Invented keys buy an address nothing: it is counted too.
+    assert [post(f"invented-{i}", "10.9.0.4").status_code for i in range(3)] == [403, 403, 429]
+    assert AuditEvent.objects.filter(action="open311_post", result="denied", ip="10.9.0.4").count() == 2
 
 
 def test_without_redis_requests_go_on(client, dispatcher, settings):

@@ -323,7 +323,7 @@ def test_units_api(people, units):
     assert step.status_code == 200 and step.json()["acknowledged_at"]
     moved = api_client(people["cg_staff"]).post(reverse("dispatch:unit-position", args=["U1"]),
                                                  {"lon": 112.9, "lat": 27.9}, format="json")
-    assert moved.status_code == 403  # another bureau's unit
+    assert moved.status_code == 404  # another bureau's unit: not in this user's scope
 
 
 def test_evaluation_against_hand_computed_cases(people):

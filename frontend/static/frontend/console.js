@@ -258,12 +258,19 @@
       source.addEventListener(kind, function (m) { $("live").className = "live on"; onEvent(JSON.parse(m.data)); });
     });
     source.onopen = function () { $("live").className = "live on"; };
-    source.onerror = function () { $("live").className = "live off"; };  // EventSource reconnects by itself
+    source.onerror = function () {
+      $("live").className = "live off";
+      // A dropped connection reconnects by itself; a refused one (the server's stream limits: 429/503) is
+      // closed for good: poll for a while, then try the stream again.
+      if (source.readyState === EventSource.CLOSED) { poll(6); setTimeout(connect, 30000); }
+    };
   }
-  function poll() {
+  function poll(times) {
     C.api(cfg.apiEvents + "?after=" + lastId).then(function (r) {
       if (r.ok) r.data.events.forEach(onEvent);
-    }).finally(function () { setTimeout(poll, 5000); });
+    }).finally(function () {
+      if (times === undefined || times > 1) setTimeout(function () { poll(times && times - 1); }, 5000);
+    });
   }
   C.api(cfg.apiEvents + "?limit=1").then(function (r) {
     if (r.ok) r.data.events.forEach(function (e) { lastId = Math.max(lastId, e.id); seen.add(e.id); });

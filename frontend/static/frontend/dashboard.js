@@ -132,7 +132,12 @@
     b.addEventListener("click", function () {
       var rows = tables[b.dataset.csv];
       var csv = "\ufeff" + rows.map(function (r) {
-        return r.map(function (v) { v = String(v); return /[",\n]/.test(v) ? '"' + v.replace(/"/g, '""') + '"' : v; }).join(",");
+        return r.map(function (v) {
+          // A text cell a spreadsheet would take for a formula gets an apostrophe (as citygrid/exports.py).
+          if (typeof v === "string" && /^[=+\-@\t\r]/.test(v)) v = "'" + v;
+          v = String(v);
+          return /[",\r\n]/.test(v) ? '"' + v.replace(/"/g, '""') + '"' : v;
+        }).join(",");
       }).join("\r\n");
       var a = document.createElement("a");
       a.href = URL.createObjectURL(new Blob([csv], { type: "text/csv;charset=utf-8" }));

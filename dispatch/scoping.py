@@ -1,0 +1,79 @@
+"""Which response units and unit assignments a user may command, and which areas' figures a user may read:
+the object scopes citygrid.policy declares for the dispatch URLs (registered in `register_scopes`).
+
+A district's command centre commands the units of its district's bureaus, the city's centre every unit; a
+bureau's staff command their own bureau's units (the crews' phones report as them)."""
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import Q, QuerySet
+
+from citygrid import roles
+from citygrid.roles import user_roles
+from grids.models import Area, Cell, Level
+from incidents.scoping import user_bureau_id, user_district_id, visible_cases
+
+from .models import ResponseUnit, UnitAssignment
+
+
+def commanded_units(user: AbstractBaseUser, qs: QuerySet | None = None) -> QuerySet:
+    """The response units a user may send, move and step."""
+    qs = ResponseUnit.objects.all() if qs is None else qs
+    held = user_roles(user)
+    conditions = []
+    if roles.DISPATCHER in held:
+        district = user_district_id(user)
+        conditions.append(Q(bureau__district_id=district) if district else Q())
+    if roles.BUREAU_STAFF in held and user_bureau_id(user):
+        conditions.append(Q(bureau_id=user_bureau_id(user)))
+    if not conditions:
+        return qs.none()
+    query = conditions[0]
+    for condition in conditions[1:]:
+        query |= condition
+    return qs.filter(query)
+
+
+def commanded_bureau_ids(user: AbstractBaseUser) -> list[int] | None:
+    """The bureaus whose units a user commands; None for all of them (the city's centre)."""
+    if roles.DISPATCHER in user_roles(user) and not user_district_id(user):
+        return None
+    return list(commanded_units(user).values_list("bureau_id", flat=True).distinct())
+
+
+def _visible_unit(user: AbstractBaseUser, code: str, **_ignored) -> ResponseUnit | None:
+    return commanded_units(user).select_related("bureau").filter(code=code).first()
+
+
+def _visible_assignment(user: AbstractBaseUser, pk: int, **_ignored) -> UnitAssignment | None:
+    """A dispatcher steps assignments of the cases he sees; bureau staff those of their bureau's units."""
+    held = user_roles(user)
+    condition = Q(pk__in=[])
+    if roles.DISPATCHER in held:
+        condition |= Q(case__in=visible_cases(user).values("pk"))
+    if roles.BUREAU_STAFF in held and user_bureau_id(user):
+        condition |= Q(unit__bureau_id=user_bureau_id(user))
+    return UnitAssignment.objects.select_related("unit", "case").filter(condition, pk=pk).first()
+
+
+def _area_figures(user: AbstractBaseUser, code: str, **_ignored) -> Cell | Area | None:
+    """A cell or community whose figures the dashboard shows: within the user's district, if he has one."""
+    district = user_district_id(user)
+    cell = Cell.objects.filter(code=code).first()
+    if cell is not None:
+        return cell if not district or cell.district_id == district else None
+    community = Area.objects.filter(code=code, level=Level.COMMUNITY).select_related("parent").first()
+    if community is not None and (not district or community.parent.parent_id == district):
+        return community
+    return None
+
+
+def register_scopes() -> None:
+    from citygrid import scopes
+
+    scopes.register("unit", visible=_visible_unit,
+                    exists=lambda code, **_: ResponseUnit.objects.filter(code=code).exists())
+    scopes.register("assignment", visible=_visible_assignment,
+                    exists=lambda pk, **_: UnitAssignment.objects.filter(pk=pk).exists())
+    scopes.register("area-figures", visible=_area_figures,
+                    exists=lambda code, **_: Cell.objects.filter(code=code).exists()
+                    or Area.objects.filter(code=code, level=Level.COMMUNITY).exists())

@@ -1,0 +1,185 @@
+"""Object scopes, generated from the URL patterns and the policy: every URL that names an object declares its
+scope, and every such endpoint is called, with every method it answers, by an out-of-scope user of every role
+the policy lets through (404 expected) and by an insider (anything but 404, so the object is really there)."""
+
+from datetime import timedelta
+
+import pytest
+from django.contrib.gis.geos import Point
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
+
+from citygrid import roles, scopes
+from citygrid.models import AuditEvent
+from citygrid.policy import EVERYONE, PUBLIC, PUBLIC_OBJECTS, SAFE_METHODS, policy_for
+from tests.conftest import api_client, jpeg, make_user, point_in
+
+
+def _object_urls(patterns=None, prefix=""):
+    """(view name, pattern, view class) of every URL pattern that takes a parameter."""
+    for p in get_resolver().url_patterns if patterns is None else patterns:
+        if isinstance(p, URLResolver):
+            yield from _object_urls(p.url_patterns, prefix + (f"{p.namespace}:" if p.namespace else ""))
+        elif isinstance(p, URLPattern) and p.pattern.converters:
+            view = getattr(p.callback, "cls", None) or getattr(p.callback, "view_class", None)
+            yield prefix + (p.name or ""), p, view
+
+
+OBJECT_URLS = sorted({name: (name, cls) for name, _, cls in _object_urls() if not name.startswith("admin:")}.values(),
+                     key=lambda item: item[0])
+
+
+def test_every_url_naming_an_object_declares_its_scope():
+    undeclared = [name for name, _ in OBJECT_URLS
+                  if policy_for(name) is None or not policy_for(name).scope
+                  or policy_for(name).scope not in scopes.registered() | {EVERYONE, PUBLIC_OBJECTS}]
+    assert undeclared == []
+
+
+def test_public_object_scopes_are_on_public_urls_only():
+    # "everyone" still needs a role; "public" objects only where the URL itself is public (Open311).
+    for name, _ in OBJECT_URLS:
+        policy = policy_for(name)
+        if policy.scope == PUBLIC_OBJECTS:
+            assert policy.read == PUBLIC, name
+
+
+@pytest.fixture
+def world(people):
+    """One case in the west district, dispatched to the west district's city-management bureau, with a photo,
+    a unit of that bureau sent to it; insiders who may reach all of it and outsiders of every role."""
+    from dispatch.emergency import send_units
+    from dispatch.models import ResponseUnit
+    from incidents import intake, lifecycle
+    from incidents.models import Photo
+
+    lon, lat = point_in(people["a"])
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    case = intake.submit(intake.Report(lon=lon, lat=lat, category="SJ0403", source="inspector", urgency="emergency",
+                                       photos=[SimpleUploadedFile("a.jpg", jpeg(), "image/jpeg")]),
+                         reporter=people["inspector"]).case
+    case = lifecycle.register(case, people["dispatcher"])
+    case.refresh_from_db()
+    if case.status != "dispatched":
+        case = lifecycle.dispatch(case, people["dispatcher"], bureau=people["cg"])
+    unit = ResponseUnit.objects.create(code="CG-01", name="雨湖城管一队", bureau=people["cg"],
+                                       position=Point(lon, lat, srid=4326), position_at=timezone.now())
+    [assignment] = send_units(case, [unit], people["dispatcher"])
+    east = people["east"]
+    outsiders = {
+        roles.INSPECTOR: people["other_inspector"],
+        roles.OPERATOR: make_user("oper_east", roles.OPERATOR, district=east),
+        roles.DISPATCHER: people["east_dispatcher"],
+        roles.BUREAU_STAFF: people["water_staff"],
+        roles.LEADER: make_user("lead_east", roles.LEADER, district=east),
+        roles.ADMIN: make_user("sysadmin", roles.ADMIN),
+        roles.SECADMIN: make_user("secadmin", roles.SECADMIN),
+        roles.AUDITOR: make_user("auditor", roles.AUDITOR),
+    }
+    insiders = [people["dispatcher"], people["cg_staff"], people["inspector"], people["leader"]]
+    kwargs = {"number": case.number, "action": "accept", "pk": None, "variant": "image", "step": "acknowledge",
+              "code": unit.code}
+    objects = {"case": {"number": case.number},
+               "photo": {"pk": Photo.objects.filter(case=case).first().pk},
+               "assignment": {"pk": assignment.pk},
+               "unit": {"code": unit.code},
+               "area-figures": {"code": people["a"].code}}
+    return {"case": case, "kwargs": kwargs, "objects": objects, "outsiders": outsiders, "insiders": insiders}
+
+
+def _url(name: str, pattern_kwargs: dict, world) -> str:
+    scope = policy_for(name).scope
+    values = {**world["kwargs"], **world["objects"].get(scope, {})}
+    return reverse(name, kwargs={k: values[k] for k in pattern_kwargs})
+
+
+def _call(user, method: str, url: str):
+    client = api_client(user)
+    if not url.startswith("/api/"):
+        client.force_login(user)
+    return client.get(url) if method == "GET" else client.post(url, {}, format="json")
+
+
+SCOPED = [(name, cls) for name, cls in OBJECT_URLS
+          if policy_for(name) and policy_for(name).scope not in (EVERYONE, PUBLIC_OBJECTS)]
+
+
+def test_every_registered_scope_is_exercised_here():
+    used = {policy_for(name).scope for name, _ in SCOPED}
+    assert used <= scopes.registered()
+    assert used, "no scoped endpoints found"
+
+
+@pytest.mark.parametrize(("name", "cls"), SCOPED, ids=[name for name, _ in SCOPED])
+def test_out_of_scope_users_of_every_allowed_role_get_404(world, name, cls):
+    pattern = next(p for n, p, _ in _object_urls() if n == name)
+    url = _url(name, pattern.pattern.converters, world)
+    policy = policy_for(name)
+    methods = [m for m in ("GET", "POST") if hasattr(cls, m.lower())]
+    tried = 0
+    for method in methods:
+        allowed = policy.read if method in SAFE_METHODS else policy.write
+        for role in sorted(allowed):
+            response = _call(world["outsiders"][role], method, url)
+            assert response.status_code == 404, (name, method, role, response.status_code)
+            tried += 1
+        insider_statuses = [_call(u, method, url).status_code for u in world["insiders"]
+                            if roles.user_roles(u) & allowed]
+        assert any(s != 404 for s in insider_statuses), (name, method, insider_statuses)
+    assert tried, name
+    # A probe of an object that exists is recorded; a typo is not.
+    assert AuditEvent.objects.filter(action="out_of_scope", result="denied").exists()
+
+
+def test_a_cross_district_dispatcher_cannot_step_another_districts_unit(world, people):
+    """The probe that found the hole: 岳塘's dispatcher stepping and moving 雨湖's unit."""
+    from dispatch.models import ResponseUnit, UnitAssignment
+
+    assignment = UnitAssignment.objects.get(case=world["case"])
+    client = api_client(people["east_dispatcher"])
+    for step in ("acknowledge", "arrive", "clear"):
+        assert client.post(reverse("dispatch:assignment-step", args=[assignment.pk, step])).status_code == 404
+    assert client.post(reverse("dispatch:unit-position", args=["CG-01"]), {"lon": 112.95, "lat": 27.85},
+                       format="json").status_code == 404
+    assignment.refresh_from_db()
+    assert assignment.acknowledged_at is None and ResponseUnit.objects.get(code="CG-01").state == "busy"
+    assert not world["case"].log.filter(action__startswith="unit_").exists()
+
+
+def test_a_district_dispatcher_sends_and_sees_only_his_districts_units(world, people):
+    from dispatch.models import ResponseUnit
+
+    lon, lat = point_in(people["a"])
+    ResponseUnit.objects.create(code="EAST-01", name="岳塘抢修", bureau=make_bureau_east(people),
+                                position=Point(lon, lat, srid=4326), position_at=timezone.now())
+    west = make_user("disp_west", roles.DISPATCHER, district=people["west"])
+    near = api_client(west).get(reverse("dispatch:nearest-units", args=[world["case"].number])).json()
+    assert "EAST-01" not in [u["code"] for u in near["units"]]
+    sent = api_client(west).post(reverse("dispatch:send-units", args=[world["case"].number]), {"units": ["EAST-01"]},
+                                 format="json")
+    assert sent.status_code == 400 and "EAST-01" in sent.json()["units"][0]
+    assert ResponseUnit.objects.get(code="EAST-01").state == "available"
+
+
+def make_bureau_east(people):
+    from grids.models import Bureau
+
+    return Bureau.objects.create(code="430304-CG", name="岳塘区城管局", kind=Bureau.Kind.CITY_MANAGEMENT,
+                                 district=people["east"])
+
+
+def test_evaluation_is_scoped_to_the_district(world, people):
+    from incidents import intake
+
+    lon, lat = people["east"].geom.point_on_surface.coords
+    intake.submit(intake.Report(lon=lon, lat=lat, category="SJ0601", source="hotline_12345"))
+    today = timezone.localdate()
+    params = {"start": str(today), "end": str(today + timedelta(days=1))}
+    city = api_client(people["dispatcher"]).get(reverse("dispatch:evaluation"), {"dimension": "district", **params})
+    assert {r["code"] for r in city.json()["results"]} == {"430302", "430304"}
+    east = api_client(people["east_dispatcher"])
+    assert {r["code"] for r in east.get(reverse("dispatch:evaluation"),
+                                       {"dimension": "district", **params}).json()["results"]} == {"430304"}
+    inspectors = east.get(reverse("dispatch:evaluation"), {"dimension": "inspector", **params}).json()["results"]
+    assert inspectors == []  # the west district's inspector, and his name, stay with the west
