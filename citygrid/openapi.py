@@ -8,6 +8,7 @@ ERRORS = {
     "403": "Not allowed by the endpoint's policy",
     "404": "Not found, or outside the user's scope",
     "409": "The case changed meanwhile, or the action does not fit its state (current status and version)",
+    "415": "The body is not JSON, a form or multipart (or is malformed)",
     "429": "Too many requests",
     "503": "The database is unavailable; nothing was saved, retry (same client_uuid)",
 }
@@ -23,6 +24,8 @@ def add_error_responses(result: dict, generator, request, public) -> dict:
                 continue
             for code, text in ERRORS.items():
                 if code == "409" and not (method == "post" and path.startswith("/api/cases/{")):
+                    continue
+                if code == "415" and method not in ("post", "put", "patch"):
                     continue
                 operation["responses"].setdefault(code, {
                     "description": text,

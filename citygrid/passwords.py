@@ -10,6 +10,7 @@ every save of a new password, whichever path set it."""
 import re
 
 from django.contrib.auth.hashers import check_password
+from django.contrib.auth.password_validation import get_default_password_validators
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -56,17 +57,15 @@ class HistoryValidator:
 
     def password_changed(self, password: str, user) -> None:
         from .audit import current_actor, record
-        from .models import PasswordHistory, StaffProfile
+        from .models import StaffProfile
         from .receivers import revoke_tokens
 
         previous = getattr(user, "_citygrid_previous_password", None)  # citygrid.receivers
-        if previous and check_password(password, previous):
-            return  # the same password re-hashed (a stronger hasher at login): nothing changed
-        PasswordHistory.objects.create(user=user, password=user.password)
-        stale = PasswordHistory.objects.filter(user=user).values_list("pk", flat=True)[self.remember:]
-        PasswordHistory.objects.filter(pk__in=list(stale)).delete()
         if previous is None:
-            return  # a new account's first password: no tokens yet, its creation is recorded as such
+            return  # a new account: its first password is kept by citygrid.receivers when it is created
+        if check_password(password, previous):
+            return  # the same password re-hashed (a stronger hasher at login): nothing changed
+        remember_password(user, self.remember)
         revoked = revoke_tokens(user)
         actor = current_actor()
         by_other = actor is not None and actor.pk != user.pk
@@ -75,3 +74,17 @@ class HistoryValidator:
         record("password_change", target=f"user: {user.get_username()}",
                detail=("set by another user, to be changed at the next login; " if by_other else "")
                + f"{revoked} API tokens revoked")
+
+
+def remember_password(user, remember: int | None = None) -> None:
+    """Keep the user's current password hash in the history, and only the newest `remember` of them."""
+    from .models import PasswordHistory
+
+    if not user.has_usable_password():
+        return
+    if remember is None:
+        remember = next((v.remember for v in get_default_password_validators() if isinstance(v, HistoryValidator)),
+                        5)
+    PasswordHistory.objects.create(user=user, password=user.password)
+    stale = PasswordHistory.objects.filter(user=user).values_list("pk", flat=True)[remember:]
+    PasswordHistory.objects.filter(pk__in=list(stale)).delete()

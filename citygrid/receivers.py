@@ -3,7 +3,7 @@
 when made, with who made them. Passwords changed and accounts deactivated: their API tokens are revoked."""
 
 from django.contrib.auth.models import Group, User
-from django.db.models.signals import m2m_changed, pre_save
+from django.db.models.signals import m2m_changed, post_save, pre_save
 from django.dispatch import receiver
 
 from . import roles
@@ -56,3 +56,12 @@ def revoke_tokens(user: User) -> int:
     from .models import ApiToken
 
     return ApiToken.objects.filter(user=user, revoked_at__isnull=True).update(revoked_at=timezone.now())
+
+
+@receiver(post_save, sender=User)
+def _account_created(sender, instance: User, created: bool, **kwargs) -> None:
+    """A new account's first password starts its history (UserManager stores it without set_password)."""
+    if created:
+        from .passwords import remember_password
+
+        remember_password(instance)

@@ -210,30 +210,35 @@ class EvaluationSeries(APIView):
         return Response({"dimension": dimension, "code": code, "interval": interval, "series": series})
 
 
+class PeriodQuery(serializers.Serializer):
+    start = serializers.DateField()
+    end = serializers.DateField(help_text="exclusive")
+
+    def validate(self, data):
+        if not all(2000 <= data[k].year <= 2100 for k in ("start", "end")):
+            raise serializers.ValidationError({"end": [_("Dates between 2000 and 2100.")]})
+        if data["end"] <= data["start"]:
+            raise serializers.ValidationError({"end": [_("The end must come after the start.")]})
+        if (data["end"] - data["start"]).days > 400:
+            raise serializers.ValidationError({"end": [_("At most 400 days at a time.")]})
+        return data
+
+
+class EvaluationQuery(PeriodQuery):
+    dimension = serializers.ChoiceField(choices=list(evaluation.DIMENSIONS))
+
+
 def _period(request):
+    """The evaluation's dimension and period as aware datetimes at local midnight (400 at most, else a 400)."""
     from datetime import datetime, time
 
     from django.utils import timezone
-    from django.utils.dateparse import parse_date
 
-    errors, params = {}, request.query_params
-    dimension = params.get("dimension", "")
-    if dimension not in evaluation.DIMENSIONS:
-        errors["dimension"] = [_("Choose one of: %(values)s.") % {"values": ", ".join(evaluation.DIMENSIONS)}]
-    bounds = {}
-    for name in ("start", "end"):
-        day = parse_date(params.get(name, "") or "")
-        if day is None:
-            errors[name] = [_("A date (YYYY-MM-DD) is required.")]
-        else:
-            bounds[name] = datetime.combine(day, time.min, tzinfo=timezone.get_current_timezone())
-    if not errors and bounds["end"] <= bounds["start"]:
-        errors["end"] = [_("The end must come after the start.")]
-    if not errors and (bounds["end"] - bounds["start"]).days > 400:
-        errors["end"] = [_("At most 400 days at a time.")]
-    if errors:
-        raise ValidationError(errors)
-    return dimension, bounds["start"], bounds["end"]
+    query = EvaluationQuery(data=request.query_params)
+    query.is_valid(raise_exception=True)
+    data, zone = query.validated_data, timezone.get_current_timezone()
+    return (data["dimension"], datetime.combine(data["start"], time.min, tzinfo=zone),
+            datetime.combine(data["end"], time.min, tzinfo=zone))
 
 
 def _steps(start, end, interval):
@@ -251,9 +256,7 @@ def _steps(start, end, interval):
         current = nxt
 
 
-class DashboardQuery(serializers.Serializer):
-    start = serializers.DateField()
-    end = serializers.DateField(help_text="exclusive")
+class DashboardQuery(PeriodQuery):
     major = serializers.CharField(required=False, allow_blank=True, max_length=10,
                                   help_text="a major class code, e.g. SJ01")
     bbox = serializers.CharField(required=False, help_text="minLon,minLat,maxLon,maxLat (WGS84)")
@@ -267,13 +270,6 @@ class DashboardQuery(serializers.Serializer):
         if len(box) != 4 or not (-180 <= box[0] < box[2] <= 180 and -90 <= box[1] < box[3] <= 90):
             raise serializers.ValidationError(_("Four numbers: minLon,minLat,maxLon,maxLat."))
         return box
-
-    def validate(self, data):
-        if data["end"] <= data["start"]:
-            raise serializers.ValidationError({"end": [_("The end must come after the start.")]})
-        if (data["end"] - data["start"]).days > 400:
-            raise serializers.ValidationError({"end": [_("At most 400 days at a time.")]})
-        return data
 
     @classmethod
     def parse(cls, request) -> tuple[dashboard.Filter, int]:

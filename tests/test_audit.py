@@ -236,3 +236,86 @@ def test_no_endpoint_parses_xml(people, client):
     assert response.status_code == 415
     response = client.post("/open311/v2/requests.xml", bomb, content_type="application/xml")
     assert response.status_code in (400, 403) and b"aaaaaaaaaa" not in response.content
+
+
+def test_every_refusal_is_recorded_whoever_refuses(client, people, settings):
+    """The API's policy, a page's policy, the second-factor and forced-change middleware: all in the trail."""
+    settings.FORCE_PASSWORD_CHANGE = True
+    people["operator"].profile.must_change_password = True
+    people["operator"].profile.save()
+    client.force_login(people["operator"])
+    assert client.get(reverse("incidents:case-list")).status_code == 403  # forced change first (middleware)
+    client.force_login(people["inspector"])
+    assert client.get(reverse("frontend:console")).status_code == 403  # a page's policy
+    settings.OTP_REQUIRED_ROLES = ["leader"]
+    client.force_login(people["leader"])
+    assert client.get(reverse("dispatch:dashboard-kpis")).status_code == 403  # second factor not passed
+    denied = set(AuditEvent.objects.filter(action="permission_denied").values_list("username", flat=True))
+    assert {"oper", "insp", "lead"} <= denied
+
+
+def test_unit_steps_and_positions_are_in_the_audit_trail(people):
+    from django.contrib.gis.geos import Point
+    from django.utils import timezone
+
+    from dispatch.models import ResponseUnit
+    from incidents import intake
+    from tests.conftest import point_in
+
+    lon, lat = point_in(people["a"])
+    case = intake.submit(intake.Report(lon=lon, lat=lat, category="SJ0403", source="hotline_12345",
+                                       urgency="emergency")).case
+    ResponseUnit.objects.create(code="U9", name="抢修", bureau=people["cg"], position=Point(lon, lat, srid=4326),
+                                position_at=timezone.now())
+    client = api_client(people["dispatcher"])
+    sent = client.post(reverse("dispatch:send-units", args=[case.number]), {"units": ["U9"]}, format="json")
+    step = client.post(reverse("dispatch:assignment-step", args=[sent.json()["assignments"][0]["id"], "acknowledge"]),
+                       REMOTE_ADDR="10.3.3.3")
+    assert step.status_code == 200
+    moved = api_client(people["cg_staff"]).post(reverse("dispatch:unit-position", args=["U9"]),
+                                                {"lon": 112.9, "lat": 27.9}, format="json")
+    assert moved.status_code == 204
+    assert AuditEvent.objects.filter(action="units_sent", username="disp_city", target=f"case: {case.number}").exists()
+    assert AuditEvent.objects.get(action="unit_acknowledge").ip == "10.3.3.3"
+    assert AuditEvent.objects.filter(action="unit_position", username="cg1", target="unit: U9").exists()
+
+
+def test_csv_exports_neutralise_formulas(people, client):
+    """A description or address a spreadsheet would run, and a user name typed at a failed login, are written
+    with an apostrophe in every CSV the product makes."""
+    import csv
+    import io
+
+    from citygrid import roles
+    from incidents import intake
+    from tests.conftest import make_user, point_in
+
+    lon, lat = point_in(people["a"])
+    case = intake.submit(intake.Report(lon=lon, lat=lat, category="SJ0601", source="hotline_12345",
+                                       description='=HYPERLINK("http://evil","x")', address="@SUM(A1:A9)")).case
+    export = api_client(people["operator"]).get(reverse("incidents:case-export"), {"as": "csv"})
+    rows = list(csv.DictReader(io.StringIO(b"".join(export.streaming_content).decode("utf-8-sig"))))
+    [row] = [r for r in rows if r["number"] == case.number]
+    assert row["description"] == "'=HYPERLINK(\"http://evil\",\"x\")" and row["address"] == "'@SUM(A1:A9)"
+    assert row["category"] == "SJ0601" and row["status"] == "reported" and float(row["lon"]) == lon
+    client.post(reverse("login"), {"username": "-2+3+cmd|' /C calc'!A0", "password": "x"})
+    auditor = make_user("aud", roles.AUDITOR)
+    client.force_login(auditor)
+    body = b"".join(client.get(reverse("audit-export"), {"result": "failed"}).streaming_content).decode("utf-8-sig")
+    [failed] = [r for r in csv.DictReader(io.StringIO(body)) if r["action"] == "login"]
+    assert failed["user"] == "'-2+3+cmd|' /C calc'!A0" and failed["result"] == "failed"
+
+
+def test_responses_with_personal_data_are_not_stored_by_caches(people, client):
+    from incidents import intake
+    from tests.conftest import point_in
+
+    lon, lat = point_in(people["a"])
+    case = intake.submit(intake.Report(lon=lon, lat=lat, category="SJ0601", source="hotline_12345",
+                                       contact_phone="13800001111")).case
+    token = api_client(people["operator"])
+    for url in (reverse("incidents:case-detail", args=[case.number]), reverse("incidents:case-list"),
+                reverse("incidents:case-export"), "/open311/v2/requests.json"):
+        assert "no-store" in token.get(url)["Cache-Control"], url
+    client.force_login(people["operator"])
+    assert "no-store" in client.get(reverse("frontend:console"))["Cache-Control"]
