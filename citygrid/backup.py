@@ -32,12 +32,13 @@ def _pg_env_args(kind: str, dbname: str | None = None) -> tuple[dict, list[str]]
     return env, [*args, "-d", dbname or settings.DATABASES["default"]["NAME"]]
 
 
-def _run(cmd: list[str], env: dict) -> None:
+def _run(cmd: list[str], env: dict) -> str:
     if shutil.which(cmd[0]) is None:
         raise BackupError(f"{cmd[0]} not found: install the PostgreSQL client (Debian: postgresql-client)")
-    result = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    result = subprocess.run(cmd, env=env or None, capture_output=True, text=True)
     if result.returncode != 0:
         raise BackupError(f"{cmd[0]} failed: {result.stderr.strip().splitlines()[-1] if result.stderr else ''}")
+    return result.stdout
 
 
 def _sha256(path: Path) -> str:
@@ -91,7 +92,7 @@ def restore(folder: Path, *, database: str, media_root: Path) -> dict:
     # PostGIS's entries (the extension, its comment, rows added to spatial_ref_sys) are the administrator's,
     # as when the database was made; everything else is restored as the owner, grants left out and set anew.
     dump = str(folder / "database.dump")
-    listing = subprocess.run(["pg_restore", "-l", dump], capture_output=True, text=True, check=True).stdout
+    listing = _run(["pg_restore", "-l", dump], {})
     created = {line.split()[-2] for line in listing.splitlines() if " TABLE public " in line
                and " TABLE DATA " not in line}
     admin_entries, owner_entries = [], []
