@@ -157,8 +157,9 @@ def _ident(name: str) -> sql.Identifier:
 
 
 def ensure_roles(cur) -> list[str]:
-    """Create the owner, runtime and backup roles where missing, and keep them plain login roles (no
-    SUPERUSER, CREATEDB, CREATEROLE, REPLICATION or BYPASSRLS). Returns what was done."""
+    """Create the owner, runtime and backup roles where missing, as plain login roles (no SUPERUSER, CREATEDB,
+    CREATEROLE, REPLICATION or BYPASSRLS); refuse existing ones that have any of these. Returns what was
+    done."""
     done = []
     cur.execute("SELECT current_user")
     admin = cur.fetchone()[0]
