@@ -1,7 +1,8 @@
 """CityGrid settings: everything deployment-specific comes from environment variables.
 
 Defaults are safe for a developer's machine (DEBUG on, local database over the Unix socket); the README
-lists every variable. Production sets DEBUG=0, SECRET_KEY, ALLOWED_HOSTS and DATABASE_URL.
+lists every variable. Production sets DEBUG=0, SECRET_KEY, ALLOWED_HOSTS and DATABASE_URL (the runtime role), and
+DATABASE_OWNER_URL where migrations run.
 """
 
 import os
