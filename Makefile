@@ -38,9 +38,14 @@ $(VENV)/.installed: pyproject.toml
 	@$(PY) -m pip install -q -e '.[dev]'
 	@touch $@
 
+# The database roles (citygrid/dbroles.py): the PostgreSQL administrator (the OS user) makes the roles and the
+# database, the owner role migrates (`migrate` logs in as DATABASE_OWNER_URL), and everything that serves —
+# gunicorn, the scheduler, load_demo — runs as the runtime role of DATABASE_URL. check_grants stops the set-up
+# when that role could do more than it is granted.
 database: venv
 	@$(PY) manage.py create_database
 	@$(PY) manage.py migrate --noinput -v0
+	@$(PY) manage.py check_grants
 
 messages: venv
 	@$(PY) manage.py compilemessages -v0 --ignore '$(VENV)/*'

@@ -9,7 +9,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-BENCH_DB_URL = "postgis://@%2Fvar%2Frun%2Fpostgresql/citygrid_bench"
+# Served and measured as the runtime role, like `make run` (the owner and backup roles follow DATABASE_URL).
+BENCH_DB_URL = "postgis://citygrid_app@%2Fvar%2Frun%2Fpostgresql/citygrid_bench"
 BENCH_SECRET_KEY = "bench-only-" + "x" * 50  # the benchmark process and its server sign sessions alike
 
 

@@ -13,6 +13,8 @@ class CityGridConfig(AppConfig):
 
         from . import audit, receivers  # noqa: F401  (connect the audit and role receivers)
         post_migrate.connect(_sync_roles, sender=self)
+        # The database roles' grants on whatever the migrations made (citygrid/dbroles.py).
+        post_migrate.connect(_apply_grants, sender=self)
 
 
 def _sync_roles(sender, **kwargs) -> None:
@@ -26,3 +28,9 @@ def _sync_roles(sender, **kwargs) -> None:
     for app_config in apps.get_app_configs():
         create_permissions(app_config, verbosity=0)
     sync_role_permissions()
+
+
+def _apply_grants(sender, using: str = "default", **kwargs) -> None:
+    from .dbroles import apply_grants_after_migrate
+
+    apply_grants_after_migrate(using)

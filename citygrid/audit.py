@@ -99,14 +99,17 @@ def exception_handler(exc, context):
 
 def purge_expired(days: int | None = None) -> int:
     """Delete audit events older than the retention period (settings.AUDIT_RETENTION_DAYS, at least 180 —
-    the database refuses less), and record the purge itself. Returns the number deleted."""
+    the database refuses less), and record the purge itself. Returns the number deleted.
+
+    The runtime role may not DELETE from the trail: the owner's SECURITY DEFINER function citygrid_audit_purge
+    does it, only for rows older than the retention the database holds (which this call can lengthen, never
+    shorten)."""
     from django.conf import settings
     from django.db import connection, transaction
 
     days = days if days is not None else settings.AUDIT_RETENTION_DAYS
     with transaction.atomic(), connection.cursor() as cur:
-        cur.execute("UPDATE citygrid_audit_retention SET days = %s WHERE id = 1", [days])
-        cur.execute("DELETE FROM citygrid_auditevent WHERE at < now() - make_interval(days => %s)", [days])
-        deleted = cur.rowcount
-    record("audit_purge", detail=f"{deleted} events older than {days} days")
+        cur.execute("SELECT deleted, retention_days FROM citygrid_audit_purge(%s)", [days])
+        deleted, kept = cur.fetchone()
+    record("audit_purge", detail=f"{deleted} events older than {kept} days")
     return deleted

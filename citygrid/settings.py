@@ -1,7 +1,8 @@
 """CityGrid settings: everything deployment-specific comes from environment variables.
 
 Defaults are safe for a developer's machine (DEBUG on, local database over the Unix socket); the README
-lists every variable. Production sets DEBUG=0, SECRET_KEY, ALLOWED_HOSTS and DATABASE_URL.
+lists every variable. Production sets DEBUG=0, SECRET_KEY, ALLOWED_HOSTS and DATABASE_URL (the runtime role), and
+DATABASE_OWNER_URL where migrations run.
 """
 
 import os
@@ -104,12 +105,28 @@ TEMPLATES = [
     },
 ]
 
-# The default reaches the local server over its Unix socket as the OS user, which works both with the
-# trust-auth server of the development machines and with a server freshly installed by `make run`.
-DEFAULT_DATABASE_URL = "postgis://@%2Fvar%2Frun%2Fpostgresql/citygrid"
+# Three database roles (citygrid/dbroles.py, README "Security"): the application serves as the runtime role of
+# DATABASE_URL (no superuser, owns nothing, granted only what it does); migrations run as the owner of
+# DATABASE_OWNER_URL, which holds the schema; backups read as DATABASE_BACKUP_URL's role. The defaults reach
+# the local server over its Unix socket; the owner and backup URLs default to DATABASE_URL's database and
+# server with their own role names (roles are cluster-wide: set the URLs to give one deployment its own).
+DEFAULT_DATABASE_URL = "postgis://citygrid_app@%2Fvar%2Frun%2Fpostgresql/citygrid"
+
+
+def _with_user(url: str, user: str) -> str:
+    """`url` connecting as `user` (without a password) to the same server and database."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(netloc=f"{user}@{parts.netloc.rpartition('@')[2]}"))
+
+
+DATABASE_URL = os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL
+DATABASE_OWNER_URL = os.environ.get("DATABASE_OWNER_URL") or _with_user(DATABASE_URL, "citygrid_owner")
+DATABASE_BACKUP_URL = os.environ.get("DATABASE_BACKUP_URL") or _with_user(DATABASE_URL, "citygrid_backup")
 DATABASES = {
     "default": dj_database_url.parse(
-        os.environ.get("DATABASE_URL", DEFAULT_DATABASE_URL),
+        DATABASE_URL,
         engine="django.contrib.gis.db.backends.postgis",
         conn_max_age=int(os.environ.get("DB_CONN_MAX_AGE", "600")),
         conn_health_checks=True,
@@ -119,6 +136,13 @@ DATABASES["default"]["ENGINE"] = "django.contrib.gis.db.backends.postgis"
 # JIT compilation costs hundreds of milliseconds on the short spatial queries this application runs and
 # never pays back on them. Statements the application prepares itself (grids.locate) keep one generic plan.
 DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c jit=off -c plan_cache_mode=force_generic_plan"
+# Only the credentials of these two are used, always on DATABASES["default"]'s database (also the test one).
+DATABASE_OWNER = dj_database_url.parse(DATABASE_OWNER_URL)
+DATABASE_BACKUP = dj_database_url.parse(DATABASE_BACKUP_URL)
+for _url_name, _parsed in (("DATABASE_OWNER_URL", DATABASE_OWNER), ("DATABASE_BACKUP_URL", DATABASE_BACKUP)):
+    if _parsed["NAME"] != DATABASES["default"]["NAME"]:
+        raise ImproperlyConfigured(f"{_url_name} must name the database of DATABASE_URL "
+                                   f"({DATABASES['default']['NAME']}), not {_parsed['NAME']}")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

@@ -79,4 +79,22 @@ if [ -z "${DATABASE_URL:-}" ]; then
             exit 1
         fi
     fi
+    # The services connect as roles of their own (runtime, owner, backup: `manage.py create_database` makes
+    # them), over the same socket. Debian's default "peer" authentication admits an OS user only as the role of
+    # the same name: map this OS user to the three roles, once, where the server refuses them.
+    url_user() { printf '%s' "$1" | sed -n 's|^[a-z]*://\([^:@/]*\)[^@/]*@.*|\1|p'; }
+    roles="citygrid_app $( [ -n "${DATABASE_OWNER_URL:-}" ] && url_user "$DATABASE_OWNER_URL" || echo citygrid_owner)"
+    roles="$roles $( [ -n "${DATABASE_BACKUP_URL:-}" ] && url_user "$DATABASE_BACKUP_URL" || echo citygrid_backup)"
+    if psql -U citygrid_app -d postgres -Atqc "select 1" 2>&1 | grep -q "authentication failed"; then
+        if [ "$(id -u)" -ne 0 ]; then
+            say "PostgreSQL refuses the role citygrid_app over the socket; map $me to $roles in pg_ident.conf"
+            exit 1
+        fi
+        hba=$(psql -d postgres -Atqc "show hba_file")
+        ident=$(psql -d postgres -Atqc "show ident_file")
+        say "mapping OS user $me to the database roles $roles (peer authentication, $ident)"
+        sed -i "1i local all $(echo $roles | tr ' ' ',') peer map=citygrid  # CityGrid's services" "$hba"
+        for role in $roles; do printf 'citygrid %s %s\n' "$me" "$role" >> "$ident"; done
+        psql -d postgres -Atqc "select pg_reload_conf()" >/dev/null
+    fi
 fi

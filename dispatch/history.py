@@ -61,6 +61,7 @@ def generate_history(n: int, start: datetime, span_seconds: int, prefix: str, sk
                 FROM ev e JOIN incidents_case c ON c.number = %(prefix)s || lpad(e.i::text, 9, '0')
                 WHERE {condition}""", {"prefix": prefix})
         cur.execute("DROP TABLE ev")
-    with connection.cursor() as cur:
-        cur.execute("ANALYZE incidents_case; ANALYZE incidents_caselog")
+    from citygrid.dbroles import analyze
+
+    analyze("incidents_case", "incidents_caselog")
     return n - have

@@ -135,5 +135,6 @@ def generate_cells(community: Area, *, size: float = 100.0, min_fraction: float 
 
 def analyze_grid_tables() -> None:
     """Refresh the planner's statistics after bulk changes: locating plans by the size of these tables."""
-    with connection.cursor() as cur:
-        cur.execute("ANALYZE grids_area, grids_cell, grids_lattice, grids_latticesquare")
+    from citygrid.dbroles import analyze
+
+    analyze("grids_area", "grids_cell", "grids_lattice", "grids_latticesquare")

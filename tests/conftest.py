@@ -10,6 +10,29 @@ from citygrid.models import ApiToken, StaffProfile
 from grids.generation import generate_cells
 from grids.models import Area, Bureau, Level
 
+
+@pytest.fixture(scope="session")
+def django_db_setup(request, django_test_environment, django_db_blocker):
+    """The test database as in production: the administrator creates it (PostGIS needs a superuser) owned by
+    the owner role, which migrates it; the tests then run connected as the runtime role, so that a missing
+    grant fails a test. Transactional tests flush between tests as the owner (citygrid's `flush`)."""
+    from django.db import connection
+    from django.test.utils import setup_databases, teardown_databases
+
+    from citygrid import dbroles
+
+    verbosity = request.config.option.verbose
+    with django_db_blocker.unblock():
+        name = connection.creation._get_test_db_name()
+        dbroles.create_database(name, replace=True)
+        with dbroles.as_owner():
+            config = setup_databases(verbosity=verbosity, interactive=False, keepdb=True, serialized_aliases=set())
+    yield
+    with django_db_blocker.unblock():
+        teardown_databases(config, verbosity=verbosity, keepdb=True)
+        dbroles.drop_database(name)
+
+
 # A 0.2° × 0.1° city around Xiangtan, two districts side by side, one street and two communities in the
 # west district: community A is a plain rectangle, community B an irregular pentagon.
 CITY_BOX = (112.80, 27.80, 113.00, 27.90)

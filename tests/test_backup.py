@@ -2,20 +2,17 @@ import uuid
 
 import psycopg2
 import pytest
-from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
 
+from citygrid import dbroles
 from incidents import intake, lifecycle
 from incidents.models import Photo
 from tests.conftest import jpeg, point_in
 
 
-def _connect(dbname):
-    db = settings.DATABASES["default"]
-    params = {k: v for k, v in {"host": db.get("HOST"), "port": db.get("PORT"), "user": db.get("USER"),
-                                "password": db.get("PASSWORD")}.items() if v}
-    return psycopg2.connect(dbname=dbname, **params)
+def _connect(dbname, kind=dbroles.RUNTIME):
+    return dbroles.connect(kind, dbname)
 
 
 @pytest.mark.django_db(transaction=True)
@@ -44,18 +41,24 @@ def test_a_backup_restores_into_a_fresh_database_with_every_case_log_and_photo(p
             [(image,)] = cur.fetchall()
             cur.execute("SELECT count(*) FROM grids_cell")
             assert cur.fetchone()[0] > 0
-            with pytest.raises(psycopg2.Error, match="append-only"):  # the restored log is still protected
+            with pytest.raises(psycopg2.Error, match="permission denied"):  # the runtime role's grants restored
+                cur.execute("DELETE FROM incidents_caselog")
+        conn.close()
+        conn = _connect(name, dbroles.OWNER)
+        with conn, conn.cursor() as cur:
+            cur.execute("SELECT DISTINCT pg_get_userbyid(relowner) FROM pg_class WHERE relnamespace = "
+                        "'public'::regnamespace AND relname LIKE 'incidents%'")
+            assert cur.fetchall() == [(dbroles.role_name(dbroles.OWNER),)]
+            cur.execute("SELECT count(*) FROM spatial_ref_sys")
+            assert cur.fetchone()[0] > 8000  # PostGIS's own, made by the administrator
+            with pytest.raises(psycopg2.Error, match="append-only"):  # and the owner meets the trigger
                 cur.execute("DELETE FROM incidents_caselog")
         conn.close()
         assert image == photo.image.name and (media / image).read_bytes() == photo.image.read()
         with pytest.raises(CommandError, match="already exists"):
             call_command("restore", folder, "--database", name, "--media-root", str(media))
     finally:
-        conn = _connect("postgres")
-        conn.autocommit = True
-        with conn.cursor() as cur:
-            cur.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        conn.close()
+        dbroles.drop_database(name)
 
 
 def test_a_damaged_backup_is_refused(tmp_path):

@@ -1,40 +1,42 @@
-import psycopg2
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
-from psycopg2 import sql
+
+from citygrid.dbroles import NoAdministrator, RolesError, connect, create_database
 
 
 class Command(BaseCommand):
-    help = "Create the configured PostgreSQL database with the PostGIS extension, if missing."
+    help = ("As a PostgreSQL administrator (the OS user, or PGUSER): create the owner, runtime and backup roles "
+            "and the configured database with PostGIS, owned by the owner role, if missing; convert a database "
+            "made before the roles (owned by the OS user) to that ownership, keeping its data.")
 
     def handle(self, *args, **opts):
-        db = settings.DATABASES["default"]
-        params = {k: v for k, v in {"host": db.get("HOST"), "port": db.get("PORT"), "user": db.get("USER"),
-                                    "password": db.get("PASSWORD")}.items() if v}
-        name = db["NAME"]
-        where = f"{params.get('host', 'local socket')}:{params.get('port', 5432)}"
+        name = settings.DATABASES["default"]["NAME"]
         try:
-            conn = psycopg2.connect(dbname="postgres", **params)
-        except psycopg2.OperationalError as exc:
-            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else "no answer"
-            raise CommandError(f"cannot reach PostgreSQL at {where}: {reason}") from exc
-        conn.autocommit = True  # CREATE DATABASE cannot run in a transaction
-        with conn.cursor() as cur:
-            cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
-            if cur.fetchone() is None:
-                cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-                self.stdout.write(f"created database {name}")
-        conn.close()
-        try:
-            conn = psycopg2.connect(dbname=name, **params)
-            conn.autocommit = True
+            try:
+                for line in create_database(name):
+                    self.stdout.write(line)
+            except NoAdministrator as exc:
+                # A server that is not ours (a DBA made the roles and the database): go on if they are there.
+                if not self._ready_without_administrator(name):
+                    raise
+                self.stderr.write(f"roles not checked ({exc}); the owner reaches {name}")
+            conn = connect("owner", name)
             with conn.cursor() as cur:
-                cur.execute("CREATE EXTENSION IF NOT EXISTS postgis")
                 cur.execute("SELECT postgis_lib_version()")
                 version = cur.fetchone()[0]
             conn.close()
-        except psycopg2.Error as exc:
-            reason = str(exc).strip().splitlines()[0]
-            raise CommandError(f"database {name}: cannot enable PostGIS ({reason}); install PostGIS for this "
-                               "PostgreSQL (Debian: postgresql-<version>-postgis-3)") from exc
+        except RolesError as exc:
+            raise CommandError(str(exc)) from exc
         self.stdout.write(f"database {name} ready (PostGIS {version})")
+
+    @staticmethod
+    def _ready_without_administrator(name: str) -> bool:
+        try:
+            conn = connect("owner", name)
+        except RolesError:
+            return False
+        with conn.cursor() as cur:
+            cur.execute("SELECT 1 FROM pg_extension WHERE extname = 'postgis'")
+            ready = cur.fetchone() is not None
+        conn.close()
+        return ready

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('citygrid', '0006_audit_retention'),
+        ('citygrid', '0007_definer_functions'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
