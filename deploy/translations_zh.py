@@ -443,6 +443,23 @@ ZH = {
     'Merge into': '并入',
     'Note (the reason, when dispatching elsewhere than the rule)': '备注（改派时填写理由）',
     'Log': '日志',
+    # Security holes (issue 12): scopes, identity, input checks, live-stream limits
+    "Between %(low)d and %(high)d.": "应在 %(low)d 到 %(high)d 之间。",
+    "Not units you command: %(units)s.": "这些不是您可调度的处置力量：%(units)s。",
+    "You have too many live streams open; close a tab, or this page polls instead.":
+        "您打开的实时推送过多；请关闭多余的标签页，本页改为定时刷新。",
+    "The server has no room for another live stream now; polling.": "服务器当前无法再建立实时推送，改为定时刷新。",
+    "Dates between 2000 and 2100.": "日期应在 2000 年到 2100 年之间。",
+    "Not an e-mail address.": "不是有效的电子邮件地址。",
+    "A NUL character is not allowed.": "不允许包含空字符（NUL）。",
+    "Metres between 0 and 100000.": "米数应在 0 到 100000 之间。",
+    "A date and time such as 2026-11-26T17:30:00 is required.": "请填写日期时间，例如 2026-11-26T17:30:00。",
+    "Revoke selected tokens": "吊销所选令牌",
+    "earlier password": "历史密码",
+    "earlier passwords": "历史密码",
+    "The request is too large.": "请求过大。",
+    "Use a password other than your current one and the last one.": "新密码不能与当前密码和上一个密码相同。",
+    "Use a password other than your current one and the last %(n)d.": "新密码不能与当前密码和最近 %(n)d 个密码相同。",
 }
 
 def _unquote(lines: list[str]) -> str:
