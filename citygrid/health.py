@@ -28,12 +28,13 @@ def readyz(request: HttpRequest) -> JsonResponse:
 def redis_state() -> str:
     """'ok', 'down' or 'off'. Redis down degrades (rate limits fail open), it does not stop serving: the
     process stays ready and says so here for the monitoring."""
-    if settings.REDIS_URL == "off":
+    location = settings.CACHES["default"].get("LOCATION", "")  # the Redis the rate limits really count in
+    if not str(location).startswith(("redis://", "rediss://", "unix://")):
         return "off"
     import redis
 
     try:
-        redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=0.5, socket_timeout=0.5).ping()
+        redis.Redis.from_url(location, socket_connect_timeout=0.5, socket_timeout=0.5).ping()
     except (redis.exceptions.RedisError, OSError):
         return "down"
     return "ok"

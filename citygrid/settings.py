@@ -286,9 +286,17 @@ GRID_LOCATE_BATCH_MAX = int(os.environ.get("GRID_LOCATE_BATCH_MAX", "100000"))
 # Rate limits (django-ratelimit) count in Redis, shared by every worker. Redis down: requests go on
 # unlimited (fail open) rather than fail; REDIS_URL=off keeps the counts in each process's memory.
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/1")
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"} if REDIS_URL == "off" else {
-    "BACKEND": "citygrid.cache.ForgivingRedisCache", "LOCATION": REDIS_URL,
-    "OPTIONS": {"socket_connect_timeout": 0.2, "socket_timeout": 0.2}}}
+
+
+def caches_for(redis_url: str) -> dict:
+    """The cache setting for a Redis URL (or "off"): one function, so tests exercise the production setting."""
+    if redis_url == "off":
+        return {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    return {"default": {"BACKEND": "citygrid.cache.ForgivingRedisCache", "LOCATION": redis_url,
+                        "OPTIONS": {"socket_connect_timeout": 0.2, "socket_timeout": 0.2}}}
+
+
+CACHES = caches_for(REDIS_URL)
 RATELIMIT_FAIL_OPEN = True
 RATELIMIT_VIEW = "citygrid.views.rate_limited"
 LOGIN_RATE = os.environ.get("LOGIN_RATE", "20/m")  # login attempts per address

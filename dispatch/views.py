@@ -132,14 +132,19 @@ class EventStreamRenderer(BaseRenderer):
         return data if isinstance(data, bytes) else json.dumps(data, ensure_ascii=False).encode()
 
 
+# What one Server-Sent Event of the stream holds (its `data` is a JSON event as /events/ gives it).
+SSE_EVENT = {"type": "object", "required": ["data"], "properties": {
+    "event": {"type": "string", "enum": ["case", "emergency"]}, "id": {"type": "string", "pattern": "^[0-9]+$"},
+    "data": {"type": "string"}, "retry": {"type": "integer"}}}
+
+
 class EventStream(APIView):
     """Server-Sent Events: new and changed cases as they happen. The stream ends after FEED_STREAM_SECONDS;
     the browser's EventSource reconnects with Last-Event-ID and misses nothing."""
 
     renderer_classes = [EventStreamRenderer, JSONRenderer]
 
-    @extend_schema(responses={(200, "text/event-stream"): OpenApiTypes.STR,
-                              429: OpenApiTypes.OBJECT, 503: OpenApiTypes.OBJECT})
+    @extend_schema(responses={(200, "text/event-stream"): SSE_EVENT})
     def get(self, request):
         user, cursor = request.user, _after(request)
         refused = streams.acquire(user.pk)

@@ -148,7 +148,9 @@ class BureauList(generics.ListAPIView):
 
 
 _OUTSIDE = inline_serializer("OutsideJurisdiction", {"detail": serializers.CharField(),
-                                                      "code": serializers.CharField()})
+                                                      "code": serializers.CharField(),
+                                                      "lon": serializers.FloatField(),
+                                                      "lat": serializers.FloatField()})
 
 
 def _outside_body() -> dict:

@@ -250,6 +250,9 @@ def _number(raw: str | None, name: str) -> float | None:
 
 
 def _create(request, fmt: str) -> HttpResponse:
+    if request.content_type not in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        # GeoReport v2 posts forms; an XML or JSON body is never parsed (no entity expansion, no surprises).
+        raise Open311Error(400, "POST the request as application/x-www-form-urlencoded or multipart/form-data")
     data = request.POST
     key = data.get("api_key") or ""
     client = Open311Client.objects.filter(key_hash=hash_key(key), active=True).first()

@@ -46,17 +46,22 @@ def test_admin_changes_are_recorded(client, people):
     assert AuditEvent.objects.filter(action="admin_add", username="root", target__contains="新部门").exists()
 
 
-def test_idle_sessions_expire(client, dispatcher, settings):
+def test_idle_sessions_end_after_30_minutes_and_activity_keeps_them(client, dispatcher, monkeypatch):
     from datetime import timedelta
 
-    from django.contrib.sessions.models import Session
     from django.utils import timezone
 
+    real_now = timezone.now
+    start = real_now()
+
+    def at(minutes: int) -> None:  # every clock the session machinery reads moves together
+        monkeypatch.setattr(timezone, "now", lambda: start + timedelta(minutes=minutes))
+
     client.force_login(dispatcher)
-    assert client.get("/map/").status_code == 200
-    session = Session.objects.get()
-    assert session.expire_date - timezone.now() <= timedelta(minutes=settings.SESSION_COOKIE_AGE // 60)
-    Session.objects.update(expire_date=timezone.now() - timedelta(seconds=1))  # 30 idle minutes later
+    for minute in (0, 29, 58, 87):  # a request every 29 minutes keeps the session for an hour and a half
+        at(minute)
+        assert client.get("/map/").status_code == 200, minute
+    at(87 + 31)  # then 31 minutes without a request
     response = client.get("/map/")
     assert response.status_code == 302 and "/accounts/login/" in response["Location"]
 
@@ -182,12 +187,29 @@ def test_open311_posts_are_limited_per_client_and_per_address(client, people, se
     assert AuditEvent.objects.filter(action="open311_post", result="denied", ip="10.9.0.4").count() == 2
 
 
-def test_without_redis_requests_go_on(client, dispatcher, settings):
-    settings.CACHES = {"default": {"BACKEND": "citygrid.cache.ForgivingRedisCache",
-                                   "LOCATION": "redis://127.0.0.1:1/1",
-                                   "OPTIONS": {"socket_connect_timeout": 0.1, "socket_timeout": 0.1}}}
-    response = client.post(reverse("login"), {"username": "disp", "password": "Correct-horse-42"})
-    assert response.status_code == 302
+def test_without_redis_rate_limits_fail_open_and_readyz_says_so(client, people, settings):
+    """Redis is what the rate limits count in: with it down (the production cache setting, pointed at a port
+    nothing answers), logins and Open311 go on unlimited rather than fail, and /readyz reports it."""
+    from citygrid.settings import caches_for
+    from incidents.open311 import issue_client_key
+
+    settings.CACHES = caches_for("redis://127.0.0.1:1/1")
+    settings.LOGIN_RATE = settings.OPEN311_RATE = "1/m"
+    for _ in range(3):
+        response = client.post(reverse("login"), {"username": "disp_city", "password": "Correct-horse-42"})
+        assert response.status_code == 302
+        client.post(reverse("logout"))
+    _, key = issue_client_key("app")
+    statuses = [client.post("/open311/v2/requests.json", {"api_key": key, "service_code": "NOPE", "lat": 27.88,
+                                                          "long": 112.88}).status_code for _ in range(3)]
+    assert statuses == [404, 404, 404]
+    assert client.get("/readyz").json()["redis"] == "down"
+    settings.CACHES = caches_for(settings.REDIS_URL)  # and with Redis up the same limit bites
+    from django.core.cache import cache
+
+    cache.clear()
+    assert [client.post("/open311/v2/requests.json", {"api_key": key, "service_code": "NOPE", "lat": 27.88,
+                                                      "long": 112.88}).status_code for _ in range(2)] == [404, 429]
 
 
 def test_content_security_policy_allows_no_inline_script(client, dispatcher, gridded):
@@ -235,8 +257,12 @@ def test_no_endpoint_parses_xml(people, client):
     response = api_client(people["inspector"]).post(reverse("incidents:case-list"), bomb,
                                                      content_type="application/xml")
     assert response.status_code == 415
-    response = client.post("/open311/v2/requests.xml", bomb, content_type="application/xml")
-    assert response.status_code in (400, 403) and b"aaaaaaaaaa" not in response.content
+    from incidents.open311 import issue_client_key
+
+    _, key = issue_client_key("app")
+    response = client.post(f"/open311/v2/requests.xml?api_key={key}", bomb, content_type="application/xml")
+    assert response.status_code == 400 and b"x-www-form-urlencoded" in response.content  # refused unread
+    assert b"aaaaaaaaaa" not in response.content
 
 
 def test_every_refusal_is_recorded_whoever_refuses(client, people, settings):
@@ -320,3 +346,46 @@ def test_responses_with_personal_data_are_not_stored_by_caches(people, client):
         assert "no-store" in token.get(url)["Cache-Control"], url
     client.force_login(people["operator"])
     assert "no-store" in client.get(reverse("frontend:console"))["Cache-Control"]
+
+
+def test_production_defaults_force_the_first_change_and_the_second_factor():
+    """Outside DEBUG, with nothing else set, initial passwords must be changed and staff roles need TOTP."""
+    import os
+    import secrets
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = {**{k: v for k, v in os.environ.items()
+              if k not in ("FORCE_PASSWORD_CHANGE", "OTP_REQUIRED_ROLES", "DJANGO_ALLOW_ASYNC_UNSAFE")},
+           "DEBUG": "0", "SECRET_KEY": secrets.token_urlsafe(50)}
+    code = ("import django; django.setup(); from django.conf import settings as s; "
+            "print(s.FORCE_PASSWORD_CHANGE, sorted(s.OTP_REQUIRED_ROLES))")
+    root = Path(__file__).resolve().parent.parent
+    out = subprocess.run([sys.executable, "-c", code], env={**env, "DJANGO_SETTINGS_MODULE": "citygrid.settings"},
+                         cwd=root, capture_output=True, text=True)
+    assert out.stdout.strip() == "True ['admin', 'auditor', 'dispatcher', 'leader', 'secadmin']", out.stderr
+
+
+def test_demo_users_must_change_their_published_password(gridded):
+    from citygrid.demo_users import DEMO_USERS, load_demo_users
+    from citygrid.models import StaffProfile
+
+    created = load_demo_users()
+    assert set(created) == {u[0] for u in DEMO_USERS}
+    flags = dict(StaffProfile.objects.values_list("user__username", "must_change_password"))
+    assert all(flags[name] for name in created)
+
+
+def test_every_form_needs_its_csrf_token(dispatcher):
+    from django.test import Client
+
+    browser = Client(enforce_csrf_checks=True)
+    assert browser.post(reverse("login"), {"username": "disp", "password": "Correct-horse-42"}).status_code == 403
+    browser.force_login(dispatcher)
+    for name in ("password_change", "otp_setup", "otp_verify", "logout"):
+        assert browser.post(reverse(name), {}).status_code == 403, name
+    token = browser.get(reverse("password_change")).context["csrf_token"]
+    ok = browser.post(reverse("password_change"), {"csrfmiddlewaretoken": str(token), "old_password": "x"})
+    assert ok.status_code == 200  # through the check, refused on its merits
+    assert AuditEvent.objects.filter(action="permission_denied", target="/accounts/login/").exists()

@@ -6,8 +6,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
 
 from citygrid import dbroles
+from citygrid.models import AuditEvent
 from incidents import intake, lifecycle
-from incidents.models import Photo
+from incidents.models import CaseLog, Photo
 from tests.conftest import jpeg, point_in
 
 
@@ -23,6 +24,10 @@ def test_a_backup_restores_into_a_fresh_database_with_every_case_log_and_photo(p
                          reporter=people["inspector"]).case
     lifecycle.register(case, people["operator"])
     photo = Photo.objects.get(case=case)
+    log = list(CaseLog.objects.order_by("id").values_list("id", "case_id", "action", "from_status", "to_status",
+                                                             "actor_id", "note"))
+    trail = list(AuditEvent.objects.order_by("id").values_list("id", "username", "action", "target", "result"))
+    assert len(log) >= 3 and len(trail) >= 3
 
     call_command("backup", "--output", str(tmp_path / "backups"))
     folder = capsys.readouterr().out.strip()
@@ -35,8 +40,14 @@ def test_a_backup_restores_into_a_fresh_database_with_every_case_log_and_photo(p
             cur.execute("SELECT number, ST_X(location), ST_Y(location) FROM incidents_case")
             [(number, x, y)] = cur.fetchall()
             assert (number, x, y) == (case.number, pytest.approx(lon), pytest.approx(lat))
-            cur.execute("SELECT action FROM incidents_caselog WHERE case_id = %s ORDER BY id", [case.pk])
-            assert [a for (a,) in cur.fetchall()][:3] == ["report", "register", "route"]
+            # Every log entry and every audit event, as they were, not only the first few.
+            cur.execute("SELECT id, case_id, action, from_status, to_status, actor_id, note FROM incidents_caselog "
+                        "ORDER BY id")
+            assert cur.fetchall() == log
+            cur.execute("SELECT id, username, action, target, result FROM citygrid_auditevent ORDER BY id")
+            assert cur.fetchall()[: len(trail)] == trail
+            cur.execute("SELECT days FROM citygrid_audit_retention")
+            assert cur.fetchall() == [(180,)]
             cur.execute("SELECT image FROM incidents_photo")
             [(image,)] = cur.fetchall()
             cur.execute("SELECT count(*) FROM grids_cell")
@@ -51,8 +62,17 @@ def test_a_backup_restores_into_a_fresh_database_with_every_case_log_and_photo(p
             assert cur.fetchall() == [(dbroles.role_name(dbroles.OWNER),)]
             cur.execute("SELECT count(*) FROM spatial_ref_sys")
             assert cur.fetchone()[0] > 8000  # PostGIS's own, made by the administrator
-            with pytest.raises(psycopg2.Error, match="append-only"):  # and the owner meets the trigger
+            with pytest.raises(psycopg2.Error, match="append-only"):  # and the owner meets the triggers
                 cur.execute("DELETE FROM incidents_caselog")
+        conn.close()
+        conn = _connect(name, dbroles.OWNER)
+        with conn, conn.cursor() as cur, pytest.raises(psycopg2.Error, match="append-only"):
+            cur.execute("UPDATE citygrid_auditevent SET result = 'x'")
+        conn.close()
+        conn = _connect(name, dbroles.OWNER)
+        # the retention check restored too
+        with conn, conn.cursor() as cur, pytest.raises(psycopg2.Error, match="days_check|violates check"):
+            cur.execute("UPDATE citygrid_audit_retention SET days = 30")
         conn.close()
         assert image == photo.image.name and (media / image).read_bytes() == photo.image.read()
         with pytest.raises(CommandError, match="already exists"):

@@ -427,3 +427,32 @@ def test_readyz_reports_database_and_scheduler(client, db):
     run_once()
     assert client.get("/readyz").json()["scheduler"] == "ok"
     call_command("run_scheduler", "--once")
+
+
+def test_run_scheduler_once_runs_every_job(people):
+    """`run_scheduler --once` runs the watch, the tally folding and the audit retention, as it says."""
+    import io
+    from datetime import timedelta
+
+    from django.core.management import call_command
+    from django.db import connection
+    from django.utils import timezone
+
+    from citygrid.models import AuditEvent
+    from dispatch.models import DailyTally
+
+    for _ in range(3):
+        _case(people, category="SJ0601", photos=[])
+    increments = DailyTally.objects.count()
+    assert increments == 3
+    with connection.cursor() as cur:  # an event as the trail would hold it after 200 days
+        cur.execute("INSERT INTO citygrid_auditevent (at, username, action, target, result, detail) "
+                    "VALUES (%s, 'old', 'login', '', 'ok', '') RETURNING id", [timezone.now() - timedelta(days=200)])
+        old = cur.fetchone()[0]
+    out = io.StringIO()
+    call_command("run_scheduler", "--once", stdout=out)
+    printed = out.getvalue()
+    assert "deadline watch:" in printed and "tallies: 2 increments folded" in printed
+    assert "audit retention: 1 events purged" in printed
+    assert DailyTally.objects.count() == 1
+    assert not AuditEvent.objects.filter(pk=old).exists()

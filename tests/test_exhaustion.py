@@ -4,24 +4,17 @@ thread of the server (measured against gunicorn as `make run` serves it)."""
 
 import http.client
 import io
-import os
-import socket
-import subprocess
-import sys
 import threading
 import time
-from pathlib import Path
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import connection
 from django.urls import reverse
 from PIL import Image
 
 from incidents import intake, lifecycle
 from tests.conftest import api_client, jpeg, point_in
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.servers import gunicorn
 
 
 def _big_png() -> bytes:
@@ -88,43 +81,18 @@ def test_a_body_over_the_upload_limit_is_refused(people, settings):
     assert response.status_code == 400
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _database_url() -> str:
-    db = connection.settings_dict
-    user = db.get("USER") or ""
-    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
-    host = (db.get("HOST") or "/var/run/postgresql").replace("/", "%2F")
-    port = f":{db['PORT']}" if db.get("PORT") else ""
-    return f"postgis://{user}{password}@{host}{port}/{db['NAME']}"
-
-
 @pytest.mark.django_db(transaction=True)
 def test_live_streams_leave_room_for_health_checks_and_requests(people, tmp_path):
-    """One worker with four threads, as `make run` serves with fewer: a token opening stream after stream
-    gets three, the fourth is refused at once, and /healthz and the API still answer at once."""
+    """One worker with four threads (as `make run` serves, with fewer threads): with its two stream slots
+    taken, the next stream is refused at once, and /healthz and the API still answer at once. (Without the
+    limits, four open streams would take all four threads and /healthz would wait for one to end.)"""
     from citygrid.models import ApiToken
 
     _, key = ApiToken.issue(people["dispatcher"], "streams")
     _, other = ApiToken.issue(people["leader"], "streams")
-    port = _free_port()
-    env = {**os.environ, "DATABASE_URL": _database_url(), "DEBUG": "1", "FEED_STREAM_SECONDS": "20",
-           "FEED_STREAMS_PER_USER": "3", "FEED_STREAMS_PER_PROCESS": "2", "LOG_LEVEL": "ERROR",
-           "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/1")}
-    server = subprocess.Popen([sys.executable, "-m", "gunicorn", "citygrid.wsgi", "--bind", f"127.0.0.1:{port}",
-                               "--workers", "1", "--threads", "4", "--log-level", "warning"], cwd=ROOT, env=env)
     opened: list[http.client.HTTPConnection] = []
-    try:
-        for _ in range(100):
-            try:
-                http.client.HTTPConnection("127.0.0.1", port, timeout=1).request("GET", "/healthz")
-                break
-            except OSError:
-                time.sleep(0.1)
+    with gunicorn(workers=1, threads=4, FEED_STREAM_SECONDS="20", FEED_STREAMS_PER_USER="3",
+                  FEED_STREAMS_PER_PROCESS="2") as port:
 
         def stream(token: str) -> int:
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
@@ -145,11 +113,8 @@ def test_live_streams_leave_room_for_health_checks_and_requests(people, tmp_path
             conn.request("GET", path, headers={"Authorization": f"Token {token}"} if token else {})
             assert conn.getresponse().status == 200
             assert time.monotonic() - started < 2, path
-    finally:
         for conn in opened:
             conn.close()
-        server.terminate()
-        server.wait()
 
 
 def test_streams_per_user_are_capped(people, settings):

@@ -76,24 +76,21 @@ def test_database_connection_lost_mid_intake_gives_503_and_the_retry_one_case(li
     assert CaseLog.objects.filter(case=case).count() >= 1
 
 
-def test_with_redis_down_intake_goes_on_and_readiness_says_so(client, people, settings):
-    from django.core.cache import caches
+def test_readyz_answers_503_when_the_database_is_unreachable():
+    """A server whose database does not answer is up (/healthz) but not ready (/readyz 503): what a load
+    balancer and the supervisor act on. (Redis down: tests/test_audit.py.)"""
+    import http.client
 
-    settings.REDIS_URL = "redis://127.0.0.1:1/1"  # nothing listens there
-    settings.CACHES = {"default": {"BACKEND": "citygrid.cache.ForgivingRedisCache",
-                                   "LOCATION": settings.REDIS_URL}}
-    caches._settings = None
-    try:
-        from tests.conftest import api_client
+    from tests.servers import gunicorn
 
-        lon, lat = point_in(people["a"])
-        response = api_client(people["inspector"]).post("/api/cases/", {
-            "client_uuid": str(uuid.uuid4()), "lon": lon, "lat": lat, "category": "SJ0601"}, format="json")
-        assert response.status_code == 201
-        ready = client.get("/readyz")
-        assert ready.status_code == 200 and ready.json()["redis"] == "down"
-    finally:
-        caches._settings = None
+    with gunicorn(DATABASE_URL="postgis://citygrid_app@127.0.0.1:1/citygrid") as port:
+        for path, expected in (("/healthz", 200), ("/readyz", 503)):
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            conn.request("GET", path)
+            response = conn.getresponse()
+            body = response.read()
+            assert response.status == expected, (path, response.status)
+        assert json.loads(body)["database"] == "down"
 
 
 def test_the_watch_run_twice_at_once_escalates_once(people):

@@ -1,4 +1,5 @@
 import logging
+from collections.abc import Callable
 
 from apscheduler.schedulers.blocking import BlockingScheduler
 from django.conf import settings
@@ -11,45 +12,62 @@ from dispatch.watch import run_once
 log = logging.getLogger("citygrid.scheduler")
 
 
-def _watch() -> None:
-    close_old_connections()  # the scheduler's thread outlives connections the database may have dropped
+def _watch() -> str:
     counts = run_once()
     if any(counts.values()):
         log.info("deadline watch: %(warned)d warned, %(escalated)d escalated", counts)
+    return "deadline watch: {warned} warned, {escalated} escalated".format(**counts)
 
 
-def _purge_audit() -> None:
+def _purge_audit() -> str:
     from citygrid.audit import purge_expired
 
-    close_old_connections()
-    log.info("audit retention: %d events purged", purge_expired())
+    purged = purge_expired()
+    log.info("audit retention: %d events purged", purged)
+    return f"audit retention: {purged} events purged"
 
 
-def _compact_tallies() -> None:
+def _compact_tallies() -> str:
     from dispatch.dashboard import compact_tallies
 
-    close_old_connections()
-    compact_tallies()
+    return f"tallies: {compact_tallies()} increments folded"
+
+
+def _fresh_connection(job: Callable[[], str]) -> Callable[[], str]:
+    def run() -> str:
+        close_old_connections()  # the scheduler's thread outlives connections the database may have dropped
+        return job()
+
+    run.__name__ = job.__name__
+    return run
+
+
+def jobs() -> list[tuple[str, Callable[[], str], dict]]:
+    """Every scheduled job: its id, what it runs, and when (APScheduler trigger arguments)."""
+    return [
+        # One run at a time; runs missed while busy or stopped collapse into one (the watch is idempotent).
+        ("deadline-watch", _watch, {"trigger": "interval", "seconds": settings.WATCH_INTERVAL_SECONDS,
+                                    "next_run_time": timezone.now()}),
+        ("compact-tallies", _compact_tallies, {"trigger": "interval", "minutes": 5}),
+        ("audit-retention", _purge_audit, {"trigger": "cron", "hour": 3, "minute": 30}),
+    ]
 
 
 class Command(BaseCommand):
-    help = "Run the scheduled jobs (the overdue watch every WATCH_INTERVAL_SECONDS) until stopped."
+    help = "Run the scheduled jobs (the overdue watch every WATCH_INTERVAL_SECONDS, tally folding, the audit " \
+           "retention) until stopped."
 
     def add_arguments(self, parser):
-        parser.add_argument("--once", action="store_true", help="run every job once and exit")
+        parser.add_argument("--once", action="store_true", help="run every job once, in order, and exit")
 
     def handle(self, *args, **opts):
         if opts["once"]:
-            self.stdout.write(str(run_once()))
+            for _name, job, _when in jobs():
+                self.stdout.write(job())
             return
         scheduler = BlockingScheduler(timezone=settings.TIME_ZONE)
-        # One run at a time; runs missed while busy or stopped collapse into one (the watch is idempotent).
-        scheduler.add_job(_watch, "interval", seconds=settings.WATCH_INTERVAL_SECONDS, id="deadline-watch",
-                          max_instances=1, coalesce=True, next_run_time=timezone.now())
-        scheduler.add_job(_compact_tallies, "interval", minutes=5, id="compact-tallies", max_instances=1,
-                          coalesce=True)
-        scheduler.add_job(_purge_audit, "cron", hour=3, minute=30, id="audit-retention", max_instances=1,
-                          coalesce=True)
+        for name, job, when in jobs():
+            scheduler.add_job(_fresh_connection(job), id=name, max_instances=1, coalesce=True, **when)
         self.stdout.write(f"scheduler: deadline watch every {settings.WATCH_INTERVAL_SECONDS} s")
         try:
             scheduler.start()
