@@ -1,21 +1,41 @@
 """Set-up shared by the benchmarks: Django on a scratch database of its own, so benchmark data never mixes
-with the demo city (DATABASE_URL, when set, is used as it is)."""
+with the demo city (DATABASE_URL, when set, is used as it is), and the application served by gunicorn on a
+free port of the loopback.
+
+Smoke mode (--smoke, what `make test` runs) uses another scratch database, named after the DATABASE_URL in
+force with `_benchsmoke` appended (citygrid_benchsmoke by default), or BENCH_SMOKE_DATABASE_URL: never the
+demo database, the test database or the full-size benchmark database."""
 
 import os
 import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 # Served and measured as the runtime role, like `make run` (the owner and backup roles follow DATABASE_URL).
 BENCH_DB_URL = "postgis://citygrid_app@%2Fvar%2Frun%2Fpostgresql/citygrid_bench"
+DEFAULT_DB_URL = "postgis://citygrid_app@%2Fvar%2Frun%2Fpostgresql/citygrid"
 BENCH_SECRET_KEY = "bench-only-" + "x" * 50  # the benchmark process and its server sign sessions alike
 
 
-def setup(database_url: str | None = None) -> None:
+def smoke_database_url() -> str:
+    """The scratch database of smoke runs: BENCH_SMOKE_DATABASE_URL, else DATABASE_URL's (or the default
+    database's) name + `_benchsmoke`, so engineers who keep apart by DATABASE_URL stay apart here too."""
+    if os.environ.get("BENCH_SMOKE_DATABASE_URL"):
+        return os.environ["BENCH_SMOKE_DATABASE_URL"]
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(os.environ.get("DATABASE_URL") or DEFAULT_DB_URL)
+    return urlunsplit(parts._replace(path=parts.path.rstrip("/") + "_benchsmoke"))
+
+
+def setup(database_url: str | None = None, smoke: bool = False) -> None:
     sys.path.insert(0, str(ROOT))
+    if smoke:
+        os.environ["DATABASE_URL"] = smoke_database_url()
     os.environ.setdefault("DATABASE_URL", database_url or BENCH_DB_URL)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "citygrid.settings")
     os.environ.setdefault("DEBUG", "1")
@@ -25,6 +45,9 @@ def setup(database_url: str | None = None) -> None:
     import django
 
     django.setup()
+    from django.conf import settings
+
+    print(f"database {settings.DATABASES['default']['NAME']}" + (" (smoke mode)" if smoke else ""), flush=True)
 
 
 def percentile(sorted_values: list[float], q: float) -> float:
@@ -37,29 +60,71 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-@contextmanager
-def gunicorn(port: int, workers: int, threads: int = 1, **env: str) -> Iterator[subprocess.Popen]:
-    """The application served by gunicorn on 127.0.0.1:port in production mode, for as long as the block runs."""
+def free_port() -> int:
+    """A port nobody listens on now: other engineers serve and test on this machine at the same time."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Server:
+    process: subprocess.Popen
+    port: int
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+def _answers(process: subprocess.Popen, port: int, seconds: float) -> bool:
+    """Whether our server (still running: not another one on a port it failed to bind) answers /healthz."""
     import http.client
     import time
 
+    deadline = time.monotonic() + seconds
+    while process.poll() is None and time.monotonic() < deadline:
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn.request("GET", "/healthz")
+            status = conn.getresponse().status
+            conn.close()
+            if status == 200:
+                return process.poll() is None
+        except OSError:
+            pass
+        time.sleep(0.1)
+    return False
+
+
+@contextmanager
+def gunicorn(workers: int, threads: int = 1, **env: str) -> Iterator[Server]:
+    """The application served by gunicorn on a free port of 127.0.0.1 in production mode, for as long as
+    the block runs. Requests refused on their merits (400, 403, 404, 409) are not logged (LOG_LEVEL=ERROR):
+    thousands of them would hide the figures; a 500 still is."""
     # Production mode over plain HTTP on the loopback: no redirect to HTTPS.
     environ = {**os.environ, "DEBUG": "0", "SECRET_KEY": BENCH_SECRET_KEY, "ALLOWED_HOSTS": "127.0.0.1",
                "LOG_LEVEL": "ERROR", "SECURE_SSL_REDIRECT": "0", "SECURE_COOKIES": "0", **env}
     # Production mode serves hashed static files: their manifest must be current.
     subprocess.run([sys.executable, str(ROOT / "manage.py"), "collectstatic", "--noinput", "-v0"], cwd=ROOT,
                    env=environ, check=True)
-    server = subprocess.Popen([sys.executable, "-m", "gunicorn", "citygrid.wsgi", "--bind", f"127.0.0.1:{port}",
-                               "--workers", str(workers), "--threads", str(threads), "--log-level", "warning"],
-                              cwd=ROOT, env=environ)
+    for _attempt in range(3):  # the port may be taken between choosing it and binding it
+        port = free_port()
+        process = subprocess.Popen([sys.executable, "-m", "gunicorn", "citygrid.wsgi", "--bind", f"127.0.0.1:{port}",
+                                    "--workers", str(workers), "--threads", str(threads), "--log-level", "warning"],
+                                   cwd=ROOT, env=environ)
+        if _answers(process, port, seconds=60):
+            break
+        if process.poll() is None:
+            process.terminate()
+            process.wait()
+            raise SystemExit(f"gunicorn on port {port} did not answer /healthz within 60 s")
+    else:
+        raise SystemExit("gunicorn did not start (see its messages above)")
     try:
-        for _ in range(100):
-            try:
-                http.client.HTTPConnection("127.0.0.1", port, timeout=1).request("GET", "/healthz")
-                break
-            except OSError:
-                time.sleep(0.1)
-        yield server
+        yield Server(process, port)
     finally:
-        server.terminate()
-        server.wait()
+        process.terminate()
+        process.wait()

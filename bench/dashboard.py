@@ -2,10 +2,14 @@
 through the real HTTP stack (gunicorn in production mode, session of a city-level leader), and the weight of
 each page (HTML + scripts + styles as served, compressed or not).
 
-The cases are generated in SQL on the benchmark's scratch grid (104,431 cells), a month of reports most of
-which went round the loop (dispatch.history). Target: p95 ≤ 300 ms for heatmap and choropleth.
+The cases are generated in SQL on the benchmark's scratch grid (104,431 cells, bench/_city.py), a month of
+reports over every cell, most of which went round the loop (dispatch.history). Target: p95 ≤ 300 ms for
+heatmap and choropleth.
 
-Usage: python bench/dashboard.py [--cases 1000000] [--requests 40]
+--smoke: 4 communities (about 3,400 cells), 3,000 cases, 3 requests per figure, in the smoke database
+(bench/_django.py): a few seconds, run by `make test`.
+
+Usage: python bench/dashboard.py [--cases 1000000] [--requests 40] [--smoke]
 """
 
 import argparse
@@ -18,9 +22,8 @@ import urllib.parse
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _city  # noqa: E402
 import _django  # noqa: E402
-
-PORT = 8768
 
 
 def session_cookie() -> str:
@@ -29,9 +32,12 @@ def session_cookie() -> str:
     from django.contrib.auth.models import Group, User
     from django.contrib.sessions.backends.db import SessionStore
 
+    from citygrid.models import StaffProfile
+
     user, _ = User.objects.get_or_create(username="bench_leader")
     for role in ("leader", "dispatcher", "inspector"):  # every page opens for the page weights; city-level scope
         user.groups.add(Group.objects.get_or_create(name=role)[0])
+    StaffProfile.objects.get_or_create(user=user)  # no district: the whole city; no first-login password change
     session = SessionStore()
     session[SESSION_KEY], session[BACKEND_SESSION_KEY] = str(user.pk), "django.contrib.auth.backends.ModelBackend"
     session[HASH_SESSION_KEY] = user.get_session_auth_hash()
@@ -63,37 +69,31 @@ def page_weight(conn, path: str, cookie: str) -> tuple[int, int, int]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--cases", type=int, default=1_000_000)
-    parser.add_argument("--requests", type=int, default=40, help="per endpoint and view")
+    parser.add_argument("--cases", type=int)
+    parser.add_argument("--requests", type=int, help="per endpoint and view")
+    parser.add_argument("--smoke", action="store_true", help="a small grid, few cases and requests")
     args = parser.parse_args()
-    _django.setup()
-    from datetime import datetime
-    from zoneinfo import ZoneInfo
-
-    import locate as locate_bench
-
-    from dispatch.history import generate_history
-
-    locate_bench.build_grid()
-    t0 = time.perf_counter()
-    added = generate_history(args.cases, datetime(2026, 10, 1, tzinfo=ZoneInfo("Asia/Shanghai")), 2592000, "EV")
-    if added:
-        print(f"generated {added:,} cases in {time.perf_counter() - t0:.0f} s", flush=True)
-    from grids.models import Area
+    cases = args.cases or (3000 if args.smoke else 1_000_000)
+    requests = args.requests or (3 if args.smoke else 40)
+    _django.setup(smoke=args.smoke)
+    _city.build_grid(args.smoke)
+    _city.ensure_history(cases)
     from incidents.models import Case
 
     total = Case.objects.count()
     cookie = session_cookie()
-    extent = Area.objects.get(code="430302").geom.extent
+    extent = _city.district_extent()
     cx, cy = (extent[0] + extent[2]) / 2, (extent[1] + extent[3]) / 2
     views = {  # zoom → bbox around the centre, as a 1600×900 map would show it
         z: ",".join(f"{v:.5f}" for v in (cx - 800 * 360 / 256 / 2 ** z, cy - 450 * 360 / 256 / 2 ** z,
                                           cx + 800 * 360 / 256 / 2 ** z, cy + 450 * 360 / 256 / 2 ** z))
         for z in (11, 13, 15)}
     period = {"start": "2026-10-01", "end": "2026-11-01"}
-    with _django.gunicorn(PORT, 2, 1, OTP_REQUIRED_ROLES=""):  # the session stands for a finished login
-        conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=60)
-        print(f"dashboard over {total:,} cases (October 2026: {args.cases:,}), gunicorn 2 workers, one client:")
+    # The session stands for a finished login, second factor included (OTP_REQUIRED_ROLES empty).
+    with _django.gunicorn(2, 1, OTP_REQUIRED_ROLES="") as server:
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+        print(f"dashboard over {total:,} cases (October 2026: {cases:,}), gunicorn 2 workers, one client, "
+              f"{requests} requests each:")
         for name, path in (("heatmap", "/api/dispatch/dashboard/heat/"),
                            ("choropleth", "/api/dispatch/dashboard/choropleth/"),
                            ("kpis", "/api/dispatch/dashboard/kpis/")):
@@ -104,7 +104,7 @@ def main() -> None:
                 query = urllib.parse.urlencode({**period, "zoom": zoom, **({} if name == "kpis" else {"bbox": bbox})})
                 timed(conn, f"{path}?{query}", cookie)  # warm
                 lat, size, items = [], 0, 0
-                for _ in range(args.requests):
+                for _ in range(requests):
                     elapsed, status, body = timed(conn, f"{path}?{query}", cookie)
                     assert status == 200, (path, status, body[:200])
                     lat.append(elapsed)

@@ -4,9 +4,12 @@ then as multipart with one small photo. One request in twenty repeats an earlier
 must return the same case.
 
 Prints cases created per second, p50/p95/p99 latency, errors, and checks that every accepted case is
-stored exactly once. Uses the scratch database of bench/locate.py (building its grid if needed).
+stored exactly once. Uses the benchmarks' scratch database (bench/_city.py, building its grid if needed).
 
-Usage: python bench/intake.py [--seconds 20] [--clients 8] [--workers 2] [--threads 1]
+--smoke: 4 communities (about 3,400 cells), 2 seconds a run, 4 clients, in the smoke database
+(bench/_django.py), run by `make test`.
+
+Usage: python bench/intake.py [--seconds 20] [--clients 8] [--workers 2] [--threads 1] [--smoke]
 """
 
 import argparse
@@ -21,9 +24,8 @@ import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _city  # noqa: E402
 import _django  # noqa: E402
-
-PORT = 8766
 
 
 def small_jpeg() -> bytes:
@@ -45,7 +47,7 @@ def multipart(fields: dict, photo: bytes) -> tuple[bytes, str]:
     return b"".join(parts), f"multipart/form-data; boundary={boundary}"
 
 
-def run(key: str, extent, seconds: float, clients: int, with_photo: bool) -> dict:
+def run(port: int, key: str, extent, seconds: float, clients: int, with_photo: bool) -> dict:
     photo = small_jpeg() if with_photo else b""
     stop = time.perf_counter() + seconds
     lock = threading.Lock()
@@ -53,7 +55,7 @@ def run(key: str, extent, seconds: float, clients: int, with_photo: bool) -> dic
 
     def client(seed: int):
         rnd = random.Random(seed)
-        conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=30)
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         sent: list[str] = []
         while time.perf_counter() < stop:
             repeat = bool(sent) and rnd.random() < 0.05
@@ -73,7 +75,7 @@ def run(key: str, extent, seconds: float, clients: int, with_photo: bool) -> dic
                 payload = response.read()
             except (OSError, http.client.HTTPException) as exc:
                 conn.close()
-                conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=30)
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
                 with lock:
                     errors[type(exc).__name__] = errors.get(type(exc).__name__, 0) + 1
                 continue
@@ -119,42 +121,50 @@ def check(result: dict) -> tuple[int, int, int]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seconds", type=float, default=20)
-    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--seconds", type=float)
+    parser.add_argument("--clients", type=int)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=1, help="gunicorn threads per worker (gthread when > 1)")
+    parser.add_argument("--smoke", action="store_true", help="a small grid and short runs")
     args = parser.parse_args()
-    _django.setup()
-    import locate as locate_bench
+    seconds = args.seconds or (2 if args.smoke else 20)
+    clients = args.clients or (4 if args.smoke else 8)
+    _django.setup(smoke=args.smoke)
     from django.contrib.auth.models import Group, User
 
-    from citygrid.models import ApiToken
-    from grids.models import Area
+    from citygrid.models import ApiToken, StaffProfile
 
-    locate_bench.build_grid()
+    _city.build_grid(args.smoke)
+    # A city-level inspector with a token: tokens are not subject to the second factor of session logins.
     user, _ = User.objects.get_or_create(username="bench_inspector")
     user.groups.add(Group.objects.get_or_create(name="inspector")[0])
+    StaffProfile.objects.get_or_create(user=user)
     _, key = ApiToken.issue(user, "bench", days=1)
-    extent = Area.objects.get(code="430302").geom.extent
-    from django.db import connection
+    extent = _city.district_extent()
+    from citygrid.dbroles import analyze
 
-    with connection.cursor() as cur:
-        cur.execute("ANALYZE incidents_case")  # earlier runs added thousands of cases
-    with _django.gunicorn(PORT, args.workers, args.threads, MEDIA_ROOT=str(_django.ROOT / "var" / "bench-media")):
+    analyze("incidents_case")  # earlier runs added thousands of cases
+    lost_or_wrong = 0
+    with _django.gunicorn(args.workers, args.threads, MEDIA_ROOT=str(_django.ROOT / "var" / "bench-media")) as server:
         for with_photo in (False, True):
-            r = run(key, extent, args.seconds, args.clients, with_photo)
+            r = run(server.port, key, extent, seconds, clients, with_photo)
             lat = r["latencies"]
             stored, lost, wrong = check(r)
+            lost_or_wrong += lost + wrong
+            if not r["accepted"]:
+                raise SystemExit(f"intake accepted no case; refused: {r['errors'] or 'none'}")
             label = "with one 320×240 photo" if with_photo else "JSON, no photo"
             ms = {q: _django.percentile(lat, q) * 1000 for q in (0.5, 0.95, 0.99)}
-            print(f"intake ({label}, {args.clients} clients, gunicorn {args.workers} workers × {args.threads} "
-                  f"threads, {args.seconds:g} s): "
+            print(f"intake ({label}, {clients} clients, gunicorn {args.workers} workers × {args.threads} "
+                  f"threads, {seconds:g} s): "
                   f"{len(r['accepted']) / r['wall']:,.0f} cases/s; p50 {ms[0.5]:.1f} ms, p95 {ms[0.95]:.1f} ms, "
                   f"p99 {ms[0.99]:.1f} ms; {len(r['repeats'])} retries with a known client_uuid; "
                   f"refused {r['errors'] or 'none'} (400: random points outside the city); "
                   f"stored {stored}, lost {lost}, retries answered with another case {wrong}; "
                   f"the load generator used {r['client_cpu']:.2f} of the 2 cores", flush=True)
     print(f"peak memory (benchmark process): {_django.peak_rss_mb():.0f} MB")
+    if lost_or_wrong:
+        sys.exit(1)
 
 
 if __name__ == "__main__":

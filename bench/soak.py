@@ -13,10 +13,15 @@ Open311 marker stored twice: must be 0), errors by kind, p50/p95/p99 latency per
 By default it starts gunicorn as `make run` does (3 workers × 8 threads, production mode) on the benchmark's
 scratch database. --kill-worker-every N also SIGKILLs a random worker every N seconds (the fault "a worker
 killed mid-request"): afterwards every stored case must have its intake log entry and every photo its file.
+Every client uses an API token (not subject to the first-login password change or the second factor of
+session logins).
+
+--smoke: 4 communities (about 3,400 cells), 5 seconds, 2 inspectors, 1 application, 1 dispatcher, gunicorn
+2 × 2, one worker killed, in the smoke database (bench/_django.py), run by `make test`.
 
 Usage: python bench/soak.py [--seconds 300] [--inspectors 6] [--public 3] [--dispatchers 2]
-                            [--kill-worker-every 0] [--url http://127.0.0.1:8000 (a server already running,
-                            on the database DATABASE_URL names)]
+                            [--kill-worker-every 0] [--smoke] [--url http://127.0.0.1:8000 (a server already
+                            running, on the database DATABASE_URL names)]
 """
 
 import argparse
@@ -35,10 +40,9 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _city  # noqa: E402
 import _django  # noqa: E402
 from intake import multipart, small_jpeg  # noqa: E402
-
-PORT = 8767
 
 
 class Books:
@@ -173,26 +177,26 @@ def worker_killer(master_pid: int, every: float, stop: float, killed: list[int])
             killed.append(pid)
 
 
-def prepare() -> dict:
-    import locate as locate_bench
+def prepare(smoke: bool) -> dict:
     from django.contrib.auth.models import Group, User
 
-    from citygrid.models import ApiToken
-    from grids.models import Area, Bureau
+    from citygrid.models import ApiToken, StaffProfile
+    from grids.models import Bureau
     from incidents.open311 import issue_client_key
 
-    locate_bench.build_grid()
+    _city.build_grid(smoke)
 
-    def user(name: str, role: str) -> str:
+    def user(name: str, role: str) -> str:  # city-level staff
         person, _ = User.objects.get_or_create(username=name)
         person.groups.add(Group.objects.get_or_create(name=role)[0])
+        StaffProfile.objects.get_or_create(user=person)
         return ApiToken.issue(person, "soak", days=1)[1]
 
     bureau, _ = Bureau.objects.get_or_create(code="SOAK-CG", defaults={"name": "压力测试城管局",
                                                                        "kind": Bureau.Kind.CITY_MANAGEMENT})
     return {"inspector": user("soak_inspector", "inspector"), "dispatcher": user("soak_dispatcher", "dispatcher"),
             "open311": [issue_client_key(f"soak app {i}")[1] for i in range(8)], "bureau": bureau.code,
-            "extent": Area.objects.get(code="430302").geom.extent}
+            "extent": _city.district_extent()}
 
 
 def check(books: Books, started) -> dict:
@@ -227,49 +231,59 @@ def check(books: Books, started) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seconds", type=float, default=300)
-    parser.add_argument("--inspectors", type=int, default=6)
-    parser.add_argument("--public", type=int, default=3)
-    parser.add_argument("--dispatchers", type=int, default=2)
-    parser.add_argument("--workers", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=8)
-    parser.add_argument("--kill-worker-every", type=float, default=0, help="seconds; 0: no worker is killed")
+    parser.add_argument("--seconds", type=float)
+    parser.add_argument("--inspectors", type=int)
+    parser.add_argument("--public", type=int)
+    parser.add_argument("--dispatchers", type=int)
+    parser.add_argument("--workers", type=int)
+    parser.add_argument("--threads", type=int)
+    parser.add_argument("--kill-worker-every", type=float, help="seconds; 0: no worker is killed")
+    parser.add_argument("--smoke", action="store_true", help="a small grid, a short run with a worker killed")
     parser.add_argument("--url", help="use a server already running (its database must be DATABASE_URL's)")
     args = parser.parse_args()
+    smoke = args.smoke
+
+    def pick(value, at_smoke, at_full):
+        return value if value is not None else (at_smoke if smoke else at_full)
+
+    seconds, inspectors = pick(args.seconds, 5, 300), pick(args.inspectors, 2, 6)
+    publics, dispatchers = pick(args.public, 1, 3), pick(args.dispatchers, 1, 2)
+    workers, threads = pick(args.workers, 2, 3), pick(args.threads, 2, 8)
+    kill_every = pick(args.kill_worker_every, 2.5, 0)
     media = str(_django.ROOT / "var" / "bench-media")
     if not args.url:
         os.environ["MEDIA_ROOT"] = media  # where our server stores photos, to check they are there
-    _django.setup(os.environ.get("DATABASE_URL") if args.url else None)
+    _django.setup(os.environ.get("DATABASE_URL") if args.url else None, smoke=smoke and not args.url)
     from contextlib import nullcontext
 
     from django.utils import timezone
 
-    keys = prepare()
-    url = args.url or f"http://127.0.0.1:{PORT}"
-    server = nullcontext() if args.url else _django.gunicorn(PORT, args.workers, args.threads, MEDIA_ROOT=media,
-                                                                  OPEN311_RATE="300/m")
+    keys = prepare(smoke)
+    server = nullcontext() if args.url else _django.gunicorn(workers, threads, MEDIA_ROOT=media,
+                                                              OPEN311_RATE="300/m")
     books, killed, photo = Books(), [], small_jpeg()
     started = timezone.now()
-    with server as master:
-        stop = time.perf_counter() + args.seconds
-        threads = [threading.Thread(target=inspector, args=(url, keys["inspector"], keys["extent"], stop, books, i,
-                                                             photo)) for i in range(args.inspectors)]
-        threads += [threading.Thread(target=public, args=(url, keys["open311"][i % 8], keys["extent"], stop, books,
-                                                          100 + i)) for i in range(args.public)]
-        threads += [threading.Thread(target=dispatcher, args=(url, keys["dispatcher"], keys["bureau"], stop, books,
-                                                              200 + i)) for i in range(args.dispatchers)]
-        if args.kill_worker_every and master is not None:
-            threads.append(threading.Thread(target=worker_killer, args=(master.pid, args.kill_worker_every, stop,
-                                                                        killed)))
+    with server as served:
+        url = args.url or served.url
+        stop = time.perf_counter() + seconds
+        threads_ = [threading.Thread(target=inspector, args=(url, keys["inspector"], keys["extent"], stop, books, i,
+                                                              photo)) for i in range(inspectors)]
+        threads_ += [threading.Thread(target=public, args=(url, keys["open311"][i % 8], keys["extent"], stop, books,
+                                                           100 + i)) for i in range(publics)]
+        threads_ += [threading.Thread(target=dispatcher, args=(url, keys["dispatcher"], keys["bureau"], stop, books,
+                                                               200 + i)) for i in range(dispatchers)]
+        if kill_every and served is not None:
+            threads_.append(threading.Thread(target=worker_killer, args=(served.process.pid, kill_every, stop,
+                                                                         killed)))
         t0 = time.perf_counter()
-        for t in threads:
+        for t in threads_:
             t.start()
-        for t in threads:
+        for t in threads_:
             t.join()
         wall = time.perf_counter() - t0
     result = check(books, started)
-    print(f"soak {wall:.0f} s against {url}: {args.inspectors} inspectors, {args.public} public applications, "
-          f"{args.dispatchers} dispatchers" + (f"; {len(killed)} workers SIGKILLed" if killed else ""))
+    print(f"soak {wall:.0f} s against {url}: {inspectors} inspectors, {publics} public applications, "
+          f"{dispatchers} dispatchers" + (f"; {len(killed)} workers SIGKILLed" if killed else ""))
     print(f"requests sent {books.sent:,} ({books.sent / wall:,.0f}/s); cases stored {result['stored']:,}; "
           f"lost {result['lost']}; duplicated {result['duplicated']}; cases without their intake log entry "
           f"{result['without_intake_log']}; photos without a file {result['photos_without_file']}")

@@ -7,8 +7,23 @@ say() { printf 'setup: %s\n' "$*" >&2; }
 is_installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
 can_apt() { [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; }
 
+# Redis holds the rate-limit counts; the application goes on without it, but starts it when it is ours.
+start_redis() {
+    if [ -z "${REDIS_URL:-}" ] && ! redis-cli -h 127.0.0.1 ping >/dev/null 2>&1; then
+        if command -v redis-server >/dev/null 2>&1; then
+            say "starting Redis"
+            redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no >/dev/null
+        else
+            say "Redis is not installed: rate limits will count per process"
+        fi
+    fi
+}
+
+# Elsewhere nothing is installed or checked here: the step that needs a missing piece fails, saying which
+# (the virtualenv, the database, GeoDjango's libraries, compilemessages, the browser tests).
 if ! command -v dpkg-query >/dev/null 2>&1; then
-    say "not a Debian system: install by hand PostgreSQL with PostGIS 3, GDAL, GEOS, PROJ, gettext and Chromium"
+    say "not a Debian system: installing nothing; needs PostgreSQL with PostGIS 3, GDAL, GEOS, PROJ, gettext, Chromium and Redis, and the next steps fail where one is missing"
+    if command -v redis-server >/dev/null 2>&1; then start_redis; fi
     exit 0
 fi
 
@@ -41,15 +56,7 @@ done
 # shellcheck disable=SC2086
 [ -z "$missing" ] || apt_install $missing
 
-# Redis holds the rate-limit counts; the application goes on without it, but starts it when it is ours.
-if [ -z "${REDIS_URL:-}" ] && ! redis-cli -h 127.0.0.1 ping >/dev/null 2>&1; then
-    if command -v redis-server >/dev/null 2>&1; then
-        say "starting Redis"
-        redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no >/dev/null
-    else
-        say "Redis is not installed: rate limits will count per process"
-    fi
-fi
+start_redis
 
 # Only a server on this machine is ours to start; DATABASE_URL may point elsewhere.
 if [ -z "${DATABASE_URL:-}" ]; then

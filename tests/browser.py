@@ -1,20 +1,28 @@
 """Playwright driving Debian's chromium (installed by `make setup`; never a downloaded browser)."""
 
+import os
 import shutil
 from contextlib import contextmanager
 from pathlib import Path
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-SCREENSHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
+ROOT = Path(__file__).resolve().parent.parent
 # Flags for a headless root session on a machine with no outside network.
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
         "--disable-sync", "--no-first-run", "--disable-quic"]
 
 
+def screenshot_dir() -> Path:
+    """Where the browser tests save their screenshots: var/screenshots, or SCREENSHOTS (relative to the
+    checkout or absolute). The committed ones are refreshed on purpose only: SCREENSHOTS=docs/screenshots."""
+    target = Path(os.environ.get("SCREENSHOTS") or "var/screenshots")
+    target = target if target.is_absolute() else ROOT / target
+    target.mkdir(parents=True, exist_ok=True)
+    return target
+
+
 @contextmanager
 def browser():
-    import os
-
     from playwright.sync_api import sync_playwright
 
     # Playwright's sync API keeps an event loop in this thread; the tests still call the ORM synchronously

@@ -1,5 +1,8 @@
 """Fixtures: a small synthetic city on real PostGIS, built through the same model code the product uses."""
 
+import os
+from urllib.parse import urlsplit, urlunsplit
+
 import pytest
 from django.contrib.auth.models import Group, User
 from django.contrib.gis.geos import MultiPolygon, Polygon
@@ -161,9 +164,33 @@ def _media_in_tmp(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
 
 
+def redis_url_for_tests(run_url: str) -> str:
+    """The Redis database the tests count rate limits in, and clear before every test: TEST_REDIS_URL, else
+    database 15 of `make run`'s Redis server (14 when `make run` itself uses 15)."""
+    if os.environ.get("TEST_REDIS_URL"):
+        return os.environ["TEST_REDIS_URL"]
+    parts = urlsplit(run_url)
+    return urlunsplit(parts._replace(path="/14" if parts.path.strip("/") == "15" else "/15"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _redis_of_their_own():
+    # Rate-limit counts of `make run` (REDIS_URL, database 1 by default) are not the tests' to clear.
+    from django.conf import settings
+    from django.test import override_settings
+
+    if settings.REDIS_URL == "off":  # counts kept per process: nothing shared
+        yield
+        return
+    url = redis_url_for_tests(settings.REDIS_URL)
+    with override_settings(REDIS_URL=url, CACHES={"default": {**settings.CACHES["default"], "LOCATION": url}}):
+        yield
+
+
 @pytest.fixture(autouse=True)
 def _fresh_rate_limits():
-    # Rate-limit counts live in Redis, beyond the test database's rollback: start every test from zero.
+    # Rate-limit counts live in Redis, beyond the test database's rollback: start every test from zero (in the
+    # tests' own Redis database, _redis_of_their_own).
     from django.core.cache import cache
 
     cache.clear()  # with Redis down this does nothing (citygrid.cache), as the limiter then counts nothing

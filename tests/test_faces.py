@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from dispatch.models import ResponseUnit, UnitAssignment
 from incidents.models import Case, Photo
-from tests.browser import SCREENSHOTS, browser, login
+from tests.browser import browser, login, screenshot_dir
 from tests.conftest import point_in
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -71,7 +71,7 @@ def test_inspector_reports_with_a_photo_on_a_phone(live_server, people, offline_
         page.fill("textarea[name=description]", "垃圾桶满溢")
         page.set_input_files("#photo", str(_photo_file(tmp_path)))
         page.wait_for_selector("#preview:not([hidden])")
-        page.screenshot(path=str(SCREENSHOTS / "inspector.png"))
+        page.screenshot(path=str(screenshot_dir() / "inspector.png"))
         page.click("#submit")
         page.wait_for_selector("#result [data-number]")
         number = page.get_attribute("#result [data-number]", "data-number")
@@ -98,7 +98,7 @@ def test_a_report_made_offline_is_sent_once_when_the_network_returns(live_server
         page.click("#submit")
         page.wait_for_function("() => document.getElementById('queue-count').textContent === '1'")
         assert "queued" in page.get_attribute("#result p", "class")
-        page.screenshot(path=str(SCREENSHOTS / "inspector-offline.png"))
+        page.screenshot(path=str(screenshot_dir() / "inspector-offline.png"))
         assert Case.objects.count() == before
         context.set_offline(False)
         page.wait_for_selector("#result [data-number]", timeout=20000)  # sent when the network returned
@@ -185,7 +185,7 @@ def test_dispatcher_sees_a_report_live_dispatches_it_and_is_told_of_emergencies(
         page.click(f"#banner [data-open='{emergency.number}']")  # the banner opens the case ...
         page.wait_for_selector(f"#units [data-send='{unit.code}']")  # ... with the nearest available units
         page.wait_for_selector(f"#list li[data-number='{emergency.number}']")
-        page.screenshot(path=str(SCREENSHOTS / "console.png"))
+        page.screenshot(path=str(screenshot_dir() / "console.png"))
         page.click(f"#units [data-send='{unit.code}']")  # one click sends it
         page.wait_for_function("() => !document.querySelector(\"#units [data-send='CG-01']\")")
         assert UnitAssignment.objects.filter(case=emergency, unit=unit).exists()
@@ -212,11 +212,11 @@ def test_leader_sees_heatmap_and_choropleth_with_data(live_server, people, offli
         page.wait_for_selector("#kpis[data-ready='1']")
         assert page.inner_text("#k-reported").replace(",", "") == "400"
         page.wait_for_selector("#ranking tbody tr")
-        page.screenshot(path=str(SCREENSHOTS / "dashboard-heatmap.png"))
+        page.screenshot(path=str(screenshot_dir() / "dashboard-heatmap.png"))
         page.check("input[name=mode][value=choropleth]")
         page.wait_for_selector("#map[data-mode='choropleth'][data-ready='1']")
         page.wait_for_function("() => Number(document.getElementById('map').dataset.features) > 0")
-        page.screenshot(path=str(SCREENSHOTS / "dashboard-choropleth.png"))
+        page.screenshot(path=str(screenshot_dir() / "dashboard-choropleth.png"))
         with page.expect_download() as download:
             page.click("[data-csv='ranking']")
         with open(download.value.path(), encoding="utf-8-sig") as f:

@@ -4,7 +4,7 @@ import pytest
 
 from citygrid import roles
 from grids.models import Cell
-from tests.browser import SCREENSHOTS, browser, login
+from tests.browser import browser, login, screenshot_dir
 from tests.conftest import make_user
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -50,5 +50,4 @@ def test_grid_map_draws_the_grid_and_locates_a_click(live_server, gridded, setti
         text = page.inner_text("#located")
         assert "和平社区" in text and "城正街街道" in text and "雨湖区" in text
         assert errors == []
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(SCREENSHOTS / "grid-map.png"))
+        page.screenshot(path=str(screenshot_dir() / "grid-map.png"))

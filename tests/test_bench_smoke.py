@@ -1,0 +1,139 @@
+"""Every benchmark in smoke mode (`bench/X.py --smoke`: a small grid, a few thousand rows, a few seconds), as
+a subprocess, on a scratch database of its own dropped before and after (bench/_django.py names it): each
+must finish, print its figures, and keep expected refusals (404, 400, 409) out of its server's log.
+
+The dashboard runs first and the dispatch benchmark after it, on the fresh database: the order in which
+the evaluation by bureau used to find cases without a bureau. The full-size runs stay manual."""
+
+import importlib.util
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import dj_database_url
+import pytest
+from django.conf import settings
+
+ROOT = Path(__file__).resolve().parent.parent
+TIMEOUT_S = 300  # a hung benchmark fails the suite instead of holding it
+NUMBER = r"[\d,.]+"
+# What Django logs for a refused request; the benchmarks' servers keep these out (LOG_LEVEL=ERROR).
+REFUSAL_LOG = re.compile(r"^(Not Found|Bad Request|Forbidden|Conflict|Unauthorized|Unsupported Media Type): ",
+                         re.MULTILINE)
+
+
+def _bench_django():
+    spec = importlib.util.spec_from_file_location("bench_django", ROOT / "bench" / "_django.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _drop(url: str) -> None:
+    from citygrid import dbroles
+
+    dbroles.drop_database(dj_database_url.parse(url)["NAME"])  # as the administrator: the roles own nothing else
+
+
+@pytest.fixture(scope="module")
+def smoke_env():
+    # The name follows the DATABASE_URL this suite runs with: never the demo, test or full benchmark database.
+    environ = {k: v for k, v in os.environ.items() if k not in ("DJANGO_ALLOW_ASYNC_UNSAFE", "LOG_LEVEL")}
+    url = _bench_django().smoke_database_url()
+    for forbidden in ("citygrid", "citygrid_bench", settings.DATABASES["default"]["NAME"]):
+        assert dj_database_url.parse(url)["NAME"] != forbidden, url
+    # The benchmarks' servers count rate limits in the tests' Redis database, not in `make run`'s.
+    environ["REDIS_URL"] = settings.REDIS_URL
+    environ["BENCH_SMOKE_DATABASE_URL"] = url
+    _drop(url)
+    yield environ
+    _drop(url)
+
+
+def run_bench(name: str, env: dict) -> str:
+    try:
+        out = subprocess.run([sys.executable, str(ROOT / "bench" / f"{name}.py"), "--smoke"], cwd=ROOT, env=env,
+                             capture_output=True, text=True, timeout=TIMEOUT_S)
+    except subprocess.TimeoutExpired as exc:
+        pytest.fail(f"bench/{name}.py --smoke did not finish in {TIMEOUT_S} s:\n{exc.stdout}\n{exc.stderr}")
+    text = out.stdout + out.stderr
+    assert out.returncode == 0, f"bench/{name}.py --smoke exited {out.returncode}:\n{text}"
+    assert "(smoke mode)" in text, text
+    refusals = REFUSAL_LOG.findall(text)
+    assert not refusals, f"expected refusals logged by bench/{name}.py's server: {refusals[:3]}\n{text}"
+    assert "Traceback" not in text, text
+    return text
+
+
+def figures(text: str, *patterns: str) -> list[re.Match]:
+    found = []
+    for pattern in patterns:
+        match = re.search(pattern, text, re.MULTILINE)
+        assert match, f"no line matching {pattern!r} in:\n{text}"
+        found.append(match)
+    return found
+
+
+def as_int(value: str) -> int:
+    return int(value.replace(",", ""))
+
+
+def test_dashboard_then_dispatch_on_a_fresh_database(smoke_env):
+    text = run_bench("dashboard", smoke_env)
+    generated, *_ = figures(
+        text, rf"^generated ({NUMBER}) cases .* over ({NUMBER}) of ({NUMBER}) cells, ({NUMBER}) with a bureau",
+        *(rf"^  {name} +zoom {zoom}: p50 +{NUMBER} ms, p95 +{NUMBER} ms; {NUMBER} items"
+          for name in ("heatmap", "choropleth") for zoom in (11, 13, 15)),
+        rf"^  kpis +zoom 11: p50 +{NUMBER} ms, p95 +{NUMBER} ms; 31 items",
+        *(rf"^  page {page} +\d+ files, {NUMBER} KB \({NUMBER} KB gzip\)"
+          for page in ("/inspector/", "/console/", "/dashboard/", "/map/")),
+        rf"^peak memory \(benchmark process\): {NUMBER} MB")
+    assert as_int(generated[1]) == as_int(generated[4]) == 3000  # every generated case has a bureau
+
+    text = run_bench("dispatch", smoke_env)
+    _, _, bureau, district, cell, _ = figures(
+        text, rf"^route \+ deadline: {NUMBER} cases/s \(2000 cases",
+        rf"^nearest 5 available units among 500: {NUMBER} queries/s, p50 {NUMBER} ms, p95 {NUMBER} ms; "
+        rf"position updates {NUMBER}/s",
+        rf"^evaluation by bureau over October \(3,000 cases\): {NUMBER} s, ({NUMBER}) rows, {NUMBER} reports and "
+        rf"({NUMBER}) dispatches counted",
+        rf"^evaluation by district over October \(3,000 cases\): {NUMBER} s, 1 rows, (3,000) reports",
+        rf"^evaluation by cell over October \(3,000 cases\): {NUMBER} s, ({NUMBER}) rows, (3,000) reports",
+        rf"^peak memory \(benchmark process\): {NUMBER} MB")
+    # 9 cases in 10 are dispatched, each to a bureau: the cases the dashboard generated have theirs.
+    assert as_int(bureau[1]) > 1 and as_int(bureau[2]) == 2700
+    assert as_int(cell[1]) > 2000  # spread over the grid (about 3,500 cells), not a corner of it
+
+
+def test_locate(smoke_env):
+    text = run_bench("locate", smoke_env)
+    *_, http_single, _, _ = figures(
+        text, rf"^single locate \(function\): {NUMBER} lookups/s, p50 {NUMBER} ms, p95 {NUMBER} ms",
+        rf"^batch locate \(function\): {NUMBER} points/s \(2000 points",
+        rf"^single locate \(HTTP, gunicorn 2 workers, 4 clients\): {NUMBER} lookups/s, p50 {NUMBER} ms, "
+        rf"p95 {NUMBER} ms \((\d+) outside the district: 404\)",
+        rf"^batch locate \(HTTP POST, 2000 points\): {NUMBER} points/s",
+        rf"^peak memory \(benchmark process\): {NUMBER} MB")
+    assert int(http_single[1]) > 0  # there were 404s, and none of them reached the log (run_bench)
+
+
+def test_intake(smoke_env):
+    text = run_bench("intake", smoke_env)
+    for match in figures(
+            text, *(rf"^intake \({label}, .*\): {NUMBER} cases/s; p50 {NUMBER} ms, p95 {NUMBER} ms, p99 {NUMBER} ms;"
+                    rf".* stored ({NUMBER}), lost (\d+), retries answered with another case (\d+)"
+                    for label in ("JSON, no photo", r"with one 320×240 photo"))):
+        assert as_int(match[1]) > 0 and match[2] == "0" and match[3] == "0"
+
+
+def test_soak_with_a_worker_killed(smoke_env):
+    text = run_bench("soak", smoke_env)
+    _, books, *_ = figures(
+        text, r"^soak \d+ s against .*; (\d+) workers SIGKILLed",
+        rf"^requests sent ({NUMBER}) .*; cases stored ({NUMBER}); lost (\d+); duplicated (\d+); cases without "
+        r"their intake log entry (\d+); photos without a file (\d+)",
+        rf"^  inspector POST case +{NUMBER} +p50 +{NUMBER} ms +p95 +{NUMBER} ms +p99 +{NUMBER} ms",
+        rf"^peak memory \(soak process\): {NUMBER} MB")
+    assert as_int(books[2]) > 0 and books.groups()[2:] == ("0", "0", "0", "0")
