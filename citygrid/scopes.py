@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest
 
 
@@ -64,3 +65,14 @@ def remember(request: HttpRequest, obj: Any) -> None:
     inner = getattr(request, "_request", None)
     if inner is not None:
         inner._citygrid_scoped_object = obj
+
+
+def any_of(qs: QuerySet, conditions: list[Q]) -> QuerySet:
+    """The rows of `qs` matching any of the conditions a user's roles grant; none when no role grants any (a
+    scope is the union of what each role held reaches, and fails closed)."""
+    if not conditions:
+        return qs.none()
+    query = conditions[0]
+    for condition in conditions[1:]:
+        query |= condition
+    return qs.filter(query)

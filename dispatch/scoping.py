@@ -9,6 +9,7 @@ from django.db.models import Q, QuerySet
 
 from citygrid import roles
 from citygrid.roles import user_roles
+from citygrid.scopes import any_of
 from grids.models import Area, Cell, Level
 from incidents.scoping import user_bureau_id, user_district_id, visible_cases
 
@@ -25,12 +26,7 @@ def commanded_units(user: AbstractBaseUser, qs: QuerySet | None = None) -> Query
         conditions.append(Q(bureau__district_id=district) if district else Q())
     if roles.BUREAU_STAFF in held and user_bureau_id(user):
         conditions.append(Q(bureau_id=user_bureau_id(user)))
-    if not conditions:
-        return qs.none()
-    query = conditions[0]
-    for condition in conditions[1:]:
-        query |= condition
-    return qs.filter(query)
+    return any_of(qs, conditions)
 
 
 def commanded_bureau_ids(user: AbstractBaseUser) -> list[int] | None:
@@ -47,12 +43,12 @@ def _visible_unit(user: AbstractBaseUser, code: str, **_ignored) -> ResponseUnit
 def _visible_assignment(user: AbstractBaseUser, pk: int, **_ignored) -> UnitAssignment | None:
     """A dispatcher steps assignments of the cases he sees; bureau staff those of their bureau's units."""
     held = user_roles(user)
-    condition = Q(pk__in=[])
+    conditions = []
     if roles.DISPATCHER in held:
-        condition |= Q(case__in=visible_cases(user).values("pk"))
+        conditions.append(Q(case__in=visible_cases(user).values("pk")))
     if roles.BUREAU_STAFF in held and user_bureau_id(user):
-        condition |= Q(unit__bureau_id=user_bureau_id(user))
-    return UnitAssignment.objects.select_related("unit", "case").filter(condition, pk=pk).first()
+        conditions.append(Q(unit__bureau_id=user_bureau_id(user)))
+    return any_of(UnitAssignment.objects.select_related("unit", "case"), conditions).filter(pk=pk).first()
 
 
 def _area_figures(user: AbstractBaseUser, code: str, **_ignored) -> Cell | Area | None:

@@ -6,6 +6,7 @@ from django.db.models import Q, QuerySet
 
 from citygrid import roles
 from citygrid.roles import user_roles
+from citygrid.scopes import any_of
 
 from .models import Case
 
@@ -38,12 +39,7 @@ def visible_cases(user: AbstractBaseUser, qs: QuerySet | None = None) -> QuerySe
         conditions.append(Q(bureau_id=user_bureau_id(user)))
     if roles.INSPECTOR in held:
         conditions.append(Q(pk__in=Case.objects.filter(cell__inspectors=user).values("pk")) | Q(reporter=user))
-    if not conditions:
-        return qs.none()
-    query = conditions[0]
-    for condition in conditions[1:]:
-        query |= condition
-    return qs.filter(query)
+    return any_of(qs, conditions)
 
 
 def sees_contact_details(user: AbstractBaseUser) -> bool:
