@@ -319,6 +319,9 @@ FEED_STREAMS_PER_USER = int(os.environ.get("FEED_STREAMS_PER_USER", "3"))
 FEED_STREAMS_PER_PROCESS = int(os.environ.get("FEED_STREAMS_PER_PROCESS",
                                               str(max(1, int(os.environ.get("THREADS", "8")) - 2))))
 WATCH_INTERVAL_SECONDS = int(os.environ.get("WATCH_INTERVAL_SECONDS", "60"))
+# Several schedulers may run (one per web host): one acts, the others check every this many seconds whether
+# they should take over (dispatch/scheduler_lock.py).
+SCHEDULER_STANDBY_SECONDS = float(os.environ.get("SCHEDULER_STANDBY_SECONDS", "5"))
 OPEN311_JURISDICTION_ID = os.environ.get("OPEN311_JURISDICTION_ID", "xiangtan.gov.cn")
 CASE_NUMBER_PREFIX = os.environ.get("CASE_NUMBER_PREFIX", "")
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024

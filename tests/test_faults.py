@@ -131,3 +131,56 @@ def test_the_watch_run_twice_at_once_escalates_once(people):
     assert run_once()["escalated"] == 0  # and a run after the "restart" adds nothing
     per_case_level = Escalation.objects.values_list("case_id", "level", "deadline")
     assert len(per_case_level) == len(set(per_case_level)) > 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_exactly_one_scheduler_acts_and_another_takes_over_when_it_is_killed(db):
+    """Two schedulers started (two web hosts): one acts, the other stands by; SIGKILL the active one in the
+    middle of its work and the other takes over within seconds."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from dispatch.models import Heartbeat
+    from tests.servers import database_url
+
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "DATABASE_URL": database_url(), "WATCH_INTERVAL_SECONDS": "1",
+           "SCHEDULER_STANDBY_SECONDS": "0.5", "LOG_LEVEL": "INFO"}
+    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+    logs = [Path(root / "var" / f"scheduler-test-{i}-{os.getpid()}.log") for i in range(2)]
+    for log in logs:
+        log.parent.mkdir(exist_ok=True)
+    procs = [subprocess.Popen([sys.executable, str(root / "manage.py"), "run_scheduler"], cwd=root, env=env,
+                              stdout=log.open("w"), stderr=subprocess.STDOUT) for log in logs]
+
+    def active() -> list[int]:
+        return [i for i, log in enumerate(logs) if "scheduler: active" in log.read_text()]
+
+    def wait_for(condition, seconds: float = 30) -> None:
+        deadline = time.monotonic() + seconds
+        while not condition():
+            assert time.monotonic() < deadline, [log.read_text()[-2000:] for log in logs]
+            time.sleep(0.2)
+
+    try:
+        wait_for(lambda: active() and any("standing by" in log.read_text() for log in logs))
+        time.sleep(3)  # several watch intervals: still exactly one active
+        [first] = active()
+        wait_for(lambda: Heartbeat.objects.filter(name="scheduler").exists())
+        procs[first].send_signal(signal.SIGKILL)
+        procs[first].wait()
+        killed_at = time.monotonic()
+        wait_for(lambda: len(active()) == 2, seconds=15)
+        assert time.monotonic() - killed_at < 10
+        before = Heartbeat.objects.get(name="scheduler").beat_at
+        wait_for(lambda: Heartbeat.objects.get(name="scheduler").beat_at > before)  # the new one works
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.terminate()
+                proc.wait()
+        for log in logs:
+            log.unlink(missing_ok=True)
