@@ -23,8 +23,15 @@ NAV = (("frontend:map", gettext_lazy("Grid map")), ("frontend:inspector", gettex
 
 
 def map_config() -> dict:
+    from django.templatetags.static import static
+
+    # Leaflet finds its default marker images next to leaflet.css by name, which hashed names break: the pages
+    # are told where they are.
+    icons = {"iconUrl": static("leaflet/images/marker-icon.png"),
+             "iconRetinaUrl": static("leaflet/images/marker-icon-2x.png"),
+             "shadowUrl": static("leaflet/images/marker-shadow.png")}
     return {"tileUrl": settings.TILE_URL, "tileAttribution": settings.TILE_ATTRIBUTION,
-            "tileDatum": settings.TILE_DATUM}
+            "tileDatum": settings.TILE_DATUM, "markerIcons": icons}
 
 
 class Page(PolicyPageMixin, TemplateView):
@@ -83,7 +90,8 @@ class Inspector(Page):
 
 
 INSPECTOR_ASSETS = ("frontend/citygrid.css", "leaflet/leaflet.css", "leaflet/leaflet.js",
-                    "leaflet/images/marker-icon.png", "leaflet/images/marker-shadow.png", "frontend/datum.js",
+                    "leaflet/images/marker-icon.png", "leaflet/images/marker-icon-2x.png",
+                    "leaflet/images/marker-shadow.png", "frontend/datum.js",
                     "frontend/common.js", "frontend/inspector.js")
 
 

@@ -33,7 +33,14 @@
     if (data.detail) return data.detail;
     return Object.keys(data).map(function (k) { return k + ": " + [].concat(data[k]).join(" "); }).join("; ");
   }
+  function markerIcons(cfg) {
+    // By their served (hashed) names: Leaflet's own guess from leaflet.css's name fails in production.
+    if (!cfg.markerIcons) return;
+    L.Icon.Default.imagePath = "";
+    L.Icon.Default.mergeOptions(cfg.markerIcons);
+  }
   function baseMap(el, cfg, options) {
+    markerIcons(cfg);
     var map = L.map(el, Object.assign({ preferCanvas: true }, options || {})).setView([27.86, 112.93], 12);
     // Without a tile server (an intranet) the layers still draw on the plain background.
     L.tileLayer(cfg.tileUrl, { attribution: cfg.tileAttribution, maxZoom: 19 }).addTo(map);
@@ -46,6 +53,6 @@
     var h = Array.prototype.map.call(b, function (x) { return (x + 0x100).toString(16).slice(1); }).join("");
     return h.slice(0, 8) + "-" + h.slice(8, 12) + "-" + h.slice(12, 16) + "-" + h.slice(16, 20) + "-" + h.slice(20);
   }
-  global.CityGrid = { api: api, esc: esc, errorsText: errorsText, baseMap: baseMap, uuid4: uuid4,
+  global.CityGrid = { api: api, esc: esc, errorsText: errorsText, baseMap: baseMap, uuid4: uuid4, markerIcons: markerIcons,
                       config: function (id) { return JSON.parse(document.getElementById(id).textContent); } };
 })(window);

@@ -3,6 +3,8 @@
   var el = document.getElementById("map");
   var cfg = JSON.parse(document.getElementById("map-config").textContent);
   var datum = window.CityGridDatum(cfg.tileDatum);
+  L.Icon.Default.imagePath = "";  // the marker images by their served (hashed) names
+  L.Icon.Default.mergeOptions(cfg.markerIcons);
   var map = L.map(el, { preferCanvas: true }).setView([27.86, 112.93], 12);
   window.cityGridMap = map;  // for the browser tests and the console
   // When tiles cannot load (an intranet without a tile server) the grid still draws on the plain background.
@@ -28,7 +30,7 @@
   var loaded = ["district", "street", "community"].map(function (level) {
     layers[level] = L.geoJSON(null, {
       style: styles[level],
-      onEachFeature: function (f, layer) { layer.bindTooltip(f.properties.name + " " + f.properties.code); }
+      onEachFeature: function (f, layer) { layer.bindTooltip(f.properties.name); }
     }).addTo(map);
     return fetchAll(el.dataset.apiAreas + "?level=" + level + "&zoom=14&page_size=2000").then(function (fc) {
       layers[level].addData(shifted(fc));
