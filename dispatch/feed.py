@@ -5,24 +5,29 @@ is missed across a dropped connection.
 
 Ids are handed out when a transaction inserts, not when it commits, so a short transaction may commit
 after a later id was read; each poll therefore also re-reads the last few seconds, and events carry their
-id so that a client drops what it already has."""
+id so that a client drops what it already has.
+
+A crew's phone account also follows the cases its unit is sent to, whoever's they are (a dispatcher sends the
+nearest unit, of whichever bureau): that is how its page learns of a new assignment at once."""
 
 from datetime import timedelta
 
 from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import Q
 from django.utils import timezone
 
-from incidents.models import CaseLog
+from incidents.models import Case, CaseLog
 from incidents.scoping import visible_cases
 
 from .emergency import is_emergency
+from .scoping import crew_unit_id
 
 REREAD = timedelta(seconds=5)
 
 
 def events_after(user: AbstractBaseUser, after: int, limit: int = 200) -> list[dict]:
     """Events after the id a client last saw; a client with none (after=0) gets the latest `limit`."""
-    visible = visible_cases(user).values("pk")
+    visible = _followed(user)
     if after <= 0:
         latest = (CaseLog.objects.filter(case__in=visible)
                   .select_related("case__category", "case__district", "case__bureau").order_by("-id")[:limit])
@@ -32,6 +37,14 @@ def events_after(user: AbstractBaseUser, after: int, limit: int = 200) -> list[d
                .filter(id__gt=after) | CaseLog.objects.filter(case__in=visible, created_at__gte=recent))
     entries = entries.select_related("case__category", "case__district", "case__bureau").order_by("id")[:limit]
     return [_event(e) for e in entries]
+
+
+def _followed(user: AbstractBaseUser):
+    visible = visible_cases(user).values("pk")
+    crew = crew_unit_id(user)
+    if crew is None:
+        return visible
+    return Case.objects.filter(Q(pk__in=visible) | Q(unit_assignments__unit_id=crew)).values("pk")
 
 
 def _event(entry: CaseLog) -> dict:

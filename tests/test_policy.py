@@ -43,7 +43,10 @@ MATRIX = [
     ("post", "incidents:case-list", [], {}, {"inspector", "operator", "dispatcher"}),
     ("get", "incidents:case-export", [], None, {"operator", "dispatcher", "leader"}),
     ("get", "incidents:verification-tasks", [], None, {"inspector"}),
-    ("get", "dispatch:events", [], None, {"operator", "dispatcher", "leader"}),
+    ("get", "dispatch:events", [], None, {"operator", "dispatcher", "leader", "bureau_staff"}),
+    ("get", "dispatch:bureau-queue", [], None, {"bureau_staff"}),
+    ("get", "dispatch:unit-list", [], None, {"dispatcher", "bureau_staff"}),
+    ("post", "dispatch:unit-list", [], {}, {"dispatcher", "bureau_staff"}),
     ("get", "dispatch:evaluation", [], {"dimension": "bureau", "start": "2026-11-01", "end": "2026-12-01"},
      {"leader", "dispatcher"}),
     ("post", "dispatch:unit-position", ["NOPE"], {"lon": 1, "lat": 1}, {"dispatcher", "bureau_staff"}),
@@ -52,6 +55,8 @@ MATRIX = [
     ("get", "frontend:inspector", [], None, {"inspector"}),
     ("get", "frontend:console", [], None, {"dispatcher", "operator"}),
     ("get", "frontend:dashboard", [], None, {"dispatcher", "leader"}),
+    ("get", "frontend:bureau", [], None, {"bureau_staff"}),
+    ("get", "frontend:unit", [], None, {"bureau_staff"}),
 ]
 
 
