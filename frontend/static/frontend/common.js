@@ -46,6 +46,20 @@
     L.tileLayer(cfg.tileUrl, { attribution: cfg.tileAttribution, maxZoom: 19 }).addTo(map);
     return map;
   }
+  // A photo from the camera or the gallery, resized on the phone before it is sent (longest side maxSide, JPEG):
+  // a few hundred kilobytes instead of several megabytes over a mobile network.
+  function resizePhoto(file, maxSide) {
+    return createImageBitmap(file, { imageOrientation: "from-image" }).then(function (bitmap) {
+      var scale = Math.min(1, maxSide / Math.max(bitmap.width, bitmap.height));
+      var canvas = document.createElement("canvas");
+      canvas.width = Math.round(bitmap.width * scale);
+      canvas.height = Math.round(bitmap.height * scale);
+      canvas.getContext("2d").drawImage(bitmap, 0, 0, canvas.width, canvas.height);
+      return new Promise(function (resolve, reject) {
+        canvas.toBlob(function (b) { return b ? resolve(b) : reject(new Error("encode")); }, "image/jpeg", 0.85);
+      });
+    });
+  }
   function uuid4() {
     if (global.crypto && crypto.randomUUID) return crypto.randomUUID();
     var b = crypto.getRandomValues(new Uint8Array(16));
@@ -54,5 +68,6 @@
     return h.slice(0, 8) + "-" + h.slice(8, 12) + "-" + h.slice(12, 16) + "-" + h.slice(16, 20) + "-" + h.slice(20);
   }
   global.CityGrid = { api: api, esc: esc, errorsText: errorsText, baseMap: baseMap, uuid4: uuid4, markerIcons: markerIcons,
+                      resizePhoto: resizePhoto,
                       config: function (id) { return JSON.parse(document.getElementById(id).textContent); } };
 })(window);
