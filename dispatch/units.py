@@ -5,6 +5,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import QuerySet
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from citygrid import roles
@@ -86,7 +87,8 @@ def summary(unit: ResponseUnit, *, with_assignment: bool = False) -> dict:
             "district_name": unit.district.name if unit.district_id else "",
             "crew_size": unit.crew_size, "state": unit.state, "state_label": unit.get_state_display(),
             "on_duty": unit.on_duty, "lon": unit.position.x if unit.position else None,
-            "lat": unit.position.y if unit.position else None, "position_at": unit.position_at}
+            "lat": unit.position.y if unit.position else None,
+            "position_at": timezone.localtime(unit.position_at) if unit.position_at else None}
     if with_assignment:
         assignment = open_assignment(unit)
         data["assignment"] = assignment_summary(assignment) if assignment else None
@@ -97,8 +99,10 @@ def assignment_summary(a: UnitAssignment) -> dict:
     """What the crew needs to go: the case's number, what and where, and the next step of the command chain."""
     case = a.case
     done = {"acknowledge": a.acknowledged_at, "arrive": a.arrived_at, "clear": a.cleared_at}
-    return {"id": a.pk, "dispatched_at": a.dispatched_at, "acknowledged_at": a.acknowledged_at,
-            "arrived_at": a.arrived_at, "cleared_at": a.cleared_at,
+    local = {k: timezone.localtime(v) if v else None for k, v in
+             (("dispatched_at", a.dispatched_at), ("acknowledged_at", a.acknowledged_at),
+              ("arrived_at", a.arrived_at), ("cleared_at", a.cleared_at))}
+    return {"id": a.pk, **local,
             "next_step": next((s for s in STEPS if done[s] is None), None),
             "case": {"number": case.number, "category_name": case.category.name_zh, "urgency": case.urgency,
                      "urgency_label": Urgency(case.urgency).label, "description": case.description,

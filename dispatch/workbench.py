@@ -69,8 +69,13 @@ def _latest_escalations(cases: list[Case], user: AbstractBaseUser) -> dict[int, 
                .values_list("escalation_id", flat=True))
     for e in found:
         if e["deadline"] == deadlines[e["case_id"]]:
-            out[e["case_id"]] = {"level": e["level"], "at": e["created_at"], "to_me": e["pk"] in mine}
+            out[e["case_id"]] = {"level": e["level"], "at": _local(e["created_at"]), "to_me": e["pk"] in mine}
     return out
+
+
+def _local(value):
+    """In the city's time, as the case API gives its times (DRF's fields), so a page can show them as they are."""
+    return timezone.localtime(value) if value else None
 
 
 def _row(case: Case, user: AbstractBaseUser, calendar: WorkingCalendar, escalation: dict | None, now) -> dict:
@@ -86,8 +91,9 @@ def _row(case: Case, user: AbstractBaseUser, calendar: WorkingCalendar, escalati
         "place": " ".join(a.name for a in (case.district, case.street, case.community) if a),
         "cell": case.cell.code if case.cell_id else None,
         "lon": case.location.x, "lat": case.location.y,
-        "created_at": case.created_at, "deadline": case.deadline, "sla": case.sla_light(now) if running else "none",
+        "created_at": _local(case.created_at), "deadline": _local(case.deadline),
+        "sla": case.sla_light(now) if running else "none",
         "hours_left": hours_left, "rework_count": case.rework_count,
-        "postponement_until": case.postponement_until, "escalation": escalation,
+        "postponement_until": _local(case.postponement_until), "escalation": escalation,
         "allowed_actions": allowed_actions(case, user),
     }

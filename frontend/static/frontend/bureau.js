@@ -15,7 +15,7 @@
     if (!r.ok) return;
     r.data.features.forEach(function (f) { f.geometry = datum.geometry(f.geometry); });
     outlines.addData(r.data);
-    if (!fitted && !pins.getLayers().length && outlines.getLayers().length) map.fitBounds(outlines.getBounds());
+    if (!fitted && !pins.getLayers().length && outlines.getLayers().length) map.fitBounds(outlines.getBounds(), { animate: false });
   });
 
   // ---- the queue
@@ -63,7 +63,7 @@
         m.on("click", function () { open(row.number); });
         markers[row.number] = m.addTo(pins);
       });
-      if (!fitted && pins.getLayers().length) { map.fitBounds(pins.getBounds(), { maxZoom: 16, padding: [20, 20] }); fitted = true; }
+      if (!fitted && pins.getLayers().length) { map.fitBounds(pins.getBounds(), { maxZoom: 16, padding: [20, 20], animate: false }); fitted = true; }
       $("queue").dataset.loaded = String(Date.now());
     });
   }
