@@ -520,6 +520,7 @@ ZH = {
     "Remove": "删除",
     "Photos": "照片",
     "Back to the list": "返回列表",
+    "Hide this case": "收起案件",
     "Done.": "已提交。",
     "Waiting for the inspector's check.": "等待监督员核查。",
     "Return to the command centre": "退回指挥中心",

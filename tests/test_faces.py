@@ -33,7 +33,8 @@ def _phone(b, lon: float, lat: float, service_workers: str = "block"):
     # the outbox run without it, one test checks the service worker itself.
     context = b.new_context(viewport={"width": 360, "height": 740}, device_scale_factor=2, is_mobile=True,
                             has_touch=True, geolocation={"longitude": lon, "latitude": lat},
-                            permissions=["geolocation"], service_workers=service_workers)
+                            permissions=["geolocation"], service_workers=service_workers,
+                            timezone_id="Asia/Shanghai")
     return context, context.new_page()
 
 
@@ -89,10 +90,15 @@ def test_a_report_made_offline_is_sent_once_when_the_network_returns(live_server
         page.click("#submit")
         page.wait_for_function("() => document.getElementById('queue-count').textContent === '1'")
         assert "queued" in page.get_attribute("#result p", "class")
+        queued_at = page.inner_text("#queue li")  # in the phone's (the city's) time, not UTC
+        now = timezone.localtime()
+        assert any((now - timedelta(minutes=m)).strftime("%H:%M") in queued_at for m in (0, 1)), queued_at
         page.screenshot(path=str(SCREENSHOTS / "inspector-offline.png"))
         assert Case.objects.count() == before
         context.set_offline(False)
         page.wait_for_selector("#result [data-number]", timeout=20000)  # sent when the network returned
+        assert page.evaluate("(() => { const r = document.getElementById('result').getBoundingClientRect(); "
+                             "return r.top >= 0 && r.bottom <= window.innerHeight; })()")  # said where it is seen
         page.wait_for_function("() => document.getElementById('queue-count').textContent === '0'")
         page.evaluate("window.dispatchEvent(new Event('online'))")  # a second 'online' sends nothing again
         page.wait_for_timeout(1000)
@@ -147,6 +153,8 @@ def test_dispatcher_sees_a_report_live_dispatches_it_and_is_told_of_emergencies(
         page.wait_for_selector(f"#panel[data-number='{case.number}'] [data-action='register']")
         page.click("[data-action='register']")
         page.wait_for_selector("#panel [data-action='dispatch']")
+        assert page.locator("#act [name=into]").count() == 0  # the merge is not beside 派遣 ...
+        assert not page.locator("#act-merge [name=into]").is_visible()  # ... but folded away in its own form
         page.select_option("#act select[name=bureau]", people["cg"].code)
         page.fill("#act input[name=note]", "就近处置")
         page.click("[data-action='dispatch']")
@@ -204,6 +212,11 @@ def test_leader_sees_heatmap_and_choropleth_with_data(live_server, people, offli
         page.wait_for_selector("#map[data-mode='choropleth'][data-ready='1']")
         page.wait_for_function("() => Number(document.getElementById('map').dataset.features) > 0")
         page.screenshot(path=str(SCREENSHOTS / "dashboard-choropleth.png"))
+        import re
+
+        legend, overdue = page.inner_text("#legend"), page.inner_text("#overdue")
+        assert not re.search("[A-Za-z]", legend), legend  # Chinese throughout, no bureau codes either
+        assert not re.search("[A-Za-z]|\\d{6}-", overdue), overdue
         with page.expect_download() as download:
             page.click("[data-csv='ranking']")
         with open(download.value.path(), encoding="utf-8-sig") as f:

@@ -37,6 +37,9 @@ def test_grid_map_draws_the_grid_and_locates_a_click(live_server, gridded, setti
         login(page, live_server.url, "viewer", "Correct-horse-42")
         page.goto(live_server.url + "/map/")
         page.wait_for_selector("#map[data-ready='1']")
+        labels = page.evaluate("(() => { const out = []; cityGridMap.eachLayer(l => { if (l.getTooltip && "
+                               "l.getTooltip()) out.push(l.getTooltip().getContent()); }); return out; })()")
+        assert "雨湖区" in labels and not [x for x in labels if "undefined" in x]  # the hover label is the name
         page.evaluate(f"cityGridMap.setView([{p.y}, {p.x}], 17)")
         page.wait_for_function("cityGridMap.getZoom() === 17")
         point = page.evaluate(f"(() => {{ const c = cityGridMap.latLngToContainerPoint([{p.y}, {p.x}]); "

@@ -194,3 +194,37 @@ def test_demo_units_and_crews(db):
     assert crew.account.username == "crew_cg1" and crew.account.profile.bureau == crew.bureau
     assert {u.kind for u in ResponseUnit.objects.all()} >= {"patrol", "repair", "rescue", "vehicle"}
     assert ResponseUnit.objects.filter(district__isnull=True).count() == 0
+
+
+def test_the_system_administrator_keeps_units_and_weights_in_the_admin(client, people, fleet):
+    admin_user = make_user("sys", roles.ADMIN)
+    admin_user.is_staff = True
+    admin_user.save()
+    client.force_login(admin_user)
+    add = reverse("admin:dispatch_responseunit_add")
+    form = {"code": "CG-9", "name": "夜间巡查组", "kind": "patrol", "bureau": people["cg"].pk, "district": "",
+            "crew_size": 3, "state": "offline", "account": people["water_staff"].pk}
+    refused = client.post(add, form)  # another bureau's staff cannot be this unit's phone
+    assert refused.status_code == 200 and not ResponseUnit.objects.filter(code="CG-9").exists()
+    crew2 = make_user("crew2", roles.BUREAU_STAFF, bureau=people["cg"])
+    assert client.post(add, {**form, "account": crew2.pk}).status_code == 302
+    unit = ResponseUnit.objects.get(code="CG-9")
+    assert unit.account == crew2 and unit.district == people["west"] and not unit.on_duty
+    change = client.get(reverse("admin:dispatch_responseunit_change", args=[unit.pk])).content.decode()
+    assert "夜间巡查组" in change and 'name="position"' not in change  # positions come from the phone only
+
+    weights = reverse("admin:dispatch_evaluationweight_add")
+    page = client.get(weights).content.decode()
+    assert "按时处置率" in page and "on_time_rate</option>" not in page  # indicators by name
+    assert client.post(weights, {"metric": "on_time_rate", "weight": -1}).status_code == 200  # refused
+    assert client.post(weights, {"metric": "nonsense", "weight": 1}).status_code == 200  # refused
+    assert client.post(weights, {"metric": "on_time_rate", "weight": 5}).status_code == 302
+    from dispatch.evaluation import weights as current
+
+    assert current()["on_time_rate"] == 5
+    from dispatch.models import StageLimit
+
+    StageLimit.objects.filter(stage="verify").delete()
+    assert client.post(reverse("admin:dispatch_stagelimit_add"),
+                       {"stage": "verify", "urgency": "", "hours": 4}).status_code == 302
+    assert StageLimit.objects.get(stage="verify", urgency="").hours == 4

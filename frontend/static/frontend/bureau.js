@@ -75,13 +75,16 @@
 
   // ---- the case and its actions
   var photos = { number: null, blobs: [] };
-  function open(number, pan) {
+  function open(number, pan, live) {
     current = number;
     document.querySelectorAll("#queue li").forEach(function (li) { li.classList.toggle("current", li.dataset.number === number); });
     return C.api(cfg.apiCase + encodeURIComponent(number) + "/").then(function (r) {
       if (number !== current) return;  // another case was opened meanwhile
       if (!r.ok) { closePanel(); return; }
-      var fresh = $("panel").hidden || $("panel").dataset.number !== number;
+      var fresh = $("panel").hidden || $("panel").dataset.number !== number, shown = Number($("panel").dataset.version);
+      // An answer older than the case on screen (an action was answered meanwhile) is dropped; a live refresh that
+      // brings nothing new leaves the panel (and what it says) as it is.
+      if (!fresh && (r.data.properties.version < shown || (live && r.data.properties.version === shown))) return;
       render(r.data);
       if (fresh) {
         map.invalidateSize();  // the panel took its place beside (a desk) or below (a phone) the map
@@ -111,6 +114,7 @@
     var later = new Date(Math.max(Date.now(), p.deadline ? Date.parse(p.deadline) : 0) + 86400000);
     el.innerHTML =
       '<button type="button" class="back">← ' + C.esc(text.back) + "</button>" +
+      '<button type="button" class="close-panel back" aria-label="' + C.esc(text.close) + '">×</button>' +
       "<h2>" + C.esc(p.category_name) + " <small>" + C.esc(p.status_label) + "</small></h2>" +
       (message ? '<p class="error conflict" role="alert">' + C.esc(message) + "</p>" : "") +
       '<p class="sla-' + C.esc(p.sla) + '"><span class="light"></span> ' + C.esc(f.id) + " · " +
@@ -128,9 +132,9 @@
       (allowed.indexOf("process") >= 0 ?
         '<form class="act" data-action="process"><h3>' + C.esc(text.process) + "</h3>" +
           field(text.note, '<textarea name="note" rows="2" maxlength="2000" required></textarea>') +
-          '<div class="photo-buttons"><label class="big photo-button">📷 ' + C.esc(text.takePhoto) +
+          '<div class="photo-buttons"><label class="big photo-button">' + C.esc(text.takePhoto) +
             '<input type="file" accept="image/*" capture="environment" hidden data-photo></label>' +
-          '<label class="big photo-button">🖼 ' + C.esc(text.choosePhotos) +
+          '<label class="big photo-button">' + C.esc(text.choosePhotos) +
             '<input type="file" accept="image/*" multiple hidden data-photo></label></div>' +
           '<div class="previews" id="previews"></div>' +
           '<p class="error" aria-live="assertive"></p><button type="submit" class="big primary">' + C.esc(text.process) + "</button></form>" : "") +
@@ -202,6 +206,7 @@
         if (data.get("until")) body.until = new Date(data.get("until")).toISOString();
       }
     }
+    el.querySelectorAll(".done").forEach(function (x) { x.remove(); });  // said of the previous action
     el.querySelectorAll("button").forEach(function (x) { x.disabled = true; });
     C.api(cfg.apiCase + encodeURIComponent(number) + "/" + action + "/", { method: "POST", body: body }).then(function (r) {
       if (r.ok) {
@@ -265,7 +270,7 @@
     if (ev.action === "escalate" && cfg.receivesEscalations) announce(text.newEscalation, ev);
     clearTimeout(pending);
     pending = setTimeout(load, 300);
-    if (current === ev.case.number && !dirty()) open(current);
+    if (current === ev.case.number && !dirty()) open(current, false, true);
   }
   function connect() {
     if (!window.EventSource) { poll(); return; }

@@ -124,6 +124,8 @@
       if (number !== current) return;  // another case was opened meanwhile: this answer is stale
       if (live && dirty()) return;  // the dispatcher started on the form meanwhile: leave it be
       if (!r.ok) { $("panel").hidden = true; return; }
+      // An answer older than the case on screen (an action was answered meanwhile) is dropped.
+      if ($("panel").dataset.number === number && r.data.properties.version < Number($("panel").dataset.version)) return;
       render(r.data);
       // Close enough that the marker stands alone (zoomToShowLayer breaks if the list reloads meanwhile).
       if (pan && markers[number]) map.setView(markers[number].getLatLng(), Math.max(map.getZoom(), 17), { animate: false });

@@ -11,7 +11,11 @@
   var unit = null, fix = null, me = null, target = null, announced = null;
   $("position").textContent = text.waitingGps;
 
-  function time(iso) { return iso ? new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }) : ""; }
+  function time(iso) {  // 24-hour HH:MM in the phone's time, whatever the browser's own language
+    if (!iso) return "";
+    var d = new Date(iso), pad = function (n) { return (n < 10 ? "0" : "") + n; };
+    return pad(d.getHours()) + ":" + pad(d.getMinutes());
+  }
 
   // ---- the unit and its assignment
   function render(data) {
