@@ -1,5 +1,6 @@
 from django import forms
 from django.contrib import admin
+from django.utils.translation import gettext_lazy
 
 from .models import (
     CalendarDay,
@@ -71,9 +72,13 @@ class ResponseUnitAdmin(admin.ModelAdmin):
     search_fields = ["code", "name", "bureau__name"]
     autocomplete_fields = ["bureau", "district"]
     list_select_related = ["bureau", "district", "account"]
-    fields = ["code", "name", "kind", "bureau", "district", "crew_size", "state", "account", "position",
+    fields = ["code", "name", "kind", "bureau", "district", "crew_size", "state", "account", "last_position",
               "position_at"]
-    readonly_fields = ["position", "position_at"]  # reported by the crew's phone, never typed in
+    readonly_fields = ["last_position", "position_at"]  # reported by the crew's phone, never typed in
+
+    @admin.display(description=gettext_lazy("position"))
+    def last_position(self, unit: ResponseUnit) -> str:
+        return f"{unit.position.x:.6f}, {unit.position.y:.6f}" if unit.position else "–"
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name == "account":  # only bureau staff can be a crew's phone (checked again on save)

@@ -116,7 +116,7 @@ class UnitList(APIView):
     """The response units the user commands (a district centre its district's, a bureau its own, a crew's phone its
     own); POST adds one to a bureau the user may add units to."""
 
-    @extend_schema(responses=OpenApiTypes.OBJECT)
+    @extend_schema(responses=OpenApiTypes.OBJECT, operation_id="dispatch_units_list")
     def get(self, request):
         found = commanded_units(request.user).select_related("bureau", "district")
         return Response({"results": [units.summary(u) for u in found]})

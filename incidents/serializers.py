@@ -44,7 +44,7 @@ class CaseFeatureSerializer(GeoFeatureModelSerializer):
     street = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
     district = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
     bureau = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
-    bureau_name = serializers.CharField(source="bureau.name", read_only=True, default=None)
+    bureau_name = serializers.CharField(source="bureau.name", read_only=True, default=None, allow_null=True)
     place = serializers.SerializerMethodField()  # what a person reads: names, not codes
     overdue = serializers.BooleanField(source="is_overdue", read_only=True)
     sla = serializers.CharField(source="sla_light", read_only=True)

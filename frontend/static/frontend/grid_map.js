@@ -61,7 +61,8 @@
 
   var marker = null, highlight = L.geoJSON(null, { style: { color: "#e31a1c", weight: 3, fillOpacity: 0.15 } }).addTo(map);
   var out = document.getElementById("located");
-  function row(label, ref) { return ref ? "<tr><th>" + label + "</th><td>" + (ref.name || "") + " " + ref.code + "</td></tr>" : ""; }
+  function esc(v) { var d = document.createElement("div"); d.textContent = v === undefined || v === null ? "" : v; return d.innerHTML; }
+  function row(label, ref) { return ref ? "<tr><th>" + esc(label) + "</th><td>" + esc(ref.name) + " " + esc(ref.code) + "</td></tr>" : ""; }
   map.on("click", function (e) {
     var p = datum.toStored(e.latlng);
     if (marker) marker.remove();
@@ -72,8 +73,9 @@
       .then(function (res) {
         var b = res.body;
         if (!res.ok) { out.innerHTML = "<p class='error'></p>"; out.firstChild.textContent = b.detail || "error"; return; }
-        out.innerHTML = "<table>" + row("网格 Cell", b.cell) + row("社区 Community", b.community) + row("街道 Street", b.street) +
-          row("区县 District", b.district) + row("城市 City", b.city) + "</table>";
+        var label = el.dataset;  // in the page's language
+        out.innerHTML = "<table>" + row(label.labelCell, b.cell) + row(label.labelCommunity, b.community) +
+          row(label.labelStreet, b.street) + row(label.labelDistrict, b.district) + row(label.labelCity, b.city) + "</table>";
         out.setAttribute("data-cell", b.cell ? b.cell.code : "");
         if (b.cell) {
           fetch(el.dataset.apiCells + b.cell.code + "/", { credentials: "same-origin" }).then(function (r) { return r.json(); })
