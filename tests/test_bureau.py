@@ -110,6 +110,12 @@ def test_the_feed_reaches_bureau_staff_scoped_to_their_bureau(people):
     numbers = {e["case"]["number"] for e in events}
     assert ours.number in numbers and theirs.number not in numbers
     assert any(e["action"] == "dispatch" and e["to_status"] == "dispatched" for e in events)
+    # A return takes the case out of the bureau's sight; the workbench still hears of its own step.
+    cursor = max(e["id"] for e in events)
+    lifecycle.return_case(ours, people["cg_staff"], reason="不属于本部门")
+    later = client.get(reverse("dispatch:events"), {"after": cursor}).json()["events"]
+    assert [e["action"] for e in later if e["case"]["number"] == ours.number and e["id"] > cursor] == ["return"]
+    assert client.get(reverse("incidents:case-detail", args=[ours.number])).status_code == 404
     stream = client.get(reverse("dispatch:stream"))
     assert stream.status_code == 200 and stream["Content-Type"] == "text/event-stream"
     stream.close()

@@ -211,6 +211,7 @@
     C.api(cfg.apiCase + encodeURIComponent(number) + "/" + action + "/", { method: "POST", body: body }).then(function (r) {
       if (r.ok) {
         el.dataset.dirty = "";
+        if (action === "return") { closePanel(); return load(); }  // no longer the bureau's case: out of sight
         if (action === "process") photos = { number: null, blobs: [] };
         render(r.data);
         el.querySelector("h2").insertAdjacentHTML("afterend", '<p class="ok done" role="status">' + C.esc(text.sent) + "</p>");
@@ -270,6 +271,7 @@
     if (ev.action === "escalate" && cfg.receivesEscalations) announce(text.newEscalation, ev);
     clearTimeout(pending);
     pending = setTimeout(load, 300);
+    if (current === ev.case.number && ev.action === "return") { closePanel(); return; }  // gone from the bureau
     if (current === ev.case.number && !dirty()) open(current, false, true);
   }
   function connect() {
