@@ -25,6 +25,9 @@ DEMO_USERS = (
     ("bureau_cg", "市城管局 赵处置", roles.BUREAU_STAFF, None, "430300-CG"),
     ("bureau_power", "供电公司 孙抢修", roles.BUREAU_STAFF, None, "430300-GD"),
     ("bureau_yuhu_cg", "雨湖区城管局 钱队长", roles.BUREAU_STAFF, "430302", "430302-CG"),
+    # Crews' phones: bureau-staff accounts tied to a response unit (dispatch.demo.load_units)
+    ("crew_cg1", "城管巡查一组 吴组长", roles.BUREAU_STAFF, None, "430300-CG"),
+    ("crew_power1", "供电抢修一队 郑队长", roles.BUREAU_STAFF, None, "430300-GD"),
     ("inspector_yuhu1", "网格员 张伟", roles.INSPECTOR, "430302", None),
     ("inspector_yuhu2", "网格员 李娜", roles.INSPECTOR, "430302", None),
     ("inspector_yuetang1", "网格员 王强", roles.INSPECTOR, "430304", None),
@@ -59,7 +62,8 @@ def load_demo_users() -> list[str]:
             StaffProfile.objects.filter(pk=profile.pk).update(must_change_password=True)
     _assign_inspectors()
     # The city-management bureaus' heads receive their overdue escalations (督办).
-    for bureau_code, username in (("430300-CG", "bureau_cg"), ("430302-CG", "bureau_yuhu_cg")):
+    for bureau_code, username in (("430300-CG", "bureau_cg"), ("430302-CG", "bureau_yuhu_cg"),
+                                  ("430300-GD", "bureau_power")):
         Bureau.objects.filter(code=bureau_code, supervisor__isnull=True).update(
             supervisor=User.objects.get(username=username))
     return created

@@ -89,8 +89,19 @@ POLICIES: dict[str, Policy] = {
     "dispatch:unit-position": Policy(frozenset(), _r(roles.DISPATCHER, roles.BUREAU_STAFF),
                                      "dispatchers: their district's units; bureau staff: their bureau's units",
                                      scope="unit"),
-    "dispatch:events": Policy(CENTRE, objects="scoped cases"),
-    "dispatch:stream": Policy(CENTRE, objects="scoped cases"),
+    "dispatch:events": Policy(CENTRE | {roles.BUREAU_STAFF}, objects="scoped cases (a bureau: its own; a crew's "
+                              "phone: also the cases its unit is sent to)"),
+    "dispatch:stream": Policy(CENTRE | {roles.BUREAU_STAFF}, objects="as dispatch:events"),
+    # Bureau workbench and response crews (issue 22, part A)
+    "frontend:bureau": Policy(_r(roles.BUREAU_STAFF), objects="the bureau's cases (API scoped)"),
+    "frontend:unit": Policy(_r(roles.BUREAU_STAFF), objects="the crew's own unit (API scoped)"),
+    "dispatch:bureau-queue": Policy(_r(roles.BUREAU_STAFF), objects="open cases dispatched to the user's bureau"),
+    "dispatch:unit-list": Policy(_r(roles.DISPATCHER, roles.BUREAU_STAFF), _r(roles.DISPATCHER, roles.BUREAU_STAFF),
+                                 "units the user commands; new units only in bureaus the user may add to"),
+    "dispatch:unit-detail": Policy(_r(roles.DISPATCHER, roles.BUREAU_STAFF), objects="units the user commands",
+                                   scope="unit"),
+    "dispatch:unit-duty": Policy(frozenset(), _r(roles.DISPATCHER, roles.BUREAU_STAFF), "units the user commands",
+                                 scope="unit"),
     "dispatch:dashboard-heat": Policy(_r(roles.LEADER, roles.DISPATCHER), objects="cases in the user's scope"),
     "dispatch:dashboard-choropleth": Policy(_r(roles.LEADER, roles.DISPATCHER), objects="cases in the user's scope"),
     "dispatch:dashboard-area": Policy(_r(roles.LEADER, roles.DISPATCHER), objects="cells and communities of the "

@@ -35,6 +35,8 @@ SEPARATED_ROLES = frozenset({ADMIN, SECADMIN, AUDITOR})
 # the lifecycle's pages and API by the roles the policy names.
 _CATALOGUE = tuple(f"incidents.{verb}_{model}" for model in ("category", "timelimit")
                    for verb in ("add", "change", "delete", "view"))
+# dispatch.* is routing, the calendar, response units (their crews' phone accounts too), unit assignments (read-only
+# in the admin whatever the permission), evaluation weights and stage time limits.
 ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
     ADMIN: ("grids.*", "dispatch.*", *_CATALOGUE, "citygrid.add_staffprofile", "citygrid.change_staffprofile",
             "citygrid.view_staffprofile", "auth.add_user", "auth.change_user", "auth.view_user"),

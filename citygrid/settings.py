@@ -311,6 +311,8 @@ DUPLICATE_RADIUS_M = float(os.environ.get("DUPLICATE_RADIUS_M", "50"))
 DUPLICATE_WINDOW_HOURS = float(os.environ.get("DUPLICATE_WINDOW_HOURS", "72"))
 NEAR_DUE_HOURS = float(os.environ.get("NEAR_DUE_HOURS", "2"))
 UNIT_POSITION_MAX_AGE_S = int(os.environ.get("UNIT_POSITION_MAX_AGE_S", "300"))
+# How often a crew's phone shares its position while on duty and its page is open (well under the age above).
+UNIT_POSITION_SECONDS = int(os.environ.get("UNIT_POSITION_SECONDS", "20"))
 FEED_STREAM_SECONDS = int(os.environ.get("FEED_STREAM_SECONDS", "25"))
 FEED_POLL_SECONDS = float(os.environ.get("FEED_POLL_SECONDS", "1"))
 # Open live-feed streams: per user across all processes, and per process (its threads less two, so that

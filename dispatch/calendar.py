@@ -58,5 +58,23 @@ class WorkingCalendar:
             day += timedelta(days=1)
             current = datetime.combine(day, time.min, tzinfo=tz)
 
+    def working_hours(self, start: datetime, end: datetime) -> float:
+        """Office hours between two instants: what is left until a deadline, negative once it has passed
+        (how many office hours overdue)."""
+        if end < start:
+            return -self.working_hours(end, start)
+        tz = timezone.get_current_timezone()
+        current, end = timezone.localtime(start, tz), timezone.localtime(end, tz)
+        day, total = current.date(), timedelta()
+        while day <= end.date():
+            if self.is_working_day(day):
+                for s, e in self.periods:
+                    begin = max(datetime.combine(day, s, tzinfo=tz), current)
+                    finish = min(datetime.combine(day, e, tzinfo=tz), end)
+                    if finish > begin:
+                        total += finish - begin
+            day += timedelta(days=1)
+        return total.total_seconds() / 3600
+
     def add_limit(self, start: datetime, amount: int, unit: str) -> datetime:
         return self.add(start, hours=amount) if unit == "hours" else self.add(start, days=amount)

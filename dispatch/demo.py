@@ -12,7 +12,7 @@ from incidents import intake, lifecycle
 from incidents.models import Case, Category, Source
 from incidents.photos import prepare_photo
 
-from .models import DispatchPolicy, RoutingRule
+from .models import DispatchPolicy, ResponseUnit, RoutingRule
 
 DEMO_SCENARIOS = (  # subclass, description, how far along the loop
     ("SJ0102", "路口垃圾桶旁堆放大量生活垃圾", "closed"),
@@ -85,6 +85,38 @@ def load_cases() -> int:
             continue
         case = lifecycle.verify(case, inspector, passed=True, note="现场核查已处理")
         lifecycle.close(case, operator, note="结案")
+    return made
+
+
+DEMO_UNITS = (  # code, name, kind, bureau, home district, crew size, the crew's phone account
+    ("CG-01", "城管巡查一组", ResponseUnit.Kind.PATROL, "430300-CG", "430302", 3, "crew_cg1"),
+    ("CG-02", "城管巡查二组", ResponseUnit.Kind.PATROL, "430300-CG", "430304", 3, None),
+    ("YH-CG-01", "雨湖城管执法一队", ResponseUnit.Kind.PATROL, "430302-CG", "430302", 4, None),
+    ("GD-01", "供电抢修一队", ResponseUnit.Kind.REPAIR, "430300-GD", "430304", 4, "crew_power1"),
+    ("SW-01", "水务管网抢修队", ResponseUnit.Kind.REPAIR, "430300-SW", "430302", 5, None),
+    ("RQ-01", "燃气抢险车", ResponseUnit.Kind.VEHICLE, "430300-RQ", "430304", 2, None),
+    ("XF-01", "消防救援站（雨湖）", ResponseUnit.Kind.RESCUE, "430300-XF", "430302", 6, None),
+)
+
+
+def load_units() -> int:
+    """Response units of the demo city's bureaus, on duty near the centre of their home district; two of them with
+    a crew's phone account (crew_cg1, crew_power1). Existing units are kept as they are."""
+    from django.utils import timezone
+
+    rnd = random.Random(430300)
+    made = 0
+    for code, name, kind, bureau_code, district_code, crew, account in DEMO_UNITS:
+        bureau = Bureau.objects.filter(code=bureau_code).first()
+        district = Area.objects.filter(code=district_code, level=Level.DISTRICT).first()
+        if bureau is None or district is None or ResponseUnit.objects.filter(code=code).exists():
+            continue
+        cells = list(Cell.objects.filter(district=district).order_by("code")[:400])
+        where = rnd.choice(cells).geom.point_on_surface if cells else district.geom.point_on_surface
+        ResponseUnit.objects.create(code=code, name=name, kind=kind, bureau=bureau, district=district, crew_size=crew,
+                                    account=User.objects.filter(username=account).first() if account else None,
+                                    position=where, position_at=timezone.now())
+        made += 1
     return made
 
 

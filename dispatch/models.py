@@ -4,7 +4,7 @@ from django.contrib.gis.db import models
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
-from grids.models import Area, Bureau, Cell
+from grids.models import Area, Bureau, Cell, Level
 from incidents.models import Category, Urgency
 
 
@@ -156,17 +156,38 @@ class Escalation(models.Model):
 
 
 class ResponseUnit(models.Model):
-    """A crew or vehicle of a bureau that can be sent to an emergency, with its last reported position."""
+    """A crew or vehicle of a bureau that can be sent to an emergency, with its last reported position.
+
+    A crew's phone logs in with a bureau-staff account of the unit's bureau tied to the unit (`account`): that
+    account commands this unit only (its position, duty and steps; dispatch.scoping) and lands on /unit/."""
 
     class State(models.TextChoices):
         AVAILABLE = "available", _("Available")
         BUSY = "busy", _("On a task")
         OFFLINE = "offline", _("Off duty")
 
+    class Kind(models.TextChoices):
+        PATROL = "patrol", _("Patrol crew")
+        REPAIR = "repair", _("Repair crew")
+        RESCUE = "rescue", _("Rescue team")
+        VEHICLE = "vehicle", _("Vehicle")
+        OTHER = "other", _("Other")
+
     code = models.CharField(_("code"), max_length=32, unique=True)
     name = models.CharField(_("name"), max_length=100)
-    bureau = models.ForeignKey(Bureau, verbose_name=_("bureau"), on_delete=models.PROTECT, related_name="units")
-    state = models.CharField(_("state"), max_length=10, choices=State.choices, default=State.AVAILABLE)
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices, default=Kind.PATROL)
+    bureau = models.ForeignKey(Bureau, verbose_name=_("home bureau"), on_delete=models.PROTECT, related_name="units")
+    district = models.ForeignKey(Area, verbose_name=_("home district"), null=True, blank=True,
+                                 on_delete=models.PROTECT, related_name="+", limit_choices_to={"level": Level.DISTRICT},
+                                 help_text=_("Where the unit is based; a district bureau's units are based in its "
+                                             "district."))
+    crew_size = models.PositiveSmallIntegerField(_("crew size"), default=2)
+    state = models.CharField(_("state"), max_length=10, choices=State.choices, default=State.AVAILABLE,
+                             help_text=_("Off duty: not sent, and its phone stops sharing its position."))
+    account = models.OneToOneField("auth.User", verbose_name=_("crew's phone account"), null=True, blank=True,
+                                   on_delete=models.SET_NULL, related_name="response_unit",
+                                   help_text=_("A bureau-staff account of the same bureau; it commands only this "
+                                               "unit and opens on the crew's page."))
     position = models.PointField(_("position"), srid=4326, null=True, blank=True)
     position_at = models.DateTimeField(_("position reported at"), null=True, blank=True)
 
@@ -177,6 +198,32 @@ class ResponseUnit(models.Model):
 
     def __str__(self) -> str:
         return f"{self.code} {self.name}"
+
+    def clean(self) -> None:
+        errors = {}
+        if self.district_id and self.district.level != Level.DISTRICT:
+            errors["district"] = _("Choose a district, not another level.")
+        elif self.bureau_id and self.bureau.district_id and self.district_id \
+                and self.district_id != self.bureau.district_id:
+            errors["district"] = _("A district bureau's units are based in its district.")
+        if self.crew_size is not None and self.crew_size < 1:
+            errors["crew_size"] = _("At least one person.")
+        if self.account_id:
+            profile = getattr(self.account, "profile", None)
+            if not (self.account.groups.filter(name="bureau_staff").exists() and profile
+                    and profile.bureau_id == self.bureau_id):
+                errors["account"] = _("The crew's account must be a bureau-staff account of the unit's bureau.")
+        if errors:
+            raise ValidationError(errors)
+
+    def save(self, *args, **kwargs) -> None:
+        if self.district_id is None and self.bureau_id and self.bureau.district_id:
+            self.district_id = self.bureau.district_id
+        super().save(*args, **kwargs)
+
+    @property
+    def on_duty(self) -> bool:
+        return self.state != self.State.OFFLINE
 
 
 class UnitAssignment(models.Model):
@@ -196,6 +243,9 @@ class UnitAssignment(models.Model):
         ordering = ["dispatched_at"]
         constraints = [models.UniqueConstraint(fields=["unit"], condition=models.Q(cleared_at__isnull=True),
                                                name="one_open_assignment_per_unit")]
+
+    def __str__(self) -> str:
+        return f"{self.unit} → {self.case}"
 
 
 class EvaluationWeight(models.Model):

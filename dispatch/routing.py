@@ -57,17 +57,22 @@ class Decision:
     explanation: str
 
 
+URGENCY_ZH = {"emergency": "特急", "urgent": "紧急", "normal": "一般"}
+
+
 def describe(rule: RoutingRule) -> str:
-    parts = [f"rule #{rule.pk}: {rule.category.name_zh}"]
+    """The rule as the case log keeps it, in Chinese like the rest of the log (written once, read by everyone):
+    路由规则 12：路灯，雨湖区 → 国网湘潭供电公司."""
+    parts = [rule.category.name_zh]
     if rule.cell_id:
-        parts.append(f"in cell {rule.cell.code}")
+        parts.append(f"网格 {rule.cell.code}")
     elif rule.area_id:
-        parts.append(f"in {rule.area.name}")
+        parts.append(rule.area.name)
     if rule.urgency:
-        parts.append(f"({rule.get_urgency_display()})")
+        parts.append(URGENCY_ZH.get(rule.urgency, rule.urgency))
     if rule.active_from is not None:
         parts.append(f"{rule.active_from:%H:%M}–{rule.active_until:%H:%M}")
-    return " ".join(parts) + f" → {rule.bureau.name}"
+    return f"路由规则 {rule.pk}：" + "，".join(parts) + f" → {rule.bureau.name}"
 
 
 class RuleBook:
@@ -90,7 +95,7 @@ class RuleBook:
                     if (r.cell_id == case.cell_id if r.cell_id else (r.area_id in areas if r.area_id else True))
                     and r.urgency in ("", case.urgency) and _in_window(r, local)]
         if not matching:
-            return Decision(None, None, f"no rule for {case.category.name_zh} here: manual queue")
+            return Decision(None, None, f"{case.category.name_zh}：此处没有路由规则，由派遣员人工派遣")
         best = max(matching, key=lambda r: (specificity(r), r.priority))
         return Decision(best, best.bureau_id, describe(best))
 

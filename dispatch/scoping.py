@@ -2,7 +2,8 @@
 the object scopes citygrid.policy declares for the dispatch URLs (registered in `register_scopes`).
 
 A district's command centre commands the units of its district's bureaus, the city's centre every unit; a
-bureau's staff command their own bureau's units (the crews' phones report as them)."""
+bureau's staff command their own bureau's units; a crew's phone account (a bureau-staff account tied to a unit,
+`ResponseUnit.account`) commands its own unit only."""
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Q, QuerySet
@@ -16,6 +17,15 @@ from incidents.scoping import user_bureau_id, user_district_id, visible_cases
 from .models import ResponseUnit, UnitAssignment
 
 
+def crew_unit_id(user: AbstractBaseUser) -> int | None:
+    """The unit whose crew's phone this account is, if it is one (cached on the user for the request)."""
+    if not user.is_authenticated:
+        return None
+    if not hasattr(user, "_citygrid_crew_unit"):
+        user._citygrid_crew_unit = ResponseUnit.objects.filter(account=user).values_list("pk", flat=True).first()
+    return user._citygrid_crew_unit
+
+
 def commanded_units(user: AbstractBaseUser, qs: QuerySet | None = None) -> QuerySet:
     """The response units a user may send, move and step."""
     qs = ResponseUnit.objects.all() if qs is None else qs
@@ -25,7 +35,8 @@ def commanded_units(user: AbstractBaseUser, qs: QuerySet | None = None) -> Query
         district = user_district_id(user)
         conditions.append(Q(bureau__district_id=district) if district else Q())
     if roles.BUREAU_STAFF in held and user_bureau_id(user):
-        conditions.append(Q(bureau_id=user_bureau_id(user)))
+        crew = crew_unit_id(user)
+        conditions.append(Q(pk=crew) if crew else Q(bureau_id=user_bureau_id(user)))
     return any_of(qs, conditions)
 
 
@@ -47,7 +58,8 @@ def _visible_assignment(user: AbstractBaseUser, pk: int, **_ignored) -> UnitAssi
     if roles.DISPATCHER in held:
         conditions.append(Q(case__in=visible_cases(user).values("pk")))
     if roles.BUREAU_STAFF in held and user_bureau_id(user):
-        conditions.append(Q(unit__bureau_id=user_bureau_id(user)))
+        crew = crew_unit_id(user)
+        conditions.append(Q(unit_id=crew) if crew else Q(unit__bureau_id=user_bureau_id(user)))
     return any_of(UnitAssignment.objects.select_related("unit", "case"), conditions).filter(pk=pk).first()
 
 

@@ -8,6 +8,10 @@ urlpatterns = [
     path("cases/<str:number>/units/", views.SendUnits.as_view(), name="send-units"),
     path("assignments/<int:pk>/<str:step>/", views.AssignmentStep.as_view(), name="assignment-step"),
     path("units/<str:code>/position/", views.UnitPosition.as_view(), name="unit-position"),
+    path("units/", views.UnitList.as_view(), name="unit-list"),
+    path("units/<str:code>/", views.UnitDetail.as_view(), name="unit-detail"),
+    path("units/<str:code>/duty/", views.UnitDuty.as_view(), name="unit-duty"),
+    path("bureau/queue/", views.BureauQueue.as_view(), name="bureau-queue"),
     path("events/", views.Events.as_view(), name="events"),
     path("stream/", views.EventStream.as_view(), name="stream"),
 ]

@@ -14,9 +14,10 @@ from rest_framework.views import APIView
 
 from citygrid.scopes import scoped_object
 from incidents.lifecycle import InvalidAction
+from incidents.models import Urgency
 from incidents.scoping import user_district_id
 
-from . import dashboard, emergency, evaluation, streams
+from . import dashboard, emergency, evaluation, streams, units, workbench
 from .feed import events_after
 from .models import ResponseUnit
 from .scoping import commanded_bureau_ids, commanded_units
@@ -98,6 +99,90 @@ class UnitPosition(APIView):
         except InvalidAction as exc:
             raise ValidationError(exc.errors) from exc
         return Response(status=204)
+
+
+class UnitInput(serializers.Serializer):
+    code = serializers.RegexField(r"^[A-Za-z0-9_-]+$", max_length=32)
+    name = serializers.CharField(max_length=100)
+    bureau = serializers.CharField(max_length=32, required=False, allow_blank=True, default="",
+                                   help_text="default: the user's own bureau")
+    kind = serializers.ChoiceField(choices=ResponseUnit.Kind.choices, default=ResponseUnit.Kind.PATROL)
+    district = serializers.CharField(max_length=32, required=False, allow_blank=True, default="")
+    crew_size = serializers.IntegerField(min_value=1, max_value=200, default=2)
+    on_duty = serializers.BooleanField(default=True)
+
+
+class UnitList(APIView):
+    """The response units the user commands (a district centre its district's, a bureau its own, a crew's phone its
+    own); POST adds one to a bureau the user may add units to."""
+
+    @extend_schema(responses=OpenApiTypes.OBJECT, operation_id="dispatch_units_list")
+    def get(self, request):
+        found = commanded_units(request.user).select_related("bureau", "district")
+        return Response({"results": [units.summary(u) for u in found]})
+
+    @extend_schema(request=UnitInput, responses={201: OpenApiTypes.OBJECT})
+    def post(self, request):
+        data = UnitInput(data=request.data if hasattr(request.data, "get") else {})
+        data.is_valid(raise_exception=True)
+        try:
+            unit = units.create_unit(request.user, **data.validated_data)
+        except InvalidAction as exc:
+            raise ValidationError(exc.errors) from exc
+        return Response(units.summary(unit), status=201)
+
+
+class UnitDetail(APIView):
+    """A unit with its open assignment and the case it was sent to (what a crew's phone shows)."""
+
+    @extend_schema(responses=OpenApiTypes.OBJECT)
+    def get(self, request, code: str):
+        return Response(units.summary(scoped_object(request), with_assignment=True))
+
+
+class UnitDuty(APIView):
+    """上岗 / 下岗: `{"on_duty": true|false}`; a unit on a task stays on it until cleared."""
+
+    @extend_schema(request=inline_serializer("UnitDuty", {"on_duty": serializers.BooleanField()}),
+                   responses=OpenApiTypes.OBJECT)
+    def post(self, request, code: str):
+        field = serializers.BooleanField()
+        try:
+            on_duty = field.to_internal_value(request.data.get("on_duty") if hasattr(request.data, "get") else None)
+        except serializers.ValidationError as exc:
+            raise ValidationError({"on_duty": exc.detail}) from exc
+        try:
+            unit = units.set_duty(scoped_object(request), on_duty, request.user)
+        except InvalidAction as exc:
+            raise ValidationError(exc.errors) from exc
+        return Response(units.summary(unit, with_assignment=True))
+
+
+class BureauQuery(serializers.Serializer):
+    status = serializers.MultipleChoiceField(choices=[(s, s) for s in workbench.QUEUE_STATUSES], required=False)
+    major = serializers.CharField(max_length=10, required=False, allow_blank=True)
+    urgency = serializers.ChoiceField(choices=Urgency.choices, required=False, allow_blank=True)
+    escalated = serializers.BooleanField(required=False, default=False)
+
+    def to_internal_value(self, data):
+        if hasattr(data, "getlist"):  # ?status=a&status=b or ?status=a,b
+            data = {k: (sum((v.split(",") for v in data.getlist(k)), []) if k == "status" else data.get(k))
+                    for k in data}
+        return super().to_internal_value(data)
+
+
+class BureauQueue(APIView):
+    """The workbench queue: open cases dispatched to the user's bureau, deadline first, with the SLA light, the
+    office hours left and the latest escalation (督办); `?status=&major=&urgency=&escalated=true`."""
+
+    @extend_schema(parameters=[BureauQuery], responses=OpenApiTypes.OBJECT)
+    def get(self, request):
+        query = BureauQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        q = query.validated_data
+        f = workbench.QueueFilter(statuses=tuple(q.get("status") or workbench.TO_DO), major=q.get("major", ""),
+                                  urgency=q.get("urgency", ""), escalated_only=q.get("escalated", False))
+        return Response(workbench.queue(request.user, f))
 
 
 def _after(request) -> int:

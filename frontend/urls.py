@@ -10,4 +10,6 @@ urlpatterns = [
     path("inspector/sw.js", views.inspector_service_worker, name="inspector-sw"),
     path("console/", views.Console.as_view(), name="console"),
     path("dashboard/", views.Dashboard.as_view(), name="dashboard"),
+    path("bureau/", views.BureauWorkbench.as_view(), name="bureau"),
+    path("unit/", views.CrewPage.as_view(), name="unit"),
 ]

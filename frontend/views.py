@@ -11,28 +11,37 @@ from django.views.generic import TemplateView
 from citygrid import roles
 from citygrid.policy import PolicyPageMixin, allows
 from citygrid.roles import ROLE_LABELS, user_roles
+from grids.models import Area
 
 # The pages a role lands on, first match wins; others see the grid map.
 LANDING = ((roles.INSPECTOR, "frontend:inspector"), (roles.DISPATCHER, "frontend:console"),
            (roles.OPERATOR, "frontend:console"), (roles.LEADER, "frontend:dashboard"),
-           (roles.AUDITOR, "audit-trail"))
+           (roles.AUDITOR, "audit-trail"), (roles.BUREAU_STAFF, "frontend:bureau"), (roles.ADMIN, "admin:index"),
+           (roles.SECADMIN, "admin:index"))
 # Lazy: translated per request, in the language the user chose.
 NAV = (("frontend:map", gettext_lazy("Grid map")), ("frontend:inspector", gettext_lazy("Report")),
        ("frontend:console", gettext_lazy("Command console")), ("frontend:dashboard", gettext_lazy("Dashboard")),
-       ("audit-trail", gettext_lazy("Audit trail")))
+       ("audit-trail", gettext_lazy("Audit trail")), ("frontend:bureau", gettext_lazy("Bureau workbench")),
+       ("frontend:unit", gettext_lazy("Crew")))
 
 
 def map_config() -> dict:
+    from django.templatetags.static import static
+
+    # Leaflet finds its default marker images next to leaflet.css by name, which hashed names break: the pages
+    # are told where they are.
+    icons = {"iconUrl": static("leaflet/images/marker-icon.png"),
+             "iconRetinaUrl": static("leaflet/images/marker-icon-2x.png"),
+             "shadowUrl": static("leaflet/images/marker-shadow.png")}
     return {"tileUrl": settings.TILE_URL, "tileAttribution": settings.TILE_ATTRIBUTION,
-            "tileDatum": settings.TILE_DATUM}
+            "tileDatum": settings.TILE_DATUM, "markerIcons": icons}
 
 
 class Page(PolicyPageMixin, TemplateView):
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         context["roles"] = [ROLE_LABELS[r] for r in sorted(user_roles(self.request.user))]
-        context["nav"] = [(reverse(name), label) for name, label in NAV
-                          if name != self.request.resolver_match.view_name and allows(self.request.user, "GET", name)]
+        context["nav"] = nav(self.request)
         context["map_config"] = map_config()
         context["page_config"] = {**map_config(), **self.page_config()}
         return context
@@ -42,11 +51,28 @@ class Page(PolicyPageMixin, TemplateView):
 
 
 
+def nav(request) -> list[tuple[str, str]]:
+    """Links to the other pages the user may open (the crew's page only for a crew's phone account), and to the
+    admin site for those who work there."""
+    from dispatch.scoping import crew_unit_id
+
+    here, user = request.resolver_match.view_name if request.resolver_match else "", request.user
+    links = [(reverse(name), label) for name, label in NAV if name != here and allows(user, "GET", name)
+             and (name != "frontend:unit" or crew_unit_id(user))]
+    if user.is_staff:
+        links.append((reverse("admin:index"), _("Administration")))
+    return links
+
+
 def home(request):
-    """Each role's own page; the grid map for the others."""
+    """Each role's own page (a crew's phone its unit's); the grid map for the others."""
+    from dispatch.scoping import crew_unit_id
+
     if not request.user.is_authenticated:
         return redirect(f"{reverse('login')}?next=/")
     held = user_roles(request.user)
+    if roles.BUREAU_STAFF in held and crew_unit_id(request.user):
+        return redirect("frontend:unit")
     target = next((name for role, name in LANDING if role in held), "frontend:map")
     return redirect(target)
 
@@ -83,7 +109,8 @@ class Inspector(Page):
 
 
 INSPECTOR_ASSETS = ("frontend/citygrid.css", "leaflet/leaflet.css", "leaflet/leaflet.js",
-                    "leaflet/images/marker-icon.png", "leaflet/images/marker-shadow.png", "frontend/datum.js",
+                    "leaflet/images/marker-icon.png", "leaflet/images/marker-icon-2x.png",
+                    "leaflet/images/marker-shadow.png", "frontend/datum.js",
                     "frontend/common.js", "frontend/inspector.js")
 
 
@@ -136,7 +163,23 @@ class Console(Page):
                          "note": _("Note (the reason, when dispatching elsewhere than the rule)"), "log": _("Log"),
                          "emergency": _("Emergency reported"), "reason": _("Reason"),
                          "nearest": _("Nearest available units"), "send": _("Send"),
-                         "noUnits": _("No available unit nearby."), "none": _("No cases match.")}}
+                         "noUnits": _("No available unit nearby."), "none": _("No cases match."),
+                         **console_text()},
+                **console_config(self.request)}
+
+
+def console_text() -> dict:
+    """The console's further words (issue 22), translated per request."""
+    return {"cell": _("Cell"), "mergeTitle": _("Merge into another case (a duplicate)"),
+            "layerCells": _("Cells"), "layerDistricts": _("Districts"), "layerCases": _("Cases")}
+
+
+def console_config(request) -> dict:
+    from incidents.scoping import user_district_id
+
+    district = user_district_id(request.user)
+    code = Area.objects.filter(pk=district).values_list("code", flat=True).first() if district else None
+    return {"logActions": action_labels(), "district": code}
 
 
 class Dashboard(Page):
@@ -163,4 +206,102 @@ class Dashboard(Page):
                             "code": _("Code"), "score": _("Score"), "reported": _("Reported"), "closed": _("Closed"),
                             "on_time_rate": _("On-time rate")},
                 "text": {"intake": _("Reported"), "closed": _("Closed"), "onTime": _("On-time rate"),
-                         "overdue": _("Overdue now"), "cases": _("cases"), "noData": _("No cases in this period.")}}
+                         "overdue": _("Overdue now"), "cases": _("cases"), "noData": _("No cases in this period."),
+                         "perCell": _("Cases per cell"), "perCommunity": _("Cases per community"),
+                         "max": _("most")}}
+
+
+# Bureau workbench and response crews (issue 22, part A)
+LIFECYCLE_ACTIONS = {  # every action name a case log or a page shows, as a person reads it
+    "report": gettext_lazy("Reported"), "register": gettext_lazy("Register"), "route": gettext_lazy("Routed"),
+    "reject": gettext_lazy("Do not register"), "dispatch": gettext_lazy("Dispatch"), "accept": gettext_lazy("Accept"),
+    "return": gettext_lazy("Return"), "request_postponement": gettext_lazy("Request postponement"),
+    "approve_postponement": gettext_lazy("Approve postponement"),
+    "deny_postponement": gettext_lazy("Deny postponement"),
+    "process": gettext_lazy("Report processed"), "verify_pass": gettext_lazy("Verified: fixed"),
+    "verify_fail": gettext_lazy("Verified: not fixed"), "close": gettext_lazy("Close"),
+    "cancel": gettext_lazy("Cancel"), "merge": gettext_lazy("Merge"), "warn": gettext_lazy("Near-due warning"),
+    "escalate": gettext_lazy("Escalated (督办)"), "units_sent": gettext_lazy("Units sent"),
+    "unit_acknowledge": gettext_lazy("Unit acknowledged"), "unit_arrive": gettext_lazy("Unit arrived"),
+    "unit_clear": gettext_lazy("Unit cleared"),
+}
+
+
+def action_labels() -> dict[str, str]:
+    return {k: str(v) for k, v in LIFECYCLE_ACTIONS.items()}
+
+
+class BureauWorkbench(Page):
+    """专业部门工作台: the bureau's queue by deadline with its SLA lights, the map, the case with the actions the
+    lifecycle allows now (accept, return, postponement, processing with after-photos), live; desktop and phone."""
+
+    template_name = "frontend/bureau.html"
+
+    def get_context_data(self, **kwargs):
+        from dispatch.workbench import QUEUE_STATUSES
+        from incidents.models import Category, Status, Urgency
+
+        majors = Category.objects.filter(parent__isnull=True, active=True).order_by("code")
+        return {**super().get_context_data(**kwargs), "urgencies": Urgency.choices, "majors": majors,
+                "statuses": [(s, Status(s).label) for s in QUEUE_STATUSES]}
+
+    def page_config(self) -> dict:
+        from dispatch.workbench import receives_escalations
+        from incidents.models import Urgency
+
+        return {"apiQueue": reverse("dispatch:bureau-queue"), "apiCase": "/api/cases/",
+                "apiAreas": reverse("grids:area-list"),
+                "apiStream": reverse("dispatch:stream"), "apiEvents": reverse("dispatch:events"),
+                "urgencies": {value: str(label) for value, label in Urgency.choices}, "photoMaxPixels": 1600,
+                "photoMaxCount": settings.PHOTO_MAX_COUNT,
+                "receivesEscalations": receives_escalations(self.request.user), "actions": action_labels(),
+                "text": {"conflict": _("Someone changed this case meanwhile; it has been reloaded. Check it and "
+                                       "try again."),
+                         "none": _("Nothing in the queue."), "deadline": _("deadline"),
+                         "hoursLeft": _("%(h)s office hours left"), "hoursOver": _("%(h)s office hours overdue"),
+                         "noDeadline": _("no deadline"), "escalated": _("Escalated (督办)"),
+                         "warned": _("Near due"), "rework": _("Rework"),
+                         "postponing": _("Postponement requested until"),
+                         "newCase": _("New case dispatched to your bureau"), "newEscalation": _("Escalation (督办)"),
+                         "reason": _("Reason"), "until": _("New deadline"), "note": _("What was done"),
+                         "takePhoto": _("Take photo"), "choosePhotos": _("Choose photos"),
+                         "needPhoto": _("Add at least one photo of the result."),
+                         "badPhoto": _("That photo cannot be read."),
+                         "remove": _("Remove"), "photos": _("Photos"), "log": _("Log"),
+                         "back": _("Back to the list"), "close": _("Hide this case"),
+                         "sent": _("Done."), "waiting": _("Waiting for the inspector's check."),
+                         "returnCase": _("Return to the command centre"), "postpone": _("Request postponement"),
+                         "process": _("Report processed"), "accept": _("Accept"), "place": _("Place"),
+                         "tooMany": _("At most %(n)s photos.")}}
+
+
+class CrewPage(Page):
+    """A crew's phone (处置力量): on or off duty, its position shared every few seconds while on duty and the page
+    is open, its assignment as soon as it is sent, one button for each step: acknowledge, arrive, clear."""
+
+    template_name = "frontend/unit.html"
+
+    def get_context_data(self, **kwargs):
+        from dispatch.models import ResponseUnit
+        from dispatch.scoping import crew_unit_id
+
+        unit = ResponseUnit.objects.select_related("bureau").filter(pk=crew_unit_id(self.request.user)).first()
+        return {**super().get_context_data(**kwargs), "unit": unit}
+
+    def page_config(self) -> dict:
+        from dispatch.models import ResponseUnit
+        from dispatch.scoping import crew_unit_id
+
+        code = ResponseUnit.objects.filter(pk=crew_unit_id(self.request.user)).values_list("code", flat=True).first()
+        return {"unit": code, "apiUnits": reverse("dispatch:unit-list"), "apiAssignments": "/api/dispatch/assignments/",
+                "apiStream": reverse("dispatch:stream"), "apiEvents": reverse("dispatch:events"),
+                "positionSeconds": settings.UNIT_POSITION_SECONDS,
+                "text": {"acknowledge": _("Acknowledge"), "arrive": _("Arrived on site"), "clear": _("Cleared"),
+                         "onDuty": _("On duty"), "offDuty": _("Off duty"), "goOn": _("Go on duty"),
+                         "goOff": _("Go off duty"), "noTask": _("No assignment. Waiting for the command centre."),
+                         "newTask": _("New assignment"), "shared": _("Position shared at"),
+                         "notShared": _("Position not shared while off duty."), "noGps": _("No GPS position."),
+                         "waitingGps": _("Waiting for the GPS position…"),
+                         "dispatchedAt": _("sent"), "acknowledgedAt": _("acknowledged"), "arrivedAt": _("arrived"),
+                         "stepFailed": _("This step was already recorded; the assignment has been reloaded."),
+                         "offline": _("No network: retrying.")}}

@@ -191,10 +191,12 @@ class Lattice(models.Model):
     wholly inside one cell, answers without a geometric test; only border squares need one.
     """
 
-    srid = models.PositiveIntegerField()
-    size = models.FloatField(help_text="square side in the projection's units (metres)")
+    srid = models.PositiveIntegerField(_("projection (EPSG)"))
+    size = models.FloatField(_("square side (m)"), help_text=_("in the projection's units (metres)"))
 
     class Meta:
+        verbose_name = _("cell lattice")
+        verbose_name_plural = _("cell lattices")
         constraints = [models.UniqueConstraint(fields=["srid", "size"], name="lattice_unique_srid_size")]
 
     def __str__(self) -> str:

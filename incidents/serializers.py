@@ -44,6 +44,8 @@ class CaseFeatureSerializer(GeoFeatureModelSerializer):
     street = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
     district = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
     bureau = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
+    bureau_name = serializers.CharField(source="bureau.name", read_only=True, default=None, allow_null=True)
+    place = serializers.SerializerMethodField()  # what a person reads: names, not codes
     overdue = serializers.BooleanField(source="is_overdue", read_only=True)
     sla = serializers.CharField(source="sla_light", read_only=True)
 
@@ -53,7 +55,11 @@ class CaseFeatureSerializer(GeoFeatureModelSerializer):
         id_field = "number"
         fields = ["number", "status", "status_label", "category", "category_name", "urgency", "source", "address",
                   "cell", "community", "street", "district", "bureau", "deadline", "overdue", "sla", "created_at",
-                  "updated_at", "version"]
+                  "updated_at", "version", "bureau_name", "place"]
+
+    def get_place(self, obj) -> str:
+        """The district, street and community by name (雨湖区 城正街街道 和平社区)."""
+        return " ".join(a.name for a in (obj.district, obj.street, obj.community) if a is not None)
 
 
 class PhotoSerializer(serializers.ModelSerializer):

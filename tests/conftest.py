@@ -194,3 +194,24 @@ def _fresh_rate_limits():
     from django.core.cache import cache
 
     cache.clear()  # with Redis down this does nothing (citygrid.cache), as the limiter then counts nothing
+
+
+@pytest.fixture(scope="session")
+def live_server(request, tmp_path_factory):
+    """The live server as `make run` serves it: static files collected with hashed names and served by WhiteNoise
+    (tests/browser.py), for the whole session once started (its middleware reads the folder when it starts)."""
+    import os
+
+    from django.test.utils import override_settings
+
+    from tests.browser import collect_static, production_storages, start_live_server
+
+    root = tmp_path_factory.mktemp("static")
+    collect_static(root)
+    production = override_settings(STATIC_ROOT=root, STORAGES=production_storages())
+    production.enable()
+    addr = request.config.getvalue("liveserver") or os.getenv("DJANGO_LIVE_TEST_SERVER_ADDRESS") or "localhost"
+    server = start_live_server(addr)
+    yield server
+    server.stop()
+    production.disable()

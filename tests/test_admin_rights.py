@@ -47,6 +47,10 @@ MATRIX = [
     ("admin:auth_user_password_change", ["admin"], set()),
     ("admin:grids_bureau_changelist", [], {"admin"}),
     ("admin:dispatch_routingrule_changelist", [], {"admin"}),
+    ("admin:dispatch_responseunit_add", [], {"admin"}),
+    ("admin:dispatch_unitassignment_changelist", [], {"admin"}),
+    ("admin:dispatch_evaluationweight_add", [], {"admin"}),
+    ("admin:dispatch_stagelimit_changelist", [], {"admin"}),
     ("admin:axes_accessattempt_changelist", [], {"secadmin", "auditor"}),
 ]
 

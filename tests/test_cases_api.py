@@ -114,7 +114,7 @@ def test_actions_over_http_and_409_on_conflict(people):
     url = lambda action: reverse("incidents:case-action", args=[number, action])  # noqa: E731
     ok = operator.post(url("register"), {"version": 1}, format="json")
     assert ok.status_code == 200 and ok.json()["properties"]["status"] == "registered"
-    assert "manual queue" in ok.json()["properties"]["routing"]["explanation"]
+    assert "人工派遣" in ok.json()["properties"]["routing"]["explanation"]
     assert ok.json()["properties"]["sla"] == "green"
     stale = dispatcher.post(url("reject"), {"version": 1, "reason": "x"}, format="json")
     assert stale.status_code == 409

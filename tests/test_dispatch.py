@@ -80,7 +80,8 @@ def test_most_specific_rule_wins(people, power):
     case = _case(people)
     decision = route(case)
     assert decision.bureau_id == power.pk
-    assert decision.explanation.endswith("路灯 in 雨湖区 → 国网湘潭供电公司")
+    assert decision.explanation.endswith("：路灯，雨湖区 → 国网湘潭供电公司")
+    assert "rule" not in decision.explanation  # the log reads in Chinese, as everything else in it
     RoutingRule.objects.create(category=lamp.parent, cell=case.cell, bureau=people["water"])
     assert route(case).bureau_id == people["water"].pk  # a cell beats a district, even for a class
 
@@ -113,7 +114,7 @@ def test_ties_are_refused_at_save(people, power):
 def test_no_rule_means_the_manual_queue(people):
     case = lifecycle.register(_case(people), people["operator"])
     assert case.status == Status.REGISTERED and case.bureau is None
-    assert "manual queue" in RoutingDecision.objects.get(case=case).explanation
+    assert "人工派遣" in RoutingDecision.objects.get(case=case).explanation
     assert case.log.filter(action="route").exists()
 
 
@@ -125,7 +126,7 @@ def test_auto_dispatch_per_class_with_deadline_and_explanation(people, power):
     case.refresh_from_db()
     assert (case.status, case.bureau) == (Status.DISPATCHED, power)
     entry = case.log.get(action="dispatch")
-    assert entry.actor is None and f"rule #{rule.pk}" in entry.note
+    assert entry.actor is None and f"路由规则 {rule.pk}：" in entry.note
     expected = WorkingCalendar.load().add(entry.created_at, days=2)  # 路灯 一般: 2 working days
     assert case.deadline == expected
 

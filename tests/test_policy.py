@@ -45,7 +45,10 @@ MATRIX = [
     ("post", "incidents:case-list", [], {}, dict.fromkeys(["inspector", "operator", "dispatcher"], 400)),
     ("get", "incidents:case-export", [], None, dict.fromkeys(["operator", "dispatcher", "leader"], 200)),
     ("get", "incidents:verification-tasks", [], None, {"inspector": 200}),
-    ("get", "dispatch:events", [], None, dict.fromkeys(["operator", "dispatcher", "leader"], 200)),
+    ("get", "dispatch:events", [], None, dict.fromkeys(["operator", "dispatcher", "leader", "bureau_staff"], 200)),
+    ("get", "dispatch:bureau-queue", [], None, {"bureau_staff": 200}),
+    ("get", "dispatch:unit-list", [], None, {"dispatcher": 200, "bureau_staff": 200}),
+    ("post", "dispatch:unit-list", [], {}, {"dispatcher": 400, "bureau_staff": 400}),
     ("get", "dispatch:evaluation", [], PERIOD, {"leader": 200, "dispatcher": 200}),
     ("post", "dispatch:unit-position", ["CG-9"], {"lon": 112.9, "lat": 27.9}, {"dispatcher": 204, "bureau_staff": 204}),
     ("get", "audit-trail", [], None, {"auditor": 200}),
@@ -53,6 +56,8 @@ MATRIX = [
     ("get", "frontend:inspector", [], None, {"inspector": 200}),
     ("get", "frontend:console", [], None, {"dispatcher": 200, "operator": 200}),
     ("get", "frontend:dashboard", [], None, {"dispatcher": 200, "leader": 200}),
+    ("get", "frontend:bureau", [], None, {"bureau_staff": 200}),
+    ("get", "frontend:unit", [], None, {"bureau_staff": 200}),
 ]
 
 

@@ -33,11 +33,32 @@
     if (data.detail) return data.detail;
     return Object.keys(data).map(function (k) { return k + ": " + [].concat(data[k]).join(" "); }).join("; ");
   }
+  function markerIcons(cfg) {
+    // By their served (hashed) names: Leaflet's own guess from leaflet.css's name fails in production.
+    if (!cfg.markerIcons) return;
+    L.Icon.Default.imagePath = "";
+    L.Icon.Default.mergeOptions(cfg.markerIcons);
+  }
   function baseMap(el, cfg, options) {
+    markerIcons(cfg);
     var map = L.map(el, Object.assign({ preferCanvas: true }, options || {})).setView([27.86, 112.93], 12);
     // Without a tile server (an intranet) the layers still draw on the plain background.
     L.tileLayer(cfg.tileUrl, { attribution: cfg.tileAttribution, maxZoom: 19 }).addTo(map);
     return map;
+  }
+  // A photo from the camera or the gallery, resized on the phone before it is sent (longest side maxSide, JPEG):
+  // a few hundred kilobytes instead of several megabytes over a mobile network.
+  function resizePhoto(file, maxSide) {
+    return createImageBitmap(file, { imageOrientation: "from-image" }).then(function (bitmap) {
+      var scale = Math.min(1, maxSide / Math.max(bitmap.width, bitmap.height));
+      var canvas = document.createElement("canvas");
+      canvas.width = Math.round(bitmap.width * scale);
+      canvas.height = Math.round(bitmap.height * scale);
+      canvas.getContext("2d").drawImage(bitmap, 0, 0, canvas.width, canvas.height);
+      return new Promise(function (resolve, reject) {
+        canvas.toBlob(function (b) { return b ? resolve(b) : reject(new Error("encode")); }, "image/jpeg", 0.85);
+      });
+    });
   }
   function uuid4() {
     if (global.crypto && crypto.randomUUID) return crypto.randomUUID();
@@ -46,6 +67,7 @@
     var h = Array.prototype.map.call(b, function (x) { return (x + 0x100).toString(16).slice(1); }).join("");
     return h.slice(0, 8) + "-" + h.slice(8, 12) + "-" + h.slice(12, 16) + "-" + h.slice(16, 20) + "-" + h.slice(20);
   }
-  global.CityGrid = { api: api, esc: esc, errorsText: errorsText, baseMap: baseMap, uuid4: uuid4,
+  global.CityGrid = { api: api, esc: esc, errorsText: errorsText, baseMap: baseMap, uuid4: uuid4, markerIcons: markerIcons,
+                      resizePhoto: resizePhoto,
                       config: function (id) { return JSON.parse(document.getElementById(id).textContent); } };
 })(window);

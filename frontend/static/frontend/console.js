@@ -14,18 +14,28 @@
   var cells = L.geoJSON(null, { style: { color: "#ff7f00", weight: 1, fillOpacity: 0.03 }, interactive: false }).addTo(map);
   var districts = L.geoJSON(null, { style: { color: "#0b3d63", weight: 2, fill: false }, interactive: false }).addTo(map);
   var unitLayer = L.layerGroup().addTo(map);
-  L.control.layers(null, { "网格/Cells": cells, "区/Districts": districts, "案件/Cases": clusters }).addTo(map);
+  var layerNames = {};
+  layerNames[text.layerCells] = cells; layerNames[text.layerDistricts] = districts; layerNames[text.layerCases] = clusters;
+  L.control.layers(null, layerNames).addTo(map);
   var markers = {}, current = null;
 
   // ---- reference data for the filters
+  // A district's centre works its own district: the area filter offers it and its streets, not the whole city.
   C.api(cfg.apiAreas + "?level=district&zoom=12&page_size=100").then(function (r) {
     if (!r.ok) return;
+    r.data.features = r.data.features.filter(function (f) { return !cfg.district || f.id === cfg.district; });
     r.data.features.forEach(function (f) {
       f.geometry = datum.geometry(f.geometry);
       $("f-area").insertAdjacentHTML("beforeend", '<option value="' + C.esc(f.id) + '">' + C.esc(f.properties.name) + "</option>");
     });
     districts.addData(r.data);
     if (districts.getLayers().length) map.fitBounds(districts.getBounds());
+    if (!cfg.district) return;
+    C.api(cfg.apiAreas + "?level=street&parent=" + encodeURIComponent(cfg.district) + "&zoom=10&page_size=500").then(function (s) {
+      (s.ok ? s.data.features : []).forEach(function (f) {
+        $("f-area").insertAdjacentHTML("beforeend", '<option value="' + C.esc(f.id) + '">　' + C.esc(f.properties.name) + "</option>");
+      });
+    });
   });
   C.api(cfg.apiBureaus + "?page_size=500").then(function (r) {
     var list = r.ok ? (r.data.results || r.data) : [];
@@ -71,7 +81,7 @@
     return '<li data-number="' + C.esc(f.id) + '" class="sla-' + C.esc(p.sla) + (current === f.id ? " current" : "") + '">' +
       '<span class="light" aria-label="' + C.esc(p.sla) + '"></span><strong>' + C.esc(f.id) + "</strong> " +
       C.esc(p.category_name) + '<br><small>' + C.esc(p.status_label) + " · " +
-      C.esc((p.created_at || "").slice(5, 16).replace("T", " ")) + (p.bureau ? " · " + C.esc(p.bureau) : "") +
+      C.esc((p.created_at || "").slice(5, 16).replace("T", " ")) + (p.bureau_name ? " · " + C.esc(p.bureau_name) : "") +
       (p.urgency !== "normal" ? ' · <b class="urgency">' + C.esc(cfg.urgencies[p.urgency] || p.urgency) + "</b>" : "") + "</small></li>";
   }
   var loadTicket = 0;
@@ -98,17 +108,24 @@
   });
 
   // ---- the case panel
+  // The actions in three groups, apart: the ones that move the case on (with the bureau and a note), the ones that
+  // need a reason, and the merge, folded away so that it is never one slip from 派遣.
   var ACTIONS = {
-    register: {}, reject: { reason: true }, dispatch: { bureau: true }, return: { reason: true },
-    approve_postponement: {}, deny_postponement: { reason: true }, merge: { into: true }, close: {},
-    cancel: { reason: true }, accept: {}
+    register: { group: "act" }, dispatch: { group: "act", bureau: true }, approve_postponement: { group: "act" },
+    close: { group: "act" }, accept: { group: "act" }, reject: { group: "act-reason", reason: true },
+    return: { group: "act-reason", reason: true }, deny_postponement: { group: "act-reason", reason: true },
+    cancel: { group: "act-reason", reason: true }, merge: { group: "act-merge", into: true }
   };
-  function open(number, pan) {
+  function open(number, pan, live) {
     current = number;
+    if (!live) $("panel").dataset.dirty = "";  // opened by the dispatcher: whatever was typed before is dropped
     document.querySelectorAll("#list li").forEach(function (li) { li.classList.toggle("current", li.dataset.number === number); });
     return C.api(cfg.apiCase + encodeURIComponent(number) + "/").then(function (r) {
       if (number !== current) return;  // another case was opened meanwhile: this answer is stale
+      if (live && dirty()) return;  // the dispatcher started on the form meanwhile: leave it be
       if (!r.ok) { $("panel").hidden = true; return; }
+      // An answer older than the case on screen (an action was answered meanwhile) is dropped.
+      if ($("panel").dataset.number === number && r.data.properties.version < Number($("panel").dataset.version)) return;
       render(r.data);
       // Close enough that the marker stands alone (zoomToShowLayer breaks if the list reloads meanwhile).
       if (pan && markers[number]) map.setView(markers[number].getLatLng(), Math.max(map.getZoom(), 17), { animate: false });
@@ -128,38 +145,45 @@
       '<p class="sla-' + C.esc(p.sla) + '"><span class="light"></span> ' + C.esc(p.category_name) + " · " + C.esc(cfg.urgencies[p.urgency] || p.urgency) +
       (p.deadline ? " · " + C.esc(text.deadline) + " " + C.esc(p.deadline.slice(0, 16).replace("T", " ")) : "") + "</p>" +
       "<p>" + C.esc(p.description) + "</p>" +
-      "<p><small>" + C.esc([p.cell, p.community, p.street, p.district].filter(Boolean).join(" / ")) + "</small></p>" +
+      "<p>" + C.esc(p.place) + (p.address ? " · " + C.esc(p.address) : "") + (p.cell ? " <small>" + C.esc(text.cell) + " " + C.esc(p.cell) + "</small>" : "") + "</p>" +
       (p.contact && (p.contact.name || p.contact.phone) ? "<p>☎ " + C.esc(p.contact.name) + " " + C.esc(p.contact.phone) + "</p>" : "") +
       '<div class="photos">' + (p.photos || []).map(function (ph) {
-        return '<a href="' + C.esc(ph.url) + '" target="_blank" rel="noopener"><img src="' + C.esc(ph.thumbnail_url) + '" alt="' + C.esc(ph.kind) + '"></a>';
+        return '<a href="' + C.esc(ph.url) + '" target="_blank" rel="noopener"><img src="' + C.esc(ph.thumbnail_url) + '" alt=""></a>';
       }).join("") + "</div>" +
       (p.routing ? '<p class="routing"><b>' + C.esc(text.routing) + ":</b> " + C.esc(p.routing.explanation) + "</p>" : "") +
       (p.likely_duplicates && p.likely_duplicates.length ? '<p class="dups"><b>' + C.esc(text.duplicates) + ":</b> " +
         p.likely_duplicates.map(function (n) { return '<a href="#" data-open="' + C.esc(n) + '">' + C.esc(n) + "</a>"; }).join(", ") + "</p>" : "") +
-      '<form id="act" class="actions">' +
-        '<label class="opt bureau" hidden>' + C.esc(text.bureau) + ' <select name="bureau">' + bureaus.map(function (b) {
-          return '<option value="' + C.esc(b.code) + '"' + (b.code === suggested ? " selected" : "") + ">" + C.esc(b.name) + "</option>";
-        }).join("") + "</select></label>" +
-        '<label class="opt reason" hidden>' + C.esc(text.reason) + ' <input name="reason"></label>' +
-        '<label class="opt into" hidden>' + C.esc(text.into) + ' <input name="into" value="' + C.esc((p.likely_duplicates || [])[0] || "") + '"></label>' +
-        '<label class="opt note">' + C.esc(text.note) + ' <input name="note"></label>' +
-        '<div class="buttons">' + actions.map(function (a) {
-          return '<button type="button" data-action="' + a + '">' + C.esc(cfg.actions[a] || a) + "</button>";
-        }).join("") + "</div></form>" +
+      actionForms(actions, p, suggested) +
       '<div id="units"></div>' +
       '<details><summary>' + C.esc(text.log) + " (" + (p.log || []).length + ")</summary><ol class='log'>" + (p.log || []).map(function (l) {
-        return "<li>" + C.esc(l.created_at.slice(5, 16).replace("T", " ")) + " " + C.esc(l.action) + " " + C.esc(l.actor || "") +
+        return "<li>" + C.esc(l.created_at.slice(5, 16).replace("T", " ")) + " " + C.esc(cfg.logActions[l.action] || l.action) + " " + C.esc(l.actor || "") +
           (l.note ? " — " + C.esc(l.note) : "") + "</li>";
       }).join("") + "</ol></details>";
-    // Only the inputs the allowed actions need are shown.
-    var form = el.querySelector("#act");
-    form.querySelector(".bureau").hidden = actions.indexOf("dispatch") < 0;
-    form.querySelector(".reason").hidden = !actions.some(function (a) { return ACTIONS[a].reason; });
-    form.querySelector(".into").hidden = actions.indexOf("merge") < 0;
     if (cfg.canDispatchUnits && (p.urgency === "emergency" || p.urgency === "urgent")) loadUnits(f.id);
   }
+  function actionForms(actions, p, suggested) {
+    function buttons(group) {
+      return actions.filter(function (a) { return ACTIONS[a].group === group; }).map(function (a) {
+        return '<button type="button" data-action="' + a + '">' + C.esc(cfg.actions[a] || a) + "</button>";
+      }).join("");
+    }
+    var main = buttons("act"), reasoned = buttons("act-reason"), merge = buttons("act-merge");
+    return (main ? '<form id="act" class="actions">' +
+        (actions.indexOf("dispatch") >= 0 ? '<label class="opt bureau">' + C.esc(text.bureau) + ' <select name="bureau">' +
+          bureaus.map(function (b) {
+            return '<option value="' + C.esc(b.code) + '"' + (b.code === suggested ? " selected" : "") + ">" + C.esc(b.name) + "</option>";
+          }).join("") + "</select></label>" : "") +
+        '<label class="opt note">' + C.esc(text.note) + ' <input name="note"></label>' +
+        '<div class="buttons">' + main + "</div></form>" : "") +
+      (reasoned ? '<form id="act-reason" class="actions secondary"><label class="opt reason">' + C.esc(text.reason) +
+        ' <input name="reason"></label><div class="buttons">' + reasoned + "</div></form>" : "") +
+      (merge ? '<details class="merge"><summary>' + C.esc(text.mergeTitle) + '</summary><form id="act-merge" class="actions">' +
+        '<label class="opt into">' + C.esc(text.into) + ' <input name="into" value="' + C.esc((p.likely_duplicates || [])[0] || "") + '"></label>' +
+        '<div class="buttons">' + merge + "</div></form></details>" : "");
+  }
+  function dirty() { return $("panel").dataset.dirty === "1"; }
   ["input", "change"].forEach(function (kind) {
-    $("panel").addEventListener(kind, function (e) { if (e.target.closest("#act")) $("act").dataset.dirty = "1"; });
+    $("panel").addEventListener(kind, function (e) { if (e.target.closest("form")) $("panel").dataset.dirty = "1"; });
   });
   $("panel").addEventListener("click", function (e) {
     if (e.target.closest(".close-panel")) { $("panel").hidden = true; current = null; return; }
@@ -171,15 +195,16 @@
     if (send) sendUnits($("panel").dataset.number, [send.dataset.send]);
   });
   function act(action) {
-    var el = $("panel"), form = new FormData($("act")), number = el.dataset.number, spec = ACTIONS[action] || {};
-    var body = { version: Number(el.dataset.version), note: form.get("note") || "" };
+    var el = $("panel"), spec = ACTIONS[action] || {}, form = new FormData($(spec.group || "act"));
+    var number = el.dataset.number, body = { version: Number(el.dataset.version), note: form.get("note") || "" };
     if (spec.reason) body.reason = form.get("reason") || "";
     if (spec.bureau) body.bureau = form.get("bureau");
     if (spec.into) body.into = form.get("into");
     Array.prototype.forEach.call(el.querySelectorAll("[data-action]"), function (x) { x.disabled = true; });
     C.api(cfg.apiCase + encodeURIComponent(number) + "/" + action + "/", { method: "POST", body: body }).then(function (r) {
-      if (r.ok) { render(r.data); load(); return; }
-      if (r.status === 409) {  // changed by someone else: say so plainly and show the case as it is now
+      if (r.ok) { el.dataset.dirty = ""; render(r.data); load(); return; }
+      if (r.status === 409) {
+        el.dataset.dirty = "";  // changed by someone else: say so plainly and show the case as it is now
         return C.api(cfg.apiCase + encodeURIComponent(number) + "/").then(function (fresh) {
           if (fresh.ok) render(fresh.data, text.conflict);
           load();
@@ -248,8 +273,7 @@
     pending = setTimeout(load, 300);
     // Refresh the open case, unless the dispatcher has started filling in its form (a stale version then gets a
     // 409, said plainly, rather than the form changing under the cursor).
-    var form = $("act");
-    if (current === ev.case.number && !(form && form.dataset.dirty)) open(current);
+    if (current === ev.case.number && !dirty()) open(current, false, true);
   }
   function connect() {
     if (!window.EventSource) { poll(); return; }

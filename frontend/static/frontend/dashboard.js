@@ -70,7 +70,7 @@
       shapes.clearLayers();
       shapes.addData(r.data);
       if (!map.hasLayer(shapes)) shapes.addTo(map);
-      $("legend").innerHTML = C.esc(r.data.level === "cell" ? "网格 cells" : "社区 communities") + " · max " + peak +
+      $("legend").innerHTML = C.esc(r.data.level === "cell" ? text.perCell : text.perCommunity) + " · " + C.esc(text.max) + " " + peak +
         ' <span class="swatch" data-c="0"></span>…<span class="swatch" data-c="4"></span>';
       el.dataset.features = r.data.features.length;
       el.dataset.level = r.data.level;
@@ -103,7 +103,8 @@
         chart = new Chart($("trend"), { type: "line", data: data, options: { animation: false, responsive: true,
           plugins: { legend: { position: "bottom" } }, scales: { y: { beginAtZero: true } } } });
       }
-      tables.overdue = [["bureau", "name", "overdue"]].concat(d.overdue_by_bureau.map(function (o) { return [o.bureau, o.name, o.overdue]; }));
+      // Bureaus by name: their codes (430300-SW) mean nothing to a reader.
+      tables.overdue = [["bureau", "overdue"]].concat(d.overdue_by_bureau.map(function (o) { return [o.name, o.overdue]; }));
       $("overdue").innerHTML = table(tables.overdue);
       $("kpis").dataset.ready = "1";
     });
@@ -118,15 +119,18 @@
           return [i + 1, x.code, x.name, x.score === null ? "" : x.score.toFixed(1), x.reported, x.closed,
                   x.rates && x.rates.on_time_rate !== null ? (x.rates.on_time_rate * 100).toFixed(1) + "%" : ""];
         }));
-      $("ranking").innerHTML = table(tables.ranking.slice(0, 21));
+      // On screen a bureau or an inspector reads by name; its code (a user name, 430300-SW) stays in the CSV.
+      var dimension = $("dimension").value;
+      $("ranking").innerHTML = table(tables.ranking.slice(0, 21), dimension === "bureau" || dimension === "inspector" ? 1 : -1);
     });
   }
-  function table(rows) {
+  function table(rows, hidden) {
     if (rows.length < 2) return "<tr><td>" + C.esc(text.noData) + "</td></tr>";
+    var shown = function (_, i) { return i !== hidden; };
     // Column keys stay as they are in the CSV; on screen they read in the page's language.
-    return "<thead><tr>" + rows[0].map(function (h) { return "<th>" + C.esc(cfg.columns[h] || h) + "</th>"; }).join("") +
+    return "<thead><tr>" + rows[0].filter(shown).map(function (h) { return "<th>" + C.esc(cfg.columns[h] || h) + "</th>"; }).join("") +
       "</tr></thead><tbody>" +
-      rows.slice(1).map(function (r) { return "<tr>" + r.map(function (v) { return "<td>" + C.esc(v) + "</td>"; }).join("") + "</tr>"; }).join("") + "</tbody>";
+      rows.slice(1).map(function (r) { return "<tr>" + r.filter(shown).map(function (v) { return "<td>" + C.esc(v) + "</td>"; }).join("") + "</tr>"; }).join("") + "</tbody>";
   }
   document.querySelectorAll("[data-csv]").forEach(function (b) {
     b.addEventListener("click", function () {

@@ -3,6 +3,8 @@
   var el = document.getElementById("map");
   var cfg = JSON.parse(document.getElementById("map-config").textContent);
   var datum = window.CityGridDatum(cfg.tileDatum);
+  L.Icon.Default.imagePath = "";  // the marker images by their served (hashed) names
+  L.Icon.Default.mergeOptions(cfg.markerIcons);
   var map = L.map(el, { preferCanvas: true }).setView([27.86, 112.93], 12);
   window.cityGridMap = map;  // for the browser tests and the console
   // When tiles cannot load (an intranet without a tile server) the grid still draws on the plain background.
@@ -28,7 +30,7 @@
   var loaded = ["district", "street", "community"].map(function (level) {
     layers[level] = L.geoJSON(null, {
       style: styles[level],
-      onEachFeature: function (f, layer) { layer.bindTooltip(f.properties.name + " " + f.properties.code); }
+      onEachFeature: function (f, layer) { layer.bindTooltip(f.properties.name); }
     }).addTo(map);
     return fetchAll(el.dataset.apiAreas + "?level=" + level + "&zoom=14&page_size=2000").then(function (fc) {
       layers[level].addData(shifted(fc));
@@ -59,7 +61,8 @@
 
   var marker = null, highlight = L.geoJSON(null, { style: { color: "#e31a1c", weight: 3, fillOpacity: 0.15 } }).addTo(map);
   var out = document.getElementById("located");
-  function row(label, ref) { return ref ? "<tr><th>" + label + "</th><td>" + (ref.name || "") + " " + ref.code + "</td></tr>" : ""; }
+  function esc(v) { var d = document.createElement("div"); d.textContent = v === undefined || v === null ? "" : v; return d.innerHTML; }
+  function row(label, ref) { return ref ? "<tr><th>" + esc(label) + "</th><td>" + esc(ref.name) + " " + esc(ref.code) + "</td></tr>" : ""; }
   map.on("click", function (e) {
     var p = datum.toStored(e.latlng);
     if (marker) marker.remove();
@@ -70,8 +73,9 @@
       .then(function (res) {
         var b = res.body;
         if (!res.ok) { out.innerHTML = "<p class='error'></p>"; out.firstChild.textContent = b.detail || "error"; return; }
-        out.innerHTML = "<table>" + row("网格 Cell", b.cell) + row("社区 Community", b.community) + row("街道 Street", b.street) +
-          row("区县 District", b.district) + row("城市 City", b.city) + "</table>";
+        var label = el.dataset;  // in the page's language
+        out.innerHTML = "<table>" + row(label.labelCell, b.cell) + row(label.labelCommunity, b.community) +
+          row(label.labelStreet, b.street) + row(label.labelDistrict, b.district) + row(label.labelCity, b.city) + "</table>";
         out.setAttribute("data-cell", b.cell ? b.cell.code : "");
         if (b.cell) {
           fetch(el.dataset.apiCells + b.cell.code + "/", { credentials: "same-origin" }).then(function (r) { return r.json(); })

@@ -130,24 +130,12 @@
   $("photo").addEventListener("change", function () {
     var file = this.files[0];
     if (!file) return;
-    resize(file, cfg.photoMaxPixels).then(function (blob) {
+    C.resizePhoto(file, cfg.photoMaxPixels).then(function (blob) {
       photo = blob;
       $("preview").src = URL.createObjectURL(blob);
       $("preview").hidden = false;
     }).catch(function () { $("form-error").textContent = text.badPhoto; });
   });
-  function resize(file, maxSide) {
-    return createImageBitmap(file, { imageOrientation: "from-image" }).then(function (bitmap) {
-      var scale = Math.min(1, maxSide / Math.max(bitmap.width, bitmap.height));
-      var canvas = document.createElement("canvas");
-      canvas.width = Math.round(bitmap.width * scale);
-      canvas.height = Math.round(bitmap.height * scale);
-      canvas.getContext("2d").drawImage(bitmap, 0, 0, canvas.width, canvas.height);
-      return new Promise(function (resolve, reject) {
-        canvas.toBlob(function (b) { return b ? resolve(b) : reject(new Error("encode")); }, "image/jpeg", 0.85);
-      });
-    });
-  }
 
   // ---- the outbox (IndexedDB)
   var dbReady = new Promise(function (resolve, reject) {
@@ -177,10 +165,15 @@
       $("queue-count").textContent = items.length;
       $("queue").innerHTML = items.map(function (i) {
         return '<li data-uuid="' + C.esc(i.client_uuid) + '">' + C.esc(i.label) + " · " +
-          C.esc(i.queued_at.slice(11, 16)) + (i.error ? ' <span class="error">' + C.esc(i.error) + "</span>" : "") + "</li>";
+          C.esc(localTime(i.queued_at)) + (i.error ? ' <span class="error">' + C.esc(i.error) + "</span>" : "") + "</li>";
       }).join("");
       return items;
     });
+  }
+
+  function localTime(iso) {  // queued_at is kept in UTC (it sorts); people read the phone's own time
+    var d = new Date(iso), pad = function (n) { return (n < 10 ? "0" : "") + n; };
+    return pad(d.getHours()) + ":" + pad(d.getMinutes());
   }
 
   function send(item) {
@@ -221,6 +214,7 @@
     recordRecent(item.category);
     $("result").innerHTML = '<p class="ok" data-number="' + C.esc(number) + '">' + C.esc(text.sent) + " <strong>" +
       C.esc(number) + "</strong></p>";
+    $("result").scrollIntoView({ block: "nearest" });  // below the form: the inspector sees it without scrolling
   }
   function recordRecent(code) {
     recent = [code].concat(recent.filter(function (c) { return c !== code; })).slice(0, 6);
