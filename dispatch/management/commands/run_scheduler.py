@@ -1,4 +1,5 @@
 import logging
+import os
 from collections.abc import Callable
 
 from apscheduler.schedulers.blocking import BlockingScheduler
@@ -7,6 +8,7 @@ from django.core.management.base import BaseCommand
 from django.db import close_old_connections
 from django.utils import timezone
 
+from dispatch.scheduler_lock import LockLost, SchedulerLock
 from dispatch.watch import run_once
 
 log = logging.getLogger("citygrid.scheduler")
@@ -33,8 +35,13 @@ def _compact_tallies() -> str:
     return f"tallies: {compact_tallies()} increments folded"
 
 
-def _fresh_connection(job: Callable[[], str]) -> Callable[[], str]:
+def _guarded(job: Callable[[], str], lock: SchedulerLock) -> Callable[[], str]:
     def run() -> str:
+        try:
+            lock.check()  # never act beside another scheduler that took over
+        except LockLost as exc:
+            log.error("scheduler: %s; stopping", exc)
+            os._exit(3)  # the supervisor starts it again, standing by
         close_old_connections()  # the scheduler's thread outlives connections the database may have dropped
         return job()
 
@@ -65,9 +72,11 @@ class Command(BaseCommand):
             for _name, job, _when in jobs():
                 self.stdout.write(job())
             return
+        lock = SchedulerLock()
+        lock.wait()  # exactly one scheduler acts, however many run (dispatch/scheduler_lock.py)
         scheduler = BlockingScheduler(timezone=settings.TIME_ZONE)
         for name, job, when in jobs():
-            scheduler.add_job(_fresh_connection(job), id=name, max_instances=1, coalesce=True, **when)
+            scheduler.add_job(_guarded(job, lock), id=name, max_instances=1, coalesce=True, **when)
         self.stdout.write(f"scheduler: deadline watch every {settings.WATCH_INTERVAL_SECONDS} s")
         try:
             scheduler.start()
