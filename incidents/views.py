@@ -283,6 +283,8 @@ class CaseAction(APIView):
                 case = lifecycle.close(case, user, note=note, **kw)
             elif action == "cancel":
                 case = lifecycle.cancel(case, user, reason=reason, **kw)
+            elif action == "reopen":
+                case = lifecycle.reopen(case, user, reason=reason, **kw)
             elif action == "merge":
                 into = scoping.visible_cases(user).filter(number=data.get("into") or "").first()
                 if into is None:

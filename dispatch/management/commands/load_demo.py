@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand
 
 from citygrid.demo_users import demo_password, load_demo_users
-from dispatch.demo import load_cases, load_history, load_rules
+from dispatch.demo import load_cases, load_history, load_hotline_cases, load_rules
 from grids.demo import load_demo_city
 
 
@@ -26,3 +26,4 @@ class Command(BaseCommand):
         history = load_history()
         self.stdout.write(f"demo dispatch: {rules} routing rules added, {cases} demo cases added, "
                           f"{history} cases of generated history added")
+        self.stdout.write(f"demo hotline and public reports: {load_hotline_cases()} added")
