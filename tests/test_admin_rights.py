@@ -48,6 +48,8 @@ MATRIX = [
     ("admin:grids_bureau_changelist", [], {"admin"}),
     ("admin:dispatch_routingrule_changelist", [], {"admin"}),
     ("admin:axes_accessattempt_changelist", [], {"secadmin", "auditor"}),
+    ("admin:incidents_publicationrule_changelist", [], {"admin"}),  # what the public sees: configuration
+    ("admin:incidents_publicationrule_add", [], {"admin"}),
 ]
 
 
