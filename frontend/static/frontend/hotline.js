@@ -259,6 +259,7 @@
     cellShape.clearLayers();
     ["duplicates", "earlier", "where", "call-error"].forEach(function (id) { $(id).innerHTML = ""; });
     delete $("duplicates").dataset.ready;
+    delete $("where").dataset.cell;
     categoryBox.close();
     $("phone").focus();
   }

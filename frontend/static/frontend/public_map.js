@@ -8,7 +8,7 @@
   var map = C.baseMap($("map"), cfg);
   window.cityGridMap = map;
   var clusters = L.markerClusterGroup({ maxClusterRadius: 45, animate: false }).addTo(map);
-  var markers = {};
+  var markers = {}, fitted = false;
 
   function when(iso) { return (iso || "").slice(0, 10); }
   function load() {
@@ -36,8 +36,8 @@
           C.esc(p.category_name) + "</strong> <span class='status'>" + C.esc(p.status_label) + "</span><br><small>" +
           C.esc(when(p.created_at)) + " · " + C.esc(p.place) + "</small></li>";
       }).join("") : "<li>" + C.esc(text.none) + "</li>";
-      if (features.length && !map._cgFitted) {
-        map._cgFitted = true;
+      if (features.length && !fitted) {  // the first answer frames the map; later filters keep the view
+        fitted = true;
         map.fitBounds(clusters.getBounds(), { maxZoom: 15, padding: [20, 20] });
       }
       $("map").dataset.ready = "1";
