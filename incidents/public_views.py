@@ -176,5 +176,5 @@ def cases(request: HttpRequest) -> HttpResponse:
         code = params["category"][:10]
         qs = qs.filter(Q(category__code=code) | Q(category__parent__code=code))
     shown = publication.disclose(list(publication.public_related(qs).order_by("-created_at")[:MAP_MAX]), rules)
-    return _json({"type": "FeatureCollection", "count": len(shown),
+    return _json({"type": "FeatureCollection", "count": len(shown), "limited": len(shown) >= MAP_MAX,
                   "features": [p.feature() for p in shown if p.lon is not None]})

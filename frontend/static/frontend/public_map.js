@@ -29,7 +29,7 @@
             (p.description ? "<br>" + C.esc(p.description) : ""))
           .addTo(clusters);
       });
-      $("count").textContent = features.length;
+      $("count").textContent = features.length + (r.data.limited ? "+" : "");  // the newest MAP_MAX only
       $("recent").innerHTML = features.length ? features.slice(0, 30).map(function (f) {
         var p = f.properties;
         return '<li class="card ' + (p.open ? "open" : "closed") + '" data-number="' + C.esc(f.id) + '"><strong>' +
