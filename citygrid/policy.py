@@ -109,6 +109,26 @@ POLICIES: dict[str, Policy] = {
     "dispatch:dashboard-kpis": Policy(_r(roles.LEADER, roles.DISPATCHER), objects="cases in the user's scope"),
     "dispatch:evaluation": Policy(_r(roles.LEADER, roles.DISPATCHER), objects="cases of the user's district"),
     "dispatch:evaluation-series": Policy(_r(roles.LEADER, roles.DISPATCHER), objects="cases of the user's district"),
+    # The hotline desk (12345/12319) and the public (issue 22, part B). The public's pages and endpoints read
+    # no staff API: they show cases only as incidents.publication decides, each rate-limited per address.
+    "frontend:hotline": Policy(_r(roles.OPERATOR, roles.DISPATCHER), objects="scoped cases (API)"),
+    "grids:places": Policy(ANY_ROLE, objects="the grid's names (and a gazetteer's, when configured)"),
+    "incidents:duplicates": Policy(CASE_WRITERS, objects="scoped cases near a point not yet reported"),
+    "incidents:caller-cases": Policy(_r(roles.OPERATOR, roles.DISPATCHER), objects="scoped cases by contact number"),
+    "incidents:callbacks": Policy(_r(roles.OPERATOR, roles.DISPATCHER), objects="scoped closed cases to call back"),
+    "incidents:callback": Policy(frozenset(), _r(roles.OPERATOR, roles.DISPATCHER), "the user's cases",
+                                 scope="case"),
+    "frontend:report": Policy(PUBLIC, objects="a form; the report goes through public:report"),
+    "frontend:public-map": Policy(PUBLIC, objects="published cases only (public:cases)"),
+    "frontend:track-lookup": Policy(PUBLIC, objects="a form asking for a case number and its tracking code"),
+    "frontend:track": Policy(PUBLIC, objects="one case, with its tracking code, as the publication rule shows it",
+                             scope=PUBLIC_OBJECTS),
+    "frontend:track-photo": Policy(PUBLIC, objects="after-photos of a verified case, with its tracking code, "
+                                   "if the publication rule shows them", scope=PUBLIC_OBJECTS),
+    "public:catalogue": Policy(PUBLIC, objects="the catalogue's names"),
+    "public:locate": Policy(PUBLIC, objects="the names of the areas a point lies in"),
+    "public:report": Policy(PUBLIC, PUBLIC, "a new case from the public (source web), rate-limited per address"),
+    "public:cases": Policy(PUBLIC, objects="recent published cases, as the publication rule shows them"),
 }
 # Open311 is public by the GeoReport specification; every admin page is the admin site's.
 PREFIX_POLICIES: dict[str, Policy] = {

@@ -33,7 +33,7 @@ SEPARATED_ROLES = frozenset({ADMIN, SECADMIN, AUDITOR})
 # "app_label.*" (every permission of an app). Synchronised into the groups after every migrate. Cases,
 # their photos and log, and the reporters' contact details are no administrator's: they are worked through
 # the lifecycle's pages and API by the roles the policy names.
-_CATALOGUE = tuple(f"incidents.{verb}_{model}" for model in ("category", "timelimit")
+_CATALOGUE = tuple(f"incidents.{verb}_{model}" for model in ("category", "timelimit", "publicationrule")
                    for verb in ("add", "change", "delete", "view"))
 # dispatch.* is routing, the calendar, response units (their crews' phone accounts too), unit assignments (read-only
 # in the admin whatever the permission), evaluation weights and stage time limits.

@@ -282,6 +282,9 @@ GRID_CELL_SIZE_M = float(os.environ.get("GRID_CELL_SIZE_M", "100"))
 # Stored geometry is WGS84 (EPSG:4326); CGCS2000 (EPSG:4490) input is transformed to it on import.
 GRID_STORAGE_SRID = 4326
 GRID_LOCATE_BATCH_MAX = int(os.environ.get("GRID_LOCATE_BATCH_MAX", "100000"))
+# Where the hotline desk finds a place by name: the grid's own names, and an address gazetteer once there is
+# one (grids.places: dotted paths of search functions, asked in order).
+GRID_PLACE_SOURCES = env_list("GRID_PLACE_SOURCES", "grids.places.grid_names")
 
 # Rate limits (django-ratelimit) count in Redis, shared by every worker. Redis down: requests go on
 # unlimited (fail open) rather than fail; REDIS_URL=off keeps the counts in each process's memory.
@@ -326,6 +329,16 @@ WATCH_INTERVAL_SECONDS = int(os.environ.get("WATCH_INTERVAL_SECONDS", "60"))
 SCHEDULER_STANDBY_SECONDS = float(os.environ.get("SCHEDULER_STANDBY_SECONDS", "5"))
 OPEN311_JURISDICTION_ID = os.environ.get("OPEN311_JURISDICTION_ID", "xiangtan.gov.cn")
 CASE_NUMBER_PREFIX = os.environ.get("CASE_NUMBER_PREFIX", "")
+# The hotline desk and the public (issue 22, part B): callbacks (回访) of cases closed this many days back, until a
+# call reaches the caller or this many calls did not; reports from the public web page per address, and the
+# public pages' reads (the map, tracking) per address; Open311 service discovery's human-readable fields.
+CALLBACK_WINDOW_DAYS = int(os.environ.get("CALLBACK_WINDOW_DAYS", "14"))
+CALLBACK_MAX_ATTEMPTS = int(os.environ.get("CALLBACK_MAX_ATTEMPTS", "3"))
+PUBLIC_REPORT_RATE = os.environ.get("PUBLIC_REPORT_RATE", "20/h")
+PUBLIC_READ_RATE = os.environ.get("PUBLIC_READ_RATE", "120/m")
+OPEN311_CONTACT = os.environ.get("OPEN311_CONTACT", "湘潭市数字化城市管理监督指挥中心 12319")
+OPEN311_KEY_SERVICE = os.environ.get("OPEN311_KEY_SERVICE",
+                                     "向指挥中心的安全管理员申请 api_key（manage.py issue_open311_key）")
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
 DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("DATA_UPLOAD_MAX_MEMORY_SIZE", str(16 * 1024 * 1024)))

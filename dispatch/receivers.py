@@ -1,5 +1,6 @@
 """Dispatch's part in a case's transitions: routing on registration (and auto-dispatch where the class
-allows it), the processing deadline on dispatch, and a reason for overriding the routing rule."""
+allows it), the processing deadline on dispatch and on reopening, and a reason for overriding the routing
+rule."""
 
 from django.dispatch import receiver
 from django.utils import timezone
@@ -20,6 +21,11 @@ def on_transition(sender, case: Case, action: str, actor, entry: CaseLog, **kwar
     elif action == "dispatch":
         _check_override(case, entry)
         _set_deadline(case, entry)
+    elif action == "reopen":  # rework after a callback: a fresh deadline, or routing when it lost its bureau
+        if case.bureau_id:
+            _set_deadline(case, entry)
+        else:
+            _route(case)
 
 
 def _route(case: Case) -> None:

@@ -12,4 +12,10 @@ urlpatterns = [
     path("dashboard/", views.Dashboard.as_view(), name="dashboard"),
     path("bureau/", views.BureauWorkbench.as_view(), name="bureau"),
     path("unit/", views.CrewPage.as_view(), name="unit"),
+    path("hotline/", views.Hotline.as_view(), name="hotline"),
+    path("report/", views.Report.as_view(), name="report"),
+    path("public/", views.PublicMap.as_view(), name="public-map"),
+    path("track/", views.TrackLookup.as_view(), name="track-lookup"),
+    path("track/<str:number>/", views.Track.as_view(), name="track"),
+    path("track/<str:number>/photos/<int:pk>/", views.track_photo, name="track-photo"),
 ]

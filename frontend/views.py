@@ -4,6 +4,7 @@ user's policy and scope allow and nothing more."""
 from django.conf import settings
 from django.shortcuts import redirect
 from django.urls import reverse
+from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.generic import TemplateView
@@ -15,12 +16,13 @@ from grids.models import Area
 
 # The pages a role lands on, first match wins; others see the grid map.
 LANDING = ((roles.INSPECTOR, "frontend:inspector"), (roles.DISPATCHER, "frontend:console"),
-           (roles.OPERATOR, "frontend:console"), (roles.LEADER, "frontend:dashboard"),
+           (roles.OPERATOR, "frontend:hotline"), (roles.LEADER, "frontend:dashboard"),
            (roles.AUDITOR, "audit-trail"), (roles.BUREAU_STAFF, "frontend:bureau"), (roles.ADMIN, "admin:index"),
            (roles.SECADMIN, "admin:index"))
 # Lazy: translated per request, in the language the user chose.
 NAV = (("frontend:map", gettext_lazy("Grid map")), ("frontend:inspector", gettext_lazy("Report")),
-       ("frontend:console", gettext_lazy("Command console")), ("frontend:dashboard", gettext_lazy("Dashboard")),
+       ("frontend:console", gettext_lazy("Command console")), ("frontend:hotline", gettext_lazy("Hotline desk")),
+       ("frontend:dashboard", gettext_lazy("Dashboard")),
        ("audit-trail", gettext_lazy("Audit trail")), ("frontend:bureau", gettext_lazy("Bureau workbench")),
        ("frontend:unit", gettext_lazy("Crew")))
 
@@ -224,6 +226,7 @@ LIFECYCLE_ACTIONS = {  # every action name a case log or a page shows, as a pers
     "escalate": gettext_lazy("Escalated (督办)"), "units_sent": gettext_lazy("Units sent"),
     "unit_acknowledge": gettext_lazy("Unit acknowledged"), "unit_arrive": gettext_lazy("Unit arrived"),
     "unit_clear": gettext_lazy("Unit cleared"),
+    "reopen": gettext_lazy("Reopened as rework"), "callback": gettext_lazy("Called back"),
 }
 
 
@@ -305,3 +308,192 @@ class CrewPage(Page):
                          "dispatchedAt": _("sent"), "acknowledgedAt": _("acknowledged"), "arrivedAt": _("arrived"),
                          "stepFailed": _("This step was already recorded; the assignment has been reloaded."),
                          "offline": _("No network: retrying.")}}
+
+
+# ---- The hotline desk and the public (issue 22, part B) ----------------------------------------------------
+
+class Hotline(Page):
+    """The 12345 / 12319 desk: a call taken down while the caller is on the line (their earlier cases, the place
+    by name or on the map, likely duplicates before saving, merge in one click), and the callbacks (回访)."""
+
+    template_name = "frontend/hotline.html"
+
+    def get_context_data(self, **kwargs):
+        from incidents.models import Satisfaction, Urgency
+
+        return {**super().get_context_data(**kwargs), "urgencies": Urgency.choices,
+                "satisfactions": Satisfaction.choices}
+
+    def page_config(self) -> dict:
+        from incidents.callers import MIN_DIGITS
+
+        return {"apiCases": reverse("incidents:case-list"), "apiCase": "/api/cases/",
+                "apiDuplicates": reverse("incidents:duplicates"), "apiCallers": reverse("incidents:caller-cases"),
+                "apiCallbacks": reverse("incidents:callbacks"), "apiPlaces": reverse("grids:places"),
+                "apiLocate": reverse("grids:locate"), "apiCatalogue": reverse("incidents:catalogue"),
+                "apiAreas": reverse("grids:area-list"), "apiCells": reverse("grids:cell-list"),
+                "callerMinDigits": MIN_DIGITS,
+                "text": {"needPosition": _("Give the place: search a name or click the map."),
+                         "needCategory": _("Choose a category."), "saved": _("Saved: case"),
+                         "registered": _("registered"), "mergedInto": _("merged into"),
+                         "noDuplicates": _("No likely duplicate nearby."), "mergeInto": _("Merge into this case"),
+                         "earlier": _("Earlier cases of this caller"), "sameNumber": _("same number"),
+                         "noEarlier": _("No earlier case from this number."), "outside": _("Outside the city."),
+                         "cell": _("Cell"), "metres": _("m"), "noPlaces": _("No place of that name."),
+                         "noCallbacks": _("Nobody to call back now."), "attempts": _("calls without answer"),
+                         "closedAt": _("closed"), "callbackSaved": _("Callback recorded."),
+                         "reopened": _("Reopened as rework:"), "conflict": _("Someone changed this case "
+                                                                            "meanwhile; the list is reloaded."),
+                         "chooseCallback": _("Choose a case on the left to call back."),
+                         "mergedCase": _("merged into"),
+                         "network": _("No answer from the server: nothing was saved twice; try again.")}}
+
+
+def _public_nav() -> list[tuple[str, str]]:
+    return [(reverse("frontend:report"), _("Report a problem")), (reverse("frontend:public-map"), _("Cases map")),
+            (reverse("frontend:track-lookup"), _("Track a report"))]
+
+
+class PublicPage(TemplateView):
+    """A page for anyone, without an account: its declared policy (public) and a rate per address. It reads
+    only the public's own endpoints, never the staff API."""
+
+    rate_group = "public-read"
+
+    def dispatch(self, request, *args, **kwargs):
+        from django.core.exceptions import PermissionDenied
+        from django.http import HttpResponse
+
+        from incidents.public_views import limited
+
+        if not allows(request.user, request.method, request.resolver_match.view_name):
+            raise PermissionDenied
+        if limited(request, self.rate_group, settings.PUBLIC_READ_RATE):
+            return HttpResponse(_("Too many requests; wait a minute and try again."), status=429,
+                                content_type="text/plain; charset=utf-8")
+        return super().dispatch(request, *args, **kwargs)
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        here = self.request.path
+        context["nav"] = [(url, label) for url, label in _public_nav() if url != here]
+        context["page_config"] = {**map_config(), **self.page_config()}
+        return context
+
+    def page_config(self) -> dict:
+        return {}
+
+
+class Report(PublicPage):
+    """A citizen reports from a phone without an account: position or map tap, category, photo (resized on the
+    phone), description, optional contact; gets the case number and a tracking link."""
+
+    template_name = "frontend/report.html"
+
+    def page_config(self) -> dict:
+        return {"apiCatalogue": reverse("public:catalogue"), "apiLocate": reverse("public:locate"),
+                "apiReport": reverse("public:report"), "trackUrl": reverse("frontend:track", args=["NUMBER"]),
+                "photoMaxPixels": 1600, "maxPhotos": 3,
+                "text": {"needPosition": _("Tap the map where the problem is, or allow the position."),
+                         "needCategory": _("Choose what kind of problem it is."), "sending": _("Sending…"),
+                         "outside": _("This place is outside the city."), "noGps": _("No position from the "
+                                                                                     "phone: tap the map."),
+                         "badPhoto": _("That photo cannot be read."), "tooMany": _("At most 3 photos."),
+                         "sent": _("Thank you. Your report is case"), "code": _("Tracking code"),
+                         "track": _("Follow it here"), "keep": _("Keep this link: the number and the code are "
+                                                                 "all you need to follow your report."),
+                         "network": _("No network: try again when you are online."),
+                         "tooFast": _("Too many reports from this connection; try again later."),
+                         "mine": _("Reports sent from this phone"), "remove": _("Remove")}}
+
+
+class TrackLookup(PublicPage):
+    """Follow a report: the case number and its tracking code."""
+
+    template_name = "frontend/track.html"
+
+    def get(self, request, *args, **kwargs):
+        number, code = request.GET.get("number", "").strip(), request.GET.get("code", "").strip()
+        if number and code:
+            return redirect(f"{reverse('frontend:track', args=[number[:20]])}?{urlencode({'code': code[:30]})}")
+        return super().get(request, *args, **kwargs)
+
+
+class Track(PublicPage):
+    """One case as its reporter follows it: status, stages, the after-photo once verified — only what the
+    publication rule shows, nothing personal. Without the right code, the same form for every number: whether
+    a case exists is not told."""
+
+    template_name = "frontend/track.html"
+
+    def get(self, request, number: str, *args, **kwargs):
+        from incidents.tracking import code_matches
+
+        code = request.GET.get("code", "")
+        case = self._case(number) if code_matches(number, code) else None
+        if case is None:
+            context = self.get_context_data(number=number, code=code, wrong=bool(code))
+            return self.render_to_response(context, status=404 if code else 200)
+        return self.render_to_response(self.get_context_data(**self._tracked(case, code)))
+
+    @staticmethod
+    def _case(number: str):
+        from incidents.models import Case
+        from incidents.publication import public_related
+
+        return public_related(Case.objects.filter(number=number)).first()
+
+    def _tracked(self, case, code: str) -> dict:
+        from incidents import publication
+        from incidents.tracking import tracking_code
+
+        code = tracking_code(case.number)  # as issued, whatever the case and dashes typed
+        rules = publication.Rules()
+        work = publication.work_case(case)
+        shown = publication.disclose([work], rules)[0]
+        photos = publication.verified_after_photos(work, rules.decide(work.category_id, work.source))
+        return {"number": case.number, "code": code, "case": shown, "merged": work.pk != case.pk,
+                "steps": publication.steps(case),
+                "photos": [f"{reverse('frontend:track-photo', args=[case.number, p.pk])}?"
+                           f"{urlencode({'code': code})}" for p in photos],
+                "point": [shown.lon, shown.lat] if shown.lon is not None else None}
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["page_config"]["point"] = kwargs.get("point")  # the case on the map, as published (or none)
+        return context
+
+
+def track_photo(request, number: str, pk: int):
+    """An after-photo of a verified case, to whoever holds the case's tracking code, if the rule shows it."""
+    from django.http import FileResponse, Http404
+
+    from incidents import publication
+    from incidents.public_views import limited
+    from incidents.tracking import code_matches
+
+    if limited(request, "public-read", settings.PUBLIC_READ_RATE):
+        from django.http import HttpResponse
+
+        return HttpResponse(status=429)
+    case = Track._case(number) if code_matches(number, request.GET.get("code", "")) else None
+    if case is None:
+        raise Http404
+    work = publication.work_case(case)
+    photo = next((p for p in publication.verified_after_photos(work) if p.pk == pk), None)
+    if photo is None:
+        raise Http404
+    response = FileResponse(photo.image.open("rb"), content_type="image/jpeg")
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+class PublicMap(PublicPage):
+    """The public map of recent cases (FixMyStreet-like), as the publication rule shows them."""
+
+    template_name = "frontend/public_map.html"
+
+    def page_config(self) -> dict:
+        return {"apiCases": reverse("public:cases"),
+                "text": {"open": _("Open"), "closed": _("Closed"), "none": _("No published case here."),
+                         "reported": _("reported"), "cases": _("cases")}}

@@ -10,4 +10,5 @@ urlpatterns = [
     path("cells/<str:code>/", views.CellDetail.as_view(), name="cell-detail"),
     path("bureaus/", views.BureauList.as_view(), name="bureau-list"),
     path("locate", views.Locate.as_view(), name="locate"),
+    path("places/", views.Places.as_view(), name="places"),
 ]

@@ -211,3 +211,26 @@ class Locate(APIView):
             results.append(entry)
         return Response({"count": len(points), "located": sum(1 for r in results if r),
                          "results": results, "names": names})
+
+
+class Places(APIView):
+    """Places by name or code — districts, streets, communities, cells, and an address gazetteer when one is
+    configured (grids.places) — with a point to put on the map."""
+
+    @extend_schema(parameters=[OpenApiParameter("q", OpenApiTypes.STR, required=True),
+                               OpenApiParameter("limit", OpenApiTypes.INT)],
+                   responses=inline_serializer("PlaceList", {"results": serializers.ListField(
+                       child=serializers.DictField())}))
+    def get(self, request):
+        from .places import MAX_QUERY, search_places
+
+        query = request.query_params.get("q", "")
+        try:
+            limit = int(request.query_params.get("limit", 10))
+        except ValueError:
+            limit = 0
+        if not 1 <= limit <= 20:
+            return Response({"limit": [_("Between %(low)d and %(high)d.") % {"low": 1, "high": 20}]}, status=400)
+        if len(query) > MAX_QUERY:
+            return Response({"q": [_("At most %(n)d characters.") % {"n": MAX_QUERY}]}, status=400)
+        return Response({"results": [p.as_dict() for p in search_places(query, limit)]})

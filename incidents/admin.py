@@ -2,7 +2,7 @@ from django.contrib import admin, messages
 from django.utils.translation import gettext as _
 from leaflet.admin import LeafletGeoAdmin
 
-from .models import Case, CaseLog, Category, Open311Client, TimeLimit
+from .models import Case, CaseLog, Category, Open311Client, PublicationRule, TimeLimit
 from .open311 import hash_key, new_key
 from .scoping import sees_contact_details
 
@@ -68,3 +68,15 @@ class Open311ClientAdmin(admin.ModelAdmin):
             messages.warning(request, _("api_key for %(name)s: %(key)s — copy it now, it will not be shown again.")
                              % {"name": obj.name, "key": key})
         super().save_model(request, obj, form, change)
+
+
+@admin.register(PublicationRule)
+class PublicationRuleAdmin(admin.ModelAdmin):
+    """What the public sees (Open311, the public map, the tracking page): the system administrator decides, per
+    category and source; the most specific rule wins, and a case no rule covers is not published."""
+
+    list_display = ["__str__", "published", "precision", "show_description", "show_photos", "note"]
+    list_filter = ["published", "precision", "source"]
+    search_fields = ["category__code", "category__name_zh", "note"]
+    autocomplete_fields = ["category"]
+    list_select_related = ["category"]

@@ -1,7 +1,8 @@
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection
+from django.utils import timezone
 
 from .models import FINAL_STATUSES, Case
 
@@ -23,11 +24,19 @@ LIMIT %(limit)s
 def likely_duplicate_ids(case: Case, limit: int = 10) -> list[int]:
     """Open cases of the same subclass within DUPLICATE_RADIUS_M metres and DUPLICATE_WINDOW_HOURS hours,
     oldest first."""
+    return duplicates_near(case.location.x, case.location.y, case.category_id, case.created_at,
+                           exclude_id=case.pk or 0, limit=limit)
+
+
+def duplicates_near(lon: float, lat: float, category_id: int, at: datetime | None = None, *, exclude_id: int = 0,
+                    limit: int = 10) -> list[int]:
+    """The same question for a report not yet saved (the hotline desk asks while the caller is on the line):
+    open cases of this subclass near this point around this time, oldest first."""
+    at = at or timezone.now()
     window = timedelta(hours=settings.DUPLICATE_WINDOW_HOURS)
     radius = settings.DUPLICATE_RADIUS_M
     with connection.cursor() as cur:
-        cur.execute(_SQL, {"category": case.category_id, "id": case.pk or 0, "start": case.created_at - window,
-                           "end": case.created_at + window, "final": [str(s) for s in FINAL_STATUSES],
-                           "x": case.location.x, "y": case.location.y, "degrees": radius / _METRES_PER_DEGREE * 1.5,
-                           "radius": radius, "limit": limit})
+        cur.execute(_SQL, {"category": category_id, "id": exclude_id, "start": at - window, "end": at + window,
+                           "final": [str(s) for s in FINAL_STATUSES], "x": lon, "y": lat,
+                           "degrees": radius / _METRES_PER_DEGREE * 1.5, "radius": radius, "limit": limit})
         return [row[0] for row in cur.fetchall()]

@@ -10,6 +10,8 @@ one transaction: an illegal or concurrent action changes nothing.
                                                                      └───┴──────────────────┤
                                                          closed ←close─ verified ←──────────┘
     cancel: any open state → cancelled;   merge: reported/registered → merged into another case
+    reopen (返工 after a callback): closed → dispatched again to the same bureau (→ registered when that
+    bureau is no longer active), with a fresh processing deadline
 """
 
 from collections.abc import Callable, Sequence
@@ -87,6 +89,8 @@ RULES: dict[str, Rule] = {
     "cancel": Rule(OPEN, Status.CANCELLED, frozenset({roles.DISPATCHER}), "district"),
     "merge": Rule(frozenset({Status.REPORTED, Status.REGISTERED}), Status.MERGED,
                   frozenset({roles.OPERATOR, roles.DISPATCHER}), "district"),
+    "reopen": Rule(frozenset({Status.CLOSED}), Status.DISPATCHED, frozenset({roles.OPERATOR, roles.DISPATCHER}),
+                   "district"),
 }
 
 
@@ -267,6 +271,24 @@ def merge(duplicate: Case, actor, *, into: Case, note: str = "", version: int | 
         raise InvalidAction({"into": [_("Only cases of the same category can be merged.")]})
     return _apply(duplicate, actor, "merge", version=version, note=note or into.number,
                   change=lambda c: setattr(c, "merged_into", into))
+
+
+def reopen(case: Case, actor, *, reason: str, version: int | None = None) -> Case:
+    """返工 after closure (a reporter not satisfied on the callback): the work goes back to the bureau that did
+    it, straight to its queue as a new dispatch with a fresh deadline (dispatch sets it), counted as rework.
+    The dispatcher is not asked again: the bureau was right, its fix was not. A bureau since switched off
+    cannot take it: the case goes back to registration, to be routed and dispatched anew."""
+    reason = _required(reason, "reason")
+
+    def rework(c: Case) -> None:
+        c.rework_count += 1
+        c.closed_at = None
+        c.deadline = None
+        c.postponement_until = None
+        if c.bureau_id is None or not c.bureau.active:
+            c.bureau, c.status = None, Status.REGISTERED
+
+    return _apply(case, actor, "reopen", version=version, note=reason, change=rework)
 
 
 def history(case: Case):

@@ -152,7 +152,9 @@ class Case(models.Model):
                    models.Index(fields=["bureau", "status"], name="case_bureau_status_idx"),
                    # Open cases by deadline, for "overdue now" (the dashboard, the watch) without the closed ones.
                    models.Index(fields=["deadline"], include=["bureau", "district"], name="case_open_deadline_idx",
-                                condition=~models.Q(status__in=sorted(FINAL_STATUSES)))]
+                                condition=~models.Q(status__in=sorted(FINAL_STATUSES))),
+                   # Closed cases whose reporter left a number: the hotline desk's callbacks (回访).
+                   models.Index(fields=["closed_at"], name="case_callback_idx", condition=~models.Q(contact_phone=""))]
 
     def __str__(self) -> str:
         return self.number
@@ -249,3 +251,77 @@ class Open311Client(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class Satisfaction(models.TextChoices):
+    SATISFIED = "satisfied", _("Satisfied")  # 满意
+    BASICALLY = "basically", _("Basically satisfied")  # 基本满意
+    NOT_SATISFIED = "not_satisfied", _("Not satisfied")  # 不满意
+
+
+class Callback(models.Model):
+    """A call back to the person who reported a case (回访), once the work on it was closed. Append-only like
+    the case log: the database refuses UPDATE and DELETE on this table."""
+
+    # The case whose reporter was called: a hotline case merged into another is called back when that closes.
+    case = models.ForeignKey(Case, verbose_name=_("case"), on_delete=models.PROTECT, related_name="callbacks")
+    operator = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("operator"), on_delete=models.PROTECT,
+                                 related_name="+")
+    reached = models.BooleanField(_("reached"))
+    satisfaction = models.CharField(_("satisfaction"), max_length=16, choices=Satisfaction.choices, blank=True)
+    note = models.TextField(_("note"), max_length=500, blank=True)
+    reopened = models.BooleanField(_("reopened as rework"), default=False)
+    # Whose work the answer judges, kept as at the call (the case that carried the work, its bureau and
+    # district), so the satisfaction rate is one pass over this table.
+    work_case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="+", editable=False)
+    bureau = models.ForeignKey(Bureau, verbose_name=_("bureau"), null=True, blank=True, on_delete=models.PROTECT,
+                               related_name="+")
+    district = models.ForeignKey(Area, verbose_name=_("district"), on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(_("at"), default=timezone.now, db_index=True)
+
+    class Meta:
+        verbose_name = _("callback")
+        verbose_name_plural = _("callbacks")
+        ordering = ["created_at", "id"]
+        constraints = [models.CheckConstraint(
+            condition=models.Q(reached=False, satisfaction="") | models.Q(reached=True) & ~models.Q(satisfaction=""),
+            name="callback_satisfaction_iff_reached")]
+
+    def __str__(self) -> str:
+        return f"{self.case_id} {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class Precision(models.TextChoices):
+    EXACT = "exact", _("Exact point")
+    CELL = "cell", _("Snapped to the grid cell")
+    STREET = "street", _("Snapped to the street")
+
+
+class PublicationRule(models.Model):
+    """Whether cases of a category (and source) are shown to the public, and how precisely. The most specific
+    rule wins (incidents.publication); a case no rule covers is not published."""
+
+    category = models.ForeignKey(Category, verbose_name=_("category"), null=True, blank=True,
+                                 on_delete=models.CASCADE, related_name="+",
+                                 help_text=_("A major class or a subclass; empty for every category."))
+    source = models.CharField(_("source"), max_length=16, choices=Source.choices, blank=True,
+                              help_text=_("Empty for every source."))
+    published = models.BooleanField(_("published"), default=False)
+    precision = models.CharField(_("location shown"), max_length=8, choices=Precision.choices,
+                                 default=Precision.CELL)
+    show_description = models.BooleanField(_("show the description"), default=False,
+                                           help_text=_("Descriptions may name people or addresses."))
+    show_photos = models.BooleanField(_("show the after-photos"), default=True,
+                                      help_text=_("Photos of the fix, once an inspector has verified it."))
+    note = models.CharField(_("why"), max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = _("publication rule")
+        verbose_name_plural = _("publication rules")
+        ordering = ["category__code", "source"]
+        constraints = [models.UniqueConstraint(fields=["category", "source"], nulls_distinct=False,
+                                               name="publication_rule_unique")]
+
+    def __str__(self) -> str:
+        what = self.category.name_zh if self.category_id else _("every category")
+        return f"{what} / {self.get_source_display() if self.source else _('every source')}"

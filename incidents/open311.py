@@ -1,6 +1,8 @@
-"""Open311 GeoReport v2 server (https://wiki.open311.org/GeoReport_v2): services map to catalogue
-subclasses, service requests to cases; JSON and XML; the spec's error format. Public output carries no
-personal data."""
+"""Open311 GeoReport v2 server (https://wiki.open311.org/GeoReport_v2) with its service discovery
+(https://wiki.open311.org/Service_Discovery): services map to catalogue subclasses, service requests to cases;
+JSON and XML; the spec's error format. What a GET shows of a case — whether it is listed at all, where, with
+its description or not — is the publication rule's (incidents.publication), the same as the public map's and
+the tracking page's; never personal data."""
 
 import secrets
 from datetime import timedelta
@@ -17,8 +19,8 @@ from django_ratelimit.core import is_ratelimited
 from citygrid.audit import record
 from citygrid.models import hash_token
 
-from . import intake
-from .models import FINAL_STATUSES, Case, Category, Open311Client, Source, Urgency
+from . import intake, publication
+from .models import Case, Category, Open311Client, Source, Urgency
 
 MAX_RESULTS = 1000
 # Intake's field names as GeoReport v2 calls them, for error messages a client's developer can act on.
@@ -49,7 +51,8 @@ def issue_client_key(name: str) -> tuple[Open311Client, str]:
 def _xml_value(parent: ET.Element, tag: str, value) -> None:
     node = ET.SubElement(parent, tag)
     if isinstance(value, list):
-        item_tag = {"values": "value", "attributes": "attribute", "keywords": "keyword"}.get(tag, "item")
+        item_tag = {"values": "value", "attributes": "attribute", "keywords": "keyword", "endpoints": "endpoint",
+                    "formats": "format"}.get(tag, "item")
         for item in value:
             if isinstance(item, dict):
                 child = ET.SubElement(node, item_tag)
@@ -145,22 +148,24 @@ def service_definition(request, code: str, fmt: str):
         "service_definition", "")
 
 
-def _open311_status(case: Case) -> str:
-    return "closed" if case.status in FINAL_STATUSES else "open"
-
-
-def _request(case: Case) -> dict:
+def _request(shown: publication.PublicCase) -> dict:
+    """A published case as a GeoReport v2 service request, as the publication rule shows it."""
     return {
-        "service_request_id": case.number, "status": _open311_status(case),
-        "status_notes": str(case.get_status_display()), "service_name": case.category.name_zh,
-        "service_code": case.category.code, "description": case.description,
-        "agency_responsible": case.bureau.name if case.bureau else "", "service_notice": "",
-        "requested_datetime": case.created_at.isoformat(timespec="seconds"),
-        "updated_datetime": case.updated_at.isoformat(timespec="seconds"),
-        "expected_datetime": case.deadline.isoformat(timespec="seconds") if case.deadline else "",
-        "address": case.address, "address_id": "", "zipcode": "",
-        "lat": case.location.y, "long": case.location.x, "media_url": "",
+        "service_request_id": shown.number, "status": shown.open311_status,
+        "status_notes": str(shown.status_label), "service_name": shown.category_name,
+        "service_code": shown.category_code, "description": shown.description,
+        "agency_responsible": shown.bureau, "service_notice": "",
+        "requested_datetime": shown.created_at.isoformat(timespec="seconds"),
+        "updated_datetime": shown.updated_at.isoformat(timespec="seconds"),
+        "expected_datetime": shown.expected_at.isoformat(timespec="seconds") if shown.expected_at else "",
+        "address": shown.place, "address_id": "", "zipcode": "",
+        "lat": shown.lat if shown.lat is not None else "", "long": shown.lon if shown.lon is not None else "",
+        "media_url": "",
     }
+
+
+def _requests(qs, rules: publication.Rules) -> list[dict]:
+    return [_request(p) for p in publication.disclose(list(publication.public_related(qs)), rules)]
 
 
 def _date_param(params, name: str):
@@ -177,8 +182,8 @@ def _date_param(params, name: str):
     return timezone.make_aware(value) if timezone.is_naive(value) else value
 
 
-def _cases():
-    return Case.objects.select_related("category", "bureau")
+def _published(rules: publication.Rules):
+    return publication.published_cases(rules=rules)
 
 
 @_endpoint
@@ -186,11 +191,12 @@ def _cases():
 def requests(request, fmt: str):
     if request.method == "POST":
         return _create(request, fmt)
-    qs = _cases()
+    rules = publication.Rules()
+    qs = _published(rules)
     params = request.GET
     if params.get("service_request_id"):
         ids = [i.strip() for i in params["service_request_id"].split(",") if i.strip()]
-        return _render(fmt, [_request(c) for c in qs.filter(number__in=ids)[:MAX_RESULTS]],
+        return _render(fmt, _requests(qs.filter(number__in=ids[:MAX_RESULTS])[:MAX_RESULTS], rules),
                        "service_requests", "request")
     if params.get("service_code"):
         qs = qs.filter(category__code__in=[c.strip() for c in params["service_code"].split(",")])
@@ -205,20 +211,20 @@ def requests(request, fmt: str):
         if not wanted <= {"open", "closed"}:
             raise Open311Error(400, "status must be open, closed or both")
         if wanted == {"open"}:
-            qs = qs.exclude(status__in=FINAL_STATUSES)
+            qs = qs.exclude(status__in=publication.OPEN311_CLOSED)
         elif wanted == {"closed"}:
-            qs = qs.filter(status__in=FINAL_STATUSES)
-    return _render(fmt, [_request(c) for c in qs.order_by("-created_at")[:MAX_RESULTS]],
-                   "service_requests", "request")
+            qs = qs.filter(status__in=publication.OPEN311_CLOSED)
+    return _render(fmt, _requests(qs.order_by("-created_at")[:MAX_RESULTS], rules), "service_requests", "request")
 
 
 @_endpoint
 @require_http_methods(["GET"])
 def request_detail(request, number: str, fmt: str):
-    case = _cases().filter(number=number).first()
-    if case is None:
+    rules = publication.Rules()
+    found = _requests(_published(rules).filter(number=number), rules)
+    if not found:  # unpublished cases are not there for the public, as if they did not exist
         raise Open311Error(404, f"service_request_id {number} not found")
-    return _render(fmt, [_request(case)], "service_requests", "request")
+    return _render(fmt, found, "service_requests", "request")
 
 
 @_endpoint
@@ -280,3 +286,25 @@ def _create(request, fmt: str) -> HttpResponse:
     return _render(fmt, [{"service_request_id": result.case.number,
                           "service_notice": f"已受理，案件编号 {result.case.number}", "account_id": None}],
                    "service_requests", "request")
+
+
+# Service discovery: the changeset says when the list of services or their definitions last changed, so
+# that clients know when to refresh what they cache. The catalogue has no change time of its own: the day this
+# format of the list was last changed is given here.
+DISCOVERY_CHANGESET = "2026-11-26T00:00:00+08:00"
+
+
+@_endpoint
+@require_http_methods(["GET"])
+def discovery(request, fmt: str):
+    """The jurisdiction's Open311 service discovery (discovery.json, discovery.xml)."""
+    from django.urls import reverse
+
+    # The base URL of GeoReport v2, to which a client appends services.json and the rest.
+    endpoint = request.build_absolute_uri(reverse("open311:services", args=["xml"])).removesuffix("/services.xml")
+    return _render(fmt, {
+        "changeset": DISCOVERY_CHANGESET, "contact": settings.OPEN311_CONTACT,
+        "key_service": settings.OPEN311_KEY_SERVICE,
+        "endpoints": [{"specification": "http://wiki.open311.org/GeoReport_v2", "url": endpoint,
+                       "changeset": DISCOVERY_CHANGESET, "type": "production",
+                       "formats": ["text/xml", "application/json"]}]}, "discovery", "")

@@ -205,6 +205,13 @@ class CaseDetail(generics.RetrieveAPIView):
         return scoped_object(self.request)
 
 
+def conflict(exc: lifecycle.TransitionError, user) -> Response:
+    """409: the case changed meanwhile or is in another state — its current status and version, and what this
+    user may do with it now (the same shape wherever a case action meets its state)."""
+    return Response({"detail": str(exc), "status": exc.case.status, "version": exc.case.version,
+                     "allowed_actions": lifecycle.allowed_actions(exc.case, user)}, status=status.HTTP_409_CONFLICT)
+
+
 class CaseAction(APIView):
     """Move a case through the closed loop: POST /api/cases/{number}/{action}/ with `version` (the one
     the client saw), and `note`, `reason`, `bureau`, `until`, `passed`, `into`, `lon`/`lat`, `photos` as
@@ -283,6 +290,8 @@ class CaseAction(APIView):
                 case = lifecycle.close(case, user, note=note, **kw)
             elif action == "cancel":
                 case = lifecycle.cancel(case, user, reason=reason, **kw)
+            elif action == "reopen":
+                case = lifecycle.reopen(case, user, reason=reason, **kw)
             elif action == "merge":
                 into = scoping.visible_cases(user).filter(number=data.get("into") or "").first()
                 if into is None:
@@ -293,9 +302,7 @@ class CaseAction(APIView):
         except lifecycle.TransitionError as exc:
             record(f"case_{action}", request=request, target=f"case: {number}", result="refused",
                    detail=str(exc))
-            return Response({"detail": str(exc), "status": exc.case.status, "version": exc.case.version,
-                             "allowed_actions": lifecycle.allowed_actions(exc.case, user)},
-                            status=status.HTTP_409_CONFLICT)
+            return conflict(exc, user)
         return Response(CaseDetailSerializer(case, context={"request": request}).data)
 
 

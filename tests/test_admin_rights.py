@@ -52,6 +52,8 @@ MATRIX = [
     ("admin:dispatch_evaluationweight_add", [], {"admin"}),
     ("admin:dispatch_stagelimit_changelist", [], {"admin"}),
     ("admin:axes_accessattempt_changelist", [], {"secadmin", "auditor"}),
+    ("admin:incidents_publicationrule_changelist", [], {"admin"}),  # what the public sees: configuration
+    ("admin:incidents_publicationrule_add", [], {"admin"}),
 ]
 
 

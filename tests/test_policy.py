@@ -58,6 +58,13 @@ MATRIX = [
     ("get", "frontend:dashboard", [], None, {"dispatcher": 200, "leader": 200}),
     ("get", "frontend:bureau", [], None, {"bureau_staff": 200}),
     ("get", "frontend:unit", [], None, {"bureau_staff": 200}),
+    # the hotline desk (issue 22, part B)
+    ("get", "frontend:hotline", [], None, {"dispatcher": 200, "operator": 200}),
+    ("get", "incidents:duplicates", [], {"lon": 112.885, "lat": 27.883, "category": "SJ0102"},
+     dict.fromkeys(["inspector", "operator", "dispatcher"], 200)),
+    ("get", "incidents:caller-cases", [], {"phone": "13900000000"}, {"operator": 200, "dispatcher": 200}),
+    ("get", "incidents:callbacks", [], None, {"operator": 200, "dispatcher": 200}),
+    ("get", "grids:places", [], {"q": "和平"}, dict.fromkeys(OPS, 200)),
 ]
 
 
@@ -100,3 +107,16 @@ def test_anonymous_gets_only_the_public_endpoints(client, people):
         assert client.get(reverse(name)).status_code in (401, 403), name
     assert client.get(reverse("frontend:home")).status_code == 302
     assert client.get(reverse("frontend:map")).status_code == 302
+    for name in ("frontend:report", "frontend:public-map", "frontend:track-lookup", "public:cases",
+                 "public:catalogue"):  # the public's own pages and endpoints (issue 22, part B)
+        assert client.get(reverse(name)).status_code == 200, name
+    assert client.get(reverse("frontend:hotline")).status_code == 302
+    for name in ("incidents:duplicates", "incidents:callbacks", "grids:places"):
+        assert client.get(reverse(name)).status_code in (401, 403), name
+
+
+def test_operators_land_on_the_hotline_desk(client, people):
+    client.force_login(people["operator"])
+    assert client.get(reverse("frontend:home"))["Location"] == reverse("frontend:hotline")
+    page = client.get(reverse("frontend:hotline")).content.decode()
+    assert "来电受理" in page and reverse("frontend:console") in page  # and the console stays one click away

@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand
 
 from citygrid.demo_users import demo_password, load_demo_users
-from dispatch.demo import load_cases, load_history, load_rules, load_units
+from dispatch.demo import load_cases, load_history, load_hotline_cases, load_rules, load_units
 from grids.demo import load_demo_city
 
 
@@ -27,3 +27,4 @@ class Command(BaseCommand):
         units = load_units()
         self.stdout.write(f"demo dispatch: {rules} routing rules added, {cases} demo cases added, "
                           f"{history} cases of generated history added, {units} response units added")
+        self.stdout.write(f"demo hotline and public reports: {load_hotline_cases()} added")
