@@ -107,7 +107,8 @@ class Inspector(Page):
                          "needPosition": _("Waiting for the position: tap the map or wait for GPS."),
                          "needCategory": _("Choose a category."), "needPhoto": _("This category needs a photo."),
                          "discard": _("Discard this refused report?"), "none": _("Nothing here."),
-                         "pass": _("Passed"), "fail": _("Not fixed"), "afterPhoto": _("After")}}
+                         "pass": _("Passed"), "fail": _("Not fixed"), "afterPhoto": _("After"),
+                         "place": _("Place"), "workDone": _("What was done")}}
 
 
 INSPECTOR_ASSETS = ("frontend/citygrid.css", "leaflet/leaflet.css", "leaflet/leaflet.js",

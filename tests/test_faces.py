@@ -3,7 +3,10 @@ inspector's phone page (with a photo, and offline), the dispatcher's console (li
 the leader's dashboard (heatmap and choropleth). Screenshots go to docs/screenshots/."""
 
 import copy
-from datetime import timedelta
+import csv
+import re
+from datetime import date, timedelta
+from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
 from django.contrib.gis.geos import Point
@@ -75,11 +78,49 @@ def test_inspector_reports_with_a_photo_on_a_phone(live_server, people, offline_
     assert max(photo.width, photo.height) <= 1600  # resized on the phone before upload
 
 
+class CasePosts:
+    """Every POST to /api/cases/ that reached the server, from every page of a context, by the report's client
+    UUID: the server answers a resend with the same case (200), so the case count alone cannot tell a page that
+    sends twice from one that sends once; the requests can."""
+
+    UUID = re.compile(rb'name="client_uuid"\r\n\r\n([0-9a-f-]{36})\r\n')
+
+    def __init__(self, context, base_url: str):
+        self.path = base_url + "/api/cases/"
+        self.answers: list[tuple[str, int]] = []  # (client UUID, status), in the order answered
+        context.on("response", self._response)
+
+    def _response(self, response) -> None:
+        request = response.request
+        if request.method == "POST" and request.url == self.path:
+            found = self.UUID.search(request.post_data_buffer or b"")
+            self.answers.append((found.group(1).decode() if found else "?", response.status))
+
+    def by_report(self) -> dict[str, list[int]]:
+        out: dict[str, list[int]] = {}
+        for uuid, status in self.answers:
+            out.setdefault(uuid, []).append(status)
+        return out
+
+
+def _online_again(page) -> None:
+    """Tell the page the network is back (as a flaky network does, again and again) and return when the outbox
+    pass that starts has ended: a pass ends by redrawing the queue's count (inspector.js, showQueue), which
+    replaces the count's text node even when the number stays the same."""
+    page.evaluate("""() => new Promise(resolve => {
+        const count = document.getElementById('queue-count');
+        const observer = new MutationObserver(() => { observer.disconnect(); resolve(); });
+        observer.observe(count, { childList: true });
+        window.dispatchEvent(new Event('online'));
+    })""")
+
+
 def test_a_report_made_offline_is_sent_once_when_the_network_returns(live_server, people, offline_tiles):
     lon, lat = point_in(people["a"])
-    before = Case.objects.count()
+    before = set(Case.objects.values_list("pk", flat=True))
     with browser() as b:
         context, page = _phone(b, lon, lat)
+        posts = CasePosts(context, live_server.url)
         login(page, live_server.url, "insp", PASSWORD)
         page.wait_for_selector("#where[data-cell]")
         page.wait_for_selector("#category-list [data-code]")
@@ -94,17 +135,22 @@ def test_a_report_made_offline_is_sent_once_when_the_network_returns(live_server
         now = timezone.localtime()
         assert any((now - timedelta(minutes=m)).strftime("%H:%M") in queued_at for m in (0, 1)), queued_at
         page.screenshot(path=str(screenshot_dir() / "inspector-offline.png"))
-        assert Case.objects.count() == before
+        assert set(Case.objects.values_list("pk", flat=True)) == before and posts.answers == []
         context.set_offline(False)
+        # A flapping network: 'online' again, twice, while the first pass is still sending — no second pass.
+        page.evaluate("window.dispatchEvent(new Event('online')); window.dispatchEvent(new Event('online'))")
         page.wait_for_selector("#result [data-number]", timeout=20000)  # sent when the network returned
+        first = Case.objects.get(number=page.get_attribute("#result [data-number]", "data-number"))
         assert page.evaluate("(() => { const r = document.getElementById('result').getBoundingClientRect(); "
                              "return r.top >= 0 && r.bottom <= window.innerHeight; })()")  # said where it is seen
         page.wait_for_function("() => document.getElementById('queue-count').textContent === '0'")
-        page.evaluate("window.dispatchEvent(new Event('online'))")  # a second 'online' sends nothing again
-        page.wait_for_timeout(1000)
+        assert posts.by_report() == {str(first.client_uuid): [201]}
+        # Another 'online' (a flaky network comes and goes): its whole outbox pass sends nothing again.
+        _online_again(page)
+        assert posts.by_report() == {str(first.client_uuid): [201]}
 
         # Queued, the page closed while still offline: the report waits on the phone (IndexedDB) and goes
-        # when the page is opened again with the network back.
+        # when the page is opened again with the network back — once.
         context.set_offline(True)
         _choose(page, "SJ0601", "SJ0601")
         page.click("#submit")
@@ -113,9 +159,17 @@ def test_a_report_made_offline_is_sent_once_when_the_network_returns(live_server
         context.set_offline(False)
         page = context.new_page()
         page.goto(live_server.url + "/inspector/")
-        page.wait_for_function("() => document.getElementById('queue-count').textContent === '0'", timeout=20000)
+        # Sent by the page's own pass on opening (the count reads 0 before that pass has looked: wait for the
+        # answer, then for the pass to end).
+        page.wait_for_selector("#result [data-number]", timeout=20000)
+        page.wait_for_function("() => document.getElementById('queue-count').textContent === '0'")
+        second = Case.objects.get(number=page.get_attribute("#result [data-number]", "data-number"))
+        assert second.pk not in before and second != first
+        assert posts.by_report() == {str(first.client_uuid): [201], str(second.client_uuid): [201]}
+        _online_again(page)  # and the reopened page's next pass
         context.close()
-    assert Case.objects.count() == before + 2
+    assert posts.by_report() == {str(first.client_uuid): [201], str(second.client_uuid): [201]}
+    assert Case.objects.exclude(pk__in=before).count() == 2
 
 
 def test_the_inspector_page_opens_without_network(live_server, people, offline_tiles):
@@ -212,13 +266,59 @@ def test_leader_sees_heatmap_and_choropleth_with_data(live_server, people, offli
         page.wait_for_selector("#map[data-mode='choropleth'][data-ready='1']")
         page.wait_for_function("() => Number(document.getElementById('map').dataset.features) > 0")
         page.screenshot(path=str(screenshot_dir() / "dashboard-choropleth.png"))
-        import re
-
         legend, overdue = page.inner_text("#legend"), page.inner_text("#overdue")
         assert not re.search("[A-Za-z]", legend), legend  # Chinese throughout, no bureau codes either
         assert not re.search("[A-Za-z]|\\d{6}-", overdue), overdue
-        with page.expect_download() as download:
-            page.click("[data-csv='ranking']")
-        with open(download.value.path(), encoding="utf-8-sig") as f:
-            text = f.read()
-        assert text.startswith("rank,code,name,score")
+
+        # The CSV files hold the tables' rows and values, as the server counted them (the page writes them).
+        start, end = (date.fromisoformat(page.input_value(f"#period input[name={k}]")) for k in ("start", "end"))
+        assert _csv(page, "ranking") == [RANKING_HEADER, *_ranking_rows("bureau", start, end)]
+        overdue = _csv(page, "overdue")
+        assert overdue == [["bureau", "overdue"], *_overdue_rows()] and len(overdue) > 2
+        # Every row of the ranking, not only the twenty on the screen (cells: a hundred and more here).
+        page.select_option("#dimension", "cell")
+        page.wait_for_function("() => /^\\d{15}$/.test(document.querySelector('#ranking tbody td:nth-child(2)')"
+                               "?.textContent || '')")
+        cells = _ranking_rows("cell", start, end)
+        assert 20 < len(cells) <= 200 and page.locator("#ranking tbody tr").count() == 20
+        assert _csv(page, "ranking") == [RANKING_HEADER, *cells]
+
+
+RANKING_HEADER = ["rank", "code", "name", "score", "reported", "closed", "on_time_rate"]
+
+
+def _csv(page, table: str) -> list[list[str]]:
+    with page.expect_download() as download:
+        page.click(f"[data-csv='{table}']")
+    with open(download.value.path(), encoding="utf-8-sig", newline="") as f:
+        return list(csv.reader(f))
+
+
+def _one_decimal(value: float) -> str:
+    # As JavaScript's toFixed(1): the float's exact value, a tie rounded up (Python's format rounds it to even).
+    return str(Decimal(value).quantize(Decimal("0.1"), ROUND_HALF_UP))
+
+
+def _ranking_rows(dimension: str, start: date, end: date) -> list[list[str]]:
+    """The evaluation ranking as the server computes it for the dashboard's period, as CSV rows."""
+    from datetime import datetime, time
+
+    from dispatch.evaluation import evaluate
+
+    zone = timezone.get_current_timezone()
+    figures = evaluate(dimension, datetime.combine(start, time.min, zone), datetime.combine(end, time.min, zone))
+    assert figures, "nothing to rank"
+    return [[str(i), f.code, f.name, "" if f.score is None else _one_decimal(f.score), str(f.reported), str(f.closed),
+             "" if f.rates["on_time_rate"] is None else _one_decimal(f.rates["on_time_rate"] * 100) + "%"]
+            for i, f in enumerate(figures[:200], start=1)]
+
+
+def _overdue_rows() -> list[list[str]]:
+    """Open cases past their deadline now, per bureau (by name), most first."""
+    from django.db.models import Count
+
+    from incidents.models import FINAL_STATUSES
+
+    rows = (Case.objects.exclude(status__in=FINAL_STATUSES).filter(deadline__lt=timezone.now(), bureau__isnull=False)
+            .values("bureau__code", "bureau__name").annotate(n=Count("id")).order_by("-n", "bureau__code"))
+    return [[r["bureau__name"], str(r["n"])] for r in rows]

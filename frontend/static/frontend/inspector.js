@@ -288,8 +288,14 @@
     C.api(cfg.apiTasks + "?page_size=50").then(function (r) {
       var features = r.ok ? r.data.features : [];
       $("task-count").textContent = features.length || "";
+      // What the inspector needs on site: where (the place, the address given, the cell), what was reported, what
+      // the bureau says it did, and its after-photos.
       $("tasks").innerHTML = features.length ? features.map(function (f) {
-        return card(f, '<div class="after" data-photos="' + C.esc(f.id) + '"></div><div class="buttons">' +
+        var p = f.properties;
+        return card(f, '<p class="task-place"><b>' + C.esc(text.place) + ":</b> " + C.esc(p.place) +
+          (p.address ? " · " + C.esc(p.address) : "") + (p.cell ? " · " + C.esc(text.cell) + " " + C.esc(p.cell) : "") +
+          '</p><div class="task-work" data-work="' + C.esc(f.id) + '"></div>' +
+          '<div class="after" data-photos="' + C.esc(f.id) + '"></div><div class="buttons">' +
           '<button type="button" class="big pass" data-verify="pass" data-version="' + f.properties.version + '">' +
           C.esc(text.pass) + '</button><button type="button" class="big fail" data-verify="fail" data-version="' +
           f.properties.version + '">' + C.esc(text.fail) + "</button></div>");
@@ -297,7 +303,13 @@
       features.forEach(function (f) {
         C.api(cfg.apiCase + f.id + "/").then(function (d) {
           var box = document.querySelector('[data-photos="' + f.id + '"]');
+          var work = document.querySelector('[data-work="' + f.id + '"]');
           if (!d.ok || !box) return;
+          var done = (d.data.properties.log || []).filter(function (l) { return l.action === "process"; }).pop();
+          if (work) {
+            work.innerHTML = (d.data.properties.description ? "<p>" + C.esc(d.data.properties.description) + "</p>" : "") +
+              (done && done.note ? "<p><b>" + C.esc(text.workDone) + ":</b> " + C.esc(done.note) + "</p>" : "");
+          }
           box.innerHTML = d.data.properties.photos.filter(function (p) { return p.kind === "after"; }).map(function (p) {
             return '<img src="' + C.esc(p.thumbnail_url) + '" alt="' + C.esc(text.afterPhoto) + '">';
           }).join("");
