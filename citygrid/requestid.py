@@ -16,6 +16,8 @@ from collections.abc import Callable
 from contextvars import ContextVar
 
 from django.conf import settings
+from django.core.signals import request_finished
+from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
 
 HEADER = "X-Request-ID"
@@ -40,13 +42,18 @@ class RequestIdMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         request_id = accepted(request.META.get("HTTP_X_REQUEST_ID", ""))
         request.request_id = request_id
-        token = _current.set(request_id)
-        try:
-            response = self.get_response(request)
-        finally:
-            _current.reset(token)
+        # Kept until the request is finished (below), not only while the middleware runs: Django logs a
+        # refused or failed request ("Not Found: …") after the middleware has returned, and a stream is
+        # written after that too.
+        _current.set(request_id)
+        response = self.get_response(request)
         response[HEADER] = request_id
         return response
+
+
+@receiver(request_finished)
+def _finished(sender, **kwargs) -> None:
+    _current.set("-")
 
 
 class RequestIdFilter(logging.Filter):
