@@ -448,6 +448,7 @@ def main(argv: list[str] | None = None) -> int:
     media = sub.add_parser("backup-media", help="copy the photos into every repository")
     media.add_argument("--media-root", type=Path, required=True)
     sub.add_parser("info", help="print the backups of every repository")
+    sub.add_parser("paths", help="print the repositories on a path, one a line (the installer makes them)")
     args = parser.parse_args(argv)
     try:
         cfg = config_from_env(environment(args.env_file))
@@ -467,6 +468,10 @@ def main(argv: list[str] | None = None) -> int:
             print("photos copied: " + ", ".join(f"repo{r} snapshot {s}" for r, s in detail["repos"].items()))
         elif args.command == "info":
             print(json.dumps(latest_backups(info(cfg)), indent=2))
+        elif args.command == "paths":
+            for repo in cfg.repos:
+                if repo.type == "posix":
+                    print(repo.path)
     except PitrError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

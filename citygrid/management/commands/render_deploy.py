@@ -19,7 +19,9 @@ class Command(BaseCommand):
         parser.add_argument("--user", default=d.user, help="the services' OS user")
         parser.add_argument("--pg-os-user", default=d.pg_os_user, help="the PostgreSQL cluster's OS user")
         parser.add_argument("--env-file", type=Path, default=d.env_file)
-        parser.add_argument("--backup-env-file", type=Path, default=d.backup_env_file)
+        parser.add_argument("--backup-env-file", type=Path, default=d.backup_env_file, help="the units' path")
+        parser.add_argument("--read-backup-env", type=Path, default=None,
+                            help="where to read it now (default: --backup-env-file; a staged install's copy)")
         parser.add_argument("--web-bind", default=d.web_bind, help="gunicorn's address (WEB_BIND)")
         parser.add_argument("--server-name", default=d.server_name)
         parser.add_argument("--http-listen", default=d.http_listen)
@@ -34,12 +36,13 @@ class Command(BaseCommand):
             backup_env_file=opts["backup_env_file"], web_bind=opts["web_bind"], server_name=opts["server_name"],
             http_listen=opts["http_listen"], https_listen=opts["https_listen"], tls_cert=opts["tls_cert"],
             tls_key=opts["tls_key"], log_dir=opts["log_dir"])
-        if opts["backup_env_file"].exists():
+        backup_env = opts["read_backup_env"] or opts["backup_env_file"]
+        if backup_env.exists():
             # The paths the backup jobs write: the repositories on disk, pgBackRest's log, spool and locks.
             try:
-                cfg = pitr.config_from_env(pitr.environment(opts["backup_env_file"]))
+                cfg = pitr.config_from_env(pitr.environment(backup_env))
             except pitr.PitrError as exc:
-                raise CommandError(f"{opts['backup_env_file']}: {exc}") from exc
+                raise CommandError(f"{backup_env}: {exc}") from exc
             posix = [r for r in cfg.repos if r.type == "posix"]
             layout.pgbackrest_paths = tuple(dict.fromkeys(
                 [r.path for r in posix] + [str(cfg.log_path), str(cfg.spool_path), str(cfg.lock_path)]))
