@@ -89,7 +89,10 @@ class Command(BaseCommand):
             cluster.start(timeout=opts["timeout"])
             cluster.wait_promoted(timeout=opts["timeout"], dbname=dbname)
         except (pitr.PitrError, ClusterError, OSError) as exc:
-            raise CommandError(str(exc)) from exc
+            hint = ("\nThe archive holds no commit after the target yet (it reaches the archive within "
+                    "archive_timeout): choose an earlier time, or --target latest for everything archived."
+                    if "before configured recovery target was reached" in str(exc) else "")
+            raise CommandError(f"{exc}{hint}") from exc
         database_s = time.monotonic() - started
         summary = self._check(cluster, dbname)
         self.stdout.write(f"database restored and promoted in {database_s:.1f} s: {summary['cases']} cases (the "
