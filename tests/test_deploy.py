@@ -204,6 +204,16 @@ def test_the_units_pass_systemd_analyze_verify(deployed, tmp_path):
         assert units.keys((systemd / name).read_text(), "Unit")["OnFailure"] == ["citygrid-page@%n.service"], name
 
 
+def test_the_page_unit_hands_the_failure_to_page_command(deployed, tmp_path):
+    text = (deployed.rendered / "systemd" / "citygrid-page@.service").read_text()
+    [page] = units.commands(text, "ExecStart", instance="citygrid-health.service")
+    sent = tmp_path / "page.txt"
+    done = subprocess.run(page, env={**units.service_env(text), "PAGE_COMMAND": f"cat > {sent}"},
+                          capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0, done.stderr
+    assert sent.read_text().startswith("CityGrid on ") and "citygrid-health.service failed" in sent.read_text()
+
+
 def test_a_unit_systemd_would_refuse_fails_the_check(tmp_path):
     # The check above has teeth: a misspelt option and a missing program are reported.
     unit = tmp_path / "broken.service"
@@ -223,6 +233,14 @@ def test_the_units_commands_serve_and_schedule_with_request_ids(deployed):
         time.sleep(0.5)
     assert body["status"] == "ok" and body["database"] == "ok" and body["scheduler"] == "ok", body
     assert body["backup"]["status"] == "none" and body["backup"]["database"]["state"] == "none"
+    # The health unit's check, as its timer runs it: nothing backed up yet, so it exits 2 and pages.
+    health = (deployed.rendered / "systemd" / "citygrid-health.service").read_text()
+    [check] = units.commands(health, "ExecStart")
+    done = subprocess.run(check, cwd=ROOT, env=units.service_env(health), capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "CRITICAL backup: no database backup has ever succeeded" in done.stdout
+    assert "scheduler" not in done.stdout  # the scheduler unit's command is running
     # A request id given to gunicorn directly is kept, in the response, the access log and the app's log.
     response = _direct(deployed, "GET", "/no-such-page/", headers={"X-Request-ID": "drill-42.a",
                                                                    "X-Forwarded-Proto": "https"})

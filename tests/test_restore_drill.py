@@ -6,10 +6,12 @@ second repository (the off-site copy) into a new cluster finds exactly the first
 with their log entries, audit events and photos, and the case log and the audit trail still refuse UPDATE
 and DELETE.
 
-Every step runs the command the deployment runs: `python -m citygrid.pitr …` as the backup units start it,
-`manage.py restore_to_time` as the operator would."""
+Every step runs the command the deployment runs: the backup units' own command lines (rendered by
+render_deploy, run with nothing but their environment file), `manage.py restore_to_time` as the operator
+would."""
 
 import hashlib
+import io
 import json
 import os
 import shutil
@@ -21,9 +23,12 @@ from pathlib import Path
 
 import psycopg2
 import pytest
+from django.core.management import call_command
+from django.test import override_settings
 
 from citygrid import pitr
 from citygrid.pgcluster import Cluster, chown_to, default_os_user
+from tests import units
 from tests.servers import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -77,6 +82,19 @@ def test_restore_drill_finds_exactly_the_cases_before_the_noted_time(drill_dir):
         "BACKUP_SPOOL_PATH": str(path / "spool"), "BACKUP_STATUS_DIR": str(path / "status"),
     }
     cfg = pitr.config_from_env(backup_env)
+    # The backup units of this installation, rendered as make install renders them: the drill runs their
+    # commands, with nothing but their environment file.
+    (path / "backup.env").write_text("".join(f"{k}={v}\n" for k, v in backup_env.items()), encoding="utf-8")
+    with override_settings(MEDIA_ROOT=path / "media"):
+        call_command("render_deploy", out=path / "rendered", prefix=ROOT, backup_env_file=path / "backup.env",
+                     stdout=io.StringIO())
+    unit = {name: (path / "rendered" / "systemd" / name).read_text()
+            for name in ("citygrid-backup-db@.service", "citygrid-backup-media.service")}
+    full_backup = units.commands(unit["citygrid-backup-db@.service"], "ExecStart", instance="full")[0]
+    copy_photos = units.commands(unit["citygrid-backup-media.service"], "ExecStart")[0]
+    assert full_backup[-4:] == ["citygrid.pitr", "backup", "--type", "full"] and copy_photos[-1] == str(path / "media")
+    # CacheDirectory= would make restic's cache: here, a folder of the drill's.
+    media_env = units.service_env(unit["citygrid-backup-media.service"], RESTIC_CACHE_DIR=str(path / "cache"))
     (path / "pgbackrest.conf").write_text(pitr.render_pgbackrest_conf(cfg), encoding="utf-8")
     os.chmod(path / "pgbackrest.conf", 0o600)
     chown_to(path / "pgbackrest.conf", os_user)
@@ -98,10 +116,11 @@ def test_restore_drill_finds_exactly_the_cases_before_the_noted_time(drill_dir):
     _run([*manage, "migrate", "--noinput", "-v0"], env, "migrate")
     job = [sys.executable, "-m", "citygrid.pitr"]
     _run([*job, "stanza-create"], env, "stanza-create")
-    _run([*job, "backup", "--type", "full"], env, "full backup into both repositories")
+    _run(full_backup, units.service_env(unit["citygrid-backup-db@.service"]),
+         "full backup into both repositories (the unit's command)")
 
     first = json.loads(_run([sys.executable, "tests/drill_cases.py", str(FIRST), "first"], env, "first cases"))
-    _run([*job, "backup-media", "--media-root", str(path / "media")], env, "photos copied")
+    _run(copy_photos, media_env, "photos copied (the unit's command)")
     conn = live.connect(DB, user=os_user)
     conn.autocommit = True
     with conn.cursor() as cur:
@@ -114,7 +133,7 @@ def test_restore_drill_finds_exactly_the_cases_before_the_noted_time(drill_dir):
         cur.execute("SELECT image, thumbnail FROM incidents_photo")
         files_then = {name for row in cur.fetchall() for name in row}
     second = json.loads(_run([sys.executable, "tests/drill_cases.py", str(SECOND), "second"], env, "more cases"))
-    _run([*job, "backup-media", "--media-root", str(path / "media")], env, "photos copied again")
+    _run(copy_photos, media_env, "photos copied again")
     with conn.cursor() as cur:
         # The segment holding the last commits goes to the archive now rather than at archive_timeout.
         cur.execute("SELECT pg_walfile_name(pg_switch_wal())")

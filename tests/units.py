@@ -30,8 +30,14 @@ def keys(text: str, section: str = "Service") -> dict[str, list[str]]:
     return found
 
 
-def service_env(unit_text: str) -> dict[str, str]:
+def service_env(unit_text: str, **directories: str) -> dict[str, str]:
+    """The environment systemd gives the service: its Environment= settings, then its EnvironmentFile's (which
+    win). `directories` stand in for paths systemd would make (CacheDirectory= and the like)."""
     env = dict(SYSTEMD_BASE_ENV)
+    for assignment in keys(unit_text).get("Environment", []):
+        for word in shlex.split(assignment):
+            name, _, value = word.partition("=")
+            env[name] = directories.get(name, value)
     for path in keys(unit_text).get("EnvironmentFile", []):
         optional = path.startswith("-")
         path = Path(path.lstrip("-"))
