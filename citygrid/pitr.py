@@ -69,7 +69,7 @@ class Repo:
         """Where restic keeps the photos: beside pgBackRest's archive/ and backup/, in media/."""
         if self.type == "s3":
             host = self.s3_endpoint if "://" in self.s3_endpoint else f"https://{self.s3_endpoint}"
-            return f"s3:{host}/{self.s3_bucket}/{self.path.strip('/')}/media".replace("//media", "/media")
+            return "/".join(["s3:" + host, self.s3_bucket, *filter(None, [self.path.strip("/")]), "media"])
         return str(Path(self.path) / "media")
 
     def media_env(self) -> dict[str, str]:
