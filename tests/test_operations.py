@@ -4,6 +4,7 @@ behind the proxy, the backup configuration, and the installer staged twice (idem
 import os
 import stat
 import subprocess
+import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -184,3 +185,26 @@ def test_the_installer_staged_twice_writes_once_and_keeps_its_secrets(tmp_path):
     assert (etc / "nginx" / "sites-enabled" / "citygrid").readlink() == Path("/etc/nginx/sites-available/citygrid")
     archive = (etc / "postgresql").rglob("citygrid-pitr.conf").__next__().read_text()
     assert "archive_mode = 'on'" in archive and "archive_timeout = 60" in archive
+
+
+def test_restore_targets_are_times_in_the_citys_zone_or_latest(settings):
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from django.core.management.base import CommandError
+
+    from citygrid.management.commands.restore_to_time import parse_target
+
+    assert parse_target("latest") is None
+    assert parse_target("2026-11-26 14:35:00") == datetime(2026, 11, 26, 14, 35, tzinfo=ZoneInfo(settings.TIME_ZONE))
+    assert parse_target("2026-11-26T06:35:00+00:00").utcoffset().total_seconds() == 0
+    with pytest.raises(CommandError, match="ISO time"):
+        parse_target("yesterday afternoon")
+
+
+def test_the_backup_jobs_say_what_is_missing_in_one_line(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BACKUP_")}
+    done = subprocess.run([sys.executable, "-m", "citygrid.pitr", "backup", "--type", "diff"], cwd=ROOT, env=env,
+                          capture_output=True, text=True)
+    assert done.returncode == 1 and done.stderr.startswith("error: no backup repository configured")
+    assert "Traceback" not in done.stderr
