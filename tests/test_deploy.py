@@ -188,6 +188,12 @@ def test_the_units_pass_systemd_analyze_verify(deployed, tmp_path):
     done = subprocess.run(["systemd-analyze", "verify", "--man=no", *sorted(str(p) for p in folder.iterdir())],
                           capture_output=True, text=True, cwd=folder)
     assert done.returncode == 0 and not (done.stdout + done.stderr).strip(), done.stdout + done.stderr
+    # And systemd's own rating of each service's sandbox (0 the tightest, 10 none): all "OK" or better.
+    for service in sorted(p for p in folder.iterdir() if p.suffix == ".service" and "page@" not in p.name):
+        rating = subprocess.run(["systemd-analyze", "security", "--offline=yes", str(service)], capture_output=True,
+                                text=True, cwd=folder)
+        level = re.search(r"Overall exposure level for \S+: ([\d.]+)", rating.stdout + rating.stderr)
+        assert level and float(level.group(1)) <= 2.0, (service.name, rating.stdout[-300:], rating.stderr)
     for name in ("citygrid-web.service", "citygrid-scheduler.service"):
         text = (systemd / name).read_text()
         service = units.keys(text)
