@@ -82,6 +82,8 @@ EOF
     umask 022
     say "wrote $ETC/citygrid.env (secret key generated)"
 fi
+# systemd reads it as root; the application's user may read it too (manage.py by hand), nobody else.
+[ -n "$STAGE" ] || chown "root:$APP_USER" "$ETC/citygrid.env"
 if [ ! -f "$ETC/backup.env" ]; then
     umask 077
     cat > "$ETC/backup.env" <<EOF
