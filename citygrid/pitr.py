@@ -268,13 +268,21 @@ def backup_database(cfg: Config, kind: str) -> dict:
     if kind not in ("full", "diff", "incr"):
         raise PitrError(f"backup type must be full, diff or incr, not {kind!r}")
     started = _now()
-    try:
-        for repo in cfg.repos:
+    # Each repository in its own right: the off-site store being unreachable must not cost the local backup,
+    # nor a full local disk the off-site one.
+    errors = []
+    for repo in cfg.repos:
+        try:
             pgbackrest(cfg, f"--repo={repo.index}", f"--type={kind}", "backup")
+        except PitrError as exc:
+            errors.append(f"{repo.describe()}: {exc}")
+    try:
         latest = latest_backups(info(cfg))
     except PitrError as exc:
-        record(cfg.status_dir, "database", ok=False, detail={"type": kind, "error": str(exc)})
-        raise
+        errors.append(str(exc))
+    if errors:
+        record(cfg.status_dir, "database", ok=False, detail={"type": kind, "error": "; ".join(errors)})
+        raise PitrError("; ".join(errors))
     detail = {"type": kind, "started": started, "repos": {str(r): b for r, b in sorted(latest.items())}}
     record(cfg.status_dir, "database", ok=True, detail=detail)
     return detail
@@ -315,7 +323,10 @@ def ensure_media_repo(repo: Repo) -> None:
     if repo.type == "posix":
         if (Path(repo.media_location()) / "config").exists():
             return
-        Path(repo.media_location()).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            Path(repo.media_location()).parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise PitrError(f"{repo.describe()}: {exc.strerror}: {exc.filename}") from exc
     else:
         try:
             restic(repo, "cat", "config")
@@ -330,10 +341,11 @@ def backup_media(cfg: Config, media_root: Path) -> dict:
     retention: every snapshot of the last two days, one a day for BACKUP_MEDIA_KEEP_DAYS."""
     started = _now()
     snapshots = {}
-    try:
-        if not media_root.is_dir():
-            raise PitrError(f"the media folder {media_root} does not exist")
-        for repo in cfg.repos:
+    errors = []
+    if not media_root.is_dir():
+        errors.append(f"the media folder {media_root} does not exist")
+    for repo in cfg.repos if not errors else ():
+        try:  # each repository in its own right, as for the database
             ensure_media_repo(repo)
             out = restic(repo, "backup", "--json", "--tag", MEDIA_TAG, "--host", "citygrid",
                          str(media_root.resolve()))
@@ -343,9 +355,11 @@ def backup_media(cfg: Config, media_root: Path) -> dict:
             snapshots[str(repo.index)] = summary[-1]["snapshot_id"][:8]
             restic(repo, "forget", "--tag", MEDIA_TAG, "--keep-within", "2d", "--keep-within-daily",
                    f"{cfg.media_keep_days}d", "--prune")
-    except PitrError as exc:
-        record(cfg.status_dir, "media", ok=False, detail={"error": str(exc)})
-        raise
+        except PitrError as exc:
+            errors.append(str(exc))
+    if errors:
+        record(cfg.status_dir, "media", ok=False, detail={"error": "; ".join(errors)})
+        raise PitrError("; ".join(errors))
     detail = {"started": started, "repos": snapshots}
     record(cfg.status_dir, "media", ok=True, detail=detail)
     return detail

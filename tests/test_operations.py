@@ -208,3 +208,22 @@ def test_the_backup_jobs_say_what_is_missing_in_one_line(tmp_path):
                           capture_output=True, text=True)
     assert done.returncode == 1 and done.stderr.startswith("error: no backup repository configured")
     assert "Traceback" not in done.stderr
+
+
+def test_one_repository_failing_costs_the_other_nothing(tmp_path):
+    """The off-site store unreachable (here: its path is a file) must not cost the local copy, and the job says
+    which repository failed, records it for /readyz and exits non-zero (so it pages)."""
+    media = tmp_path / "media" / "photos" / "2026" / "11"
+    media.mkdir(parents=True)
+    (media / "a.jpg").write_bytes(b"photo")
+    (tmp_path / "offsite").write_text("not a folder")
+    cfg = pitr.config_from_env({"BACKUP_REPO1_PATH": str(tmp_path / "local"), "BACKUP_REPO1_CIPHER_PASS": PASS,
+                                "BACKUP_REPO2_PATH": str(tmp_path / "offsite"), "BACKUP_REPO2_CIPHER_PASS": PASS,
+                                "BACKUP_STATUS_DIR": str(tmp_path / "status")})
+    with pytest.raises(pitr.PitrError, match="repo2") as failed:
+        pitr.backup_media(cfg, tmp_path / "media")
+    assert "repo1" not in str(failed.value)
+    [snapshot] = pitr.media_snapshots(cfg.repo(1))  # the local copy was made all the same
+    assert snapshot["paths"] == [str((tmp_path / "media").resolve())]
+    status = pitr.read_status(tmp_path / "status")["media"]
+    assert "last_success" not in status and "repo2" in status["last_failure"]["error"]
