@@ -19,7 +19,7 @@ SECRET_FILE := var/secret_key
 PROD_ENV = DEBUG=0 SECRET_KEY="$$(cat $(SECRET_FILE))" SECURE_SSL_REDIRECT=0 SECURE_COOKIES=0 \
   $(if $(DEMO_EASY),FORCE_PASSWORD_CHANGE=0 OTP_REQUIRED_ROLES=,)
 
-.PHONY: run test setup system venv database messages static demo serve lint audit pytest bench clean
+.PHONY: run test setup system venv database messages static demo serve lint audit pytest bench install clean
 
 run: setup demo serve
 
@@ -63,8 +63,8 @@ demo: database
 serve:
 	@echo "CityGrid at http://$(HOST):$(PORT)/ (demo users: see README)"
 	@$(PROD_ENV) $(PY) manage.py run_scheduler & sched=$$!; trap 'kill $$sched 2>/dev/null' EXIT INT TERM; \
-	$(PROD_ENV) $(VENV)/bin/gunicorn citygrid.wsgi --bind $(HOST):$(PORT) --workers $(WORKERS) --threads $(THREADS) \
-	  --access-logfile -
+	WEB_BIND=$(HOST):$(PORT) WORKERS=$(WORKERS) THREADS=$(THREADS) $(PROD_ENV) \
+	  $(VENV)/bin/gunicorn --config deploy/gunicorn.conf.py citygrid.wsgi
 
 lint: venv
 	@$(VENV)/bin/ruff check .
@@ -77,6 +77,11 @@ pytest: venv
 
 bench: setup
 	@$(PY) bench/locate.py
+
+# A city's installation (README, Operations): as root on a Debian host, from the checkout where it should live.
+# Services under systemd behind nginx, backups and their timers; safe to run again.
+install:
+	@SERVER_NAME="$(SERVER_NAME)" TLS_CERT="$(TLS_CERT)" TLS_KEY="$(TLS_KEY)" sh deploy/install.sh
 
 clean:
 	rm -rf $(VENV) var

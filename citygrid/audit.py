@@ -39,7 +39,7 @@ class AuditContextMiddleware:
 
 
 def client_ip(request: HttpRequest | None) -> str | None:
-    # Behind a reverse proxy, configure it to set REMOTE_ADDR (e.g. gunicorn --forwarded-allow-ips).
+    # Behind a reverse proxy of TRUSTED_PROXIES, REMOTE_ADDR is already the client's (citygrid.requestid).
     return request.META.get("REMOTE_ADDR") if request is not None else None
 
 

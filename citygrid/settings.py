@@ -64,6 +64,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "citygrid.requestid.TrustedProxyMiddleware",
+    "citygrid.requestid.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -361,6 +363,11 @@ SECURE_REFERRER_POLICY = "same-origin"
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
 if env_bool("SECURE_PROXY_SSL_HEADER", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# The supervisor's and the monitoring's probes reach gunicorn over plain HTTP on the loopback, past the proxy.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+# Behind a reverse proxy every request comes from the proxy's address: from these addresses, the client's own
+# (X-Real-IP, which nginx sets) becomes REMOTE_ADDR, for the audit trail, the lockouts and the rate limits alike.
+TRUSTED_PROXIES = env_list("TRUSTED_PROXIES", "")
 SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "0" if DEBUG else "31536000"))
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", not DEBUG)
 SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", not DEBUG)
@@ -369,12 +376,23 @@ SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", not DEBUG)
 # django.request WARNING) up to this handler whatever the root's level, so LOG_LEVEL=ERROR would otherwise
 # still print every refused request. A 500 is logged at ERROR and always shows.
 LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
+# Every line carries the request's id (X-Request-ID: the proxy's, or made here; "-" outside a request), the
+# same id gunicorn's access log and nginx's show. Under systemd the journal adds the time and the unit.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler", "level": LOG_LEVEL}},
+    "filters": {"request_id": {"()": "citygrid.requestid.RequestIdFilter"}},
+    "formatters": {"plain": {"format": "%(levelname)s %(name)s [%(request_id)s] %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "level": LOG_LEVEL, "filters": ["request_id"],
+                             "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
 }
+
+# Backups (README, Operations): where the backup jobs record their outcome, and when /readyz calls a backup
+# stale (daily differential backups; the photos every ten minutes).
+BACKUP_STATUS_DIR = Path(os.environ.get("BACKUP_STATUS_DIR", BASE_DIR / "var" / "backup-status"))
+BACKUP_MAX_AGE_HOURS = float(os.environ.get("BACKUP_MAX_AGE_HOURS", "26"))
+MEDIA_BACKUP_MAX_AGE_MINUTES = float(os.environ.get("MEDIA_BACKUP_MAX_AGE_MINUTES", "60"))
 
 # Debian 12 ships GDAL 3.6, which cannot block file/network access from spatial reference strings. GDAL
 # parses only files that administrators import (import_areas); no request reaches GDAL with user input.

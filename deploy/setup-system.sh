@@ -48,9 +48,12 @@ if [ -z "$(pg_major)" ] || [ ! -x "/usr/lib/postgresql/$(pg_major)/bin/postgres"
 fi
 PG=$(pg_major)
 
+# Operations (README "Operations"): pgBackRest archives the WAL and takes the backups, restic copies the photos,
+# nginx terminates TLS, openssl makes the tests' certificate, systemd-analyze checks the units (the systemd
+# package; these machines need not run systemd as PID 1 for that).
 missing=""
 for pkg in "postgresql-$PG-postgis-3" postgresql-client gdal-bin binutils libproj25 gettext python3-venv \
-           chromium fonts-noto-cjk redis-server; do
+           chromium fonts-noto-cjk redis-server pgbackrest restic nginx openssl systemd; do
     is_installed "$pkg" || missing="$missing $pkg"
 done
 # shellcheck disable=SC2086

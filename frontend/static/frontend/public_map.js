@@ -48,7 +48,14 @@
     var li = e.target.closest("[data-number]");
     if (!li) return;
     var m = markers[li.dataset.number];
-    if (m) clusters.zoomToShowLayer(m, function () { m.openPopup(); });
+    if (!m) return;
+    // zoomToShowLayer calls back only once the zoom has ended, and not at all when the map is still busy
+    // with an earlier move: then the popup opens at the case's place anyway, the map following.
+    var opened = false;
+    clusters.zoomToShowLayer(m, function () { opened = true; m.openPopup(); });
+    setTimeout(function () {
+      if (!opened) L.popup().setLatLng(m.getLatLng()).setContent(m.getPopup().getContent()).openOn(map);
+    }, 1500);
   });
   $("filters").addEventListener("change", load);
   load();
