@@ -265,10 +265,15 @@
   }
 
   // ---- callbacks (回访)
-  var due = [], chosen = null;
+  var due = [], chosen = null, loading = null;
+  // One request at a time (the tab and the page's start both ask), and a re-drawn list keeps the
+  // operator's place: the item that had the focus has it again, so a keypress never lands on nothing.
   function loadDue() {
-    return C.api(cfg.apiCallbacks).then(function (r) {
+    if (loading) return loading;
+    loading = C.api(cfg.apiCallbacks).then(function (r) {
       if (!r.ok) return;
+      var focused = document.activeElement && document.activeElement.closest ? document.activeElement.closest("#due li") : null;
+      var keep = focused ? focused.dataset.number : null;
       due = r.data.results;
       $("callback-count").textContent = due.length || "";
       $("due").innerHTML = due.map(function (c, i) {
@@ -281,7 +286,12 @@
       $("due").hidden = !due.length;
       $("cb-empty").textContent = due.length ? (chosen ? "" : text.chooseCallback) : text.noCallbacks;
       $("due").dataset.loaded = String(Date.now());
-    });
+      if (keep) {
+        var again = $("due").querySelector('li[data-number="' + CSS.escape(keep) + '"]');
+        if (again) again.focus();
+      }
+    }).finally(function () { loading = null; });
+    return loading;
   }
   function openCallback(i) {
     var c = due[i];
