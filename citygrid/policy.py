@@ -129,6 +129,12 @@ POLICIES: dict[str, Policy] = {
     "public:locate": Policy(PUBLIC, objects="the names of the areas a point lies in"),
     "public:report": Policy(PUBLIC, PUBLIC, "a new case from the public (source web), rate-limited per address"),
     "public:cases": Policy(PUBLIC, objects="recent published cases, as the publication rule shows them"),
+    "dispatch:bulletin": Policy(_r(roles.LEADER, roles.DISPATCHER), objects="cases of the user's district; "
+                                "another district's bulletin is not found"),
+    "dispatch:bulletins": Policy(_r(roles.LEADER, roles.DISPATCHER), objects="issued bulletins of the user's district"),
+    "dispatch:bulletin-file": Policy(_r(roles.LEADER, roles.DISPATCHER), objects="issued bulletins of the user's "
+                                     "district", scope="bulletin"),
+    "frontend:bulletin": Policy(_r(roles.LEADER, roles.DISPATCHER), objects="cases of the user's district"),
 }
 # Open311 is public by the GeoReport specification; every admin page is the admin site's.
 PREFIX_POLICIES: dict[str, Policy] = {

@@ -595,7 +595,6 @@ ZH = {
     'Send the report': '提交',
     'Reports sent from this phone': '本机提交过的反映',
     'Track a report': '查询办理进度',
-    'Case': '案件',
     'Your report was joined to an earlier report of the same problem; this is how that one stands.':
         '您的反映已与先前关于同一问题的反映合并，以下为该案件的办理情况。',
     'Problem': '问题',
@@ -609,7 +608,6 @@ ZH = {
     'That case number and tracking code do not go together.': '案件编号与查询码不匹配。',
     'Case number': '案件编号',
     'Tracking code': '查询码',
-    'Show': '查询',
     'Give the place: search a name or click the map.': '请给出地点：搜索地名或在地图上点击。',
     'Saved: case': '已保存：案件',
     'registered': '已立案',
@@ -715,12 +713,112 @@ ZH = {
     'earlier passwords': '历史密码',
     'The request is too large.': '请求过大。',
     # one plural form serves every count: msgstr[0] must carry %(n)d
-    'Use a password other than your current one and the last one.':
-        '请使用与当前密码及最近 %(n)d 个历史密码都不同的密码。',
     # merge of issue 22's two parts: the hotline desk's log actions as the console and workbench show them
     "Reopened as rework": "返工重办",
     "Called back": "已回访",
+    "Use a password other than your current one and the last one.": "请使用与当前密码及最近 %(n)d 个密码都不同的密码。",
+    # The evaluation as the bulletins count it, and the monthly bulletin (issue 14)
+    'processed at': '处置反馈时间',
+    'to (exclusive)': '至（不含）',
+    'Empty: the whole city.': '留空：全市。',
+    'generated at': '生成时间',
+    'figures': '数据',
+    'PDF': 'PDF',
+    'bulletin': '通报',
+    'bulletins': '通报',
+    'no comparison': '无可比数据',
+    'up %(points).2f points': '上升 %(points).2f 个百分点',
+    'down %(points).2f points': '下降 %(points).2f 个百分点',
+    'unchanged': '持平',
+    'up %(percent).1f%%': '增长 %(percent).1f%%',
+    'down %(percent).1f%%': '下降 %(percent).1f%%',
+    'Reported %(reported)d cases (%(vs_prev)s on the previous period, %(vs_year)s on a year before); registered '
+    '%(registered)d, registration rate %(rate)s.':
+        '受理案件 %(reported)d 件（环比%(vs_prev)s，同比%(vs_year)s），立案 %(registered)d 件，立案率 %(rate)s。',
+    'Due for closure %(due)d, closed %(closed)d: closure rate %(closure)s (%(closure_change)s on the previous '
+    'period); closed on time %(on_time)d: on-time closure rate %(on_time_rate)s (%(on_time_change)s).':
+        '应结案 %(due)d 件，结案 %(closed)d 件，结案率 %(closure)s（环比%(closure_change)s）；按期结案 %(on_time)d '
+        '件，按期结案率 %(on_time_rate)s（环比%(on_time_change)s）。',
+    '%(n)d cases went past their deadline without being processed': '超期未处置 %(n)d 件',
+    ', most of them at %(bureau)s (%(count)d)': '，其中%(bureau)s最多（%(count)d 件）',
+    '.': '。',
+    'Bureaus: first %(first)s (%(first_score).1f), last %(last)s (%(last_score).1f).':
+        '部门综合评价：第一名%(first)s（%(first_score).1f 分），末名%(last)s（%(last_score).1f 分）。',
+    'Most reported: %(name)s, %(count)d cases (%(share)s of all).':
+        '上报最多的问题：%(name)s，%(count)d 件（占 %(share)s）。',
+    'Busiest cell: %(code)s in %(community)s, %(count)d cases.':
+        '案件最多的网格：%(community)s %(code)s，%(count)d 件。',
+    '%(n)d cases without a time limit were closed; they count neither as on time nor as late.':
+        '无处置时限的案件结案 %(n)d 件，不计入按期或超期。',
+    'the city': '全市',
+    'Monthly bulletin of %(scope)s, %(year)d-%(month)02d': '%(scope)s数字城管%(year)d年%(month)02d月月度通报',
+    'Bulletin of %(scope)s, %(start)s to %(end)s': '%(scope)s数字城管通报（%(start)s 至 %(end)s）',
+    'Due for closure': '应结案数',
+    'Cases closed': '结案数',
+    'Cases closed on time': '按期结案数',
+    'On-time closure rate': '按期结案率',
+    'On-time processing rate': '按期处置率',
+    'Cases reported': '受理数',
+    'Cases registered': '立案数',
+    'Postponement rate': '延期率',
+    'Overdue, not processed': '超期未处置数',
+    'Processed late': '超期处置数',
+    'Closed without a time limit': '无时限结案数',
+    'Satisfaction rate': '满意率',
+    'Indicator': '指标',
+    'This period': '本期',
+    'Previous period': '上期',
+    'A year before': '去年同期',
+    'Totals': '合计',
+    'Worst overdue cases': '超期最久的案件',
+    'Case': '案件',
+    'Community': '社区',
+    'Deadline': '处置时限',
+    'Processing reported': '处置反馈',
+    'Days late': '超期天数',
+    'Top categories': '高发问题',
+    'Number of cases': '案件数',
+    'Share': '占比',
+    'Hot spots': '热点网格',
+    'Reports': '上报数',
+    'Valid reports': '有效上报数',
+    'Valid report rate': '有效上报率',
+    'Verifications': '核查数',
+    'Verification on time': '核查及时率',
+    'City management command centre': '数字城管监督指挥中心',
+    'Period: %(start)s to %(end)s (end exclusive)': '统计期：%(start)s 至 %(end)s（不含）',
+    'Summary': '概述',
+    'Change': '变化',
+    'Due for closure: cases whose deadline, or earlier closure, falls in the period. Closure and on-time closure '
+    'rates are counted against them, as the published bulletins do; cases without a time limit are counted apart.':
+        '应结案数：处置时限（或提前结案的结案时间）落在统计期内的案件。结案率、按期结案率均以应结案数为分母，'
+        '与各地公开通报口径一致；无处置时限的案件单列。',
+    'Ranking of bureaus': '专业部门排名',
+    'Ranking of streets': '街道排名',
+    'Ranking of districts': '区县排名',
+    'Score: weighted mean of the rates (rework and postponement counted as their complement), weights':
+        '得分：各项比率的加权平均（返工率、延期率按 1 减该率计），权重',
+    'not yet': '尚未',
+    'No case went past its deadline.': '无超期案件。',
+    'Cases per cell in the period: the darker, the more cases; the ten busiest ringed, numbered as in the table '
+    'where there is room.':
+        '本期各网格案件数：颜色越深案件越多；案件最多的十个网格画圈，空间允许处标注与上表一致的序号。',
+    'No inspector reported in this period.': '本期无网格员上报。',
+    'Due': '应结案',
+    'Bulletin': '通报',
+    'Scope': '范围',
+    'The whole city': '全市',
+    'Show': '显示',
+    'Download': '下载',
+    'Overdue, not processed, now': '当前超期未处置',
+    'Bulletins': '月度通报',
+    "Last month's, and any period": '上月通报及任意时段',
+    'Month': '月份',
+    'Files': '文件',
+    'No bulletin issued yet.': '尚未生成通报。',
+    'No district has this code.': '没有此编码的区县。',
 }
+
 
 def _unquote(lines: list[str]) -> str:
     return "".join(re.findall(r'"(.*)"', "\n".join(lines))).replace('\\"', '"').replace("\\n", "\n")

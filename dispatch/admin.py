@@ -114,12 +114,13 @@ class EvaluationWeightForm(forms.ModelForm):
         fields = ["metric", "weight"]
 
     def __init__(self, *args, **kwargs):
-        from .evaluation import DEFAULT_WEIGHTS, METRIC_LABELS
+        from .evaluation import DEFAULT_WEIGHTS, INSPECTOR_WEIGHTS, METRIC_LABELS
 
         super().__init__(*args, **kwargs)
         # The indicators the evaluation computes, and nothing else (a misspelt one would silently weigh nothing).
         self.fields["metric"] = forms.ChoiceField(label=self.fields["metric"].label,
-                                                  choices=[(m, METRIC_LABELS.get(m, m)) for m in DEFAULT_WEIGHTS])
+                                                  choices=[(m, METRIC_LABELS.get(m, m))
+                                                           for m in (*DEFAULT_WEIGHTS, *INSPECTOR_WEIGHTS)])
 
     def clean_weight(self) -> float:
         from django.utils.translation import gettext as _

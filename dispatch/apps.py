@@ -9,7 +9,28 @@ class DispatchConfig(AppConfig):
     verbose_name = _("Dispatch and command")
 
     def ready(self) -> None:
+        from incidents.lifecycle import set_stage_deadline
+
         from . import receivers  # noqa: F401  (connects the transition receivers)
         from .scoping import register_scopes
+        from .stages import stage_deadline
 
         register_scopes()
+        set_stage_deadline(stage_deadline)  # verification reports whether it came within its stage limit
+        register_satisfaction()
+
+
+def register_satisfaction() -> None:
+    """满意率 from the hotline desk's callbacks joins the evaluation of bureaus and districts (its weight is data:
+    EvaluationWeight `satisfaction_rate`); a unit nobody answered a callback for has no rate, and the score
+    leaves it out."""
+    from incidents.satisfaction import satisfaction_rates
+
+    from .evaluation import register_rate
+
+    def rates(dimension: str, start, end, district_id: int | None) -> dict:
+        if dimension not in ("bureau", "district"):
+            return {}
+        return {key: figures.rate for key, figures in satisfaction_rates(dimension, start, end, district_id).items()}
+
+    register_rate("satisfaction_rate", rates)

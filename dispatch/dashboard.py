@@ -141,9 +141,35 @@ def cell_figures(user: AbstractBaseUser, f: Filter, code: str) -> dict:
     return {"code": code, "total": sum(by_status.values()), "by_status": by_status, "by_class": by_class}
 
 
+def due_figures(user: AbstractBaseUser, f: Filter) -> dict:
+    """The period's due cases as the evaluation counts them (应结案, 结案, 按期结案 — dispatch.evaluation), in the
+    user's scope and class; one pass over the due cases through case_due_idx."""
+    from . import evaluation
+
+    tz = timezone.get_current_timezone()
+    start, end = datetime.combine(f.start, time.min, tz), datetime.combine(f.end, time.min, tz)
+    district = user_district_id(user)
+    clauses, params = "", {"start": start, "end": end, "district": district, "major": f.major}
+    if district:
+        clauses += " AND c.district_id = %(district)s"
+    if f.major:
+        clauses += (" AND c.category_id IN (SELECT k.id FROM incidents_category k JOIN incidents_category m "
+                    "ON m.id = k.parent_id WHERE m.code = %(major)s)")
+    with connection.cursor() as cur:
+        cur.execute(evaluation.due_sql(key="1", extra=clauses), params)
+        row = cur.fetchone()
+    counts = dict(zip(evaluation.DUE_COUNTS, row[1:], strict=True)) if row else dict.fromkeys(evaluation.DUE_COUNTS, 0)
+    rates = evaluation.rates_of(counts)
+    return {"due": counts["due"], "closed_due": counts["closed"], "closed_on_time": counts["closed_on_time"],
+            "overdue_unprocessed": counts["overdue_unprocessed"], "no_deadline": counts["no_deadline"],
+            "closure_rate": rates["closure_rate"], "on_time_closure_rate": rates["on_time_closure_rate"],
+            "on_time_processing_rate": rates["on_time_processing_rate"]}
+
+
 def kpis(user: AbstractBaseUser, f: Filter) -> dict:
-    """The period's intake and closures per day and on-time rate of processing (on time as in the evaluation),
-    from the tallies; open overdue cases by bureau, now."""
+    """The period's intake and closures per day from the tallies (flows); the due figures and rates as the
+    evaluation and the bulletins define them; open cases past their deadline and not yet processed, now, by
+    bureau."""
     scope = Filter(f.start, f.end, f.major)  # the whole scope: the map's box does not apply to the figures
     where, params = tally_where(user, scope)
     open_where, open_params = scope.where(user, period=None)
@@ -159,12 +185,15 @@ def kpis(user: AbstractBaseUser, f: Filter) -> dict:
         cur.execute(f"""
             SELECT b.code, b.name, count(*) FROM incidents_case c JOIN grids_bureau b ON b.id = c.bureau_id
             WHERE {open_where} AND c.deadline < now() AND {OPEN_CASES}
+                  AND c.status IN ('dispatched', 'in_progress', 'postponed')
             GROUP BY 1, 2 ORDER BY 3 DESC, 1 LIMIT 20""", open_params)
         overdue = [{"bureau": code, "name": name, "overdue": n} for code, name, n in cur.fetchall()]
     days = [(f.start + timedelta(days=i)).isoformat() for i in range((f.end - f.start).days)]
     return {"days": days, "intake": [intake.get(d, 0) for d in days], "closed": [closed.get(d, 0) for d in days],
             "reported": sum(intake.values()), "closed_total": sum(closed.values()),
-            "on_time_rate": round(on_time / judged, 4) if judged else None, "overdue_by_bureau": overdue,
+            # Flow: processing reports in the period by their deadline, of those that had one.
+            "processing_reports_on_time_rate": round(on_time / judged, 4) if judged else None,
+            **due_figures(user, scope), "overdue_by_bureau": overdue,
             "overdue_total": sum(o["overdue"] for o in overdue)}
 
 

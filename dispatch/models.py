@@ -314,3 +314,27 @@ class DailyTally(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["day"], name="dailytally_day_idx")]
+
+
+class Bulletin(models.Model):
+    """A bulletin (通报) as issued for a period and a scope — the city, or one district: the figures it printed
+    (JSON, so its tables export again exactly as issued) and its PDF, kept in the media storage and served
+    only through a permission-checked view. The scheduler issues last month's on the first working day."""
+
+    start = models.DateField(_("from"))
+    end = models.DateField(_("to (exclusive)"))
+    district = models.ForeignKey(Area, verbose_name=_("district"), null=True, blank=True, on_delete=models.PROTECT,
+                                 related_name="+", help_text=_("Empty: the whole city."))
+    generated_at = models.DateTimeField(_("generated at"))
+    figures = models.JSONField(_("figures"))
+    pdf = models.FileField(_("PDF"), upload_to="bulletins/%Y/%m/")
+
+    class Meta:
+        verbose_name = _("bulletin")
+        verbose_name_plural = _("bulletins")
+        ordering = ["-start", "district__code"]
+        constraints = [models.UniqueConstraint(fields=["start", "end", "district"], nulls_distinct=False,
+                                               name="bulletin_once_per_period_and_scope")]
+
+    def __str__(self) -> str:
+        return f"{self.start:%Y-%m} {self.district.name if self.district_id else '—'}"

@@ -82,6 +82,30 @@ def register_scopes() -> None:
                     exists=lambda code, **_: ResponseUnit.objects.filter(code=code).exists())
     scopes.register("assignment", visible=_visible_assignment,
                     exists=lambda pk, **_: UnitAssignment.objects.filter(pk=pk).exists())
+    register_bulletin_scope()
     scopes.register("area-figures", visible=_area_figures,
                     exists=lambda code, **_: Cell.objects.filter(code=code).exists()
                     or Area.objects.filter(code=code, level=Level.COMMUNITY).exists())
+
+
+def visible_bulletins(user: AbstractBaseUser) -> QuerySet:
+    """Issued bulletins a user may read: a district's centre its district's, the city's leaders and centre all."""
+    from .models import Bulletin
+
+    if not user_roles(user) & {roles.LEADER, roles.DISPATCHER}:
+        return Bulletin.objects.none()
+    district = user_district_id(user)
+    return Bulletin.objects.filter(district_id=district) if district else Bulletin.objects.all()
+
+
+def _visible_bulletin(user: AbstractBaseUser, pk: int, **_ignored):
+    return visible_bulletins(user).select_related("district").filter(pk=pk).first()
+
+
+def register_bulletin_scope() -> None:
+    from citygrid import scopes
+
+    from .models import Bulletin
+
+    scopes.register("bulletin", visible=_visible_bulletin,
+                    exists=lambda pk, **_: Bulletin.objects.filter(pk=pk).exists())

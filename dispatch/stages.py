@@ -31,3 +31,10 @@ class StageLimits:
         if hours is None:
             return stage, None
         return stage, self.calendar.add(case.status_since, hours=hours)
+
+
+def stage_deadline(case: Case) -> datetime | None:
+    """The deadline of the stage the case is in now (registration, dispatch, verification), for the lifecycle to
+    judge the step that ends it; None for processing, which has the case's own deadline."""
+    stage, deadline = StageLimits().deadline(case)
+    return None if stage == "process" else deadline

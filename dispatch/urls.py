@@ -23,3 +23,8 @@ urlpatterns += [
     path("dashboard/kpis/", views.DashboardKpis.as_view(), name="dashboard-kpis"),
     path("evaluation/series/", views.EvaluationSeries.as_view(), name="evaluation-series"),
 ]
+urlpatterns += [
+    path("bulletin/", views.BulletinLive.as_view(), name="bulletin"),
+    path("bulletins/", views.BulletinList.as_view(), name="bulletins"),
+    path("bulletins/<int:pk>/<str:fmt>/", views.BulletinFile.as_view(), name="bulletin-file"),
+]

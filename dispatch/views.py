@@ -272,7 +272,8 @@ class Evaluation(APIView):
     def get(self, request):
         dimension, start, end = _period(request)
         figures = evaluation.evaluate(dimension, start, end, district_id=user_district_id(request.user))
-        return Response({"dimension": dimension, "start": start, "end": end, "weights": evaluation.weights(),
+        return Response({"dimension": dimension, "start": start, "end": end,
+                         "weights": evaluation.weights(inspector=dimension == "inspector"),
                          "results": [f.as_dict() for f in figures]})
 
 
@@ -403,3 +404,119 @@ class DashboardKpis(APIView):
     def get(self, request):
         f, _zoom = DashboardQuery.parse(request)
         return Response(dashboard.kpis(request.user, f))
+
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+class BulletinQuery(PeriodQuery):
+    district = serializers.CharField(required=False, allow_blank=True, max_length=12,
+                                     help_text="a district's code; none: the city (or the user's own district)")
+    # `as` (a Python keyword, hence vars()): `format` is DRF's own renderer override.
+    vars()["as"] = serializers.ChoiceField(choices=["json", "csv", "xlsx", "pdf"], required=False, default="json")
+
+
+def bulletin_scope(user, code: str) -> int | None:
+    """The district a bulletin is for: the user's own if he has one (another district's code is not found, as if it
+    did not exist — 404), else the one asked for (None: the city). An unknown code is a 400."""
+    from django.http import Http404
+
+    from grids.models import Area, Level
+
+    own = user_district_id(user)
+    if not code:
+        return own
+    district = Area.objects.filter(code=code, level=Level.DISTRICT).first()
+    if district is None:
+        raise ValidationError({"district": [_("No district has this code.")]})
+    if own and district.pk != own:
+        from citygrid.audit import record
+
+        record("out_of_scope", target=f"bulletin district {code}", result="denied")
+        raise Http404
+    return district.pk
+
+
+def bulletin_response(data: dict, fmt: str, name: str):
+    """The bulletin's figures as JSON, or as a file: CSV (formula-safe), XLSX, PDF."""
+    from django.http import HttpResponse
+
+    from citygrid.exports import csv_lines
+
+    from . import bulletin
+
+    if fmt == "json":
+        return Response(data)
+    if fmt == "csv":
+        body, content_type = "".join(csv_lines(bulletin.csv_rows(data))).encode(), "text/csv; charset=utf-8"
+    elif fmt == "xlsx":
+        body, content_type = bulletin.to_xlsx(data), XLSX
+    else:
+        body, content_type = bulletin.render_pdf(data), "application/pdf"
+    response = HttpResponse(body, content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="{name}.{fmt}"'
+    return response
+
+
+class BulletinLive(APIView):
+    """The bulletin (通报) of any period and scope, computed now: `?start=2026-10-01&end=2026-11-01&district=430302
+    &as=json|csv|xlsx|pdf`. A district's centre gets its own district's."""
+
+    @extend_schema(parameters=[BulletinQuery], responses={
+        200: OpenApiTypes.OBJECT, (200, "application/pdf"): OpenApiTypes.BINARY,
+        (200, "text/csv"): OpenApiTypes.STR, (200, XLSX): OpenApiTypes.BINARY, 400: OpenApiTypes.OBJECT, 404: None})
+    def get(self, request):
+        from citygrid.audit import record
+
+        from . import bulletin
+
+        query = BulletinQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        params = query.validated_data
+        district_id = bulletin_scope(request.user, params.get("district", ""))
+        data = bulletin.figures(params["start"], params["end"], district_id)
+        fmt = params.get("as", "json")
+        if fmt != "json":
+            record("export", request=request, target="bulletin",
+                   detail=f"{fmt} {request.query_params.urlencode()}"[:500])
+        return bulletin_response(data, fmt, f"bulletin-{params['start']:%Y%m%d}-{data['scope']['code'] or 'city'}")
+
+
+class BulletinList(APIView):
+    """The bulletins issued (by the scheduler, monthly), newest first: a district's centre sees its district's."""
+
+    @extend_schema(operation_id="dispatch_bulletins_list", responses=OpenApiTypes.OBJECT)
+    def get(self, request):
+        from .scoping import visible_bulletins
+
+        rows = visible_bulletins(request.user).select_related("district")[:60]
+        return Response({"results": [{
+            "id": b.pk, "start": b.start, "end": b.end, "scope": b.district.name if b.district_id else _("the city"),
+            "district": b.district.code if b.district_id else "", "generated_at": b.generated_at,
+            "files": {fmt: f"/api/dispatch/bulletins/{b.pk}/{fmt}/" for fmt in ("pdf", "xlsx", "csv")}}
+            for b in rows]})
+
+
+class BulletinFile(APIView):
+    """An issued bulletin as it was issued: its PDF, or its tables (from the figures it printed) as XLSX or CSV."""
+
+    @extend_schema(parameters=[OpenApiParameter("fmt", OpenApiTypes.STR, OpenApiParameter.PATH,
+                                                enum=["pdf", "xlsx", "csv"])],
+                   responses={(200, "application/pdf"): OpenApiTypes.BINARY, (200, "text/csv"): OpenApiTypes.STR,
+                              (200, XLSX): OpenApiTypes.BINARY, 404: None})
+    def get(self, request, pk: int, fmt: str):
+        from django.http import FileResponse, Http404
+
+        from citygrid.audit import record
+
+        bulletin = scoped_object(request)
+        if fmt not in ("pdf", "xlsx", "csv"):
+            raise Http404
+        record("export", request=request, target=f"bulletin {bulletin.pk}", detail=fmt)
+        name = f"bulletin-{bulletin.start:%Y%m}-{bulletin.district.code if bulletin.district_id else 'city'}"
+        if fmt != "pdf":
+            return bulletin_response(bulletin.figures, fmt, name)
+        response = FileResponse(bulletin.pdf.open("rb"), content_type="application/pdf", as_attachment=True,
+                                filename=f"{name}.pdf")
+        response["Cache-Control"] = "private, no-store"
+        return response

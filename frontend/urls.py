@@ -10,6 +10,7 @@ urlpatterns = [
     path("inspector/sw.js", views.inspector_service_worker, name="inspector-sw"),
     path("console/", views.Console.as_view(), name="console"),
     path("dashboard/", views.Dashboard.as_view(), name="dashboard"),
+    path("bulletin/", views.BulletinPage.as_view(), name="bulletin"),
     path("bureau/", views.BureauWorkbench.as_view(), name="bureau"),
     path("unit/", views.CrewPage.as_view(), name="unit"),
     path("hotline/", views.Hotline.as_view(), name="hotline"),

@@ -1,6 +1,8 @@
 """The pages. Each is a template and one script; the data comes from the API, so a page shows what its
 user's policy and scope allow and nothing more."""
 
+from datetime import timedelta
+
 from django.conf import settings
 from django.shortcuts import redirect
 from django.urls import reverse
@@ -22,7 +24,7 @@ LANDING = ((roles.INSPECTOR, "frontend:inspector"), (roles.DISPATCHER, "frontend
 # Lazy: translated per request, in the language the user chose.
 NAV = (("frontend:map", gettext_lazy("Grid map")), ("frontend:inspector", gettext_lazy("Report")),
        ("frontend:console", gettext_lazy("Command console")), ("frontend:hotline", gettext_lazy("Hotline desk")),
-       ("frontend:dashboard", gettext_lazy("Dashboard")),
+       ("frontend:dashboard", gettext_lazy("Dashboard")), ("frontend:bulletin", gettext_lazy("Bulletin")),
        ("audit-trail", gettext_lazy("Audit trail")), ("frontend:bureau", gettext_lazy("Bureau workbench")),
        ("frontend:unit", gettext_lazy("Crew")))
 
@@ -204,14 +206,64 @@ class Dashboard(Page):
                 "apiChoropleth": reverse("dispatch:dashboard-choropleth"),
                 "apiArea": "/api/dispatch/dashboard/areas/", "apiKpis": reverse("dispatch:dashboard-kpis"),
                 "apiEvaluation": reverse("dispatch:evaluation"), "apiCatalogue": reverse("incidents:catalogue"),
-                "apiAreas": reverse("grids:area-list"),
+                "apiAreas": reverse("grids:area-list"), "apiBulletins": reverse("dispatch:bulletins"),
                 "columns": {"bureau": _("Bureau"), "name": _("Name"), "overdue": _("Overdue"), "rank": _("Rank"),
-                            "code": _("Code"), "score": _("Score"), "reported": _("Reported"), "closed": _("Closed"),
-                            "on_time_rate": _("On-time rate")},
-                "text": {"intake": _("Reported"), "closed": _("Closed"), "onTime": _("On-time rate"),
-                         "overdue": _("Overdue now"), "cases": _("cases"), "noData": _("No cases in this period."),
+                            "code": _("Code"), "score": _("Score"), "reported": _("Reported"),
+                            "closed": _("Cases closed"), "due": _("Due"), "closure_rate": _("Closure rate"),
+                            "on_time_closure_rate": _("On-time closure rate"), "registered": _("Valid reports"),
+                            "valid_report_rate": _("Valid report rate"),
+                            "verification_on_time_rate": _("Verification on time")},
+                "text": {"intake": _("Reported"), "closed": _("Closed"), "overdue": _("Overdue now"),
+                         "cases": _("cases"), "noData": _("No cases in this period."), "month": _("Month"),
+                         "scope": _("Scope"), "files": _("Files"), "noBulletins": _("No bulletin issued yet."),
                          "perCell": _("Cases per cell"), "perCommunity": _("Cases per community"),
                          "max": _("most")}}
+
+
+class BulletinPage(Page):
+    """The bulletin (通报) of a period and scope as a page that prints on A4, with its PDF, XLSX and CSV; the
+    previous month by default. A district's centre sees its own district's."""
+
+    template_name = "frontend/bulletin.html"
+
+    def get(self, request, *args, **kwargs):
+        from urllib.parse import urlencode
+
+        from django.http import Http404
+        from rest_framework.exceptions import ValidationError
+
+        from dispatch import bulletin
+        from dispatch.views import BulletinQuery, bulletin_scope
+        from grids.models import Area, Level
+        from incidents.scoping import user_district_id
+
+        last_month = bulletin.month_of(timezone_localdate().replace(day=1) - timedelta(days=1))
+        params = {"start": last_month.start.isoformat(), "end": last_month.end.isoformat(), "district": "",
+                  **{k: v for k, v in request.GET.items() if k in ("start", "end", "district")}}
+        context = self.get_context_data(**kwargs, **params, errors={}, document="",
+                                        districts=[] if user_district_id(request.user) else list(
+                                            Area.objects.filter(level=Level.DISTRICT).order_by("code")
+                                            .values_list("code", "name")))
+        query = BulletinQuery(data=params)
+        try:
+            query.is_valid(raise_exception=True)
+            district_id = bulletin_scope(request.user, params["district"])
+        except ValidationError as exc:
+            context["errors"] = exc.detail
+            return self.render_to_response(context, status=400)
+        except Http404:
+            raise
+        data = bulletin.figures(query.validated_data["start"], query.validated_data["end"], district_id)
+        context["document"] = bulletin.render_html(data, standalone=False)
+        context["export_url"] = reverse("dispatch:bulletin") + "?" + urlencode(
+            {"start": params["start"], "end": params["end"], "district": params["district"]})
+        return self.render_to_response(context)
+
+
+def timezone_localdate():
+    from django.utils import timezone
+
+    return timezone.localdate()
 
 
 # Bureau workbench and response crews (issue 22, part A)

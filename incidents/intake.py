@@ -166,7 +166,7 @@ def submit(report: Report, reporter=None) -> Intake:
             case.number = next_case_number()
             case.save()
             entry = CaseLog.objects.create(case=case, action="report", actor=reporter, to_status=case.status,
-                                           note=case.description[:200], location=case.location)
+                                           note=case.description[:200], location=case.location, created_at=now)
             for p in prepared:
                 store_photo(case, p, kind=Photo.Kind.BEFORE, log_entry=entry, user=reporter)
             record("case_report", user=reporter, target=f"case: {case.number}", detail=str(case.source))

@@ -142,10 +142,16 @@ def _apply(case: Case, actor: AbstractBaseUser | None, action: str, *, version: 
                 _("A case that is %(status)s cannot be %(action)s.")
                 % {"status": locked.get_status_display(), "action": action}, locked)
         from_status, responsible, since = locked.status, locked.bureau_id, locked.status_since
+        # The deadline this step is judged against: processing by the case's deadline, verification (核查) by
+        # its stage limit (dispatch knows those); a step with no deadline is neither on time nor late.
+        due = (locked.deadline if action == "process"
+               else _stage_deadline(locked) if action in ("verify_pass", "verify_fail") else None)
         locked.status = target or rule.target or locked.status
         if change:
             change(locked)
         now = timezone.now()
+        if action == "process":
+            locked.processed_at = now  # as the database trigger writes it from the log entry, for this object
         if locked.status in FINAL_STATUSES and locked.closed_at is None:
             locked.closed_at = now
         if locked.status != from_status:
@@ -156,11 +162,25 @@ def _apply(case: Case, actor: AbstractBaseUser | None, action: str, *, version: 
             case=locked, action=action, actor=actor, from_status=from_status, to_status=locked.status, note=note,
             location=location, bureau_id=locked.bureau_id or responsible, created_at=now,
             seconds_in_from_status=(now - since).total_seconds() if locked.status != from_status else None,
-            deadline_met=(locked.deadline is None or now <= locked.deadline) if action == "process" else None)
+            deadline_met=None if due is None else now <= due)
         for kind, prepared in photos:
             store_photo(locked, prepared, kind=kind, log_entry=entry, user=actor)
         transitioned.send(sender=Case, case=locked, action=action, actor=actor, entry=entry)
     return locked
+
+
+# Registered by the app that keeps stage limits (dispatch): the deadline of a case's current stage other than
+# processing, or None. incidents knows no stage limits itself (they live above it).
+_stage_deadline_of: Callable[[Case], datetime | None] | None = None
+
+
+def set_stage_deadline(function: Callable[[Case], datetime | None]) -> None:
+    global _stage_deadline_of
+    _stage_deadline_of = function
+
+
+def _stage_deadline(case: Case) -> datetime | None:
+    return _stage_deadline_of(case) if _stage_deadline_of else None
 
 
 def _required(value: str, field: str) -> str:
@@ -284,6 +304,7 @@ def reopen(case: Case, actor, *, reason: str, version: int | None = None) -> Cas
         c.rework_count += 1
         c.closed_at = None
         c.deadline = None
+        c.processed_at = None  # the old processing report must not count as on time against the new deadline
         c.postponement_until = None
         if c.bureau_id is None or not c.bureau.active:
             c.bureau, c.status = None, Status.REGISTERED

@@ -9,6 +9,7 @@ import uuid
 
 from django.conf import settings
 from django.contrib.gis.db import models
+from django.db.models.functions import Least
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -88,6 +89,8 @@ class Status(models.TextChoices):
 
 
 FINAL_STATUSES = frozenset({Status.CLOSED, Status.REJECTED, Status.CANCELLED, Status.MERGED})
+# Never due for closure: not (yet) registered, cancelled (作废) or merged into another case, which is due instead.
+NOT_DUE_STATUSES = frozenset({Status.REPORTED, Status.REJECTED, Status.CANCELLED, Status.MERGED})
 
 
 class Source(models.TextChoices):
@@ -142,6 +145,10 @@ class Case(models.Model):
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
     status_since = models.DateTimeField(_("in this status since"), default=timezone.now)
     closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
+    # The bureau's latest processing report (处置反馈), kept from the case log by a database trigger (migration
+    # 0006, which also sets closed_at for bulk writers) so that the evaluation judges a month's due cases —
+    # processed by the deadline or not — in one pass over the cases, without joining a million log entries.
+    processed_at = models.DateTimeField(_("processed at"), null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("case")
@@ -154,7 +161,10 @@ class Case(models.Model):
                    models.Index(fields=["deadline"], include=["bureau", "district"], name="case_open_deadline_idx",
                                 condition=~models.Q(status__in=sorted(FINAL_STATUSES))),
                    # Closed cases whose reporter left a number: the hotline desk's callbacks (回访).
-                   models.Index(fields=["closed_at"], name="case_callback_idx", condition=~models.Q(contact_phone=""))]
+                   models.Index(fields=["closed_at"], name="case_callback_idx", condition=~models.Q(contact_phone="")),
+                   # The evaluation's due cases (应结案): due at the earlier of the deadline and the closure.
+                   models.Index(Least("deadline", "closed_at"), name="case_due_idx",
+                                condition=~models.Q(status__in=sorted(NOT_DUE_STATUSES)))]
 
     def __str__(self) -> str:
         return self.number
@@ -209,6 +219,9 @@ class CaseLog(models.Model):
         verbose_name = _("case log entry")
         verbose_name_plural = _("case log")
         ordering = ["created_at", "id"]
+        # Inspectors' verifications in a period (their evaluation) without reading the rest of the log.
+        indexes = [models.Index(fields=["created_at"], include=["actor", "deadline_met"], name="caselog_verify_idx",
+                                condition=models.Q(action__in=["verify_pass", "verify_fail"]))]
 
     def __str__(self) -> str:
         return f"{self.case_id} {self.action} {self.from_status}→{self.to_status}"

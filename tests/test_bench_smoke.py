@@ -137,3 +137,15 @@ def test_soak_with_a_worker_killed(smoke_env):
         rf"^  inspector POST case +{NUMBER} +p50 +{NUMBER} ms +p95 +{NUMBER} ms +p99 +{NUMBER} ms",
         rf"^peak memory \(soak process\): {NUMBER} MB")
     assert as_int(books[2]) > 0 and books.groups()[2:] == ("0", "0", "0", "0")
+
+
+def test_evaluation_and_bulletin(smoke_env):
+    text = run_bench("evaluation", smoke_env)
+    *_, cell, _, _, _ = figures(
+        text, rf"^evaluation over October 2026 \(({NUMBER}) cases\), median of 1 \(smoke mode\):",
+        *(rf"^  {dimension} +now: +{NUMBER} s \(({NUMBER}) rows\)" for dimension in ("bureau", "district", "street")),
+        rf"^  cell +now: +{NUMBER} s \(({NUMBER}) rows\)",
+        rf"^  inspector +now: +{NUMBER} s \(({NUMBER}) rows\)",
+        rf"^  bulletin figures \(city, with last month and last year\): {NUMBER} s",
+        rf"^peak memory \(benchmark process\): {NUMBER} MB")
+    assert as_int(cell[1]) > 1000  # the cells of 3,000 cases, ranked

@@ -361,25 +361,35 @@ def test_evaluation_against_hand_computed_cases(people):
     end = timezone.now() + timedelta(hours=1)
 
     [west] = evaluate("district", start, end)
+    # Flows: the steps of the period.
     assert (west.code, west.reported, west.registered, west.dispatched, west.returned) == ("430302", 3, 2, 3, 1)
-    assert (west.processed, west.on_time, west.verified, west.reworked, west.closed) == (3, 2, 1, 1, 1)
-    assert west.rates == {"registered_rate": 0.6667, "dispatch_accuracy": 0.6667, "on_time_rate": 0.6667,
-                          "rework_rate": 0.5, "closure_rate": 0.5}
-    # Weights 1,1,3,1,2: (0.6667 + 0.6667 + 3×0.6667 + 0.5 + 2×0.5) / 8 × 100
-    assert west.score == pytest.approx(100 * (0.6667 * 5 + 0.5 + 1.0) / 8, abs=0.01)
+    assert (west.processing_reports, west.processing_reports_on_time, west.verified, west.reworked,
+            west.closures) == (3, 2, 1, 1, 1)
+    # Due: A (closed, processed on time) and C (its deadline passed, processed late); B was never registered.
+    assert (west.due, west.closed, west.closed_on_time, west.processed_on_time, west.processed_late,
+            west.overdue_unprocessed) == (2, 1, 1, 1, 1, 0)
+    assert west.rates == {"registered_rate": 0.6667, "dispatch_accuracy": 0.6667, "on_time_closure_rate": 0.5,
+                          "on_time_processing_rate": 0.5, "rework_rate": 0.5, "closure_rate": 0.5,
+                          "postponement_rate": 0.0}
+    # Weights 1,1,3,1,2: (0.6667 + 0.6667 + 3×0.5 + 0.5 + 2×0.5) / 8 × 100
+    assert west.score == pytest.approx(100 * (0.6667 * 2 + 1.5 + 0.5 + 1.0) / 8, abs=0.01)
     assert west.hours["register"] is not None and west.hours["register"] >= 0
 
     bureaus = {f.code: f for f in evaluate("bureau", start, end)}
     assert (bureaus["430300-SW"].dispatched, bureaus["430300-SW"].returned) == (1, 1)  # credited to water
     assert (bureaus["430302-CG"].dispatched, bureaus["430302-CG"].returned) == (2, 0)
-    assert bureaus["430302-CG"].rates["on_time_rate"] == 0.6667
+    assert (bureaus["430302-CG"].due, bureaus["430300-SW"].due) == (2, 0)  # C is city management's now
+    assert bureaus["430302-CG"].rates["on_time_closure_rate"] == 0.5
     assert bureaus["430302-CG"].score > bureaus["430300-SW"].score
 
-    # Steps are counted in the period they happen in, whatever the case's status is now.
+    # Steps are counted in the period they happen in, whatever the case's status is now; a case is due once.
     [before] = evaluate("district", start, mid)
     [after] = evaluate("district", mid, end)
-    assert (before.reported, before.registered, before.dispatched, before.returned, before.closed) == (2, 1, 1, 0, 1)
-    assert (after.reported, after.registered, after.dispatched, after.returned, after.processed) == (1, 1, 2, 1, 1)
+    assert (before.reported, before.registered, before.dispatched, before.returned, before.closures) == (2, 1, 1, 0, 1)
+    assert (after.reported, after.registered, after.dispatched, after.returned, after.processing_reports) == (
+        1, 1, 2, 1, 1)
+    # C's deadline was set a minute back, before `mid`: C is due in the first part, where A closed.
+    assert (before.due, before.closed, after.due, after.closed) == (2, 1, 0, 0)
     assert evaluate("district", end, end + timedelta(hours=1)) == []
 
     leader = api_client(people["leader"])
@@ -398,8 +408,8 @@ def test_evaluation_weights_are_data(people):
     from dispatch.evaluation import weights
     from dispatch.models import EvaluationWeight
 
-    EvaluationWeight.objects.create(metric="on_time_rate", weight=5)
-    assert weights()["on_time_rate"] == 5 and weights()["closure_rate"] == 2.0
+    EvaluationWeight.objects.create(metric="on_time_closure_rate", weight=5)
+    assert weights()["on_time_closure_rate"] == 5 and weights()["closure_rate"] == 2.0
 
 
 def _photo():

@@ -65,6 +65,9 @@ MATRIX = [
     ("get", "incidents:caller-cases", [], {"phone": "13900000000"}, {"operator": 200, "dispatcher": 200}),
     ("get", "incidents:callbacks", [], None, {"operator": 200, "dispatcher": 200}),
     ("get", "grids:places", [], {"q": "和平"}, dict.fromkeys(OPS, 200)),
+    ("get", "frontend:bulletin", [], PERIOD, {"dispatcher": 200, "leader": 200}),
+    ("get", "dispatch:bulletin", [], PERIOD, {"dispatcher": 200, "leader": 200}),
+    ("get", "dispatch:bulletins", [], None, {"dispatcher": 200, "leader": 200}),
 ]
 
 

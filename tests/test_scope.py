@@ -79,12 +79,16 @@ def world(people):
     }
     insiders = [people["dispatcher"], people["cg_staff"], people["inspector"], people["leader"]]
     kwargs = {"number": case.number, "action": "accept", "pk": None, "variant": "image", "step": "acknowledge",
-              "code": unit.code}
+              "code": unit.code, "fmt": "pdf"}
+    from dispatch.bulletin import issue, month_of
+
+    bulletin = issue(month_of(timezone.localdate()), people["west"].pk)  # the west district's, this month's
     objects = {"case": {"number": case.number},
                "photo": {"pk": Photo.objects.filter(case=case).first().pk},
                "assignment": {"pk": assignment.pk},
                "unit": {"code": unit.code},
-               "area-figures": {"code": people["a"].code}}
+               "area-figures": {"code": people["a"].code},
+               "bulletin": {"pk": bulletin.pk}}
     return {"case": case, "kwargs": kwargs, "objects": objects, "outsiders": outsiders, "insiders": insiders}
 
 

@@ -215,13 +215,13 @@ def test_the_system_administrator_keeps_units_and_weights_in_the_admin(client, p
 
     weights = reverse("admin:dispatch_evaluationweight_add")
     page = client.get(weights).content.decode()
-    assert "按时处置率" in page and "on_time_rate</option>" not in page  # indicators by name
-    assert client.post(weights, {"metric": "on_time_rate", "weight": -1}).status_code == 200  # refused
+    assert "按期结案率" in page and "on_time_closure_rate</option>" not in page  # indicators by name
+    assert client.post(weights, {"metric": "on_time_closure_rate", "weight": -1}).status_code == 200  # refused
     assert client.post(weights, {"metric": "nonsense", "weight": 1}).status_code == 200  # refused
-    assert client.post(weights, {"metric": "on_time_rate", "weight": 5}).status_code == 302
+    assert client.post(weights, {"metric": "on_time_closure_rate", "weight": 5}).status_code == 302
     from dispatch.evaluation import weights as current
 
-    assert current()["on_time_rate"] == 5
+    assert current()["on_time_closure_rate"] == 5
     from dispatch.models import StageLimit
 
     StageLimit.objects.filter(stage="verify").delete()

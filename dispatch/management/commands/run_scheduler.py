@@ -35,6 +35,12 @@ def _compact_tallies() -> str:
     return f"tallies: {compact_tallies()} increments folded"
 
 
+def _bulletins() -> str:
+    from dispatch.bulletin import issue_due
+
+    return f"bulletins: {issue_due()} issued"
+
+
 def _guarded(job: Callable[[], str], lock: SchedulerLock) -> Callable[[], str]:
     def run() -> str:
         try:
@@ -57,12 +63,15 @@ def jobs() -> list[tuple[str, Callable[[], str], dict]]:
                                     "next_run_time": timezone.now()}),
         ("compact-tallies", _compact_tallies, {"trigger": "interval", "minutes": 5}),
         ("audit-retention", _purge_audit, {"trigger": "cron", "hour": 3, "minute": 30}),
+        # Daily: from the first working day of a month on, last month's bulletins exist (issued once, kept);
+        # also at start, so that a scheduler down at 06:00 that day catches up.
+        ("monthly-bulletin", _bulletins, {"trigger": "cron", "hour": 6, "minute": 0, "next_run_time": timezone.now()}),
     ]
 
 
 class Command(BaseCommand):
     help = "Run the scheduled jobs (the overdue watch every WATCH_INTERVAL_SECONDS, tally folding, the audit " \
-           "retention) until stopped."
+           "retention, the monthly bulletins) until stopped."
 
     def add_arguments(self, parser):
         parser.add_argument("--once", action="store_true", help="run every job once, in order, and exit")

@@ -92,9 +92,11 @@
     return C.api(cfg.apiKpis + "?" + params()).then(function (r) {
       if (!r.ok) return;
       var d = r.data;
+      // The due figures as the bulletins count them (dispatch/evaluation.py): against the cases due in the period.
       $("k-reported").textContent = d.reported.toLocaleString();
-      $("k-closed").textContent = d.closed_total.toLocaleString();
-      $("k-ontime").textContent = d.on_time_rate === null ? "–" : (d.on_time_rate * 100).toFixed(1) + "%";
+      $("k-due").textContent = d.due.toLocaleString();
+      $("k-closure").textContent = pct(d.closure_rate);
+      $("k-ontime").textContent = pct(d.on_time_closure_rate);
       $("k-overdue").textContent = d.overdue_total.toLocaleString();
       var data = { labels: d.days.map(function (x) { return x.slice(5); }), datasets: [
         { label: text.intake, data: d.intake, borderColor: "#1f78b4", backgroundColor: "#1f78b4", tension: 0.2 },
@@ -114,14 +116,30 @@
     var q = "dimension=" + $("dimension").value + "&start=" + form.get("start") + "&end=" + form.get("end");
     return C.api(cfg.apiEvaluation + "?" + q).then(function (r) {
       if (!r.ok) return;
-      tables.ranking = [["rank", "code", "name", "score", "reported", "closed", "on_time_rate"]].concat(
-        r.data.results.slice(0, 200).map(function (x, i) {
-          return [i + 1, x.code, x.name, x.score === null ? "" : x.score.toFixed(1), x.reported, x.closed,
-                  x.rates && x.rates.on_time_rate !== null ? (x.rates.on_time_rate * 100).toFixed(1) + "%" : ""];
-        }));
+      var inspectors = $("dimension").value === "inspector";
+      var head = inspectors ? ["rank", "code", "name", "score", "reported", "registered", "valid_report_rate",
+                               "verification_on_time_rate"]
+                            : ["rank", "code", "name", "score", "due", "closed", "closure_rate", "on_time_closure_rate"];
+      tables.ranking = [head].concat(r.data.results.slice(0, 200).map(function (x, i) {
+        var row = [i + 1, x.code, x.name || x.code, x.score === null ? "" : x.score.toFixed(1)];
+        return row.concat(head.slice(4).map(function (k) { return k in x.rates ? pct(x.rates[k]) : x[k]; }));
+      }));
       // On screen a bureau or an inspector reads by name; its code (a user name, 430300-SW) stays in the CSV.
-      var dimension = $("dimension").value;
-      $("ranking").innerHTML = table(tables.ranking.slice(0, 21), dimension === "bureau" || dimension === "inspector" ? 1 : -1);
+      $("ranking").innerHTML = table(tables.ranking.slice(0, 21), inspectors || $("dimension").value === "bureau" ? 1 : -1);
+    });
+  }
+  function pct(rate) { return rate === null || rate === undefined ? "–" : (rate * 100).toFixed(2) + "%"; }
+  function bulletins() {
+    return C.api(cfg.apiBulletins).then(function (r) {
+      if (!r.ok) return;
+      var rows = r.data.results.map(function (b) {
+        return "<tr><td>" + C.esc(b.start.slice(0, 7)) + "</td><td>" + C.esc(b.scope) + "</td><td>" +
+          ["pdf", "xlsx", "csv"].map(function (f) { return '<a href="' + C.esc(b.files[f]) + '" data-bulletin="' + b.id + '">' + f.toUpperCase() + "</a>"; }).join(" ") + "</td></tr>";
+      });
+      $("bulletins").innerHTML = rows.length ? "<thead><tr><th>" + C.esc(text.month) + "</th><th>" + C.esc(text.scope) +
+        "</th><th>" + C.esc(text.files) + "</th></tr></thead><tbody>" + rows.join("") + "</tbody>"
+        : "<tr><td>" + C.esc(text.noBulletins) + "</td></tr>";
+      $("bulletins").dataset.ready = "1";
     });
   }
   function table(rows, hidden) {
@@ -155,5 +173,5 @@
   });
   $("dimension").addEventListener("change", ranking);
   drawMap();
-  kpis(); ranking();
+  kpis(); ranking(); bulletins();
 })();
