@@ -370,7 +370,7 @@ def test_evaluation_against_hand_computed_cases(people):
             west.overdue_unprocessed) == (2, 1, 1, 1, 1, 0)
     assert west.rates == {"registered_rate": 0.6667, "dispatch_accuracy": 0.6667, "on_time_closure_rate": 0.5,
                           "on_time_processing_rate": 0.5, "rework_rate": 0.5, "closure_rate": 0.5,
-                          "postponement_rate": 0.0}
+                          "postponement_rate": 0.0, "satisfaction_rate": None}  # no callbacks made
     # Weights 1,1,3,1,2: (0.6667 + 0.6667 + 3×0.5 + 0.5 + 2×0.5) / 8 × 100
     assert west.score == pytest.approx(100 * (0.6667 * 2 + 1.5 + 0.5 + 1.0) / 8, abs=0.01)
     assert west.hours["register"] is not None and west.hours["register"] >= 0

@@ -284,7 +284,7 @@ def test_leader_sees_heatmap_and_choropleth_with_data(live_server, people, offli
         assert _csv(page, "ranking") == [RANKING_HEADER, *cells]
 
 
-RANKING_HEADER = ["rank", "code", "name", "score", "reported", "closed", "on_time_rate"]
+RANKING_HEADER = ["rank", "code", "name", "score", "due", "closed", "closure_rate", "on_time_closure_rate"]
 
 
 def _csv(page, table: str) -> list[list[str]]:
@@ -294,9 +294,13 @@ def _csv(page, table: str) -> list[list[str]]:
         return list(csv.reader(f))
 
 
-def _one_decimal(value: float) -> str:
-    # As JavaScript's toFixed(1): the float's exact value, a tie rounded up (Python's format rounds it to even).
-    return str(Decimal(value).quantize(Decimal("0.1"), ROUND_HALF_UP))
+def _fixed(value: float, places: int = 1) -> str:
+    # As JavaScript's toFixed: the float's exact value, a tie rounded up (Python's format rounds it to even).
+    return str(Decimal(value).quantize(Decimal(1).scaleb(-places), ROUND_HALF_UP))
+
+
+def _percent(rate: float | None) -> str:
+    return "–" if rate is None else _fixed(rate * 100, 2) + "%"
 
 
 def _ranking_rows(dimension: str, start: date, end: date) -> list[list[str]]:
@@ -308,17 +312,17 @@ def _ranking_rows(dimension: str, start: date, end: date) -> list[list[str]]:
     zone = timezone.get_current_timezone()
     figures = evaluate(dimension, datetime.combine(start, time.min, zone), datetime.combine(end, time.min, zone))
     assert figures, "nothing to rank"
-    return [[str(i), f.code, f.name, "" if f.score is None else _one_decimal(f.score), str(f.reported), str(f.closed),
-             "" if f.rates["on_time_rate"] is None else _one_decimal(f.rates["on_time_rate"] * 100) + "%"]
+    return [[str(i), f.code, f.name or f.code, "" if f.score is None else _fixed(f.score), str(f.due), str(f.closed),
+             _percent(f.rates["closure_rate"]), _percent(f.rates["on_time_closure_rate"])]
             for i, f in enumerate(figures[:200], start=1)]
 
 
 def _overdue_rows() -> list[list[str]]:
-    """Open cases past their deadline now, per bureau (by name), most first."""
+    """Cases past their deadline now and not yet processed (with the bureau: dispatched, in progress or
+    postponed), per bureau (by name), most first."""
     from django.db.models import Count
 
-    from incidents.models import FINAL_STATUSES
-
-    rows = (Case.objects.exclude(status__in=FINAL_STATUSES).filter(deadline__lt=timezone.now(), bureau__isnull=False)
+    rows = (Case.objects.filter(status__in=("dispatched", "in_progress", "postponed"), deadline__lt=timezone.now(),
+                                bureau__isnull=False)
             .values("bureau__code", "bureau__name").annotate(n=Count("id")).order_by("-n", "bureau__code"))
     return [[r["bureau__name"], str(r["n"])] for r in rows]
