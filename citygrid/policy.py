@@ -30,6 +30,7 @@ class Policy:
     write: frozenset[str] | str = frozenset()  # roles for POST/PUT/PATCH/DELETE
     objects: str = ""  # how objects are scoped, for the reader
     scope: str = ""  # for URLs naming an object: the registered lookup (citygrid.scopes), EVERYONE or PUBLIC_OBJECTS
+    replica: bool = False  # a heavy read a streaming replica may serve (citygrid.replicas): GETs only
 
 
 def _r(*names: str) -> frozenset[str]:
@@ -62,9 +63,9 @@ POLICIES: dict[str, Policy] = {
     "api-schema": Policy(ANY_ROLE),
     "api-docs": Policy(ANY_ROLE),
     # The grid: read by every role
-    "grids:area-list": Policy(ANY_ROLE),
+    "grids:area-list": Policy(ANY_ROLE, replica=True),
     "grids:area-detail": Policy(ANY_ROLE, scope=EVERYONE),
-    "grids:cell-list": Policy(ANY_ROLE),
+    "grids:cell-list": Policy(ANY_ROLE, replica=True),
     "grids:cell-detail": Policy(ANY_ROLE, scope=EVERYONE),
     "grids:bureau-list": Policy(ANY_ROLE),
     "grids:locate": Policy(ANY_ROLE, ANY_ROLE),
@@ -72,7 +73,7 @@ POLICIES: dict[str, Policy] = {
     "incidents:case-list": Policy(ANY_ROLE, CASE_WRITERS, "scoped: district / bureau / inspector's cells"),
     "incidents:my-cases": Policy(ANY_ROLE, objects="the user's own reports"),
     "incidents:verification-tasks": Policy(_r(roles.INSPECTOR), objects="processed cases in the user's cells"),
-    "incidents:case-export": Policy(CENTRE, objects="scoped as the case list"),
+    "incidents:case-export": Policy(CENTRE, objects="scoped as the case list", replica=True),
     "incidents:photo": Policy(ANY_ROLE, objects="photos of cases the user may see", scope="photo"),
     "incidents:case-detail": Policy(ANY_ROLE, objects="the user's cases", scope="case"),
     "incidents:case-action": Policy(ANY_ROLE, ANY_ROLE, "each action's roles: incidents.lifecycle.RULES",
@@ -102,13 +103,18 @@ POLICIES: dict[str, Policy] = {
                                    scope="unit"),
     "dispatch:unit-duty": Policy(frozenset(), _r(roles.DISPATCHER, roles.BUREAU_STAFF), "units the user commands",
                                  scope="unit"),
-    "dispatch:dashboard-heat": Policy(_r(roles.LEADER, roles.DISPATCHER), objects="cases in the user's scope"),
-    "dispatch:dashboard-choropleth": Policy(_r(roles.LEADER, roles.DISPATCHER), objects="cases in the user's scope"),
+    "dispatch:dashboard-heat": Policy(_r(roles.LEADER, roles.DISPATCHER), objects="cases in the user's scope",
+                                      replica=True),
+    "dispatch:dashboard-choropleth": Policy(_r(roles.LEADER, roles.DISPATCHER), objects="cases in the user's scope",
+                                            replica=True),
     "dispatch:dashboard-area": Policy(_r(roles.LEADER, roles.DISPATCHER), objects="cells and communities of the "
-                                      "user's district", scope="area-figures"),
-    "dispatch:dashboard-kpis": Policy(_r(roles.LEADER, roles.DISPATCHER), objects="cases in the user's scope"),
-    "dispatch:evaluation": Policy(_r(roles.LEADER, roles.DISPATCHER), objects="cases of the user's district"),
-    "dispatch:evaluation-series": Policy(_r(roles.LEADER, roles.DISPATCHER), objects="cases of the user's district"),
+                                      "user's district", scope="area-figures", replica=True),
+    "dispatch:dashboard-kpis": Policy(_r(roles.LEADER, roles.DISPATCHER), objects="cases in the user's scope",
+                                      replica=True),
+    "dispatch:evaluation": Policy(_r(roles.LEADER, roles.DISPATCHER), objects="cases of the user's district",
+                                  replica=True),
+    "dispatch:evaluation-series": Policy(_r(roles.LEADER, roles.DISPATCHER), objects="cases of the user's district",
+                                         replica=True),
     # The hotline desk (12345/12319) and the public (issue 22, part B). The public's pages and endpoints read
     # no staff API: they show cases only as incidents.publication decides, each rate-limited per address.
     "frontend:hotline": Policy(_r(roles.OPERATOR, roles.DISPATCHER), objects="scoped cases (API)"),
@@ -128,17 +134,20 @@ POLICIES: dict[str, Policy] = {
     "public:catalogue": Policy(PUBLIC, objects="the catalogue's names"),
     "public:locate": Policy(PUBLIC, objects="the names of the areas a point lies in"),
     "public:report": Policy(PUBLIC, PUBLIC, "a new case from the public (source web), rate-limited per address"),
-    "public:cases": Policy(PUBLIC, objects="recent published cases, as the publication rule shows them"),
+    "public:cases": Policy(PUBLIC, objects="recent published cases, as the publication rule shows them", replica=True),
     "dispatch:bulletin": Policy(_r(roles.LEADER, roles.DISPATCHER), objects="cases of the user's district; "
-                                "another district's bulletin is not found"),
-    "dispatch:bulletins": Policy(_r(roles.LEADER, roles.DISPATCHER), objects="issued bulletins of the user's district"),
+                                "another district's bulletin is not found", replica=True),
+    "dispatch:bulletins": Policy(_r(roles.LEADER, roles.DISPATCHER), objects="issued bulletins of the user's district",
+                                 replica=True),
     "dispatch:bulletin-file": Policy(_r(roles.LEADER, roles.DISPATCHER), objects="issued bulletins of the user's "
-                                     "district", scope="bulletin"),
-    "frontend:bulletin": Policy(_r(roles.LEADER, roles.DISPATCHER), objects="cases of the user's district"),
+                                     "district", scope="bulletin", replica=True),
+    "frontend:bulletin": Policy(_r(roles.LEADER, roles.DISPATCHER), objects="cases of the user's district",
+                                replica=True),
 }
 # Open311 is public by the GeoReport specification; every admin page is the admin site's.
 PREFIX_POLICIES: dict[str, Policy] = {
-    "open311:": Policy(PUBLIC, PUBLIC, "public data only; POST needs a client api_key", scope=PUBLIC_OBJECTS),
+    "open311:": Policy(PUBLIC, PUBLIC, "public data only; POST needs a client api_key", scope=PUBLIC_OBJECTS,
+                       replica=True),
     "admin:": Policy(STAFF_SITE, STAFF_SITE, "Django admin permissions"),
 }
 

@@ -85,6 +85,7 @@ MIDDLEWARE = [
     "citygrid.middleware.PasswordChangeRequiredMiddleware",
     "citygrid.middleware.SecondFactorRequiredMiddleware",
     "citygrid.middleware.DatabaseUnavailableMiddleware",
+    "citygrid.replicas.ReplicaMiddleware",
 ]
 
 ROOT_URLCONF = "citygrid.urls"
@@ -145,6 +146,22 @@ for _url_name, _parsed in (("DATABASE_OWNER_URL", DATABASE_OWNER), ("DATABASE_BA
     if _parsed["NAME"] != DATABASES["default"]["NAME"]:
         raise ImproperlyConfigured(f"{_url_name} must name the database of DATABASE_URL "
                                    f"({DATABASES['default']['NAME']}), not {_parsed['NAME']}")
+# Streaming replicas for the heavy reads (citygrid/replicas.py, README "Growth"): DATABASE_REPLICA_URL holds
+# one or more URLs, separated by commas or spaces, each a hot standby of DATABASE_URL's server (same database
+# name, same runtime role). With none, every read goes to the primary as before.
+REPLICA_URLS = (os.environ.get("DATABASE_REPLICA_URL") or "").replace(",", " ").split()
+for _i, _url in enumerate(REPLICA_URLS, start=1):
+    _replica = dj_database_url.parse(_url, engine="django.contrib.gis.db.backends.postgis",
+                                     conn_max_age=DATABASES["default"]["CONN_MAX_AGE"], conn_health_checks=True)
+    _replica["ENGINE"] = "django.contrib.gis.db.backends.postgis"
+    _replica["OPTIONS"] = dict(DATABASES["default"]["OPTIONS"])
+    _replica["TEST"] = {"MIRROR": "default"}  # the test runner makes no database there
+    DATABASES[f"replica{_i}"] = _replica
+DATABASE_ROUTERS = ["citygrid.replicas.ReplicaRouter"]
+# A user who wrote reads the primary for this long (a replica normally replays within a second).
+READ_YOUR_WRITES_SECONDS = int(os.environ.get("READ_YOUR_WRITES_SECONDS", "15"))
+# A replica that did not answer is left alone for this long before it is tried again.
+REPLICA_RETRY_SECONDS = int(os.environ.get("REPLICA_RETRY_SECONDS", "30"))
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

@@ -13,11 +13,11 @@ import math
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from django.db import connection
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from citygrid.replicas import reading
 from grids.models import Area, Level
 from incidents.models import NOT_DUE_STATUSES
 
@@ -85,7 +85,7 @@ def _ranking(rows: list[evaluation.Figures]) -> list[dict]:
 
 
 def _rows(sql: str, params: dict) -> list[tuple]:
-    with connection.cursor() as cur:
+    with reading().cursor() as cur:
         cur.execute(sql, params)
         return cur.fetchall()
 
@@ -157,7 +157,7 @@ def hot_spots(period: Period, district_id: int | None) -> tuple[list[dict], str]
 def _map_svg(district_id: int | None, cells: list[tuple]) -> str:
     """Web Mercator, framed on the drawn cells (or on the whole scope when there are none), outlines simplified
     to about a pixel; everything outside the frame is clipped by the SVG viewBox."""
-    with connection.cursor() as cur:
+    with reading().cursor() as cur:
         if cells:
             cur.execute("SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM (SELECT ST_Extent(g) AS e FROM "
                         "unnest(%s::geometry[]) g) x", [[c[6] for c in cells]])

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import connection
 from django.utils import timezone
 
+from citygrid.replicas import reading
 from incidents.models import FINAL_STATUSES
 from incidents.scoping import user_district_id
 
@@ -85,7 +85,7 @@ def heat(user: AbstractBaseUser, f: Filter, zoom: int) -> dict:
                 SELECT t.community_id AS id, sum(t.reported) AS n FROM dispatch_dailytally t
                 JOIN grids_area a ON a.id = t.community_id WHERE {where} GROUP BY 1 HAVING sum(t.reported) > 0) s
             JOIN grids_area a ON a.id = s.id GROUP BY 1"""
-    with connection.cursor() as cur:
+    with reading().cursor() as cur:
         cur.execute(f"SELECT round(ST_Y(g)::numeric, 6), round(ST_X(g)::numeric, 6), n::int FROM ({points}) p",
                     [size, *params])
         rows = cur.fetchall()
@@ -112,7 +112,7 @@ def choropleth(user: AbstractBaseUser, f: Filter, zoom: int) -> dict:
             FROM (SELECT t.community_id AS id, sum(t.reported) AS n FROM dispatch_dailytally t
                   JOIN grids_area a ON a.id = t.community_id WHERE {where} GROUP BY 1 HAVING sum(t.reported) > 0) s
             JOIN grids_area a ON a.id = s.id"""
-    with connection.cursor() as cur:
+    with reading().cursor() as cur:
         cur.execute(sql, [tolerance, *params])
         rows = cur.fetchall()
     return {"type": "FeatureCollection", "level": "cell" if by_cell else "community",
@@ -125,7 +125,7 @@ def choropleth(user: AbstractBaseUser, f: Filter, zoom: int) -> dict:
 def cell_figures(user: AbstractBaseUser, f: Filter, code: str) -> dict:
     """One cell's or community's figures in the period: cases by status and by class."""
     where, params = f.where(user)
-    with connection.cursor() as cur:
+    with reading().cursor() as cur:
         cur.execute(f"""
             SELECT c.status, m.name_zh, count(*) FROM incidents_case c
             JOIN incidents_category k ON k.id = c.category_id LEFT JOIN incidents_category m ON m.id = k.parent_id
@@ -155,7 +155,7 @@ def due_figures(user: AbstractBaseUser, f: Filter) -> dict:
     if f.major:
         clauses += (" AND c.category_id IN (SELECT k.id FROM incidents_category k JOIN incidents_category m "
                     "ON m.id = k.parent_id WHERE m.code = %(major)s)")
-    with connection.cursor() as cur:
+    with reading().cursor() as cur:
         cur.execute(evaluation.due_sql(key="1", extra=clauses), params)
         row = cur.fetchone()
     counts = dict(zip(evaluation.DUE_COUNTS, row[1:], strict=True)) if row else dict.fromkeys(evaluation.DUE_COUNTS, 0)
@@ -173,7 +173,7 @@ def kpis(user: AbstractBaseUser, f: Filter) -> dict:
     scope = Filter(f.start, f.end, f.major)  # the whole scope: the map's box does not apply to the figures
     where, params = tally_where(user, scope)
     open_where, open_params = scope.where(user, period=None)
-    with connection.cursor() as cur:
+    with reading().cursor() as cur:
         cur.execute(f"""
             SELECT t.day, sum(t.reported), sum(t.closed), sum(t.processed), sum(t.on_time)
             FROM dispatch_dailytally t LEFT JOIN grids_area a ON a.id = t.community_id
@@ -201,7 +201,7 @@ def compact_tallies() -> int:
     """Fold the tally increments into one row per day, district, community and class (the scheduler runs this
     every few minutes). Increments written meanwhile are not in this statement's snapshot and stay for the
     next fold; readers sum, so they see the same totals before and after. Returns the rows removed."""
-    with connection.cursor() as cur:
+    with reading().cursor() as cur:
         cur.execute("""
             WITH folded AS (DELETE FROM dispatch_dailytally RETURNING *),
             merged AS (

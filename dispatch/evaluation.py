@@ -54,9 +54,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db import connection
 from django.utils.translation import gettext_lazy as _
 
+from citygrid.replicas import reading
 from incidents.models import NOT_DUE_STATUSES
 
 from .models import EvaluationWeight
@@ -257,7 +257,7 @@ def evaluate(dimension: str, start: datetime, end: datetime, district_id: int | 
     district = "AND c.district_id = %(district)s" if district_id is not None else ""
     counts: dict[int, dict[str, int]] = {}
     hours: dict[int, dict[str, float | None]] = {}
-    with connection.cursor() as cur:
+    with reading().cursor() as cur:
         join = "" if flow_key.startswith("l.") and district_id is None else "JOIN incidents_case c ON c.id = l.case_id"
         cur.execute(_FLOW_SQL.format(key=flow_key, join=join, district=district, only=ONLY.get(dimension, "")),
                     params)

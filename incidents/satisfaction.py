@@ -11,7 +11,7 @@ evaluation (dispatch.evaluation) to weigh beside its other rates.
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db import connection
+from citygrid.replicas import reading
 
 from .models import Satisfaction
 
@@ -51,7 +51,7 @@ def satisfaction_rates(dimension: str, start: datetime, end: datetime,
     [start, end), keyed by the bureau's or district's id; only one district's callbacks when `district_id` is
     given (as the evaluation scopes a district centre)."""
     column = _COLUMNS[dimension]
-    with connection.cursor() as cur:
+    with reading().cursor() as cur:
         cur.execute(_SQL.format(column=column, district="AND district_id = %(district)s" if district_id else ""),
                     {"start": start, "end": end, "district": district_id, "satisfied": Satisfaction.SATISFIED,
                      "basically": Satisfaction.BASICALLY, "not_satisfied": Satisfaction.NOT_SATISFIED})
