@@ -6,14 +6,15 @@ and not yet registered, a leader, and API tokens for the leader and the operator
 
 import json
 
-from django.contrib.auth.models import User
-from django.core.files.uploadedfile import SimpleUploadedFile
-from drill_cases import city, main  # noqa: I001 - sets Django up first
+from drill_cases import city, main  # isort: skip - sets Django up, before any model is imported
 
-from citygrid import roles
-from citygrid.models import ApiToken
-from incidents import intake
-from tests.conftest import jpeg, make_user, point_in
+from django.contrib.auth.models import User  # noqa: E402
+from django.core.files.uploadedfile import SimpleUploadedFile  # noqa: E402
+
+from citygrid import roles  # noqa: E402
+from citygrid.models import ApiToken  # noqa: E402
+from incidents import intake  # noqa: E402
+from tests.conftest import jpeg, make_user, point_in  # noqa: E402
 
 if __name__ == "__main__":
     registered = main(3, "replica")
