@@ -97,6 +97,16 @@ def exception_handler(exc, context):
     return response
 
 
+def ensure_partitions(months: int = 2) -> int:
+    """Make the audit trail's monthly partitions from this month to `months` ahead (the owner's definer
+    function citygrid_audit_partitions: the runtime role creates nothing). Returns how many were made."""
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        cur.execute("SELECT citygrid_audit_partitions(%s)", [months])
+        return cur.fetchone()[0]
+
+
 def purge_expired(days: int | None = None) -> int:
     """Delete audit events older than the retention period (settings.AUDIT_RETENTION_DAYS, at least 180 —
     the database refuses less), and record the purge itself. Returns the number deleted.

@@ -19,6 +19,7 @@ table a later migration creates gets them at once) and checked by `differences` 
 
 import getpass
 import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -47,7 +48,7 @@ SEQUENCE_GRANTS = frozenset({"USAGE"})  # nextval (the case numbers); identity c
 BACKUP_GRANTS = frozenset({"SELECT"})  # tables and sequences alike: what pg_dump reads
 # SECURITY DEFINER functions (owned by the owner, run with its rights) that the runtime role may call; nobody
 # else may (EXECUTE is revoked from PUBLIC).
-DEFINER_FUNCTIONS = ("citygrid_audit_purge", "citygrid_analyze")
+DEFINER_FUNCTIONS = ("citygrid_audit_purge", "citygrid_analyze", "citygrid_audit_partitions")
 TABLE_PRIVILEGES = ("SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER")
 SEQUENCE_PRIVILEGES = ("USAGE", "SELECT", "UPDATE")
 
@@ -280,8 +281,15 @@ def drop_database(name: str) -> None:
 
 # --- the owner's part: grants, checked and applied -------------------------------------------------------------
 
+# Tables partitioned by month: each partition (NAME_pYYYYMM, NAME_default) holds its parent's grants.
+PARTITION_NAME = re.compile(r"^(?P<parent>.+)_(p\d{6}|default)$")
+
+
 def declared(table: str) -> frozenset[str]:
-    """The privileges the runtime role holds on `table`."""
+    """The privileges the runtime role holds on `table` (on a partition, those of its parent)."""
+    match = PARTITION_NAME.match(table)
+    if table not in TABLE_GRANTS and match and match["parent"] in TABLE_GRANTS:
+        table = match["parent"]
     return TABLE_GRANTS.get(table, OPERATIONAL)
 
 

@@ -29,6 +29,12 @@ def _purge_audit() -> str:
     return f"audit retention: {purged} events purged"
 
 
+def _audit_partitions() -> str:
+    from citygrid.audit import ensure_partitions
+
+    return f"audit trail: {ensure_partitions()} monthly partitions made"
+
+
 def _compact_tallies() -> str:
     from dispatch.dashboard import compact_tallies
 
@@ -63,6 +69,9 @@ def jobs() -> list[tuple[str, Callable[[], str], dict]]:
                                     "next_run_time": timezone.now()}),
         ("compact-tallies", _compact_tallies, {"trigger": "interval", "minutes": 5}),
         ("audit-retention", _purge_audit, {"trigger": "cron", "hour": 3, "minute": 30}),
+        # Daily, and at start: next months' partitions of the audit trail exist well before they are needed.
+        ("audit-partitions", _audit_partitions, {"trigger": "cron", "hour": 3, "minute": 20,
+                                                 "next_run_time": timezone.now()}),
         # Daily: from the first working day of a month on, last month's bulletins exist (issued once, kept);
         # also at start, so that a scheduler down at 06:00 that day catches up.
         ("monthly-bulletin", _bulletins, {"trigger": "cron", "hour": 6, "minute": 0, "next_run_time": timezone.now()}),
