@@ -38,6 +38,7 @@ def _r(*names: str) -> frozenset[str]:
 
 CASE_WRITERS = _r(roles.INSPECTOR, roles.OPERATOR, roles.DISPATCHER)
 CENTRE = _r(roles.DISPATCHER, roles.OPERATOR, roles.LEADER)
+SENSOR_READERS = CENTRE | {roles.BUREAU_STAFF}
 
 POLICIES: dict[str, Policy] = {
     # Pages and plumbing
@@ -135,6 +136,10 @@ POLICIES: dict[str, Policy] = {
     "dispatch:bulletin-file": Policy(_r(roles.LEADER, roles.DISPATCHER), objects="issued bulletins of the user's "
                                      "district", scope="bulletin"),
     "frontend:bulletin": Policy(_r(roles.LEADER, roles.DISPATCHER), objects="cases of the user's district"),
+    # Lifeline monitoring (issue 16): sensors scoped as cases are (district; a bureau its own sensors)
+    "monitoring:sensor-list": Policy(SENSOR_READERS, objects="sensors of the user's district / bureau"),
+    "monitoring:sensor-detail": Policy(SENSOR_READERS, objects="sensors of the user's district / bureau",
+                                       scope="sensor"),
 }
 # Open311 is public by the GeoReport specification; every admin page is the admin site's.
 PREFIX_POLICIES: dict[str, Policy] = {

@@ -1,0 +1,9 @@
+from django.urls import path
+
+from . import views
+
+app_name = "monitoring"
+urlpatterns = [
+    path("sensors/", views.SensorList.as_view(), name="sensor-list"),
+    path("sensors/<str:code>/", views.SensorDetail.as_view(), name="sensor-detail"),
+]
