@@ -140,6 +140,7 @@ POLICIES: dict[str, Policy] = {
     "monitoring:sensor-list": Policy(SENSOR_READERS, objects="sensors of the user's district / bureau"),
     "monitoring:sensor-detail": Policy(SENSOR_READERS, objects="sensors of the user's district / bureau",
                                        scope="sensor"),
+    "monitoring:sensor-chart": Policy(SENSOR_READERS, objects="readings of the user's sensors", scope="sensor"),
 }
 # Open311 is public by the GeoReport specification; every admin page is the admin site's.
 PREFIX_POLICIES: dict[str, Policy] = {

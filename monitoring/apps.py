@@ -12,3 +12,17 @@ class MonitoringConfig(AppConfig):
         from .scoping import register_scopes
 
         register_scopes()
+
+    def scheduled_jobs(self) -> list:
+        """Run by dispatch's scheduler (run_scheduler): months of readings' partitions made ahead and old raw
+        months dropped, daily and at start."""
+        from django.utils import timezone
+
+        from . import readings
+
+        def partitions() -> str:
+            made, dropped = readings.ensure_partitions(2), readings.drop_expired()
+            return f"readings: {made} monthly partitions made, {dropped} expired dropped"
+
+        return [("readings-partitions", partitions, {"trigger": "cron", "hour": 2, "minute": 10,
+                                                      "next_run_time": timezone.now()})]

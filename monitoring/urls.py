@@ -6,4 +6,5 @@ app_name = "monitoring"
 urlpatterns = [
     path("sensors/", views.SensorList.as_view(), name="sensor-list"),
     path("sensors/<str:code>/", views.SensorDetail.as_view(), name="sensor-detail"),
+    path("sensors/<str:code>/chart/", views.SensorChart.as_view(), name="sensor-chart"),
 ]

@@ -119,3 +119,149 @@ def test_csv_import_refuses_a_wrong_header(people, kinds, tmp_path):
         call_command("import_sensors", str(path))
     with pytest.raises(CommandError, match="cannot read"):
         call_command("import_sensors", str(tmp_path / "missing.csv"))
+
+
+# Readings: checking, storing once, rollups, partitions and the chart (step 2)
+
+
+def _readings(sensor, values, start, step_s=60, seq0=0):
+    from datetime import timedelta
+
+    from monitoring.readings import Reading
+
+    return [Reading(sensor.pk, seq0 + i, start + timedelta(seconds=i * step_s), v) for i, v in enumerate(values)]
+
+
+def test_parse_refuses_bad_readings_with_their_reason(sensors):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from monitoring.readings import Refused, parse, sensor_table
+
+    table = sensor_table()
+    now = timezone.now()
+    ok = parse("WL-001", b'{"t": "%s", "v": 1.25, "seq": 7}' % now.isoformat().encode(), table)
+    assert ok.value == 1.25 and ok.seq == 7 and ok.sensor_id == sensors["west"].pk
+    assert parse("WL-001", {"t": now.timestamp(), "v": 0, "seq": 8}, table).time == now
+    cases = {
+        "unknown_sensor": ("NOPE", b'{"t": 0, "v": 1, "seq": 1}'),
+        "malformed": ("WL-001", b"{not json"),
+        "out_of_range": ("WL-001", b'{"t": "%s", "v": 11.0, "seq": 1}' % now.isoformat().encode()),
+        "future": ("WL-001", b'{"t": "%s", "v": 1.0, "seq": 1}' % (now + timedelta(hours=2)).isoformat().encode()),
+    }
+    for reason, (code, payload) in cases.items():
+        with pytest.raises(Refused) as caught:
+            parse(code, payload, table)
+        assert caught.value.reason == reason
+    for payload in (b"[]", b'{"t": "2026-01-01T00:00:00", "v": 1, "seq": 1}', b'{"t": 1, "v": "1", "seq": 1}',
+                    b'{"t": 1, "v": 1, "seq": -1}', b'{"t": 1, "v": NaN, "seq": 1}', b'{"v": 1, "seq": 1}'):
+        with pytest.raises(Refused) as caught:
+            parse("WL-001", payload, table)
+        assert caught.value.reason == "malformed", payload
+
+
+def test_a_repeated_reading_is_stored_once_and_rolled_up_once(sensors):
+    from datetime import timedelta
+
+    from django.db import connection
+    from django.utils import timezone
+
+    from monitoring.readings import store
+
+    start = timezone.now().replace(second=0, microsecond=0) - timedelta(hours=2)
+    batch = _readings(sensors["west"], [1.0, 2.0, 3.0], start, step_s=20)
+    assert len(store(batch)) == 3
+    assert store(batch + batch[:1]) == []  # a redelivery and a retry: nothing new
+    assert len(store(_readings(sensors["west"], [4.0], start + timedelta(seconds=50), seq0=3))) == 1
+    with connection.cursor() as cur:
+        cur.execute("SELECT count(*) FROM monitoring_reading WHERE sensor_id = %s", [sensors["west"].pk])
+        assert cur.fetchone()[0] == 4
+        cur.execute("SELECT n, total, low, high FROM monitoring_reading_minute WHERE sensor_id = %s",
+                    [sensors["west"].pk])
+        assert cur.fetchall() == [(4, 10.0, 1.0, 4.0)]
+        cur.execute("SELECT n, total FROM monitoring_reading_hour WHERE sensor_id = %s", [sensors["west"].pk])
+        assert cur.fetchall() == [(4, 10.0)]
+
+
+def test_readings_are_partitioned_by_month_and_the_default_partition_hands_over(sensors):
+    from datetime import timedelta
+
+    from django.db import connection
+    from django.utils import timezone
+
+    from monitoring.readings import ensure_partitions, store
+
+    with connection.cursor() as cur:
+        cur.execute("SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+                    "WHERE i.inhparent = 'monitoring_reading'::regclass ORDER BY 1")
+        parts = [r[0] for r in cur.fetchall()]
+    this_month = f"monitoring_reading_p{timezone.now():%Y%m}"
+    assert this_month in parts and "monitoring_reading_default" in parts and len(parts) >= 4
+    # A reading four months ahead (a device's clock gone wrong that far is refused by parse; here stored directly)
+    # goes to DEFAULT, and moves into its month when the month's partition is made.
+    later = timezone.now() + timedelta(days=100)
+    store(_readings(sensors["west"], [1.5], later))
+    with connection.cursor() as cur:
+        cur.execute("SELECT count(*) FROM monitoring_reading_default")
+        assert cur.fetchone()[0] == 1
+    assert ensure_partitions(4) >= 1
+    assert ensure_partitions(4) == 0  # idempotent
+    with connection.cursor() as cur:
+        cur.execute("SELECT count(*) FROM monitoring_reading_default")
+        assert cur.fetchone()[0] == 0
+        cur.execute("SELECT tableoid::regclass::text FROM monitoring_reading")
+        assert cur.fetchone()[0] == f"monitoring_reading_p{later:%Y%m}"
+
+
+def test_chart_reads_the_resolution_its_span_needs(sensors, people):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from monitoring.readings import store
+
+    now = timezone.now().replace(second=0, microsecond=0)
+    west = sensors["west"]
+    values = [1.0 + (i % 10) / 10 for i in range(3 * 24 * 60 // 5)]
+    store(_readings(west, values, now - timedelta(days=3), step_s=300))
+    url = reverse("monitoring:sensor-chart", args=["WL-001"])
+    client = api_client(people["cg_staff"])
+    day = client.get(url).json()  # the last 24 hours up to now
+    assert day["resolution"] == "minute" and 0 < len(day["points"]) <= 300 and day["unit"] == "m"
+    assert sum(p["n"] for p in day["points"]) == 24 * 12 - 1  # not the one at exactly now - 24 h, a little before
+    day = client.get(url, {"end": now.isoformat()}).json()
+    assert sum(p["n"] for p in day["points"]) == 24 * 12
+    hour = client.get(url, {"start": (now - timedelta(hours=1)).isoformat(), "end": now.isoformat()}).json()
+    assert hour["resolution"] == "raw" and sum(p["n"] for p in hour["points"]) == 12
+    week = client.get(url, {"start": (now - timedelta(days=7)).isoformat(), "end": now.isoformat()}).json()
+    assert week["resolution"] == "hour" and sum(p["n"] for p in week["points"]) == 3 * 24 * 12
+    assert week["step_s"] >= 3600 and len(week["points"]) <= 300
+    assert client.get(url, {"start": now.isoformat(), "end": (now - timedelta(hours=1)).isoformat()}).status_code == 400
+    assert client.get(url, {"start": "yesterday"}).status_code == 400
+    assert api_client(people["east_dispatcher"]).get(url).status_code == 404
+
+
+def test_the_scheduler_makes_the_months_ahead_and_drops_expired_raw_readings(sensors):
+    import io
+    from datetime import timedelta
+
+    from django.core.management import call_command
+    from django.db import connection
+    from django.utils import timezone
+
+    from monitoring.readings import store
+
+    old = timezone.now() - timedelta(days=500)  # before any monthly partition: kept by DEFAULT
+    store(_readings(sensors["west"], [1.0], old))
+    out = io.StringIO()
+    call_command("run_scheduler", "--once", stdout=out)
+    assert "readings: " in out.getvalue()
+    ahead = f"monitoring_reading_p{timezone.now() + timedelta(days=40):%Y%m}"
+    with connection.cursor() as cur:
+        cur.execute("SELECT to_regclass(%s)::text", [ahead])
+        assert cur.fetchone() == (ahead,)
+        cur.execute("SELECT count(*) FROM monitoring_reading WHERE sensor_id = %s", [sensors["west"].pk])
+        assert cur.fetchone() == (0,)  # past READINGS_RAW_DAYS
+        cur.execute("SELECT n FROM monitoring_reading_hour WHERE sensor_id = %s", [sensors["west"].pk])
+        assert cur.fetchone() == (1,)  # the rollup stays
