@@ -225,6 +225,7 @@ class Gateway(models.Model):
     bureau = models.ForeignKey(Bureau, verbose_name=_("bureau"), null=True, blank=True, on_delete=models.PROTECT,
                                related_name="+")
     key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    mqtt_hash = models.CharField(max_length=300, blank=True, editable=False)  # the same key, hashed for mosquitto
     active = models.BooleanField(_("active"), default=True)
 
     class Meta:
