@@ -141,6 +141,8 @@ POLICIES: dict[str, Policy] = {
     "monitoring:sensor-detail": Policy(SENSOR_READERS, objects="sensors of the user's district / bureau",
                                        scope="sensor"),
     "monitoring:sensor-chart": Policy(SENSOR_READERS, objects="readings of the user's sensors", scope="sensor"),
+    "monitoring:reading-batch": Policy(frozenset(), PUBLIC, "readings from a gateway with its own key (Authorization: "
+                                       "Gateway), for its bureau's sensors only; no user"),
 }
 # Open311 is public by the GeoReport specification; every admin page is the admin site's.
 PREFIX_POLICIES: dict[str, Policy] = {

@@ -42,10 +42,13 @@ class Refused(ValueError):
         self.detail = detail
 
 
-def sensor_table() -> dict[str, SensorInfo]:
-    """Active sensors by code, with their kind's physical range."""
+def sensor_table(owner_id: int | None = None) -> dict[str, SensorInfo]:
+    """Active sensors by code (of one owner bureau when given), with their kind's physical range."""
+    qs = Sensor.objects.filter(active=True)
+    if owner_id is not None:
+        qs = qs.filter(owner_id=owner_id)
     return {code: SensorInfo(pk, lo, hi) for code, pk, lo, hi in
-            Sensor.objects.filter(active=True).values_list("code", "pk", "kind__physical_min", "kind__physical_max")}
+            qs.values_list("code", "pk", "kind__physical_min", "kind__physical_max")}
 
 
 def parse(code: str, payload: bytes | str | dict, sensors: dict[str, SensorInfo],

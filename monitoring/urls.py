@@ -7,4 +7,5 @@ urlpatterns = [
     path("sensors/", views.SensorList.as_view(), name="sensor-list"),
     path("sensors/<str:code>/", views.SensorDetail.as_view(), name="sensor-detail"),
     path("sensors/<str:code>/chart/", views.SensorChart.as_view(), name="sensor-chart"),
+    path("readings/", views.ReadingBatch.as_view(), name="reading-batch"),
 ]

@@ -10,9 +10,11 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from citygrid.policy import PolicyPermission
 from citygrid.scopes import scoped_object
 
-from . import readings, registry
+from . import ingest, readings, registry
+from .models import Gateway, hash_key
 from .scoping import visible_sensors
 
 
@@ -56,3 +58,50 @@ class SensorChart(APIView):
         query = ChartQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
         return Response(readings.chart(scoped_object(request), **query.validated_data))
+
+
+GATEWAY_BATCH_MAX = 5000
+
+
+class ReadingBatch(APIView):
+    """Readings from a gateway that cannot speak MQTT: `Authorization: Gateway <key>`, a JSON body
+    `{"readings": [{"sensor", "t", "v", "seq"}, …]}`. Checked as the MQTT ingest checks them; a retry of the same
+    batch stores nothing twice. The answer says how many were stored, already there, and which were refused why."""
+
+    authentication_classes: list = []  # the gateway's own key, below; no user session or API token
+    permission_classes = [PolicyPermission]
+
+    @extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT, auth=[])
+    def post(self, request):
+        gateway = _gateway(request)
+        if gateway is None:
+            return Response({"detail": _("A valid gateway key is required: Authorization: Gateway <key>.")},
+                            status=401, headers={"WWW-Authenticate": "Gateway"})
+        items = request.data.get("readings") if isinstance(request.data, dict) else None
+        if not isinstance(items, list) or not items:
+            return Response({"readings": [_("Give a non-empty list of readings.")]}, status=400)
+        if len(items) > GATEWAY_BATCH_MAX:
+            return Response({"readings": [_("At most %(n)d readings at once.") % {"n": GATEWAY_BATCH_MAX}]},
+                            status=400)
+        pairs = [((item.get("sensor") if isinstance(item, dict) else None), item) for item in items]
+        pairs = [(code if isinstance(code, str) else "", item) for code, item in pairs]
+        registry = ingest.Registry(lambda: readings.sensor_table(gateway.bureau_id))
+        result = ingest.process(pairs, registry, alarm_hook())
+        return Response({"stored": result.stored, "duplicates": result.duplicates,
+                         "refused": [{"index": i, "reason": r} for i, r in result.refused_items]})
+
+
+def _gateway(request) -> Gateway | None:
+    scheme, _sep, key = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
+    if scheme != "Gateway" or not key.strip():
+        return None
+    return Gateway.objects.filter(key_hash=hash_key(key.strip()), active=True).first()
+
+
+def alarm_hook():
+    """What runs on newly stored readings (the alarm engine), for both ways in."""
+    try:
+        from .alarms import on_stored
+    except ImportError:
+        return None
+    return on_stored

@@ -265,3 +265,60 @@ def test_the_scheduler_makes_the_months_ahead_and_drops_expired_raw_readings(sen
         assert cur.fetchone() == (0,)  # past READINGS_RAW_DAYS
         cur.execute("SELECT n FROM monitoring_reading_hour WHERE sensor_id = %s", [sensors["west"].pk])
         assert cur.fetchone() == (1,)  # the rollup stays
+
+
+# The gateways' HTTP batch endpoint (step 3)
+
+
+@pytest.fixture
+def gateway_key(people):
+    import io
+
+    out = io.StringIO()
+    call_command("issue_gateway_key", "gw-cg", "--bureau", people["cg"].code, stdout=out)
+    return out.getvalue().strip()
+
+
+def test_a_gateway_posts_a_batch_once_whatever_its_retries(sensors, gateway_key, client):
+    from django.db import connection
+    from django.utils import timezone
+
+    from monitoring.readings import refused_total
+
+    url = reverse("monitoring:reading-batch")
+    now = timezone.now().isoformat()
+    body = {"readings": [{"sensor": "WL-001", "t": now, "v": 1.2, "seq": 1},
+                         {"sensor": "WL-001", "t": now, "v": 1.3, "seq": 2},
+                         {"sensor": "WL-001", "t": now, "v": 99, "seq": 3},  # out of range
+                         {"sensor": "GAS-9", "t": now, "v": 1, "seq": 1},  # not its bureau's
+                         "junk"]}
+    auth = {"HTTP_AUTHORIZATION": f"Gateway {gateway_key}"}
+    first = client.post(url, body, content_type="application/json", **auth)
+    assert first.status_code == 200, first.content
+    assert first.json() == {"stored": 2, "duplicates": 0, "refused": [
+        {"index": 2, "reason": "out_of_range"}, {"index": 3, "reason": "unknown_sensor"},
+        {"index": 4, "reason": "unknown_sensor"}]}
+    again = client.post(url, body, content_type="application/json", **auth).json()
+    assert again["stored"] == 0 and again["duplicates"] == 2
+    with connection.cursor() as cur:
+        cur.execute("SELECT count(*) FROM monitoring_reading")
+        assert cur.fetchone()[0] == 2
+    assert refused_total() == 6
+
+
+def test_the_gateway_endpoint_refuses_without_a_key_and_bad_bodies(sensors, gateway_key, client):
+    url = reverse("monitoring:reading-batch")
+    body = {"readings": [{"sensor": "WL-001", "t": "2026-01-01T00:00:00Z", "v": 1, "seq": 1}]}
+    assert client.post(url, body, content_type="application/json").status_code == 401
+    assert client.post(url, body, content_type="application/json",
+                       HTTP_AUTHORIZATION="Gateway wrong").status_code == 401
+    assert client.get(url).status_code in (401, 403, 405)
+    auth = {"HTTP_AUTHORIZATION": f"Gateway {gateway_key}"}
+    for bad in ({}, {"readings": []}, {"readings": "x"}, [1, 2]):
+        response = client.post(url, bad, content_type="application/json", **auth)
+        assert response.status_code == 400 and "readings" in response.json(), bad
+    assert client.post(url, "{nope", content_type="application/json", **auth).status_code == 400
+    with pytest.raises(CommandError, match="unknown bureau"):
+        call_command("issue_gateway_key", "gw-x", "--bureau", "NOPE")
+    with pytest.raises(CommandError, match="code"):
+        call_command("issue_gateway_key", "bad code/")
