@@ -15,7 +15,7 @@ class MonitoringConfig(AppConfig):
 
     def scheduled_jobs(self) -> list:
         """Run by dispatch's scheduler (run_scheduler): months of readings' partitions made ahead and old raw
-        months dropped, daily and at start."""
+        months dropped, daily and at start; silent sensors every minute."""
         from django.utils import timezone
 
         from . import readings
@@ -24,5 +24,11 @@ class MonitoringConfig(AppConfig):
             made, dropped = readings.ensure_partitions(2), readings.drop_expired()
             return f"readings: {made} monthly partitions made, {dropped} expired dropped"
 
+        def silent() -> str:
+            from .alarms import check_silent
+
+            return f"sensors: {check_silent()} fell silent"
+
         return [("readings-partitions", partitions, {"trigger": "cron", "hour": 2, "minute": 10,
-                                                      "next_run_time": timezone.now()})]
+                                                      "next_run_time": timezone.now()}),
+                ("silent-sensors", silent, {"trigger": "interval", "seconds": 60, "next_run_time": timezone.now()})]

@@ -99,9 +99,7 @@ def _gateway(request) -> Gateway | None:
 
 
 def alarm_hook():
-    """What runs on newly stored readings (the alarm engine), for both ways in."""
-    try:
-        from .alarms import on_stored
-    except ImportError:
-        return None
+    """What runs on newly stored readings (the alarm engine), as for the MQTT ingest."""
+    from .alarms import on_stored
+
     return on_stored

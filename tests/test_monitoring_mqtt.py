@@ -198,3 +198,36 @@ def test_bad_readings_are_refused_counted_and_do_not_stop_the_ingest(devices, mq
         assert issue_sensor_passwords([]) == {}
     finally:
         running.stop()
+
+
+def test_an_alarm_through_the_broker_raises_one_case_across_ingest_restarts(devices, mqtt_broker):
+    """Readings past the alarm level arrive over MQTT while the ingest is stopped and started again twice: one
+    episode, one case, whatever was redelivered."""
+    from monitoring.alarms import on_stored
+    from monitoring.models import AlarmEpisode, topic_for
+
+    publisher = _publisher(mqtt_broker["port"], "WL-002", devices["passwords"]["WL-002"])
+    start = timezone.now() - timezone.timedelta(minutes=30)
+    values = [1.0] * 5 + [2.8] * 40 + [1.0] * 5
+    running = Running(mqtt_broker, batch_max=7, batch_seconds=0.02, on_stored=on_stored)
+    infos = []
+    for seq, value in enumerate(values):
+        infos.append(publisher.publish(topic_for("WL-002"), _reading(seq, value, start + timezone.timedelta(
+            seconds=10 * seq)), qos=1))
+        if seq in (12, 30):
+            _wait(lambda s=seq: _count() >= s - 5, 10)
+            running.stop()
+            running = Running(mqtt_broker, batch_max=7, batch_seconds=0.02, on_stored=on_stored)
+    for info in infos:
+        info.wait_for_publish(10)
+    try:
+        assert _wait(lambda: _count() == len(values), 30), _count()
+        episode = AlarmEpisode.objects.get()
+        assert episode.case is not None and episode.ended_at is not None and episode.peak_value == 2.8
+        from incidents.models import Case
+
+        assert Case.objects.filter(source="sensor").count() == 1
+    finally:
+        running.stop()
+        publisher.loop_stop()
+        publisher.disconnect()

@@ -15,8 +15,10 @@ class Command(BaseCommand):
     help = "Store sensor readings from MQTT (QoS 1, persistent session, acknowledged after commit) until stopped."
 
     def handle(self, *args, **options) -> None:
+        from monitoring.alarms import on_stored
+
         try:
-            ingest = MqttIngest()
+            ingest = MqttIngest(on_stored=on_stored)
             ingest.start()
         except (broker.BrokerError, OSError) as exc:
             raise CommandError(f"cannot reach the broker: {exc}") from exc
