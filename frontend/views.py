@@ -170,7 +170,22 @@ class Console(Page):
                          "nearest": _("Nearest available units"), "send": _("Send"),
                          "noUnits": _("No available unit nearby."), "none": _("No cases match."),
                          **console_text()},
-                **console_config(self.request)}
+                **console_config(self.request), **sensor_config(self.request)}
+
+
+def sensor_config(request) -> dict:
+    """The console's sensor layer (lifeline monitoring), for the roles that may read sensors."""
+    from monitoring.models import Level, SensorState
+
+    if not allows(request.user, "GET", "monitoring:sensor-list"):
+        return {}
+    return {"apiSensors": reverse("monitoring:sensor-list"), "apiSensor": "/api/monitoring/sensors/",
+            "sensorStates": {value: str(label) for value, label in SensorState.choices},
+            "sensorLevels": {value: str(label) for value, label in Level.choices},
+            "sensorText": {"layer": _("Sensors"), "last24h": _("Last 24 hours"), "episodes": _("Alarm episodes"),
+                           "noEpisodes": _("No alarm episodes."), "noReadings": _("No readings in this period."),
+                           "lastValue": _("Last reading"), "peak": _("peak"), "case": _("case"),
+                           "ongoing": _("ongoing"), "flapping": _("Flapping: no cases raised")}}
 
 
 def console_text() -> dict:
@@ -280,6 +295,8 @@ LIFECYCLE_ACTIONS = {  # every action name a case log or a page shows, as a pers
     "unit_acknowledge": gettext_lazy("Unit acknowledged"), "unit_arrive": gettext_lazy("Unit arrived"),
     "unit_clear": gettext_lazy("Unit cleared"),
     "reopen": gettext_lazy("Reopened as rework"), "callback": gettext_lazy("Called back"),
+    "sensor_level": gettext_lazy("Sensor level changed"), "sensor_clear": gettext_lazy("Sensor back to normal"),
+    "sensor_back": gettext_lazy("Sensor reports again"),
 }
 
 
