@@ -832,7 +832,8 @@ ZH = {
     "Sensor reports again": "传感器恢复上报",
     "Sensor %(code)s back to normal at %(value)s %(unit)s; peak %(peak)s %(unit)s.":
         "传感器 %(code)s 恢复正常：%(value)s %(unit)s；峰值 %(peak)s %(unit)s。",
-    "Sensor %(code)s now at %(level)s level: %(value)s %(unit)s.": "传感器 %(code)s 现为%(level)s级：%(value)s %(unit)s。",
+    "Sensor %(code)s now at %(level)s level: %(value)s %(unit)s.":
+        "传感器 %(code)s 现为%(level)s级：%(value)s %(unit)s。",
     "Sensor %(code)s (%(kind)s%(object)s): %(value)s %(unit)s, alarm level %(limit)s %(unit)s.":
         "传感器 %(code)s（%(kind)s%(object)s）：%(value)s %(unit)s，报警值 %(limit)s %(unit)s。",
     "Raised by sensor %(code)s.": "由传感器 %(code)s 自动立案。",
@@ -902,13 +903,15 @@ ZH = {
     "line %(line)d: unknown kind %(kind)s": "第 %(line)d 行：未知的传感器类型 %(kind)s",
     "line %(line)d: unknown bureau %(code)s": "第 %(line)d 行：未知的单位 %(code)s",
     "line %(line)d: not a WGS84 longitude/latitude": "第 %(line)d 行：不是 WGS84 经纬度",
-    "line %(line)d: interval_s must be whole seconds from 1 to 86400": "第 %(line)d 行：interval_s 应为 1 到 86400 的整数秒",
+    "line %(line)d: interval_s must be whole seconds from 1 to 86400":
+        "第 %(line)d 行：interval_s 应为 1 到 86400 的整数秒",
     "line %(line)d: %(field)s longer than %(n)d": "第 %(line)d 行：%(field)s 超过 %(n)d 个字符",
     "the file holds no sensors": "文件中没有传感器",
     "the header must name %(columns)s": "表头应包含 %(columns)s",
     "Must be before the end.": "必须早于结束时间。",
     "At most ten years.": "最多十年。",
-    "A valid gateway key is required: Authorization: Gateway <key>.": "需要有效的网关密钥：Authorization: Gateway <key>。",
+    "A valid gateway key is required: Authorization: Gateway <key>.":
+        "需要有效的网关密钥：Authorization: Gateway <key>。",
     "Give a non-empty list of readings.": "请提供非空的读数列表。",
     "At most %(n)d readings at once.": "一次最多 %(n)d 条读数。",
 }
