@@ -141,6 +141,7 @@ POLICIES: dict[str, Policy] = {
     "monitoring:sensor-detail": Policy(SENSOR_READERS, objects="sensors of the user's district / bureau",
                                        scope="sensor"),
     "monitoring:sensor-chart": Policy(SENSOR_READERS, objects="readings of the user's sensors", scope="sensor"),
+    "monitoring:alarm-summary": Policy(_r(roles.LEADER, roles.DISPATCHER), objects="alarms of the user's sensors"),
     "monitoring:reading-batch": Policy(frozenset(), PUBLIC, "readings from a gateway with its own key (Authorization: "
                                        "Gateway), for its bureau's sensors only; no user"),
 }

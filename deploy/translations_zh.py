@@ -914,6 +914,15 @@ ZH = {
         "需要有效的网关密钥：Authorization: Gateway <key>。",
     "Give a non-empty list of readings.": "请提供非空的读数列表。",
     "At most %(n)d readings at once.": "一次最多 %(n)d 条读数。",
+    "Sensor alarms by kind and district": "传感器报警（按类型和区县）",
+    "Sensor kind": "传感器类型",
+    "District": "区县",
+    "Episodes": "报警次数",
+    "Reached the alarm level": "达到报警级",
+    "Cases raised": "立案数",
+    "Ongoing": "进行中",
+    "No sensor alarms in this period.": "本期没有传感器报警。",
+    "Must be after the start.": "必须晚于开始日期。",
 }
 
 

@@ -173,6 +173,17 @@ class Console(Page):
                 **console_config(self.request), **sensor_config(self.request)}
 
 
+def alarm_config(request) -> dict:
+    """The dashboard's table of sensor alarms by kind and district."""
+    if not allows(request.user, "GET", "monitoring:alarm-summary"):
+        return {}
+    return {"apiAlarms": reverse("monitoring:alarm-summary"),
+            "alarmColumns": {"kind_name": _("Sensor kind"), "district_name": _("District"), "episodes": _("Episodes"),
+                             "alarms": _("Reached the alarm level"), "cases": _("Cases raised"),
+                             "ongoing": _("Ongoing")},
+            "alarmNone": _("No sensor alarms in this period.")}
+
+
 def sensor_config(request) -> dict:
     """The console's sensor layer (lifeline monitoring), for the roles that may read sensors."""
     from monitoring.models import Level, SensorState
@@ -217,7 +228,7 @@ class Dashboard(Page):
                 "end": (today + timedelta(days=1)).isoformat()}
 
     def page_config(self) -> dict:
-        return {"apiHeat": reverse("dispatch:dashboard-heat"),
+        return {**alarm_config(self.request), "apiHeat": reverse("dispatch:dashboard-heat"),
                 "apiChoropleth": reverse("dispatch:dashboard-choropleth"),
                 "apiArea": "/api/dispatch/dashboard/areas/", "apiKpis": reverse("dispatch:dashboard-kpis"),
                 "apiEvaluation": reverse("dispatch:evaluation"), "apiCatalogue": reverse("incidents:catalogue"),

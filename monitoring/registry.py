@@ -129,3 +129,21 @@ def import_csv(text: str) -> tuple[int, int]:
             old.save()
             updated += 1
     return created, updated
+
+
+def alarms_by_kind_and_district(sensors, start, end) -> list[dict]:
+    """Alarm episodes that started in [start, end) on these sensors, by kind and district: how many, how many
+    reached the alarm level, how many raised a case, how many are still going (the leader's dashboard)."""
+    from django.db.models import Count, Q
+
+    from .models import AlarmEpisode
+
+    rows = (AlarmEpisode.objects.filter(sensor__in=sensors, started_at__gte=start, started_at__lt=end)
+            .values("sensor__kind__code", "sensor__kind__name", "sensor__district__code", "sensor__district__name")
+            .annotate(episodes=Count("id"), alarms=Count("id", filter=Q(peak_level="alarm")),
+                      cases=Count("case"), ongoing=Count("id", filter=Q(ended_at__isnull=True)))
+            .order_by("-alarms", "-episodes", "sensor__kind__code", "sensor__district__code"))
+    return [{"kind": r["sensor__kind__code"], "kind_name": r["sensor__kind__name"],
+             "district": r["sensor__district__code"], "district_name": r["sensor__district__name"] or "—",
+             "episodes": r["episodes"], "alarms": r["alarms"], "cases": r["cases"], "ongoing": r["ongoing"]}
+            for r in rows]

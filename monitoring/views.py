@@ -1,6 +1,6 @@
 """The monitoring API: thin views over monitoring's rules; every URL is declared in citygrid.policy."""
 
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -103,3 +103,25 @@ def alarm_hook():
     from .alarms import on_stored
 
     return on_stored
+
+
+class PeriodQuery(serializers.Serializer):
+    start = serializers.DateField()
+    end = serializers.DateField()
+
+    def validate(self, data: dict) -> dict:
+        if data["start"] >= data["end"]:
+            raise serializers.ValidationError({"end": [_("Must be after the start.")]})
+        return data
+
+
+class AlarmSummary(APIView):
+    """Alarm episodes of the user's sensors that started in [start, end), by kind and district."""
+
+    @extend_schema(parameters=[PeriodQuery], responses=OpenApiTypes.OBJECT)
+    def get(self, request):
+        query = PeriodQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        zone = timezone.get_current_timezone()
+        start, end = (datetime.combine(query.validated_data[k], time.min, zone) for k in ("start", "end"))
+        return Response({"results": registry.alarms_by_kind_and_district(visible_sensors(request.user), start, end)})

@@ -136,3 +136,23 @@ def test_a_silent_sensor_raises_one_maintenance_case_to_its_owner(site, people):
     feed(level, [1.1], t0, seq0=40)
     silence.refresh_from_db()
     assert silence.ended_at is not None and CaseLog.objects.filter(case=case, action="sensor_back").exists()
+
+
+def test_the_leaders_table_counts_alarms_by_kind_and_district(site, people):
+    from django.urls import reverse
+
+    from tests.conftest import api_client
+
+    feed(site["gas"], [12.0, 30.0, 0.0, 30.0], site["t0"])  # two episodes, both to the alarm level
+    feed(site["level"], [2.2, 2.2, 2.2], site["t0"])  # a warning, still going
+    today = timezone.localdate()
+    period = {"start": (today - timedelta(days=1)).isoformat(), "end": (today + timedelta(days=1)).isoformat()}
+    url = reverse("monitoring:alarm-summary")
+    rows = api_client(people["leader"]).get(url, period).json()["results"]
+    assert rows == [
+        {"kind": "gas", "kind_name": "可燃气体浓度", "district": "430302", "district_name": "雨湖区", "episodes": 2,
+         "alarms": 2, "cases": 2, "ongoing": 1},
+        {"kind": "manhole_level", "kind_name": "排水井液位", "district": "430302", "district_name": "雨湖区",
+         "episodes": 1, "alarms": 0, "cases": 0, "ongoing": 1}]
+    assert api_client(people["east_dispatcher"]).get(url, period).json()["results"] == []
+    assert api_client(people["leader"]).get(url, {"start": "x"}).status_code == 400

@@ -62,3 +62,10 @@ def test_the_console_shows_sensors_by_state_and_an_alarm_live(live_server, peopl
         assert "和平路3号排水井" in panel and number in panel and "报警" in panel
         assert page.locator("#sensor-panel svg line.alarm_above").count() == 1
         page.screenshot(path=str(screenshot_dir() / "console-sensors.png"))
+        # the leader's dashboard counts it by kind and district
+        leader = b.new_page(viewport={"width": 1400, "height": 900})
+        login(leader, live_server.url, "lead", PASSWORD)
+        leader.goto(live_server.url + "/dashboard/")
+        leader.wait_for_selector("#sensor-alarms[data-loaded='1']", timeout=15000)
+        row = leader.locator("#sensor-alarms tr").nth(1).inner_text()
+        assert "排水井液位" in row and "雨湖区" in row

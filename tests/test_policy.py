@@ -71,6 +71,7 @@ MATRIX = [
     # lifeline monitoring (issue 16)
     ("get", "monitoring:sensor-list", [], None,
      dict.fromkeys(["operator", "dispatcher", "leader", "bureau_staff"], 200)),
+    ("get", "monitoring:alarm-summary", [], PERIOD, {"leader": 200, "dispatcher": 200}),
 ]
 
 
