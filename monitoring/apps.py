@@ -32,3 +32,9 @@ class MonitoringConfig(AppConfig):
         return [("readings-partitions", partitions, {"trigger": "cron", "hour": 2, "minute": 10,
                                                       "next_run_time": timezone.now()}),
                 ("silent-sensors", silent, {"trigger": "interval", "seconds": 60, "next_run_time": timezone.now()})]
+
+    def load_demo(self) -> str:
+        """load_demo's part: the demo city's sensors (idempotent)."""
+        from .demo import load_demo_sensors
+
+        return f"demo sensors: {load_demo_sensors()} added"

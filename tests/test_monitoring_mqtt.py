@@ -231,3 +231,30 @@ def test_an_alarm_through_the_broker_raises_one_case_across_ingest_restarts(devi
         running.stop()
         publisher.loop_stop()
         publisher.disconnect()
+
+
+def test_the_simulator_drives_a_rainstorm_through_the_broker_to_cases(devices, mqtt_broker):
+    """manage.py simulate_sensors publishes as its gateway; the manholes fill, the ingest stores every reading and
+    the alarms raise the cases."""
+    import io
+
+    from django.core.management import call_command
+
+    from incidents.models import Case
+    from monitoring.alarms import on_stored
+    from monitoring.models import Gateway, SensorKind
+
+    SensorKind.objects.filter(code="manhole_level").update(min_duration_s=0)
+    running = Running(mqtt_broker, batch_max=100, batch_seconds=0.05, on_stored=on_stored)
+    try:
+        out = io.StringIO()
+        call_command("simulate_sensors", "--scenario", "rainstorm", "--after", "0.5", "--ramp", "1",
+                     "--interval", "0.25", "--share", "1", "--duration", "4", stdout=out)
+        published = int(out.getvalue().strip().splitlines()[-1].split()[0])
+        assert published >= 3 * 10
+        assert _wait(lambda: _count() == published, 15), (_count(), published)
+        assert "user gateway-simulator\ntopic write citygrid/sensors/+" in (mqtt_broker["dir"] / "acl").read_text()
+        assert Gateway.objects.get(code="simulator").mqtt_hash
+        assert _wait(lambda: Case.objects.filter(source="sensor", category__code="SJ0405").count() == 3, 10)
+    finally:
+        running.stop()
