@@ -66,14 +66,40 @@ def on_stored(rows: list[tuple[int, datetime, float]]) -> None:
         by_sensor[sensor_id].append((time, value))
     # Locked in id order, as every ingesting process does: two of them cannot deadlock, and one sensor's state
     # is advanced by one at a time.
-    sensors = Sensor.objects.select_for_update().select_related("kind").filter(pk__in=by_sensor).order_by("pk")
+    sensors = list(Sensor.objects.select_for_update(of=("self",)).select_related("kind").filter(pk__in=by_sensor)
+                   .order_by("pk"))
+    # Open episodes and silences of the whole batch in two queries, and the sensors' new state in one UPDATE:
+    # a batch of thousands of sensors costs a few statements, not a few per sensor.
+    episodes = {e.sensor_id: e for e in AlarmEpisode.objects.filter(sensor_id__in=by_sensor, ended_at__isnull=True)
+                .select_related("case")}
+    silences = {s.sensor_id: s for s in Silence.objects.filter(sensor_id__in=by_sensor, ended_at__isnull=True)
+                .select_related("case", "sensor")}
     for sensor in sensors:
-        _advance(sensor, sorted(by_sensor[sensor.pk]))
+        _advance(sensor, sorted(by_sensor[sensor.pk]), episodes.get(sensor.pk), silences.get(sensor.pk))
+    _save_states(sensors)
 
 
-def _advance(sensor: Sensor, readings: list[tuple[datetime, float]]) -> None:
-    episode = AlarmEpisode.objects.filter(sensor=sensor, ended_at__isnull=True).select_related("case").first()
-    silence = Silence.objects.filter(sensor=sensor, ended_at__isnull=True).select_related("case").first()
+_SAVE_STATES = """
+UPDATE monitoring_sensor s SET last_time = u.last_time, last_value = u.last_value, state = u.state,
+    pending_level = u.pending_level, pending_since = u.pending_since, flapping = u.flapping
+FROM unnest(%s::integer[], %s::timestamptz[], %s::float8[], %s::varchar[], %s::varchar[], %s::timestamptz[],
+            %s::boolean[]) AS u(id, last_time, last_value, state, pending_level, pending_since, flapping)
+WHERE s.id = u.id
+"""
+
+
+def _save_states(sensors: list[Sensor]) -> None:
+    from django.db import connection
+
+    if not sensors:
+        return
+    columns = ("pk", "last_time", "last_value", "state", "pending_level", "pending_since", "flapping")
+    with connection.cursor() as cur:
+        cur.execute(_SAVE_STATES, [[getattr(s, c) for s in sensors] for c in columns])
+
+
+def _advance(sensor: Sensor, readings: list[tuple[datetime, float]], episode: AlarmEpisode | None,
+             silence: Silence | None) -> None:
     for time, value in readings:
         if sensor.last_time is not None and time <= sensor.last_time:
             continue  # a late or repeated reading is kept, but does not move the state back in time
@@ -96,7 +122,6 @@ def _advance(sensor: Sensor, readings: list[tuple[datetime, float]]) -> None:
         if time - sensor.pending_since >= min_duration:
             episode = _start(sensor, level, direction, time, value)
     sensor.state = (episode.level if episode is not None else SensorState.NORMAL)
-    sensor.save(update_fields=["last_time", "last_value", "state", "pending_level", "pending_since", "flapping"])
 
 
 def _start(sensor: Sensor, level: str, direction: str, time: datetime, value: float) -> AlarmEpisode:
