@@ -861,6 +861,7 @@ ZH = {
     "No reading yet": "尚无读数",
     "Warning": "预警",
     "Alarm": "报警",
+    "In range": "正常",
     "Silent": "离线",
     "Off": "停用",
     "owner bureau": "权属单位",

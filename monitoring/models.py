@@ -68,7 +68,7 @@ class SensorKind(Thresholds):
 
 class SensorState(models.TextChoices):
     UNKNOWN = "unknown", _("No reading yet")
-    NORMAL = "normal", _("Normal")
+    NORMAL = "normal", _("In range")
     WARNING = "warning", _("Warning")
     ALARM = "alarm", _("Alarm")
     SILENT = "silent", _("Silent")

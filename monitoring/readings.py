@@ -190,5 +190,5 @@ def chart(sensor: Sensor, start: datetime, end: datetime) -> dict:
         rows = cur.fetchall()
     return {"sensor": sensor.code, "unit": sensor.kind.unit, "resolution": source, "step_s": int(step.total_seconds()),
             "start": start.isoformat(), "end": end.isoformat(),
-            "points": [{"t": b.isoformat(), "mean": mean, "low": low, "high": high, "n": n}
+            "points": [{"t": timezone.localtime(b).isoformat(), "mean": mean, "low": low, "high": high, "n": n}
                        for b, mean, low, high, n in rows]}

@@ -30,7 +30,7 @@ def summary(sensor: Sensor, *, detail: bool = False) -> dict:
     props = {"code": sensor.code, "name": sensor.name, "kind": kind.code, "kind_name": kind.name, "unit": kind.unit,
              "state": sensor.state, "state_name": sensor.get_state_display(), "active": sensor.active,
              "flapping": sensor.flapping, "last_value": sensor.last_value,
-             "last_time": sensor.last_time.isoformat() if sensor.last_time else None,
+             "last_time": _local(sensor.last_time),
              "owner": sensor.owner.code, "owner_name": sensor.owner.name, "interval_s": sensor.interval_s,
              "district": sensor.district.code if sensor.district else None,
              "cell": sensor.cell.code if sensor.cell else None, "watched_object": sensor.watched_object}
@@ -45,9 +45,16 @@ def summary(sensor: Sensor, *, detail: bool = False) -> dict:
 
 def episode_summary(e) -> dict:
     return {"id": e.pk, "level": e.level, "peak_level": e.peak_level, "direction": e.direction,
-            "started_at": e.started_at.isoformat(), "ended_at": e.ended_at.isoformat() if e.ended_at else None,
-            "peak_value": e.peak_value, "peak_at": e.peak_at.isoformat(), "changes": e.changes,
+            "started_at": _local(e.started_at), "ended_at": _local(e.ended_at),
+            "peak_value": e.peak_value, "peak_at": _local(e.peak_at), "changes": e.changes,
             "case": e.case.number if e.case_id else None}
+
+
+def _local(moment) -> str | None:
+    """In the city's time zone, as the case API gives times (pages show them as they come)."""
+    from django.utils import timezone
+
+    return timezone.localtime(moment).isoformat() if moment else None
 
 
 def _float(value: str, field: str, errors: list[str], line: int) -> float | None:

@@ -67,7 +67,7 @@
     return '<svg class="sensor-chart" viewBox="0 0 ' + w + " " + h + '" role="img" aria-label="' + C.esc(text.last24h) + '">' +
       '<polygon class="band" points="' + band + '"/>' + rules + '<polyline class="mean" points="' + line + '"/>' +
       '<text x="2" y="12">' + C.esc(hi.toPrecision(3)) + '</text><text x="2" y="' + (h - 16) + '">' + C.esc(lo.toPrecision(3)) + "</text>" +
-      '<text x="' + pad + '" y="' + (h - 2) + '">' + C.esc(new Date(t0).toLocaleString().slice(0, 16)) + "</text></svg>";
+      '<text x="' + pad + '" y="' + (h - 2) + '">' + C.esc(points[0].t.slice(5, 16).replace("T", " ")) + " – " + C.esc(points[points.length - 1].t.slice(5, 16).replace("T", " ")) + "</text></svg>";
   }
 
   function open(code, quiet) {
