@@ -124,8 +124,9 @@ persistence_location {directory / 'data'}/
 autosave_interval 30
 max_queued_messages 0
 max_queued_bytes 0
-# A batch is acknowledged after it is committed: let that many be in flight to the ingest.
-max_inflight_messages 0
+# A batch is acknowledged after it is committed: this many may be in flight to the ingest (several batches),
+# and the rest wait in the broker's queue, not in the ingest's memory.
+max_inflight_messages 20000
 log_dest file {directory / 'mosquitto.log'}
 log_type error
 log_type warning
