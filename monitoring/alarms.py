@@ -66,8 +66,9 @@ def on_stored(rows: list[tuple[int, datetime, float]]) -> None:
         by_sensor[sensor_id].append((time, value))
     # Locked in id order, as every ingesting process does: two of them cannot deadlock, and one sensor's state
     # is advanced by one at a time.
+    # The position (a geometry to decode) and the texts are read only for the few sensors that raise a case.
     sensors = list(Sensor.objects.select_for_update(of=("self",)).select_related("kind").filter(pk__in=by_sensor)
-                   .order_by("pk"))
+                   .defer("position", "name", "watched_object", "mqtt_hash").order_by("pk"))
     # Open episodes and silences of the whole batch in two queries, and the sensors' new state in one UPDATE:
     # a batch of thousands of sensors costs a few statements, not a few per sensor.
     episodes = {e.sensor_id: e for e in AlarmEpisode.objects.filter(sensor_id__in=by_sensor, ended_at__isnull=True)

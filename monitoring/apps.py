@@ -15,7 +15,7 @@ class MonitoringConfig(AppConfig):
 
     def scheduled_jobs(self) -> list:
         """Run by dispatch's scheduler (run_scheduler): months of readings' partitions made ahead and old raw
-        months dropped, daily and at start; silent sensors every minute."""
+        months dropped, daily and at start; silent sensors and the broker's files from the registry every minute."""
         from django.utils import timezone
 
         from . import readings
@@ -29,7 +29,16 @@ class MonitoringConfig(AppConfig):
 
             return f"sensors: {check_silent()} fell silent"
 
-        return [("readings-partitions", partitions, {"trigger": "cron", "hour": 2, "minute": 10,
+        def broker_files() -> str:
+            from . import broker
+
+            try:
+                return "broker: " + ("files rewritten, reloaded" if broker.sync() else "files current")
+            except (broker.BrokerError, OSError) as exc:
+                return f"broker: {exc}"
+
+        return [("broker-files", broker_files, {"trigger": "interval", "seconds": 60, "next_run_time": timezone.now()}),
+                ("readings-partitions", partitions, {"trigger": "cron", "hour": 2, "minute": 10,
                                                       "next_run_time": timezone.now()}),
                 ("silent-sensors", silent, {"trigger": "interval", "seconds": 60, "next_run_time": timezone.now()})]
 

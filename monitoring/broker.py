@@ -99,9 +99,22 @@ def acl_text(registry: bool = True) -> str:
     return "\n".join(lines)
 
 
+def _ingest_row(directory: Path) -> str:
+    """The ingest's line of the password file: kept as it is once made (a fresh salt would change the file at
+    every write, and `sync` compares files to know whether the broker must reload)."""
+    user = settings.MQTT_INGEST_USER
+    try:
+        for line in (directory / "passwd").read_text().splitlines():
+            if line.startswith(f"{user}:"):
+                return line
+    except OSError:
+        pass
+    return f"{user}:{hash_passwords({user: ingest_password(directory)})[user]}"
+
+
 def passwd_text(directory: Path, registry: bool = True) -> str:
-    ingest = hash_passwords({settings.MQTT_INGEST_USER: ingest_password(directory)})
-    rows = [f"{u}:{h}" for u, h in ingest.items()]
+    ingest_password(directory)
+    rows = [_ingest_row(directory)]
     if not registry:
         return "\n".join(rows) + "\n"
     rows += [f"{c}:{h}" for c, h in Sensor.objects.filter(active=True).exclude(mqtt_hash="")
@@ -135,6 +148,24 @@ pid_file {directory / 'mosquitto.pid'}
 # Started as root, mosquitto would become 'mosquitto', who cannot read these private files: stay their owner.
 user {getpass.getuser()}
 """
+
+
+def sync(directory: Path | None = None, port: int | None = None) -> bool:
+    """Write the files again when the registry changed them, and make the running broker read them; whether it
+    did. The scheduler runs this every minute, so a sensor added or switched off in the admin or by an import
+    gets (or loses) its broker account without anyone restarting anything."""
+    directory = Path(directory or settings.MQTT_DIR).resolve()
+    port = port or endpoint().port
+    wanted = {"passwd": passwd_text(directory), "acl": acl_text(), "mosquitto.conf": conf_text(directory, port)}
+    try:
+        same = all((directory / name).read_text() == text for name, text in wanted.items())
+    except OSError:
+        same = False
+    if same:
+        return False
+    write_config(directory, port)
+    reload(directory)
+    return True
 
 
 def write_config(directory: Path | None = None, port: int | None = None, *, registry: bool = True) -> Path:

@@ -258,3 +258,38 @@ def test_the_simulator_drives_a_rainstorm_through_the_broker_to_cases(devices, m
         assert _wait(lambda: Case.objects.filter(source="sensor", category__code="SJ0405").count() == 3, 10)
     finally:
         running.stop()
+
+
+def test_a_sensor_added_later_gets_its_account_from_the_scheduler_sync(devices, mqtt_broker, people):
+    import io
+
+    from django.core.management import call_command
+
+    from monitoring import broker
+    from monitoring.models import Sensor, SensorKind, topic_for
+
+    assert broker.sync(mqtt_broker["dir"], mqtt_broker["port"]) is False  # nothing changed since the fixture
+    lon, lat = point_in(people["b"])
+    Sensor.objects.create(code="GAS-100", kind=SensorKind.objects.get(code="gas"), owner=people["cg"],
+                          position=Point(lon, lat, srid=4326))
+    out = io.StringIO()
+    call_command("issue_sensor_password", "GAS-100", stdout=out)  # prints it once, rewrites and reloads
+    code, password = out.getvalue().split()
+    assert code == "GAS-100" and Sensor.objects.get(code=code).mqtt_hash.startswith("$7$")
+    time.sleep(0.3)
+    acks: dict[int, object] = {}
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+    client.on_publish = lambda c, u, mid, rc, props: acks.__setitem__(mid, rc)
+    client.username_pw_set("GAS-100", password)
+    client.connect("127.0.0.1", mqtt_broker["port"])
+    client.loop_start()
+    info = client.publish(topic_for("GAS-100"), _reading(1, 1.0), qos=1)
+    assert _wait(lambda: info.mid in acks, 5)
+    client.loop_stop()
+    client.disconnect()
+    assert not acks[info.mid].is_failure
+    # switched off: the next sync takes its account away
+    Sensor.objects.filter(code="GAS-100").update(active=False)
+    assert broker.sync(mqtt_broker["dir"], mqtt_broker["port"]) is True
+    assert "GAS-100" not in (mqtt_broker["dir"] / "passwd").read_text()
+    assert broker.sync(mqtt_broker["dir"], mqtt_broker["port"]) is False
