@@ -19,13 +19,13 @@ SECRET_FILE := var/secret_key
 PROD_ENV = DEBUG=0 SECRET_KEY="$$(cat $(SECRET_FILE))" SECURE_SSL_REDIRECT=0 SECURE_COOKIES=0 \
   $(if $(DEMO_EASY),FORCE_PASSWORD_CHANGE=0 OTP_REQUIRED_ROLES=,)
 
-.PHONY: run test setup system venv database messages static demo serve lint audit pytest bench install clean
+.PHONY: run test setup system venv database messages static broker demo serve lint audit pytest bench install clean
 
 run: setup demo serve
 
 test: setup lint audit pytest
 
-setup: system venv database messages static
+setup: system venv database messages static broker
 
 system:
 	@sh deploy/setup-system.sh
@@ -56,13 +56,21 @@ $(SECRET_FILE):
 static: venv $(SECRET_FILE)
 	@$(PROD_ENV) $(PY) manage.py collectstatic --noinput -v0
 
+# The sensors' broker: the product's own Mosquitto on MQTT_URL's port (default 18831), its password file and ACL
+# written from the sensor registry; started where nothing answers there, reloaded where ours runs.
+broker: database
+	@$(PY) manage.py mqtt_broker start
+
 demo: database
 	@$(PY) manage.py load_demo
 
-# The scheduler (overdue watch) runs beside gunicorn and stops with it.
+# The scheduler (overdue watch) and the sensors' ingest run beside gunicorn and stop with it (the broker is
+# started again after load_demo, which issues the demo sensors' passwords).
 serve:
 	@echo "CityGrid at http://$(HOST):$(PORT)/ (demo users: see README)"
-	@$(PROD_ENV) $(PY) manage.py run_scheduler & sched=$$!; trap 'kill $$sched 2>/dev/null' EXIT INT TERM; \
+	@$(PY) manage.py mqtt_broker start
+	@$(PROD_ENV) $(PY) manage.py run_scheduler & sched=$$!; $(PROD_ENV) $(PY) manage.py run_ingest & ingest=$$!; \
+	trap 'kill $$sched $$ingest 2>/dev/null' EXIT INT TERM; \
 	WEB_BIND=$(HOST):$(PORT) WORKERS=$(WORKERS) THREADS=$(THREADS) $(PROD_ENV) \
 	  $(VENV)/bin/gunicorn --config deploy/gunicorn.conf.py citygrid.wsgi
 

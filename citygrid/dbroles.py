@@ -48,7 +48,8 @@ SEQUENCE_GRANTS = frozenset({"USAGE"})  # nextval (the case numbers); identity c
 BACKUP_GRANTS = frozenset({"SELECT"})  # tables and sequences alike: what pg_dump reads
 # SECURITY DEFINER functions (owned by the owner, run with its rights) that the runtime role may call; nobody
 # else may (EXECUTE is revoked from PUBLIC).
-DEFINER_FUNCTIONS = ("citygrid_audit_purge", "citygrid_analyze", "citygrid_audit_partitions")
+DEFINER_FUNCTIONS = ("citygrid_audit_purge", "citygrid_analyze", "citygrid_audit_partitions",
+                     "monitoring_ensure_partitions", "monitoring_drop_partitions")
 TABLE_PRIVILEGES = ("SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER")
 SEQUENCE_PRIVILEGES = ("USAGE", "SELECT", "UPDATE")
 

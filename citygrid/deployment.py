@@ -11,10 +11,10 @@ from pathlib import Path
 from django.conf import settings
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "deploy"
-# Every unit and timer the installer enables or starts. The ingest service (sensors) is the next slot: a
-# citygrid-ingest.service hardened as the scheduler's unit, added here and to citygrid.target.
+# Every unit and timer the installer enables or starts.
 SYSTEMD_UNITS = (
-    "citygrid.target", "citygrid-web.service", "citygrid-scheduler.service",
+    "citygrid.target", "citygrid-web.service", "citygrid-scheduler.service", "citygrid-mqtt.service",
+    "citygrid-ingest.service",
     "citygrid-backup-db@.service", "citygrid-backup-db-full.timer", "citygrid-backup-db-diff.timer",
     "citygrid-backup-media.service", "citygrid-backup-media.timer",
     "citygrid-health.service", "citygrid-health.timer", "citygrid-page@.service",
@@ -65,6 +65,7 @@ class Layout:
             "MEDIA_ROOT": str(Path(settings.MEDIA_ROOT).resolve()),
             "STATIC_ROOT": str(Path(settings.STATIC_ROOT).resolve()), "STATIC_URL": settings.STATIC_URL,
             "STATUS_DIR": str(Path(settings.BACKUP_STATUS_DIR).resolve()),
+            "MQTT_DIR": str(Path(settings.MQTT_DIR).resolve()),
             # "-": a path that does not exist (yet) does not stop the unit; the job then says what is missing.
             "PGBACKREST_PATHS": " ".join(f"-{p}" for p in self.pgbackrest_paths),
             "MEDIA_REPO_PATHS": " ".join(f"-{p}" for p in self.media_repo_paths),

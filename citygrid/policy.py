@@ -39,6 +39,7 @@ def _r(*names: str) -> frozenset[str]:
 
 CASE_WRITERS = _r(roles.INSPECTOR, roles.OPERATOR, roles.DISPATCHER)
 CENTRE = _r(roles.DISPATCHER, roles.OPERATOR, roles.LEADER)
+SENSOR_READERS = CENTRE | {roles.BUREAU_STAFF}
 
 POLICIES: dict[str, Policy] = {
     # Pages and plumbing
@@ -143,6 +144,15 @@ POLICIES: dict[str, Policy] = {
                                      "district", scope="bulletin", replica=True),
     "frontend:bulletin": Policy(_r(roles.LEADER, roles.DISPATCHER), objects="cases of the user's district",
                                 replica=True),
+    # Lifeline monitoring (issue 16): sensors scoped as cases are (district; a bureau its own sensors)
+    "monitoring:sensor-list": Policy(SENSOR_READERS, objects="sensors of the user's district / bureau"),
+    "monitoring:sensor-detail": Policy(SENSOR_READERS, objects="sensors of the user's district / bureau",
+                                       scope="sensor"),
+    "monitoring:sensor-chart": Policy(SENSOR_READERS, objects="readings of the user's sensors", scope="sensor",
+                                      replica=True),
+    "monitoring:alarm-summary": Policy(_r(roles.LEADER, roles.DISPATCHER), objects="alarms of the user's sensors"),
+    "monitoring:reading-batch": Policy(frozenset(), PUBLIC, "readings from a gateway with its own key (Authorization: "
+                                       "Gateway), for its bureau's sensors only; no user"),
 }
 # Open311 is public by the GeoReport specification; every admin page is the admin site's.
 PREFIX_POLICIES: dict[str, Policy] = {

@@ -37,13 +37,20 @@ _CATALOGUE = tuple(f"incidents.{verb}_{model}" for model in ("category", "timeli
                    for verb in ("add", "change", "delete", "view"))
 # dispatch.* is routing, the calendar, response units (their crews' phone accounts too), unit assignments (read-only
 # in the admin whatever the permission), evaluation weights and stage time limits.
+# The sensor registry (lifeline monitoring) is the system administrator's; what the alarm engine and the ingest
+# record he reads; gateways carry keys, so they are the security administrator's (keys come from a command).
+_SENSORS = (*(f"monitoring.{verb}_{model}" for model in ("sensorkind", "sensor")
+              for verb in ("add", "change", "delete", "view")),
+            "monitoring.view_alarmepisode", "monitoring.view_silence", "monitoring.view_rejection")
 ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
-    ADMIN: ("grids.*", "dispatch.*", *_CATALOGUE, "citygrid.add_staffprofile", "citygrid.change_staffprofile",
-            "citygrid.view_staffprofile", "auth.add_user", "auth.change_user", "auth.view_user"),
+    ADMIN: ("grids.*", "dispatch.*", *_CATALOGUE, *_SENSORS, "citygrid.add_staffprofile",
+            "citygrid.change_staffprofile", "citygrid.view_staffprofile", "auth.add_user", "auth.change_user",
+            "auth.view_user"),
     SECADMIN: ("auth.view_user", "auth.change_user", "auth.view_group", "citygrid.view_staffprofile",
                "citygrid.change_staffprofile", "citygrid.add_apitoken", "citygrid.change_apitoken",
                "citygrid.view_apitoken", "incidents.add_open311client", "incidents.change_open311client",
-               "incidents.view_open311client", "axes.view_accessattempt", "axes.delete_accessattempt",
+               "incidents.view_open311client", "monitoring.view_gateway", "monitoring.change_gateway",
+               "axes.view_accessattempt", "axes.delete_accessattempt",
                "axes.view_accesslog", "axes.view_accessfailurelog", "otp_totp.view_totpdevice",
                "otp_totp.delete_totpdevice", "otp_static.view_staticdevice", "otp_static.delete_staticdevice"),
     AUDITOR: ("citygrid.view_auditevent", "axes.view_accessattempt", "axes.view_accesslog",

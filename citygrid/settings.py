@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "grids",
     "incidents",
     "dispatch",
+    "monitoring",
     "frontend",
 ]
 
@@ -417,3 +418,17 @@ MEDIA_BACKUP_MAX_AGE_MINUTES = float(os.environ.get("MEDIA_BACKUP_MAX_AGE_MINUTE
 SILENCED_SYSTEM_CHECKS = ["gis.W001", "django_ratelimit.W001"]
 if REDIS_URL == "off":  # development without Redis: per-process counts
     SILENCED_SYSTEM_CHECKS += ["django_ratelimit.E003"]
+
+# Lifeline monitoring (monitoring): the product's own Mosquitto, written from the sensor registry (not a
+# broker that happens to run on 1883). MQTT_URL is where the ingest and the simulator connect; the set-up
+# starts a broker from MQTT_DIR on that port when none answers.
+MQTT_URL = os.environ.get("MQTT_URL", "mqtt://127.0.0.1:18831")
+MQTT_DIR = Path(os.environ.get("MQTT_DIR", str(BASE_DIR / "var" / "mosquitto")))
+MQTT_INGEST_USER = os.environ.get("MQTT_INGEST_USER", "citygrid-ingest")
+INGEST_BATCH_MAX = int(os.environ.get("INGEST_BATCH_MAX", "2000"))  # readings in one INSERT
+INGEST_BATCH_SECONDS = float(os.environ.get("INGEST_BATCH_SECONDS", "0.2"))  # longest a reading waits for its batch
+INGEST_FUTURE_SECONDS = int(os.environ.get("INGEST_FUTURE_SECONDS", "300"))  # a clock this far ahead is refused
+READINGS_RAW_DAYS = int(os.environ.get("READINGS_RAW_DAYS", "400"))  # raw readings kept; rollups for years
+SENSOR_SILENT_INTERVALS = int(os.environ.get("SENSOR_SILENT_INTERVALS", "5"))  # missed intervals → maintenance case
+SENSOR_FLAPPING_EPISODES = int(os.environ.get("SENSOR_FLAPPING_EPISODES", "4"))  # episodes in the window → flapping
+SENSOR_FLAPPING_WINDOW_S = int(os.environ.get("SENSOR_FLAPPING_WINDOW_S", "3600"))

@@ -50,6 +50,7 @@ if [ -z "$STAGE" ]; then
     fi
     install -d -m 0755 "$STATE" "$STATE/static"
     install -d -o "$APP_USER" -g "$APP_USER" -m 0750 "$STATE/media"
+    install -d -o "$APP_USER" -g "$APP_USER" -m 0700 "$STATE/mosquitto"
 fi
 
 # --- the environment files: made once, then left as the administrator edits them -----------------------------
@@ -70,6 +71,7 @@ DATABASE_URL=postgis://citygrid_app@%2Fvar%2Frun%2Fpostgresql/citygrid
 MEDIA_ROOT=$STATE/media
 STATIC_ROOT=$STATE/static
 BACKUP_STATUS_DIR=$STATE/backup-status
+MQTT_DIR=$STATE/mosquitto
 SECURE_PROXY_SSL_HEADER=1
 TRUSTED_PROXIES=127.0.0.1,::1
 REDIS_URL=redis://127.0.0.1:6379/1
@@ -217,10 +219,11 @@ nginx -t -q
 if [ -d /run/systemd/system ]; then
     [ -z "$units_changed" ] || systemctl daemon-reload
     systemctl enable --now nginx citygrid.target citygrid-web.service citygrid-scheduler.service \
+        citygrid-mqtt.service citygrid-ingest.service \
         citygrid-backup-db-full.timer citygrid-backup-db-diff.timer citygrid-backup-media.timer citygrid-health.timer
     [ -z "$site_changed" ] || systemctl reload nginx
     say "CityGrid serves at https://$SERVER_NAME/ (systemctl status citygrid.target; journalctl -u citygrid-web)"
 else
     say "systemd is not running here: the units are installed but nothing was started. Start by hand what they"
-    say "start: README, Operations (nginx; gunicorn --config deploy/gunicorn.conf.py citygrid.wsgi; run_scheduler)"
+    say "start: README, Operations (nginx; gunicorn --config deploy/gunicorn.conf.py citygrid.wsgi; run_scheduler; mqtt_broker start; run_ingest)"
 fi

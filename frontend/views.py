@@ -170,7 +170,33 @@ class Console(Page):
                          "nearest": _("Nearest available units"), "send": _("Send"),
                          "noUnits": _("No available unit nearby."), "none": _("No cases match."),
                          **console_text()},
-                **console_config(self.request)}
+                **console_config(self.request), **sensor_config(self.request)}
+
+
+def alarm_config(request) -> dict:
+    """The dashboard's table of sensor alarms by kind and district."""
+    if not allows(request.user, "GET", "monitoring:alarm-summary"):
+        return {}
+    return {"apiAlarms": reverse("monitoring:alarm-summary"),
+            "alarmColumns": {"kind_name": _("Sensor kind"), "district_name": _("District"), "episodes": _("Episodes"),
+                             "alarms": _("Reached the alarm level"), "cases": _("Cases raised"),
+                             "ongoing": _("Ongoing")},
+            "alarmNone": _("No sensor alarms in this period.")}
+
+
+def sensor_config(request) -> dict:
+    """The console's sensor layer (lifeline monitoring), for the roles that may read sensors."""
+    from monitoring.models import Level, SensorState
+
+    if not allows(request.user, "GET", "monitoring:sensor-list"):
+        return {}
+    return {"apiSensors": reverse("monitoring:sensor-list"), "apiSensor": "/api/monitoring/sensors/",
+            "sensorStates": {value: str(label) for value, label in SensorState.choices},
+            "sensorLevels": {value: str(label) for value, label in Level.choices},
+            "sensorText": {"layer": _("Sensors"), "last24h": _("Last 24 hours"), "episodes": _("Alarm episodes"),
+                           "noEpisodes": _("No alarm episodes."), "noReadings": _("No readings in this period."),
+                           "lastValue": _("Last reading"), "peak": _("peak"), "case": _("case"),
+                           "ongoing": _("ongoing"), "flapping": _("Flapping: no cases raised")}}
 
 
 def console_text() -> dict:
@@ -202,7 +228,7 @@ class Dashboard(Page):
                 "end": (today + timedelta(days=1)).isoformat()}
 
     def page_config(self) -> dict:
-        return {"apiHeat": reverse("dispatch:dashboard-heat"),
+        return {**alarm_config(self.request), "apiHeat": reverse("dispatch:dashboard-heat"),
                 "apiChoropleth": reverse("dispatch:dashboard-choropleth"),
                 "apiArea": "/api/dispatch/dashboard/areas/", "apiKpis": reverse("dispatch:dashboard-kpis"),
                 "apiEvaluation": reverse("dispatch:evaluation"), "apiCatalogue": reverse("incidents:catalogue"),
@@ -280,6 +306,8 @@ LIFECYCLE_ACTIONS = {  # every action name a case log or a page shows, as a pers
     "unit_acknowledge": gettext_lazy("Unit acknowledged"), "unit_arrive": gettext_lazy("Unit arrived"),
     "unit_clear": gettext_lazy("Unit cleared"),
     "reopen": gettext_lazy("Reopened as rework"), "callback": gettext_lazy("Called back"),
+    "sensor_level": gettext_lazy("Sensor level changed"), "sensor_clear": gettext_lazy("Sensor back to normal"),
+    "sensor_back": gettext_lazy("Sensor reports again"),
 }
 
 

@@ -210,6 +210,19 @@ def dispatch(case: Case, actor, *, bureau: Bureau, note: str = "", deadline: dat
     return _apply(case, actor, "dispatch", version=version, note=note, change=assign)
 
 
+def system_register(case: Case, *, note: str) -> Case:
+    """Registration (立案) of a case raised by an instrument (a sensor's alarm): no person acts, the note says
+    what did; routing follows as for any registration."""
+    return _apply(case, None, "register", note=note, system=True)
+
+
+def system_note(case: Case, *, action: str, note: str) -> CaseLog:
+    """A system's entry in a case's log that changes nothing in the case (a sensor alarm's level change or end):
+    it reaches the live feed as every log entry does."""
+    return CaseLog.objects.create(case=case, action=action, from_status=case.status, to_status=case.status,
+                                  note=note, bureau_id=case.bureau_id)
+
+
 def system_dispatch(case: Case, *, bureau: Bureau, note: str) -> Case:
     """Auto-dispatch by a routing rule: no person acts, the log says which rule did."""
     return _apply(case, None, "dispatch", note=note, change=lambda c: setattr(c, "bureau", bureau), system=True)

@@ -215,3 +215,39 @@ def live_server(request, tmp_path_factory):
     yield server
     server.stop()
     production.disable()
+
+
+@pytest.fixture(scope="session")
+def mqtt_broker(tmp_path_factory):
+    """The product's Mosquitto as `manage.py mqtt_broker start` runs it, on a free port with its own files: the
+    ingest's account at first; `mqtt_registry` rewrites the password file and ACL from a test's sensors."""
+    from django.test import override_settings
+
+    from monitoring import broker
+    from tests.servers import free_port
+
+    directory = tmp_path_factory.mktemp("mosquitto")
+    port = free_port()
+    with override_settings(MQTT_URL=f"mqtt://127.0.0.1:{port}", MQTT_DIR=directory):
+        broker.start(directory, port, registry=False)
+        try:
+            yield {"dir": directory, "port": port, "url": f"mqtt://127.0.0.1:{port}"}
+        finally:
+            broker.stop(directory)
+
+
+@pytest.fixture
+def mqtt_registry(mqtt_broker, settings):
+    """Rewrite the broker's password file and ACL from the registry as it is now, and make the broker read them."""
+    from monitoring import broker
+
+    settings.MQTT_URL, settings.MQTT_DIR = mqtt_broker["url"], mqtt_broker["dir"]
+
+    def refresh() -> None:
+        broker.write_config(mqtt_broker["dir"], mqtt_broker["port"])
+        assert broker.reload(mqtt_broker["dir"])
+        import time
+
+        time.sleep(0.3)  # SIGHUP is handled in the broker's loop
+
+    return refresh

@@ -54,6 +54,13 @@ MATRIX = [
     ("admin:axes_accessattempt_changelist", [], {"secadmin", "auditor"}),
     ("admin:incidents_publicationrule_changelist", [], {"admin"}),  # what the public sees: configuration
     ("admin:incidents_publicationrule_add", [], {"admin"}),
+    # lifeline monitoring: the registry is the system administrator's, gateways (keys) the security administrator's
+    ("admin:monitoring_sensor_add", [], {"admin"}),
+    ("admin:monitoring_sensor_changelist", [], {"admin"}),
+    ("admin:monitoring_sensorkind_changelist", [], {"admin"}),
+    ("admin:monitoring_alarmepisode_changelist", [], {"admin"}),
+    ("admin:monitoring_rejection_changelist", [], {"admin"}),
+    ("admin:monitoring_gateway_changelist", [], {"secadmin"}),
 ]
 
 

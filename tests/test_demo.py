@@ -21,9 +21,10 @@ def demo(db):
 def counts():
     from dispatch.models import RoutingRule
     from incidents.models import Case, CaseLog
+    from monitoring.models import Sensor
 
     return (Area.objects.count(), Cell.objects.count(), Bureau.objects.count(), User.objects.count(),
-            RoutingRule.objects.count(), Case.objects.count(), CaseLog.objects.count())
+            RoutingRule.objects.count(), Case.objects.count(), CaseLog.objects.count(), Sensor.objects.count())
 
 
 def test_demo_city_is_believable(demo):
@@ -94,3 +95,14 @@ def test_demo_cases_go_round_the_loop(demo):
     # The demo's own emergency, not one of the generated history's (numbered DM…), which spans every subclass.
     emergency = Case.objects.exclude(number__startswith="DM").get(category__code="SJ0405")
     assert emergency.status == "dispatched" and emergency.log.filter(action="dispatch", actor=None).exists()
+
+
+def test_the_demo_city_has_sensors_of_every_kind_in_its_districts(demo):
+    from monitoring.models import Sensor, SensorKind
+
+    sensors = Sensor.objects.select_related("kind", "district", "owner")
+    assert {s.kind.code for s in sensors} == set(SensorKind.objects.values_list("code", flat=True))
+    assert {s.district.code for s in sensors} == {"430302", "430304"}
+    assert all(s.cell_id and s.mqtt_hash.startswith("$7$") for s in sensors)
+    gas = sensors.filter(kind__code="gas").first()
+    assert gas.owner.kind == "gas" and gas.watched_object

@@ -68,6 +68,10 @@ MATRIX = [
     ("get", "frontend:bulletin", [], PERIOD, {"dispatcher": 200, "leader": 200}),
     ("get", "dispatch:bulletin", [], PERIOD, {"dispatcher": 200, "leader": 200}),
     ("get", "dispatch:bulletins", [], None, {"dispatcher": 200, "leader": 200}),
+    # lifeline monitoring (issue 16)
+    ("get", "monitoring:sensor-list", [], None,
+     dict.fromkeys(["operator", "dispatcher", "leader", "bureau_staff"], 200)),
+    ("get", "monitoring:alarm-summary", [], PERIOD, {"leader": 200, "dispatcher": 200}),
 ]
 
 
@@ -83,7 +87,7 @@ def unit(people):
 def test_role_by_endpoint(by_role, unit, method, name, args, body, expected):
     for role, user in by_role.items():
         client = api_client(user)
-        if not name.startswith(("grids:", "incidents:", "dispatch:")):  # pages: a logged-in browser
+        if not name.startswith(("grids:", "incidents:", "dispatch:", "monitoring:")):  # pages: a logged-in browser
             client.force_login(user)
         url = reverse(name, args=args)
         response = client.get(url, body or {}) if method == "get" else client.post(url, body or {}, format="json")

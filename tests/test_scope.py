@@ -83,12 +83,17 @@ def world(people):
     from dispatch.bulletin import issue, month_of
 
     bulletin = issue(month_of(timezone.localdate()), people["west"].pk)  # the west district's, this month's
+    from monitoring.models import Sensor, SensorKind
+
+    sensor = Sensor.objects.create(code="WL-001", kind=SensorKind.objects.get(code="manhole_level"),
+                                   owner=people["cg"], position=Point(lon, lat, srid=4326))
     objects = {"case": {"number": case.number},
                "photo": {"pk": Photo.objects.filter(case=case).first().pk},
                "assignment": {"pk": assignment.pk},
                "unit": {"code": unit.code},
                "area-figures": {"code": people["a"].code},
-               "bulletin": {"pk": bulletin.pk}}
+               "bulletin": {"pk": bulletin.pk},
+               "sensor": {"code": sensor.code}}
     return {"case": case, "kwargs": kwargs, "objects": objects, "outsiders": outsiders, "insiders": insiders}
 
 

@@ -28,3 +28,9 @@ class Command(BaseCommand):
         self.stdout.write(f"demo dispatch: {rules} routing rules added, {cases} demo cases added, "
                           f"{history} cases of generated history added, {units} response units added")
         self.stdout.write(f"demo hotline and public reports: {load_hotline_cases()} added")
+        # Apps above dispatch (monitoring: the demo sensors), which this command may not import, offer load_demo().
+        from django.apps import apps
+
+        for config in apps.get_app_configs():
+            if hasattr(config, "load_demo"):
+                self.stdout.write(config.load_demo())

@@ -75,7 +75,20 @@ def jobs() -> list[tuple[str, Callable[[], str], dict]]:
         # Daily: from the first working day of a month on, last month's bulletins exist (issued once, kept);
         # also at start, so that a scheduler down at 06:00 that day catches up.
         ("monthly-bulletin", _bulletins, {"trigger": "cron", "hour": 6, "minute": 0, "next_run_time": timezone.now()}),
+        *_app_jobs(),
     ]
+
+
+def _app_jobs() -> list[tuple[str, Callable[[], str], dict]]:
+    """Jobs of apps above dispatch (monitoring: readings' partitions, silent sensors), which this module may not
+    import: each such AppConfig offers `scheduled_jobs()` in the same form as `jobs()`."""
+    from django.apps import apps
+
+    found = []
+    for config in apps.get_app_configs():
+        if hasattr(config, "scheduled_jobs"):
+            found.extend(config.scheduled_jobs())
+    return found
 
 
 class Command(BaseCommand):

@@ -16,7 +16,7 @@
   var unitLayer = L.layerGroup().addTo(map);
   var layerNames = {};
   layerNames[text.layerCells] = cells; layerNames[text.layerDistricts] = districts; layerNames[text.layerCases] = clusters;
-  L.control.layers(null, layerNames).addTo(map);
+  window.cityGridLayers = L.control.layers(null, layerNames).addTo(map);  // sensors.js adds its layer
   var markers = {}, current = null;
 
   // ---- reference data for the filters
@@ -269,6 +269,7 @@
     lastId = Math.max(lastId, ev.id);
     document.body.dataset.lastEvent = lastId;  // how far the feed has been read (the tests wait on it)
     if (ev.case.emergency && ev.action === "report") announceEmergency(ev);
+    document.dispatchEvent(new CustomEvent("citygrid:event", { detail: ev }));  // the sensor layer follows the feed
     clearTimeout(pending);
     pending = setTimeout(load, 300);
     // Refresh the open case, unless the dispatcher has started filling in its form (a stale version then gets a

@@ -1,0 +1,49 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class MonitoringConfig(AppConfig):
+    """Lifeline monitoring: sensors over MQTT, readings, alarms that raise cases through incidents."""
+
+    name = "monitoring"
+    verbose_name = _("Lifeline monitoring")
+
+    def ready(self) -> None:
+        from .scoping import register_scopes
+
+        register_scopes()
+
+    def scheduled_jobs(self) -> list:
+        """Run by dispatch's scheduler (run_scheduler): months of readings' partitions made ahead and old raw
+        months dropped, daily and at start; silent sensors and the broker's files from the registry every minute."""
+        from django.utils import timezone
+
+        from . import readings
+
+        def partitions() -> str:
+            made, dropped = readings.ensure_partitions(2), readings.drop_expired()
+            return f"readings: {made} monthly partitions made, {dropped} expired dropped"
+
+        def silent() -> str:
+            from .alarms import check_silent
+
+            return f"sensors: {check_silent()} fell silent"
+
+        def broker_files() -> str:
+            from . import broker
+
+            try:
+                return "broker: " + ("files rewritten, reloaded" if broker.sync() else "files current")
+            except (broker.BrokerError, OSError) as exc:
+                return f"broker: {exc}"
+
+        return [("broker-files", broker_files, {"trigger": "interval", "seconds": 60, "next_run_time": timezone.now()}),
+                ("readings-partitions", partitions, {"trigger": "cron", "hour": 2, "minute": 10,
+                                                      "next_run_time": timezone.now()}),
+                ("silent-sensors", silent, {"trigger": "interval", "seconds": 60, "next_run_time": timezone.now()})]
+
+    def load_demo(self) -> str:
+        """load_demo's part: the demo city's sensors (idempotent)."""
+        from .demo import load_demo_sensors
+
+        return f"demo sensors: {load_demo_sensors()} added"

@@ -1,0 +1,244 @@
+"""The product's own Mosquitto: its configuration, password file and ACL written from the sensor registry.
+
+Every device has its own account (its sensor code) and may publish only to its own topic; a gateway account
+(monitoring.models.Gateway, the same key as its HTTP token) may publish for its bureau's sensors; the ingest
+service's account may only read. Anonymous clients are refused. Passwords are never stored: mosquitto_passwd
+hashes them when they are issued, and the hashes are what the password file is written from."""
+
+import getpass
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from django.conf import settings
+
+from .models import Gateway, Sensor, topic_for
+
+
+class BrokerError(RuntimeError):
+    """The broker cannot be configured or started; the message is one readable line."""
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    host: str
+    port: int
+
+
+def endpoint(url: str | None = None) -> Endpoint:
+    parts = urlsplit(url or settings.MQTT_URL)
+    if parts.scheme not in ("mqtt", "tcp"):
+        raise BrokerError(f"MQTT_URL must be mqtt://host:port, not {url or settings.MQTT_URL!r}")
+    return Endpoint(parts.hostname or "127.0.0.1", parts.port or 1883)
+
+
+def _tool(name: str) -> str:
+    found = shutil.which(name) or next((p for p in (f"/usr/sbin/{name}", f"/usr/bin/{name}") if os.path.exists(p)),
+                                       None)
+    if not found:
+        raise BrokerError(f"{name} is not installed: apt-get install mosquitto")
+    return found
+
+
+def hash_passwords(passwords: dict[str, str]) -> dict[str, str]:
+    """user → mosquitto's hash of the password, all at once (mosquitto_passwd -U on a private file)."""
+    if not passwords:
+        return {}
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "passwd"
+        path.write_text("".join(f"{user}:{password}\n" for user, password in passwords.items()))
+        subprocess.run([_tool("mosquitto_passwd"), "-U", str(path)], check=True, capture_output=True, timeout=600)
+        return dict(line.split(":", 1) for line in path.read_text().splitlines() if ":" in line)
+
+
+def issue_sensor_passwords(sensors: list[Sensor]) -> dict[str, str]:
+    """New broker passwords for these sensors (returned once, only their hashes kept)."""
+    passwords = {s.code: secrets.token_urlsafe(18) for s in sensors}
+    hashes = hash_passwords(passwords)
+    for s in sensors:
+        s.mqtt_hash = hashes[s.code]
+    Sensor.objects.bulk_update(sensors, ["mqtt_hash"], batch_size=1000)
+    return passwords
+
+
+def ingest_password(directory: Path | None = None) -> str:
+    """The ingest service's broker password, made once and kept beside the broker's files (mode 600)."""
+    path = Path(directory or settings.MQTT_DIR) / "ingest_password"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_urlsafe(24))
+    return path.read_text().strip()
+
+
+def acl_text(registry: bool = True) -> str:
+    """The ACL: the ingest reads every sensor topic; each device writes its own; a gateway its bureau's."""
+    prefix = topic_for("")
+    lines = [f"user {settings.MQTT_INGEST_USER}", f"topic read {prefix}+", ""]
+    if not registry:
+        return "\n".join(lines)
+    for code in Sensor.objects.filter(active=True).exclude(mqtt_hash="").values_list("code", flat=True):
+        lines += [f"user {code}", f"topic write {topic_for(code)}", ""]
+    for gateway in Gateway.objects.filter(active=True).exclude(mqtt_hash=""):
+        lines.append(f"user gateway-{gateway.code}")
+        if gateway.bureau_id is None:
+            lines.append(f"topic write {prefix}+")
+        else:
+            lines += [f"topic write {topic_for(code)}" for code in
+                      Sensor.objects.filter(owner_id=gateway.bureau_id, active=True).values_list("code", flat=True)]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _ingest_row(directory: Path) -> str:
+    """The ingest's line of the password file: kept as it is once made (a fresh salt would change the file at
+    every write, and `sync` compares files to know whether the broker must reload)."""
+    user = settings.MQTT_INGEST_USER
+    try:
+        for line in (directory / "passwd").read_text().splitlines():
+            if line.startswith(f"{user}:"):
+                return line
+    except OSError:
+        pass
+    return f"{user}:{hash_passwords({user: ingest_password(directory)})[user]}"
+
+
+def passwd_text(directory: Path, registry: bool = True) -> str:
+    ingest_password(directory)
+    rows = [_ingest_row(directory)]
+    if not registry:
+        return "\n".join(rows) + "\n"
+    rows += [f"{c}:{h}" for c, h in Sensor.objects.filter(active=True).exclude(mqtt_hash="")
+             .values_list("code", "mqtt_hash")]
+    rows += [f"gateway-{c}:{h}" for c, h in Gateway.objects.filter(active=True).exclude(mqtt_hash="")
+             .values_list("code", "mqtt_hash")]
+    return "\n".join(rows) + "\n"
+
+
+def conf_text(directory: Path, port: int, host: str = "127.0.0.1") -> str:
+    return f"""# Written by CityGrid (manage.py mqtt_broker); rewritten from the sensor registry.
+per_listener_settings false
+allow_anonymous false
+password_file {directory / 'passwd'}
+acl_file {directory / 'acl'}
+listener {port} {host}
+# The ingest's persistent session keeps what arrives while it restarts; the broker keeps it across its own.
+persistence true
+persistence_location {directory / 'data'}/
+autosave_interval 30
+max_queued_messages 0
+max_queued_bytes 0
+# A batch is acknowledged after it is committed: this many may be in flight to the ingest (several batches),
+# and the rest wait in the broker's queue, not in the ingest's memory.
+max_inflight_messages 20000
+log_dest file {directory / 'mosquitto.log'}
+log_type error
+log_type warning
+log_type notice
+pid_file {directory / 'mosquitto.pid'}
+# Started as root, mosquitto would become 'mosquitto', who cannot read these private files: stay their owner.
+user {getpass.getuser()}
+"""
+
+
+def sync(directory: Path | None = None, port: int | None = None) -> bool:
+    """Write the files again when the registry changed them, and make the running broker read them; whether it
+    did. The scheduler runs this every minute, so a sensor added or switched off in the admin or by an import
+    gets (or loses) its broker account without anyone restarting anything."""
+    directory = Path(directory or settings.MQTT_DIR).resolve()
+    port = port or endpoint().port
+    wanted = {"passwd": passwd_text(directory), "acl": acl_text(), "mosquitto.conf": conf_text(directory, port)}
+    try:
+        same = all((directory / name).read_text() == text for name, text in wanted.items())
+    except OSError:
+        same = False
+    if same:
+        return False
+    write_config(directory, port)
+    reload(directory)
+    return True
+
+
+def write_config(directory: Path | None = None, port: int | None = None, *, registry: bool = True) -> Path:
+    """Write mosquitto.conf, passwd and acl (each replaced whole, private to this user); returns the conf. Without
+    the registry: the ingest's account only (a broker started before the database exists)."""
+    directory = Path(directory or settings.MQTT_DIR).resolve()
+    port = port or endpoint().port
+    (directory / "data").mkdir(parents=True, exist_ok=True)
+    os.chmod(directory, 0o700)
+    for name, text in (("passwd", passwd_text(directory, registry)), ("acl", acl_text(registry)),
+                       ("mosquitto.conf", conf_text(directory, port))):
+        tmp = directory / f".{name}.tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.replace(tmp, directory / name)
+    return directory / "mosquitto.conf"
+
+
+def answers(host: str, port: int, timeout: float = 0.5) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def _pid(directory: Path) -> int | None:
+    try:
+        pid = int((directory / "mosquitto.pid").read_text().strip())
+        os.kill(pid, 0)
+        return pid
+    except (OSError, ValueError):
+        return None
+
+
+def start(directory: Path | None = None, port: int | None = None, *, registry: bool = True) -> str:
+    """Write the files and start the broker where none answers on the port; reload it where ours runs."""
+    directory = Path(directory or settings.MQTT_DIR).resolve()
+    where = endpoint()
+    port = port or where.port
+    conf = write_config(directory, port, registry=registry)
+    if answers(where.host, port):
+        if _pid(directory):
+            reload(directory)
+            return f"mosquitto on {where.host}:{port}: configuration reloaded"
+        return f"something already answers on {where.host}:{port}: not starting a broker there"
+    subprocess.run([_tool("mosquitto"), "-c", str(conf), "-d"], check=True, capture_output=True, timeout=30)
+    for _ in range(50):
+        if answers(where.host, port):
+            return f"mosquitto started on {where.host}:{port}"
+        time.sleep(0.1)
+    raise BrokerError(f"mosquitto did not start on port {port}: see {directory / 'mosquitto.log'}")
+
+
+def reload(directory: Path | None = None) -> bool:
+    """Make the running broker read its password file and ACL again (SIGHUP)."""
+    pid = _pid(Path(directory or settings.MQTT_DIR).resolve())
+    if pid is None:
+        return False
+    os.kill(pid, signal.SIGHUP)
+    return True
+
+
+def stop(directory: Path | None = None) -> bool:
+    pid = _pid(Path(directory or settings.MQTT_DIR).resolve())
+    if pid is None:
+        return False
+    os.kill(pid, signal.SIGTERM)
+    for _ in range(50):
+        try:
+            os.kill(pid, 0)
+        except OSError:
+            return True
+        time.sleep(0.1)
+    return False

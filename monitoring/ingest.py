@@ -1,0 +1,190 @@
+"""The ingest: readings from MQTT (and from gateways over HTTP) into the database in batches, at least once and
+stored once.
+
+At least once: the ingest subscribes with QoS 1 in a persistent session (a fixed client id, clean_session off)
+and acknowledges a message only after the batch holding it is committed (paho 2's manual_ack). A reading the
+ingest never committed — it stopped, the database failed — is therefore redelivered by the broker, to this
+process or the next one. Stored once: a redelivered reading is the same (sensor, seq, time) and the insert
+skips it (monitoring.readings.store). A bad reading is refused, counted and acknowledged: a redelivery would
+not make it better, and it must not block the ones behind it."""
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db import close_old_connections, transaction
+from django.utils import timezone
+
+from . import readings
+from .models import TOPIC_PREFIX
+
+log = logging.getLogger("citygrid.ingest")
+
+# After a reading with an unknown sensor code, the registry is read again, at most this often (a sensor added
+# in the admin is accepted without a restart, and a flood of junk codes costs one query per interval); and in
+# any case this often, so that a sensor switched off is refused soon.
+REGISTRY_REFRESH_S = 5.0
+REGISTRY_MAX_AGE_S = 60.0
+
+
+@dataclass
+class BatchResult:
+    stored: int = 0
+    duplicates: int = 0
+    refused: dict[str, int] = field(default_factory=dict)
+    refused_items: list[tuple[int, str]] = field(default_factory=list)  # (index in the batch, reason)
+
+
+class Registry:
+    """The active sensors, as the ingest checks readings against them."""
+
+    def __init__(self, allowed: Callable[[], dict] | None = None):
+        self._load = allowed or readings.sensor_table
+        self.table = self._load()
+        self.loaded_at = time.monotonic()
+
+    def lookup(self, codes: Iterable[str]) -> dict:
+        age = time.monotonic() - self.loaded_at
+        if age > REGISTRY_MAX_AGE_S or (age > REGISTRY_REFRESH_S and any(c not in self.table for c in codes)):
+            self.table = self._load()
+            self.loaded_at = time.monotonic()
+        return self.table
+
+
+def process(items: list[tuple[str, object]], registry: Registry, on_stored=None) -> BatchResult:
+    """Check and store (sensor code, payload) pairs in one transaction; refusals counted in the same one, so a
+    batch that fails leaves no count behind and is redelivered whole."""
+    result = BatchResult()
+    table = registry.lookup(code for code, _ in items)
+    now = timezone.now()
+    good: list[readings.Reading] = []
+    refused: dict[str, tuple[int, str]] = {}
+    for index, (code, payload) in enumerate(items):
+        try:
+            good.append(readings.parse(code, payload, table, now))
+        except readings.Refused as exc:
+            n, _ = refused.get(exc.reason, (0, ""))
+            refused[exc.reason] = (n + 1, exc.detail)
+            result.refused_items.append((index, exc.reason))
+    with transaction.atomic():
+        new = readings.store(good)
+        if refused:
+            readings.count_refused(refused, now)
+        if on_stored is not None and new:
+            on_stored(new)  # the alarm engine, in the same transaction: an episode is never ahead of its readings
+    result.stored, result.duplicates = len(new), len(good) - len(new)
+    result.refused = {reason: n for reason, (n, _) in refused.items()}
+    if refused:
+        log.warning("refused readings: %s", ", ".join(f"{r} {n}" for r, (n, _) in sorted(refused.items())))
+    return result
+
+
+def code_of(topic: str) -> str:
+    return topic[len(TOPIC_PREFIX):] if topic.startswith(TOPIC_PREFIX) else ""
+
+
+class MqttIngest:
+    """One ingest process: paho's network thread queues messages, this one stores them in batches and only then
+    acknowledges them."""
+
+    CLIENT_ID = "citygrid-ingest"
+
+    def __init__(self, url: str | None = None, password: str | None = None, *, client_id: str | None = None,
+                 on_stored=None, batch_max: int | None = None, batch_seconds: float | None = None):
+        import paho.mqtt.client as mqtt
+
+        from . import broker
+
+        self.where = broker.endpoint(url)
+        self.batch_max = batch_max or settings.INGEST_BATCH_MAX
+        self.batch_seconds = batch_seconds if batch_seconds is not None else settings.INGEST_BATCH_SECONDS
+        self.on_stored = on_stored
+        self.inbox: queue.Queue = queue.Queue()
+        self.stopping = threading.Event()
+        self.connected = threading.Event()
+        self.totals = BatchResult()
+        self.registry = Registry()
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id or self.CLIENT_ID,
+                                  clean_session=False, protocol=mqtt.MQTTv311, manual_ack=True)
+        self.client.username_pw_set(settings.MQTT_INGEST_USER, password or broker.ingest_password())
+        self.client.max_queued_messages_set(0)
+        self.client.on_connect = self._on_connect
+        # Message ids are the connection's: one received before a reconnect is not acknowledged on the new
+        # connection (the id may name another message there); the broker sends it again instead.
+        self.generation = 0
+        self.client.on_message = lambda client, userdata, msg: self.inbox.put((self.generation, msg))
+        self.client.on_disconnect = lambda *a, **k: self.connected.clear()
+
+    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
+        if reason_code.is_failure:
+            log.error("ingest: the broker refused the connection: %s", reason_code)
+            return
+        self.generation += 1
+        client.subscribe(TOPIC_PREFIX + "+", qos=1)
+        self.connected.set()
+        log.info("ingest: connected to %s:%d (session present: %s)", self.where.host, self.where.port,
+                 flags.session_present)
+
+    def start(self) -> None:
+        self.client.connect(self.where.host, self.where.port, keepalive=30)
+        self.client.loop_start()
+
+    def run(self, until: Callable[[], bool] | None = None) -> None:
+        """Store batches until stopped (or `until()` says so); a failed batch is not acknowledged and comes again."""
+        while not self.stopping.is_set() and not (until and until()):
+            batch = self._next_batch()
+            if not batch:
+                continue
+            try:
+                close_old_connections()
+                result = process([(code_of(m.topic), m.payload) for _, m in batch], self.registry, self.on_stored)
+            except Exception:
+                # Nothing acknowledged: the broker redelivers these on reconnect. Reconnect now, so that it does.
+                log.exception("ingest: a batch of %d failed; not acknowledged, reconnecting", len(batch))
+                self.stop()
+                self._drain()
+                time.sleep(1)
+                self.stopping.clear()
+                self.start()
+                continue
+            for generation, m in batch:
+                if generation == self.generation:
+                    self.client.ack(m.mid, m.qos)
+            self.totals.stored += result.stored
+            self.totals.duplicates += result.duplicates
+            for reason, n in result.refused.items():
+                self.totals.refused[reason] = self.totals.refused.get(reason, 0) + n
+
+    def _next_batch(self) -> list:
+        try:
+            first = self.inbox.get(timeout=0.5)
+        except queue.Empty:
+            return []
+        batch = [first]
+        deadline = time.monotonic() + self.batch_seconds
+        while len(batch) < self.batch_max:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            try:
+                batch.append(self.inbox.get(timeout=left))
+            except queue.Empty:
+                break
+        return batch
+
+    def _drain(self) -> None:
+        while True:
+            try:
+                self.inbox.get_nowait()
+            except queue.Empty:
+                return
+
+    def stop(self) -> None:
+        """Stop taking messages; whatever was received and not committed stays unacknowledged with the broker."""
+        self.stopping.set()
+        self.client.disconnect()
+        self.client.loop_stop()

@@ -1,0 +1,156 @@
+"""The sensor registry's rules: what a sensor looks like to the API, and the all-or-nothing CSV import."""
+
+import csv
+import io
+from collections.abc import Iterable
+
+from django.contrib.gis.geos import Point
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from grids.models import Bureau
+
+from .models import CODE_RE, Sensor, SensorKind
+
+CSV_COLUMNS = ("code", "name", "kind", "lon", "lat", "owner", "interval_s", "active", "watched_object")
+REQUIRED = ("code", "kind", "lon", "lat", "owner")
+
+
+class SensorImportError(ValueError):
+    """An import refused whole: one message per faulty line."""
+
+    def __init__(self, errors: list[str]):
+        super().__init__("; ".join(errors[:5]) + (f" (+{len(errors) - 5})" if len(errors) > 5 else ""))
+        self.errors = errors
+
+
+def summary(sensor: Sensor, *, detail: bool = False) -> dict:
+    """A sensor as a GeoJSON feature (the console's layer and the API)."""
+    kind = sensor.kind
+    props = {"code": sensor.code, "name": sensor.name, "kind": kind.code, "kind_name": kind.name, "unit": kind.unit,
+             "state": sensor.state, "state_name": sensor.get_state_display(), "active": sensor.active,
+             "flapping": sensor.flapping, "last_value": sensor.last_value,
+             "last_time": _local(sensor.last_time),
+             "owner": sensor.owner.code, "owner_name": sensor.owner.name, "interval_s": sensor.interval_s,
+             "district": sensor.district.code if sensor.district else None,
+             "cell": sensor.cell.code if sensor.cell else None, "watched_object": sensor.watched_object}
+    if detail:
+        props["thresholds"] = {name: sensor.threshold(name) for name in Sensor.THRESHOLD_FIELDS}
+        props["physical_range"] = [kind.physical_min, kind.physical_max]
+        props["episodes"] = [episode_summary(e) for e in sensor.episodes.select_related("case")[:20]]
+    return {"type": "Feature", "id": sensor.code,
+            "geometry": {"type": "Point", "coordinates": [sensor.position.x, sensor.position.y]},
+            "properties": props}
+
+
+def episode_summary(e) -> dict:
+    return {"id": e.pk, "level": e.level, "peak_level": e.peak_level, "direction": e.direction,
+            "started_at": _local(e.started_at), "ended_at": _local(e.ended_at),
+            "peak_value": e.peak_value, "peak_at": _local(e.peak_at), "changes": e.changes,
+            "case": e.case.number if e.case_id else None}
+
+
+def _local(moment) -> str | None:
+    """In the city's time zone, as the case API gives times (pages show them as they come)."""
+    from django.utils import timezone
+
+    return timezone.localtime(moment).isoformat() if moment else None
+
+
+def _float(value: str, field: str, errors: list[str], line: int) -> float | None:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        errors.append(_("line %(line)d: %(field)s is not a number") % {"line": line, "field": field})
+        return None
+
+
+def parse_csv(rows: Iterable[dict]) -> list[Sensor]:
+    """Sensors from CSV rows, checked whole; SensorImportError listing every faulty line if any is."""
+    kinds = {k.code: k for k in SensorKind.objects.all()}
+    bureaus = {b.code: b for b in Bureau.objects.filter(active=True)}
+    errors: list[str] = []
+    sensors: list[Sensor] = []
+    seen: set[str] = set()
+    for line, row in enumerate(rows, start=2):
+        row = {k.strip(): (v or "").strip() for k, v in row.items() if k}
+        missing = [c for c in REQUIRED if not row.get(c)]
+        if missing:
+            errors.append(_("line %(line)d: missing %(fields)s") % {"line": line, "fields": ", ".join(missing)})
+            continue
+        code = row["code"]
+        if not CODE_RE.match(code):
+            errors.append(_("line %(line)d: code %(code)s may hold only letters, digits, '.', '_' and '-'")
+                          % {"line": line, "code": code[:40]})
+        if code in seen:
+            errors.append(_("line %(line)d: code %(code)s twice in the file") % {"line": line, "code": code})
+        seen.add(code)
+        kind = kinds.get(row["kind"])
+        if kind is None:
+            errors.append(_("line %(line)d: unknown kind %(kind)s") % {"line": line, "kind": row["kind"][:32]})
+        owner = bureaus.get(row["owner"])
+        if owner is None:
+            errors.append(_("line %(line)d: unknown bureau %(code)s") % {"line": line, "code": row["owner"][:32]})
+        lon, lat = _float(row["lon"], "lon", errors, line), _float(row["lat"], "lat", errors, line)
+        if lon is not None and lat is not None and not (-180 <= lon <= 180 and -90 <= lat <= 90):
+            errors.append(_("line %(line)d: not a WGS84 longitude/latitude") % {"line": line})
+        interval = 60
+        if row.get("interval_s"):
+            if not row["interval_s"].isdigit() or not 1 <= int(row["interval_s"]) <= 86400:
+                errors.append(_("line %(line)d: interval_s must be whole seconds from 1 to 86400") % {"line": line})
+            else:
+                interval = int(row["interval_s"])
+        active = row.get("active", "1").lower() not in ("0", "false", "no", "n", "否")
+        for name, limit in (("name", 100), ("watched_object", 200)):
+            if len(row.get(name, "")) > limit:
+                errors.append(_("line %(line)d: %(field)s longer than %(n)d")
+                              % {"line": line, "field": name, "n": limit})
+        if not errors:
+            sensors.append(Sensor(code=code, name=row.get("name", ""), kind=kind, owner=owner, interval_s=interval,
+                                  active=active, watched_object=row.get("watched_object", ""),
+                                  position=Point(lon, lat, srid=4326)))
+    if not sensors and not errors:
+        errors.append(_("the file holds no sensors"))
+    if errors:
+        raise SensorImportError(errors)
+    return sensors
+
+
+def import_csv(text: str) -> tuple[int, int]:
+    """Create or update the sensors of a CSV text, all or none: (created, updated)."""
+    reader = csv.DictReader(io.StringIO(text))
+    if not reader.fieldnames or not set(REQUIRED) <= {f.strip() for f in reader.fieldnames}:
+        raise SensorImportError([_("the header must name %(columns)s") % {"columns": ", ".join(CSV_COLUMNS)}])
+    sensors = parse_csv(reader)
+    created = updated = 0
+    with transaction.atomic():
+        existing = {s.code: s for s in Sensor.objects.filter(code__in=[s.code for s in sensors])}
+        for new in sensors:
+            old = existing.get(new.code)
+            if old is None:
+                new.save()
+                created += 1
+                continue
+            for field in ("name", "kind", "owner", "interval_s", "active", "watched_object", "position"):
+                setattr(old, field, getattr(new, field))
+            old.save()
+            updated += 1
+    return created, updated
+
+
+def alarms_by_kind_and_district(sensors, start, end) -> list[dict]:
+    """Alarm episodes that started in [start, end) on these sensors, by kind and district: how many, how many
+    reached the alarm level, how many raised a case, how many are still going (the leader's dashboard)."""
+    from django.db.models import Count, Q
+
+    from .models import AlarmEpisode
+
+    rows = (AlarmEpisode.objects.filter(sensor__in=sensors, started_at__gte=start, started_at__lt=end)
+            .values("sensor__kind__code", "sensor__kind__name", "sensor__district__code", "sensor__district__name")
+            .annotate(episodes=Count("id"), alarms=Count("id", filter=Q(peak_level="alarm")),
+                      cases=Count("case"), ongoing=Count("id", filter=Q(ended_at__isnull=True)))
+            .order_by("-alarms", "-episodes", "sensor__kind__code", "sensor__district__code"))
+    return [{"kind": r["sensor__kind__code"], "kind_name": r["sensor__kind__name"],
+             "district": r["sensor__district__code"], "district_name": r["sensor__district__name"] or "—",
+             "episodes": r["episodes"], "alarms": r["alarms"], "cases": r["cases"], "ongoing": r["ongoing"]}
+            for r in rows]

@@ -1,0 +1,158 @@
+"""Alarms: thresholds as data, episodes with minimum duration and hysteresis, one case per episode, level changes
+and the end in the case's log, flapping flagged, silent sensors' maintenance cases (issue 16)."""
+
+from datetime import timedelta
+
+import pytest
+from django.contrib.gis.geos import Point
+from django.utils import timezone
+
+from tests.conftest import point_in
+
+
+@pytest.fixture
+def site(people):
+    from monitoring.kinds import load_kinds
+    from monitoring.models import Sensor, SensorKind
+
+    load_kinds(SensorKind)
+    kinds = {k.code: k for k in SensorKind.objects.all()}
+    lon, lat = point_in(people["a"])
+    level = Sensor.objects.create(code="WL-001", name="和平路排水井", kind=kinds["manhole_level"], owner=people["cg"],
+                                  position=Point(lon, lat, srid=4326), interval_s=60)
+    gas = Sensor.objects.create(code="GAS-001", kind=kinds["gas"], owner=people["cg"],
+                                position=Point(lon + 2e-4, lat, srid=4326), interval_s=60)
+    return {"level": level, "gas": gas, "kinds": kinds, "t0": timezone.now() - timedelta(hours=1)}
+
+
+def feed(sensor, values, t0, step_s=30, seq0=0):
+    """Readings through the ingest's own path (check, store, alarms), as one batch."""
+    from monitoring import alarms, ingest
+
+    items = [(sensor.code, {"t": (t0 + timedelta(seconds=(seq0 + i) * step_s)).isoformat(), "v": v, "seq": seq0 + i})
+             for i, v in enumerate(values)]
+    return ingest.process(items, ingest.Registry(), alarms.on_stored)
+
+
+def test_classify_by_thresholds_of_kind_and_sensor(site):
+    from monitoring.alarms import classify
+
+    level = site["level"]
+    assert classify(level, 1.0) == ("normal", "")
+    assert classify(level, 2.1) == ("warning", "above")
+    assert classify(level, 2.6) == ("alarm", "above")
+    level.alarm_above = 3.0  # the sensor's own level overrides its kind's
+    assert classify(level, 2.6) == ("warning", "above")
+    pressure = site["kinds"]["pipe_pressure"]
+    from monitoring.models import Sensor
+
+    s = Sensor(kind=pressure)
+    assert classify(s, 0.1) == ("alarm", "below") and classify(s, 0.2) == ("warning", "below")
+
+
+def test_an_alarm_raises_one_case_whose_log_follows_the_episode(site, people):
+    from incidents.models import Case, CaseLog
+    from monitoring.models import AlarmEpisode
+
+    level, t0 = site["level"], site["t0"]
+    # 2.6 m for less than the minimum duration (60 s): nothing yet
+    feed(level, [1.0, 2.6], t0)
+    assert not AlarmEpisode.objects.exists()
+    level.refresh_from_db()
+    assert level.pending_level == "alarm"
+    # held past the minimum duration: an alarm episode from the first reading past the level, and its case
+    feed(level, [2.7, 2.8], t0, seq0=2)
+    episode = AlarmEpisode.objects.get()
+    assert episode.level == "alarm" and episode.started_at == t0 + timedelta(seconds=30)
+    case = episode.case
+    assert case is not None and case.source == "sensor" and case.category.code == "SJ0405"
+    assert case.urgency == "emergency" and case.status in ("registered", "dispatched")
+    assert case.district_id == people["west"].id and "WL-001" in case.description
+    # the same batch again (a redelivery after a restart): nothing new, no second case
+    result = feed(level, [2.7, 2.8], t0, seq0=2)
+    assert result.stored == 0 and result.duplicates == 2
+    assert Case.objects.filter(source="sensor").count() == 1
+    # down to the warning level: a level change in the case's log; back to 1.95 is within the hysteresis (0.1)
+    feed(level, [2.2, 1.95], t0, seq0=4)
+    episode.refresh_from_db()
+    assert episode.ended_at is None and episode.level == "warning" and episode.peak_value == 2.8
+    assert CaseLog.objects.filter(case=case, action="sensor_level").count() == 1
+    # below 2.0 - 0.1: the episode ends, logged; the case stays open for the bureau
+    feed(level, [1.5], t0, seq0=6)
+    episode.refresh_from_db()
+    assert episode.ended_at == t0 + timedelta(seconds=180)
+    assert [c["level"] for c in episode.changes] == ["alarm", "warning", "end"]
+    assert CaseLog.objects.filter(case=case, action="sensor_clear").count() == 1
+    case.refresh_from_db()
+    assert case.is_open
+    level.refresh_from_db()
+    assert level.state == "normal" and level.last_value == 1.5
+    # a new alarm later is a new episode with its own case
+    feed(level, [2.9, 2.9, 2.9], t0, seq0=8)
+    assert AlarmEpisode.objects.count() == 2 and Case.objects.filter(source="sensor").count() == 2
+
+
+def test_a_warning_raises_no_case_until_it_reaches_the_alarm_level(site):
+    from monitoring.models import AlarmEpisode
+
+    gas, t0 = site["gas"], site["t0"]  # gas: no minimum duration
+    feed(gas, [12.0, 15.0], t0)
+    episode = AlarmEpisode.objects.get()
+    assert episode.level == "warning" and episode.case is None
+    feed(gas, [30.0], t0, seq0=2)
+    episode.refresh_from_db()
+    assert episode.level == "alarm" and episode.peak_level == "alarm" and episode.case is not None
+    assert episode.case.category.code == "SJ0403"
+
+
+def test_a_flapping_sensor_is_flagged_instead_of_raising_cases(site, settings):
+    from incidents.models import Case
+    from monitoring.models import AlarmEpisode
+
+    settings.SENSOR_FLAPPING_EPISODES = 3
+    gas, t0 = site["gas"], site["t0"]
+    feed(gas, [30.0, 0.0, 30.0, 0.0, 30.0, 0.0, 30.0, 0.0], t0)
+    assert AlarmEpisode.objects.filter(sensor=gas).count() == 4
+    assert Case.objects.filter(source="sensor").count() == 2  # the third and fourth came too often
+    gas.refresh_from_db()
+    assert gas.flapping
+
+
+def test_a_silent_sensor_raises_one_maintenance_case_to_its_owner(site, people):
+    from incidents.models import CaseLog
+    from monitoring.alarms import check_silent
+    from monitoring.models import Silence
+
+    level, t0 = site["level"], site["t0"]
+    feed(level, [1.0], t0)
+    assert check_silent(now=t0 + timedelta(minutes=4)) == 0  # 5 intervals of 60 s not yet missed
+    assert check_silent(now=t0 + timedelta(minutes=6)) == 1
+    assert check_silent(now=t0 + timedelta(minutes=30)) == 0  # once
+    silence = Silence.objects.get()
+    case = silence.case
+    assert case.bureau_id == people["cg"].id and case.status == "dispatched" and "WL-001" in case.description
+    level.refresh_from_db()
+    assert level.state == "silent"
+    feed(level, [1.1], t0, seq0=40)
+    silence.refresh_from_db()
+    assert silence.ended_at is not None and CaseLog.objects.filter(case=case, action="sensor_back").exists()
+
+
+def test_the_leaders_table_counts_alarms_by_kind_and_district(site, people):
+    from django.urls import reverse
+
+    from tests.conftest import api_client
+
+    feed(site["gas"], [12.0, 30.0, 0.0, 30.0], site["t0"])  # two episodes, both to the alarm level
+    feed(site["level"], [2.2, 2.2, 2.2], site["t0"])  # a warning, still going
+    today = timezone.localdate()
+    period = {"start": (today - timedelta(days=1)).isoformat(), "end": (today + timedelta(days=1)).isoformat()}
+    url = reverse("monitoring:alarm-summary")
+    rows = api_client(people["leader"]).get(url, period).json()["results"]
+    assert rows == [
+        {"kind": "gas", "kind_name": "可燃气体浓度", "district": "430302", "district_name": "雨湖区", "episodes": 2,
+         "alarms": 2, "cases": 2, "ongoing": 1},
+        {"kind": "manhole_level", "kind_name": "排水井液位", "district": "430302", "district_name": "雨湖区",
+         "episodes": 1, "alarms": 0, "cases": 0, "ongoing": 1}]
+    assert api_client(people["east_dispatcher"]).get(url, period).json()["results"] == []
+    assert api_client(people["leader"]).get(url, {"start": "x"}).status_code == 400
