@@ -38,8 +38,9 @@ _CATALOGUE = tuple(f"incidents.{verb}_{model}" for model in ("category", "timeli
 # dispatch.* is routing, the calendar, response units (their crews' phone accounts too), unit assignments (read-only
 # in the admin whatever the permission), evaluation weights and stage time limits.
 ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
-    ADMIN: ("grids.*", "dispatch.*", *_CATALOGUE, "citygrid.add_staffprofile", "citygrid.change_staffprofile",
-            "citygrid.view_staffprofile", "auth.add_user", "auth.change_user", "auth.view_user"),
+    ADMIN: ("grids.*", "assets.*", "dispatch.*", *_CATALOGUE, "citygrid.add_staffprofile",
+            "citygrid.change_staffprofile", "citygrid.view_staffprofile", "auth.add_user", "auth.change_user",
+            "auth.view_user"),
     SECADMIN: ("auth.view_user", "auth.change_user", "auth.view_group", "citygrid.view_staffprofile",
                "citygrid.change_staffprofile", "citygrid.add_apitoken", "citygrid.change_apitoken",
                "citygrid.view_apitoken", "incidents.add_open311client", "incidents.change_open311client",

@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_static",
     "citygrid",
     "grids",
+    "assets",
     "incidents",
     "dispatch",
     "frontend",
@@ -281,6 +282,11 @@ CONTENT_SECURITY_POLICY = {
 # The grid. Code widths follow GB/T 30428 / CJ/T 213: county (GB/T 2260) + street + community + cell.
 GRID_CODE_WIDTHS = tuple(int(w) for w in env_list("GRID_CODE_WIDTHS", "6,3,3,3"))
 GRID_CELL_SIZE_M = float(os.environ.get("GRID_CELL_SIZE_M", "100"))
+# Components (assets): code widths (county, class, subclass, sequence); the map shows them from this zoom,
+# at most this many per view.
+COMPONENT_CODE_WIDTHS = tuple(int(w) for w in env_list("COMPONENT_CODE_WIDTHS", "6,2,2,6"))
+COMPONENT_MIN_ZOOM = int(os.environ.get("COMPONENT_MIN_ZOOM", "16"))
+COMPONENT_MAP_MAX = int(os.environ.get("COMPONENT_MAP_MAX", "5000"))
 # Stored geometry is WGS84 (EPSG:4326); CGCS2000 (EPSG:4490) input is transformed to it on import.
 GRID_STORAGE_SRID = 4326
 GRID_LOCATE_BATCH_MAX = int(os.environ.get("GRID_LOCATE_BATCH_MAX", "100000"))

@@ -53,7 +53,7 @@ PG=$(pg_major)
 # package; these machines need not run systemd as PID 1 for that).
 missing=""
 # Pango and HarfBuzz's subsetter for WeasyPrint (the bulletin's PDF), poppler-utils to read a PDF back in tests.
-for pkg in "postgresql-$PG-postgis-3" postgresql-client gdal-bin binutils libproj25 gettext python3-venv \
+for pkg in "postgresql-$PG-postgis-3" "postgresql-$PG-pgrouting" postgresql-client gdal-bin binutils libproj25 gettext python3-venv \
            chromium fonts-noto-cjk redis-server pgbackrest restic nginx openssl systemd \
            libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 poppler-utils; do
     is_installed "$pkg" || missing="$missing $pkg"

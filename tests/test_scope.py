@@ -83,12 +83,19 @@ def world(people):
     from dispatch.bulletin import issue, month_of
 
     bulletin = issue(month_of(timezone.localdate()), people["west"].pk)  # the west district's, this month's
+    from assets import census, codes
+    from assets.models import Component
+
+    component = Component(code=codes.make_code("430302", "BJ0108", 1), subclass="BJ0108",
+                          geom=Point(lon, lat, srid=4326), bureau=people["cg"])  # in the inspector's cells
+    census.save_component(component, people["dispatcher"])
     objects = {"case": {"number": case.number},
                "photo": {"pk": Photo.objects.filter(case=case).first().pk},
                "assignment": {"pk": assignment.pk},
                "unit": {"code": unit.code},
                "area-figures": {"code": people["a"].code},
-               "bulletin": {"pk": bulletin.pk}}
+               "bulletin": {"pk": bulletin.pk},
+               "component": {"code": component.code}}
     return {"case": case, "kwargs": kwargs, "objects": objects, "outsiders": outsiders, "insiders": insiders}
 
 

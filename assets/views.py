@@ -1,0 +1,148 @@
+import json
+
+from django.conf import settings
+from django.contrib.gis.db.models.functions import AsGeoJSON
+from django.contrib.gis.geos import Point, Polygon
+from django.core.exceptions import ValidationError
+from django.db import connection
+from django.utils.translation import gettext as _
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from citygrid.scopes import scoped_object
+
+from . import census, hooks
+from .models import ACCURACY_M, Accuracy, Component
+from .scoping import visible_components
+from .serializers import ComponentChangeSerializer, ComponentQuerySerializer, NearestQuerySerializer
+
+# Degrees of latitude per metre; longitude degrees are wider by 1/cos(lat).
+_DEG_PER_M = 1 / 111_320
+
+
+def _props(component: Component) -> dict:
+    return {"code": component.code, "subclass": component.subclass, "name": component.name,
+            "status": component.status, "status_label": component.get_status_display(),
+            "accuracy": component.accuracy}
+
+
+class ComponentList(APIView):
+    """Components in a map view (bbox, WGS84) as a GeoJSON FeatureCollection; below COMPONENT_MIN_ZOOM none
+    are sent (too many to read), and at most COMPONENT_MAP_MAX per view (`truncated` says so)."""
+
+    @extend_schema(parameters=[ComponentQuerySerializer],
+                   responses={200: OpenApiResponse(description="GeoJSON FeatureCollection")})
+    def get(self, request):
+        params = ComponentQuerySerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        query = params.validated_data
+        if "bbox" not in query:
+            return Response({"bbox": [_("Give the map view: minLon,minLat,maxLon,maxLat.")]}, status=400)
+        min_zoom, limit = settings.COMPONENT_MIN_ZOOM, settings.COMPONENT_MAP_MAX
+        if query.get("zoom", min_zoom) < min_zoom:
+            return Response({"type": "FeatureCollection", "features": [], "min_zoom": min_zoom,
+                             "truncated": False})
+        qs = visible_components(request.user).filter(geom__intersects=Polygon.from_bbox(query["bbox"]))
+        if "subclass" in query:
+            qs = qs.filter(subclass=query["subclass"])
+        if "status" in query:
+            qs = qs.filter(status=query["status"])
+        rows = list(qs.order_by().annotate(json=AsGeoJSON("geom", precision=7))
+                    .values_list("code", "subclass", "name", "status", "json")[:limit + 1])
+        features = [{"type": "Feature", "id": code, "geometry": json.loads(geom),
+                     "properties": {"code": code, "subclass": subclass, "name": name, "status": status}}
+                    for code, subclass, name, status, geom in rows[:limit]]
+        return Response({"type": "FeatureCollection", "features": features, "min_zoom": min_zoom,
+                         "truncated": len(rows) > limit})
+
+
+_NEAREST_SQL = """
+SELECT c.id, ST_Distance(c.geom::geography, p.g::geography) AS d
+FROM assets_component c, (SELECT ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326) AS g) p
+WHERE c.subclass = %(subclass)s AND c.geom && ST_Expand(p.g, %(deg)s) AND c.status <> 'abandoned'
+  AND ST_DWithin(c.geom::geography, p.g::geography, %(radius)s)
+ORDER BY d, c.code LIMIT 200
+"""
+
+
+class NearestComponents(APIView):
+    """The nearest components of a subclass around a point, within a radius (default: the report's GPS
+    accuracy plus the worst survey accuracy, class C's 10 m): what an inspector picks from."""
+
+    @extend_schema(parameters=[NearestQuerySerializer],
+                   responses={200: OpenApiResponse(description="components, nearest first, with distance_m")})
+    def get(self, request):
+        params = NearestQuerySerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        q = params.validated_data
+        radius = q["radius"] if q["radius"] is not None else q["accuracy"] + ACCURACY_M[Accuracy.C]
+        results = nearest(request.user, q["lon"], q["lat"], q["subclass"], radius, q["limit"])
+        return Response({"radius_m": radius, "results": results})
+
+
+def nearest(user, lon: float, lat: float, subclass: str, radius: float, limit: int = 5) -> list[dict]:
+    """The visible components of `subclass` within `radius` metres of (lon, lat), nearest first."""
+    import math
+
+    deg = radius * _DEG_PER_M / max(math.cos(math.radians(lat)), 0.01)
+    with connection.cursor() as cur:
+        cur.execute(_NEAREST_SQL, {"lon": lon, "lat": lat, "subclass": subclass, "deg": deg, "radius": radius})
+        found = cur.fetchall()
+    if not found:
+        return []
+    by_id = {c.id: c for c in visible_components(user).filter(id__in=[r[0] for r in found])}
+    out = []
+    for pk, distance in found:
+        component = by_id.get(pk)
+        if component is None:
+            continue
+        anchor = component.anchor()
+        out.append({**_props(component), "distance_m": round(distance, 1),
+                    "lon": round(anchor.x, 7), "lat": round(anchor.y, 7)})
+        if len(out) == limit:
+            break
+    return out
+
+
+class ComponentDetail(APIView):
+    """One component with its history and cases (GET); a census change by staff (PATCH), recorded."""
+
+    def get(self, request, code: str):
+        component = scoped_object(request)
+        return Response(detail(component, request.user))
+
+    @extend_schema(request=ComponentChangeSerializer)
+    def patch(self, request, code: str):
+        component = scoped_object(request)
+        params = ComponentChangeSerializer(data=request.data, partial=True)
+        params.is_valid(raise_exception=True)
+        data = dict(params.validated_data)
+        note = data.pop("note", "")
+        if "lon" in data:
+            component.geom = Point(data.pop("lon"), data.pop("lat"), srid=4326)
+        for field, value in data.items():
+            setattr(component, field, value)
+        try:
+            census.save_component(component, request.user, note=note)
+        except ValidationError as exc:
+            return Response(exc.message_dict, status=400)
+        return Response(detail(component, request.user))
+
+
+def detail(component: Component, user) -> dict:
+    geom = json.loads(component.geom.json)
+    bureau = component.bureau
+    return {
+        **_props(component), "geometry": geom, "owner": component.owner, "maintainer": component.maintainer,
+        "accuracy_m": component.accuracy_m, "accuracy_label": component.get_accuracy_display(),
+        "survey_date": component.survey_date, "photo": bool(component.photo),
+        "bureau": {"code": bureau.code, "name": bureau.name} if bureau else None,
+        "cell": component.cell.code if component.cell_id else None,
+        "district": {"code": component.district.code, "name": component.district.name},
+        "history": [{"action": e.action, "action_label": e.get_action_display(), "at": e.created_at,
+                     "by": (e.actor.get_full_name() or e.actor.username) if e.actor_id else None,
+                     "changes": e.changes, "note": e.note}
+                    for e in component.log.select_related("actor").order_by("-created_at", "-id")[:50]],
+        "cases": hooks.component_cases(component, user),
+    }
