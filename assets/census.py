@@ -4,6 +4,7 @@ field-reported changes (CensusChange) become census changes when staff approve t
 import datetime as dt
 
 from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.gis.geos import WKTWriter
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
@@ -11,13 +12,15 @@ from django.utils import timezone
 from . import codes
 from .models import TRACKED, CensusChange, Component, ComponentLog, Status
 
+_WKT = WKTWriter(precision=7)
+
 
 def _value(component: Component, field: str):
     if field == "bureau":
         return component.bureau.code if component.bureau_id else None
     value = getattr(component, field)
-    if field == "geom":
-        return value.wkt if value is not None else None
+    if field == "geom":  # to 1e-7° (about a centimetre): a round trip through a file is no change
+        return _WKT.write(value).decode() if value is not None else None
     if field == "photo":
         return value.name or None
     if isinstance(value, dt.date):
