@@ -44,6 +44,25 @@ def subclass_exists(code: str) -> bool:
     return category.objects.filter(code=code, kind="component", parent__isnull=False).exists()
 
 
+_names: tuple[float, dict[str, str]] = (0.0, {})
+
+
+def subclass_names() -> dict[str, str]:
+    """Catalogue code → Chinese name of the component subclasses (what people read), kept a minute per process."""
+    import time
+
+    global _names
+    if _names[0] > time.monotonic():
+        return _names[1]
+    try:
+        category = apps.get_model("incidents", "Category")
+        names = dict(category.objects.filter(kind="component").values_list("code", "name_zh"))
+    except LookupError:
+        names = {}
+    _names = (time.monotonic() + 60, names)
+    return names
+
+
 class Component(models.Model):
     """One surveyed object (部件): a manhole cover, a street lamp, a hydrant, a bus shelter…"""
 

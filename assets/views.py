@@ -13,7 +13,7 @@ from rest_framework.views import APIView
 from citygrid.scopes import scoped_object
 
 from . import census, hooks
-from .models import ACCURACY_M, Accuracy, Component
+from .models import ACCURACY_M, Accuracy, Component, Status, subclass_names
 from .scoping import visible_components
 from .serializers import ComponentChangeSerializer, ComponentQuerySerializer, NearestQuerySerializer
 
@@ -23,6 +23,7 @@ _DEG_PER_M = 1 / 111_320
 
 def _props(component: Component) -> dict:
     return {"code": component.code, "subclass": component.subclass, "name": component.name,
+            "subclass_name": subclass_names().get(component.subclass, component.subclass),
             "status": component.status, "status_label": component.get_status_display(),
             "accuracy": component.accuracy}
 
@@ -50,8 +51,11 @@ class ComponentList(APIView):
             qs = qs.filter(status=query["status"])
         rows = list(qs.order_by().annotate(json=AsGeoJSON("geom", precision=7))
                     .values_list("code", "subclass", "name", "status", "json")[:limit + 1])
+        names, labels = subclass_names(), dict(Status.choices)
         features = [{"type": "Feature", "id": code, "geometry": json.loads(geom),
-                     "properties": {"code": code, "subclass": subclass, "name": name, "status": status}}
+                     "properties": {"code": code, "subclass": subclass, "name": name, "status": status,
+                                    "subclass_name": names.get(subclass, subclass),
+                                    "status_label": str(labels[status])}}
                     for code, subclass, name, status, geom in rows[:limit]]
         return Response({"type": "FeatureCollection", "features": features, "min_zoom": min_zoom,
                          "truncated": len(rows) > limit})

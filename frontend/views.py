@@ -97,6 +97,7 @@ class Inspector(Page):
                 "apiCells": reverse("grids:cell-list"),
                 "apiCases": reverse("incidents:case-list"), "apiMine": reverse("incidents:my-cases"),
                 "apiTasks": reverse("incidents:verification-tasks"), "apiCase": "/api/cases/",
+                "apiNearest": reverse("assets:component-nearest"), "apiComponents": reverse("assets:component-list"),
                 "serviceWorker": reverse("frontend:inspector-sw"),
                 "photoMaxPixels": 1600,
                 "text": {"cell": _("Cell"), "noCell": _("Not in a grid cell of the city."),
@@ -110,13 +111,15 @@ class Inspector(Page):
                          "needCategory": _("Choose a category."), "needPhoto": _("This category needs a photo."),
                          "discard": _("Discard this refused report?"), "none": _("Nothing here."),
                          "pass": _("Passed"), "fail": _("Not fixed"), "afterPhoto": _("After"),
-                         "place": _("Place"), "workDone": _("What was done")}}
+                         "place": _("Place"), "workDone": _("What was done"),
+                         "notOnMap": _("Not on the map"), "isMissing": _("It is missing"),
+                         "noComponentNear": _("No such component on the map near here."), "metres": _("m")}}
 
 
 INSPECTOR_ASSETS = ("frontend/citygrid.css", "leaflet/leaflet.css", "leaflet/leaflet.js",
                     "leaflet/images/marker-icon.png", "leaflet/images/marker-icon-2x.png",
                     "leaflet/images/marker-shadow.png", "frontend/datum.js",
-                    "frontend/common.js", "frontend/inspector.js")
+                    "frontend/common.js", "frontend/components.js", "frontend/inspector.js")
 
 
 def inspector_service_worker(request):

@@ -1,0 +1,67 @@
+"""The census on the pages, in a real browser (issue 15): the inspector picks the component his report is about
+from the nearest of its subclass, or says it is not on the map; the census layer draws on his map."""
+
+import pytest
+from django.contrib.gis.geos import Point
+
+from assets import census, codes
+from assets.models import CensusChange, Component
+from incidents.models import Case
+from tests.browser import browser, login, screenshot_dir
+from tests.conftest import point_in
+from tests.test_faces import PASSWORD, _choose, _phone, _photo_file
+from tests.test_faces import offline_tiles as offline_tiles  # the fixture
+
+pytestmark = pytest.mark.django_db(transaction=True)
+METRE = 1 / 111_320
+
+
+def _hydrants(people, lon, lat) -> list[Component]:
+    made = []
+    for seq, north in ((1, 4), (2, 9), (3, 300)):
+        c = Component(code=codes.make_code("430302", "BJ0108", seq), subclass="BJ0108", name=f"消防栓{seq}号",
+                      geom=Point(lon, lat + north * METRE, srid=4326), bureau=people["cg"])
+        census.save_component(c, None)
+        made.append(c)
+    return made
+
+
+def test_the_inspector_picks_the_component_of_his_report(live_server, people, offline_tiles, tmp_path):
+    lon, lat = point_in(people["a"])
+    near, second, _far = _hydrants(people, lon, lat)
+    with browser() as b:
+        context, page = _phone(b, lon, lat)
+        login(page, live_server.url, "insp", PASSWORD)
+        page.wait_for_selector("#where[data-cell]")
+        # The census layer draws the components around him (at the page's zoom 18).
+        page.wait_for_function("() => window.cityGridCensus && window.cityGridCensus.layer.getLayers().length === 2")
+        _choose(page, "消防栓", "BJ0108")
+        page.wait_for_selector("#component-pick:not([hidden]) [data-component]")
+        offered = page.eval_on_selector_all("#component-list [data-component]",
+                                            "bs => bs.map(b => b.dataset.component)")
+        assert offered == [near.code, second.code]  # nearest first; the one 300 m away is not offered
+        assert "消防栓1号" in page.inner_text("#component-list") and "不在图上" in page.inner_text("#component-list")
+        page.click(f"#component-list [data-component='{second.code}']")
+        page.wait_for_selector(f"#component-list [data-component='{second.code}'].chosen")
+        page.fill("textarea[name=description]", "消防栓漏水")
+        page.set_input_files("#photo", str(_photo_file(tmp_path)))
+        page.wait_for_selector("#preview:not([hidden])")
+        page.screenshot(path=str(screenshot_dir() / "inspector-component.png"))
+        page.click("#submit")
+        page.wait_for_selector("#result [data-number]")
+        number = page.get_attribute("#result [data-number]", "data-number")
+        # A second report: the hydrant he stands at is not on the map.
+        page.wait_for_selector("#preview[hidden]", state="attached")
+        _choose(page, "消防栓", "BJ0108")
+        page.click("#component-list [data-census='new']")
+        page.set_input_files("#photo", str(_photo_file(tmp_path)))
+        page.wait_for_selector("#preview:not([hidden])")
+        page.click("#submit")
+        page.wait_for_function(f"() => document.querySelector('#result [data-number]') && "
+                               f"document.querySelector('#result [data-number]').dataset.number !== '{number}'")
+        other = page.get_attribute("#result [data-number]", "data-number")
+        context.close()
+    assert Case.objects.get(number=number).component == second
+    assert Case.objects.get(number=other).component is None
+    change = CensusChange.objects.get()
+    assert change.kind == "new" and change.case_number == other and change.state == "pending"
