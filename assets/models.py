@@ -216,3 +216,136 @@ class CensusChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.subclass}"
+
+
+# --- underground pipe networks (地下管线), as surveyed pipe data comes (CJJ 61) ------------------------------------
+
+class NetworkKind(models.TextChoices):
+    WATER = "water", _("Water supply")  # 给水
+    STORM = "storm", _("Storm drainage")  # 排水-雨水
+    SEWER = "sewer", _("Sewage")  # 排水-污水
+    GAS = "gas", _("Gas")  # 燃气
+    HEAT = "heat", _("Heating")  # 热力
+    POWER = "power", _("Power")  # 电力
+    TELECOM = "telecom", _("Telecommunications")  # 通信
+    INDUSTRIAL = "industrial", _("Industrial")  # 工业
+
+
+# Networks that flow one way (gravity drainage): a segment's source is upstream of its target.
+FLOW_KINDS = frozenset({NetworkKind.STORM, NetworkKind.SEWER})
+# Networks under pressure that valves isolate.
+VALVED_KINDS = frozenset({NetworkKind.WATER, NetworkKind.GAS, NetworkKind.HEAT, NetworkKind.INDUSTRIAL})
+
+
+class PipeNetwork(models.Model):
+    code = models.CharField(_("code"), max_length=32, unique=True)
+    name = models.CharField(_("name"), max_length=100)
+    kind = models.CharField(_("kind"), max_length=12, choices=NetworkKind.choices, db_index=True)
+    owner = models.CharField(_("owner"), max_length=100, blank=True)
+    bureau = models.ForeignKey(Bureau, verbose_name=_("bureau in charge"), null=True, blank=True,
+                               on_delete=models.PROTECT, related_name="pipe_networks")
+
+    class Meta:
+        verbose_name = _("pipe network")
+        verbose_name_plural = _("pipe networks")
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class PipeStatus(models.TextChoices):
+    IN_USE = "in_use", _("In use")
+    DISUSED = "disused", _("Disused")
+    PLANNED = "planned", _("Planned")
+
+
+class PipePoint(models.Model):
+    """A node of a network: a valve, manhole, hydrant, junction, pump… (a census component where one exists)."""
+
+    class Kind(models.TextChoices):
+        VALVE = "valve", _("Valve")  # 阀门
+        MANHOLE = "manhole", _("Manhole")  # 检查井
+        HYDRANT = "hydrant", _("Hydrant")  # 消防栓
+        JUNCTION = "junction", _("Junction")  # 三通/节点
+        PUMP = "pump", _("Pump")  # 泵站
+        OUTLET = "outlet", _("Outlet")  # 排放口
+        SERVICE = "service", _("Service connection")  # 用户接入点
+
+    network = models.ForeignKey(PipeNetwork, verbose_name=_("network"), on_delete=models.PROTECT,
+                                related_name="points")
+    code = models.CharField(_("code"), max_length=32, unique=True)
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices, db_index=True)
+    geom = models.PointField(_("location"), srid=4326)
+    depth_m = models.FloatField(_("depth (m)"), null=True, blank=True)
+    customers = models.PositiveIntegerField(_("customers"), default=0,
+                                            help_text=_("service connections (households, firms) at this point"))
+    component = models.ForeignKey(Component, verbose_name=_("component"), null=True, blank=True,
+                                  on_delete=models.SET_NULL, related_name="pipe_points")
+    status = models.CharField(_("status"), max_length=8, choices=PipeStatus.choices, default=PipeStatus.IN_USE)
+
+    class Meta:
+        verbose_name = _("pipe point")
+        verbose_name_plural = _("pipe points")
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.code}"
+
+
+class PipeSegment(models.Model):
+    """A length of pipe between two points; `source` → `target` is the flow direction in drainage networks.
+    The graph questions (assets.pipes) run on these rows with pgRouting: id, source, target, length."""
+
+    network = models.ForeignKey(PipeNetwork, verbose_name=_("network"), on_delete=models.PROTECT,
+                                related_name="segments")
+    code = models.CharField(_("code"), max_length=32, unique=True)
+    source = models.ForeignKey(PipePoint, verbose_name=_("from"), on_delete=models.PROTECT, related_name="+")
+    target = models.ForeignKey(PipePoint, verbose_name=_("to"), on_delete=models.PROTECT, related_name="+")
+    geom = models.LineStringField(_("route"), srid=4326)
+    length_m = models.FloatField(_("length (m)"), editable=False)
+    material = models.CharField(_("material"), max_length=30, blank=True)
+    diameter_mm = models.PositiveIntegerField(_("diameter (mm)"), null=True, blank=True)
+    pressure_class = models.CharField(_("pressure class"), max_length=20, blank=True)
+    depth_start_m = models.FloatField(_("depth at the start (m)"), null=True, blank=True)
+    depth_end_m = models.FloatField(_("depth at the end (m)"), null=True, blank=True)
+    year_laid = models.PositiveSmallIntegerField(_("year laid"), null=True, blank=True)
+    owner = models.CharField(_("owner"), max_length=100, blank=True)
+    status = models.CharField(_("status"), max_length=8, choices=PipeStatus.choices, default=PipeStatus.IN_USE)
+    customers = models.PositiveIntegerField(_("customers"), default=0,
+                                            help_text=_("service connections along this segment"))
+
+    class Meta:
+        verbose_name = _("pipe segment")
+        verbose_name_plural = _("pipe segments")
+        ordering = ["code"]
+        indexes = [models.Index(fields=["network", "source"], name="pipeseg_net_source_idx"),
+                   models.Index(fields=["network", "target"], name="pipeseg_net_target_idx")]
+
+    def __str__(self) -> str:
+        return self.code
+
+    def clean(self) -> None:
+        if self.source_id and self.source_id == self.target_id:
+            raise ValidationError(_("A segment joins two different points."))
+        for end in ("source", "target"):
+            point = getattr(self, end)
+            if point.network_id != self.network_id:
+                raise ValidationError({end: _("The point belongs to another network.")})
+
+    def save(self, *args, **kwargs) -> None:
+        self.clean()
+        self.length_m = geodesic_length(self.geom)
+        super().save(*args, **kwargs)
+
+
+def geodesic_length(line) -> float:
+    """Metres along a WGS84 line (an equirectangular step per vertex pair: exact enough for pipes)."""
+    import math
+
+    total = 0.0
+    coords = line.coords
+    for (x0, y0), (x1, y1) in zip(coords, coords[1:], strict=False):
+        lat = math.radians((y0 + y1) / 2)
+        total += math.hypot((x1 - x0) * 111_320 * math.cos(lat), (y1 - y0) * 111_320)
+    return total

@@ -44,3 +44,32 @@ class ComponentChangeSerializer(serializers.Serializer):
         if ("lon" in data) != ("lat" in data):
             raise serializers.ValidationError({"lon": [_("Give both lon and lat to move a component.")]})
         return data
+
+
+class UnderHereQuerySerializer(serializers.Serializer):
+    lon = serializers.FloatField(required=False, min_value=-180, max_value=180)
+    lat = serializers.FloatField(required=False, min_value=-90, max_value=90)
+    line = serializers.CharField(required=False, help_text=_("a drawn line: lon,lat;lon,lat;… (WGS84)"))
+    radius = serializers.FloatField(required=False, min_value=0, max_value=200, default=5,
+                                    help_text=_("metres around the point or line"))
+
+    def validate_line(self, value: str) -> list[tuple[float, float]]:
+        try:
+            points = [tuple(float(v) for v in pair.split(",")) for pair in value.split(";") if pair.strip()]
+        except ValueError:
+            points = []
+        if len(points) < 2 or len(points) > 200 or any(
+                len(p) != 2 or not (-180 <= p[0] <= 180 and -90 <= p[1] <= 90) for p in points):
+            raise serializers.ValidationError(_("Give 2 to 200 WGS84 points: lon,lat;lon,lat…"))
+        return points
+
+    def validate(self, data: dict) -> dict:
+        has_point = "lon" in data and "lat" in data
+        if has_point == ("line" in data) or (("lon" in data) != ("lat" in data)):
+            raise serializers.ValidationError({"lon": [_("Give a point (lon and lat) or a line, not both.")]})
+        return data
+
+
+class FlowQuerySerializer(serializers.Serializer):
+    direction = serializers.ChoiceField(choices=[("down", _("Downstream")), ("up", _("Upstream"))],
+                                        default="down")

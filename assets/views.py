@@ -15,7 +15,13 @@ from citygrid.scopes import scoped_object
 from . import census, hooks
 from .models import ACCURACY_M, Accuracy, Component, Status, subclass_names
 from .scoping import visible_components
-from .serializers import ComponentChangeSerializer, ComponentQuerySerializer, NearestQuerySerializer
+from .serializers import (
+    ComponentChangeSerializer,
+    ComponentQuerySerializer,
+    FlowQuerySerializer,
+    NearestQuerySerializer,
+    UnderHereQuerySerializer,
+)
 
 # Degrees of latitude per metre; longitude degrees are wider by 1/cos(lat).
 _DEG_PER_M = 1 / 111_320
@@ -150,3 +156,97 @@ def detail(component: Component, user) -> dict:
                     for e in component.log.select_related("actor").order_by("-created_at", "-id")[:50]],
         "cases": hooks.component_cases(component, user),
     }
+
+
+# --- pipes -----------------------------------------------------------------------------------------------------
+
+class PipesInView(APIView):
+    """Pipe segments and points in a map view (bbox) as GeoJSON, from COMPONENT_MIN_ZOOM."""
+
+    @extend_schema(parameters=[ComponentQuerySerializer],
+                   responses={200: OpenApiResponse(description="GeoJSON FeatureCollection")})
+    def get(self, request):
+        from .models import PipePoint, PipeSegment
+
+        params = ComponentQuerySerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        query = params.validated_data
+        if "bbox" not in query:
+            return Response({"bbox": [_("Give the map view: minLon,minLat,maxLon,maxLat.")]}, status=400)
+        min_zoom, limit = settings.COMPONENT_MIN_ZOOM, settings.COMPONENT_MAP_MAX
+        features: list[dict] = []
+        if query.get("zoom", min_zoom) >= min_zoom:
+            box = Polygon.from_bbox(query["bbox"])
+            segments = (PipeSegment.objects.filter(geom__intersects=box).order_by()
+                        .annotate(json=AsGeoJSON("geom", precision=7))
+                        .values_list("code", "network__kind", "diameter_mm", "status", "json")[:limit])
+            features += [{"type": "Feature", "id": code, "geometry": json.loads(geom),
+                          "properties": {"layer": "segment", "code": code, "network_kind": kind,
+                                         "diameter_mm": diameter, "status": status}}
+                         for code, kind, diameter, status, geom in segments]
+            points = (PipePoint.objects.filter(geom__intersects=box).exclude(kind="junction").order_by()
+                      .annotate(json=AsGeoJSON("geom", precision=7))
+                      .values_list("code", "network__kind", "kind", "json")[:limit])
+            labels = dict(PipePoint.Kind.choices)
+            features += [{"type": "Feature", "id": code, "geometry": json.loads(geom),
+                          "properties": {"layer": "point", "code": code, "network_kind": nkind, "kind": kind,
+                                         "kind_label": str(labels[kind])}}
+                         for code, nkind, kind, geom in points]
+        return Response({"type": "FeatureCollection", "features": features, "min_zoom": min_zoom})
+
+
+class UnderHere(APIView):
+    """What is under here (挖掘前管线查询): segments and points within `radius` m of a point or a drawn line."""
+
+    @extend_schema(parameters=[UnderHereQuerySerializer])
+    def get(self, request):
+        from django.contrib.gis.geos import LineString
+
+        from . import pipes
+
+        params = UnderHereQuerySerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        q = params.validated_data
+        geom = Point(q["lon"], q["lat"], srid=4326) if "lon" in q else LineString(q["line"], srid=4326)
+        lat = q["lat"] if "lat" in q else max(abs(y) for _x, y in q["line"])
+        return Response(pipes.under_here(geom.wkt, lat, q["radius"]))
+
+
+def _segment(code: str):
+    from django.http import Http404
+
+    from .models import PipeSegment
+
+    segment = PipeSegment.objects.select_related("network").filter(code=code).first()
+    if segment is None:
+        raise Http404
+    return segment
+
+
+class SegmentIsolation(APIView):
+    """Which valves to close (关阀分析) for a burst segment: valves, segments cut off, customers affected."""
+
+    def get(self, request, code: str):
+        from . import pipes
+
+        segment = _segment(code)
+        try:
+            return Response(pipes.isolation(segment).as_dict())
+        except pipes.PipeQueryError as exc:
+            return Response({"code": [str(exc)]}, status=400)
+
+
+class SegmentFlow(APIView):
+    """Downstream or upstream of a drainage segment: segments and manholes, by distance along the pipes."""
+
+    @extend_schema(parameters=[FlowQuerySerializer])
+    def get(self, request, code: str):
+        from . import pipes
+
+        segment = _segment(code)
+        params = FlowQuerySerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        try:
+            return Response(pipes.flow(segment, params.validated_data["direction"]))
+        except pipes.PipeQueryError as exc:
+            return Response({"code": [str(exc)]}, status=400)
