@@ -111,4 +111,5 @@ def test_the_pipe_api(water, sewer, people):
                                                      "zoom": 18}).json()
     layers = {f["properties"]["code"]: f["properties"]["layer"] for f in view["features"]}
     assert layers["W-s3"] == "segment" and layers["V1"] == "point" and "J2" not in layers  # junctions not drawn
-    assert api_client(people["water_staff"]).get(reverse("assets:pipe-under"), {"lon": lon, "lat": lat}).status_code == 200
+    staff = api_client(people["water_staff"])
+    assert staff.get(reverse("assets:pipe-under"), {"lon": lon, "lat": lat}).status_code == 200
