@@ -147,7 +147,8 @@ class Console(Page):
     def get_context_data(self, **kwargs):
         from incidents.models import Status, Urgency
 
-        return {**super().get_context_data(**kwargs), "statuses": Status.choices, "urgencies": Urgency.choices}
+        return {**super().get_context_data(**kwargs), "statuses": Status.choices, "urgencies": Urgency.choices,
+                "pipes_config": pipes_config()}
 
     def page_config(self) -> dict:
         from incidents.models import FINAL_STATUSES, Status, Urgency
@@ -174,6 +175,24 @@ class Console(Page):
                          "noUnits": _("No available unit nearby."), "none": _("No cases match."),
                          **console_text()},
                 **console_config(self.request)}
+
+
+def pipes_config() -> dict:
+    """The console's census and pipe tools (frontend/pipes.js)."""
+    from assets.models import NetworkKind, PipePoint
+
+    return {"apiPipes": reverse("assets:pipe-list"), "apiUnder": reverse("assets:pipe-under"),
+            "apiComponents": reverse("assets:component-list"), "apiSegments": "/api/assets/pipes/segments/",
+            "tileDatum": settings.TILE_DATUM, "underRadius": 5,
+            "text": {"hint": {"under": _("Click the map: the pipes within 5 m, with depth and owner."),
+                              "isolate": _("Click a water or gas pipe: the valves that isolate a burst there."),
+                              "flow": _("Click a sewer or storm pipe: what lies downstream.")},
+                     "kinds": {k.value: str(k.label) for k in NetworkKind},
+                     "points": {k.value: str(k.label) for k in PipePoint.Kind},
+                     "depth": _("depth"), "underTitle": _("Under here"), "nothingUnder": _("No pipe here."),
+                     "isolateTitle": _("Burst on"), "valvesToClose": _("Valves to close:"),
+                     "segmentsCut": _("Segments cut off:"), "customers": _("customers cut off:"),
+                     "flowTitle": _("Downstream of")}}
 
 
 def console_text() -> dict:

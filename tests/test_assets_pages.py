@@ -65,3 +65,40 @@ def test_the_inspector_picks_the_component_of_his_report(live_server, people, of
     assert Case.objects.get(number=other).component is None
     change = CensusChange.objects.get()
     assert change.kind == "new" and change.case_number == other and change.state == "pending"
+
+
+def _click_at(page, lon: float, lat: float) -> None:
+    """A real mouse click on the map where (lon, lat) is drawn (no tile datum shift in the tests)."""
+    x, y = page.evaluate("([lat, lon]) => { const p = window.cityGridMap.latLngToContainerPoint([lat, lon]);"
+                         " return [p.x, p.y]; }", [lat, lon])
+    box = page.locator("#map").bounding_box()
+    page.mouse.click(box["x"] + x, box["y"] + y)
+
+
+def test_the_console_finds_the_valves_to_close_and_what_is_under_a_place(live_server, people, offline_tiles):
+    from tests.test_pipes import M, water
+
+    net = water.__wrapped__(people)  # the same small network the API tests use
+    assert net.segments.count() == 8
+    lon, lat = point_in(people["a"])
+    with browser() as b:
+        page = b.new_page(viewport={"width": 1400, "height": 900}, timezone_id="Asia/Shanghai")
+        login(page, live_server.url, "disp_city", PASSWORD)
+        assert page.url.endswith("/console/")
+        page.wait_for_function("() => document.querySelectorAll('#f-area option').length > 1")  # fitted to the city
+        page.evaluate("([lat, lon]) => window.cityGridMap.setView([lat, lon], 19, {animate: false})",
+                      [lat, lon + 50 * M])
+        page.wait_for_function("() => window.cityGridPipesLoaded >= 8")
+        page.click("[data-pipe-tool='isolate']")
+        _click_at(page, lon + 50 * M, lat)  # on the burst segment W-s3, between J2 and J3
+        page.wait_for_selector("#valve-count")
+        assert page.inner_text("#valve-count") == "3" and page.inner_text("#customers") == "48"
+        valves = page.eval_on_selector_all("[data-valve]", "vs => vs.map(v => v.dataset.valve)")
+        assert valves == ["V1", "V2", "V3"]
+        page.screenshot(path=str(screenshot_dir() / "console-valves.png"))
+        page.click("[data-pipe-tool='under']")
+        _click_at(page, lon + 50 * M, lat + 2 * M)
+        page.wait_for_selector("#pipe-result [data-segment]")
+        under = page.eval_on_selector_all("#pipe-result [data-segment]", "s => s.map(x => x.dataset.segment)")
+        assert under == ["W-s3"]
+        assert "球墨铸铁" in page.inner_text("#pipe-result") and "湘潭自来水公司" in page.inner_text("#pipe-result")
