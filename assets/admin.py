@@ -3,7 +3,7 @@ from django.utils.translation import gettext_lazy as _
 from leaflet.admin import LeafletGeoAdmin
 
 from . import census
-from .models import CensusChange, Component, ComponentLog
+from .models import CensusChange, Component, ComponentLog, PipeNetwork, PipePoint, PipeSegment
 
 
 class ComponentLogInline(admin.TabularInline):
@@ -64,3 +64,27 @@ class CensusChangeAdmin(LeafletGeoAdmin):
             census.reject(change, request.user)
             done += 1
         self.message_user(request, _("%(n)d census changes rejected.") % {"n": done}, messages.SUCCESS)
+
+
+@admin.register(PipeNetwork)
+class PipeNetworkAdmin(admin.ModelAdmin):
+    list_display = ["code", "name", "kind", "owner", "bureau"]
+    list_filter = ["kind"]
+    search_fields = ["code", "name", "owner"]
+
+
+@admin.register(PipePoint)
+class PipePointAdmin(LeafletGeoAdmin):
+    list_display = ["code", "kind", "network", "depth_m", "customers", "component", "status"]
+    list_filter = ["kind", "network", "status"]
+    search_fields = ["code"]
+    raw_id_fields = ["component"]
+
+
+@admin.register(PipeSegment)
+class PipeSegmentAdmin(LeafletGeoAdmin):
+    list_display = ["code", "network", "material", "diameter_mm", "year_laid", "owner", "status", "length_m"]
+    list_filter = ["network", "status", "material"]
+    search_fields = ["code", "owner"]
+    raw_id_fields = ["source", "target"]
+    readonly_fields = ["length_m"]

@@ -22,8 +22,11 @@ def counts():
     from dispatch.models import RoutingRule
     from incidents.models import Case, CaseLog
 
+    from assets.models import Component, PipeSegment
+
     return (Area.objects.count(), Cell.objects.count(), Bureau.objects.count(), User.objects.count(),
-            RoutingRule.objects.count(), Case.objects.count(), CaseLog.objects.count())
+            RoutingRule.objects.count(), Case.objects.count(), CaseLog.objects.count(), Component.objects.count(),
+            PipeSegment.objects.count())
 
 
 def test_demo_city_is_believable(demo):
@@ -94,3 +97,27 @@ def test_demo_cases_go_round_the_loop(demo):
     # The demo's own emergency, not one of the generated history's (numbered DM…), which spans every subclass.
     emergency = Case.objects.exclude(number__startswith="DM").get(category__code="SJ0405")
     assert emergency.status == "dispatched" and emergency.log.filter(action="dispatch", actor=None).exists()
+
+
+def test_the_demo_census_and_pipe_networks(demo):
+    """Tens of thousands of components per urban district, coded and located; a water network whose bursts close
+    a handful of valves, a sewer that drains to outlets (issue 15)."""
+    from django.db.models import Count
+
+    from assets import codes, pipes
+    from assets.models import Component, ComponentLog, PipeSegment
+
+    per_district = dict(Component.objects.values_list("district__code").annotate(n=Count("id")))
+    assert set(per_district) == {"430302", "430304"} and all(n > 20_000 for n in per_district.values())
+    assert ComponentLog.objects.count() == Component.objects.count()
+    for c in Component.objects.select_related("cell", "district").order_by("?")[:50]:
+        codes.validate_code(c.code, c.subclass, c.district.code)
+        assert c.cell.geom.contains(c.geom)
+    lamps = Component.objects.filter(subclass="BJ0109").count()
+    assert 0.1 < lamps / Component.objects.count() < 0.2
+    water = PipeSegment.objects.select_related("network").filter(network__kind="water").order_by("code")
+    sizes = [len(pipes.isolation(s).valves) for s in water[:200:10]]
+    assert all(1 <= n <= 60 for n in sizes), sizes
+    sewer = PipeSegment.objects.select_related("network").filter(network__kind="sewer").order_by("code")[100]
+    down = pipes.flow(sewer, "down")
+    assert down["points"] and down["points"][-1]["code"].startswith("WS-M")
