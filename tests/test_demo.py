@@ -19,10 +19,9 @@ def demo(db):
 
 
 def counts():
+    from assets.models import Component, PipeSegment
     from dispatch.models import RoutingRule
     from incidents.models import Case, CaseLog
-
-    from assets.models import Component, PipeSegment
 
     return (Area.objects.count(), Cell.objects.count(), Bureau.objects.count(), User.objects.count(),
             RoutingRule.objects.count(), Case.objects.count(), CaseLog.objects.count(), Component.objects.count(),
