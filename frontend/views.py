@@ -82,9 +82,18 @@ def home(request):
 
 
 class GridMap(Page):
-    """The city grid on a map: areas by level, cells when zoomed in, click to locate a point."""
+    """The city grid on a map: areas by level, cells when zoomed in, click to locate a point; the census
+    components from a readable zoom, for those who may read them."""
 
     template_name = "frontend/grid_map.html"
+
+    def get_context_data(self, **kwargs):
+        from citygrid.policy import allows
+
+        context = super().get_context_data(**kwargs)
+        if allows(self.request.user, "GET", "assets:component-list"):
+            context["map_config"] = {**context["map_config"], "apiComponents": reverse("assets:component-list")}
+        return context
 
 
 class Inspector(Page):

@@ -102,3 +102,21 @@ def test_the_console_finds_the_valves_to_close_and_what_is_under_a_place(live_se
         under = page.eval_on_selector_all("#pipe-result [data-segment]", "s => s.map(x => x.dataset.segment)")
         assert under == ["W-s3"]
         assert "球墨铸铁" in page.inner_text("#pipe-result") and "湘潭自来水公司" in page.inner_text("#pipe-result")
+
+
+def test_the_grid_map_shows_the_census_from_a_readable_zoom(live_server, people, offline_tiles):
+    lon, lat = point_in(people["a"])
+    _hydrants(people, lon, lat)
+    with browser() as b:
+        page = b.new_page(viewport={"width": 1200, "height": 800})
+        login(page, live_server.url, "lead", PASSWORD)
+        page.goto(live_server.url + "/map/")
+        page.wait_for_function("() => window.cityGridCensus !== undefined")
+        page.evaluate("([lat, lon]) => window.cityGridMap.setView([lat, lon], 14, {animate: false})", [lat, lon])
+        page.wait_for_timeout(500)
+        assert page.evaluate("() => window.cityGridCensus.layer.getLayers().length") == 0  # too far out to read
+        page.evaluate("([lat, lon]) => window.cityGridMap.setView([lat, lon], 18, {animate: false})", [lat, lon])
+        page.wait_for_function("() => window.cityGridCensus.layer.getLayers().length === 2")
+        _click_at(page, lon, lat + 4 * METRE)
+        page.wait_for_selector(".component-popup")
+        assert "消防栓1号" in page.inner_text(".component-popup") and "完好" in page.inner_text(".component-popup")
