@@ -113,3 +113,35 @@ def test_the_pipe_api(water, sewer, people):
     assert layers["W-s3"] == "segment" and layers["V1"] == "point" and "J2" not in layers  # junctions not drawn
     staff = api_client(people["water_staff"])
     assert staff.get(reverse("assets:pipe-under"), {"lon": lon, "lat": lat}).status_code == 200
+
+
+def test_a_network_exported_and_imported_back_in_another_crs(water, tmp_path):
+    import subprocess
+
+    from django.core.management import CommandError, call_command
+
+    from assets.models import PipePoint
+    from assets.pipe_import import import_pipes
+    from grids.importing import ImportFailed
+
+    before = pipes.isolation(PipeSegment.objects.get(code="W-s3")).as_dict()
+    out, projected = tmp_path / "w1.gpkg", tmp_path / "w1-4547.gpkg"
+    call_command("export_pipes", str(out), network="W1", verbosity=0)
+    subprocess.run(["ogr2ogr", "-f", "GPKG", "-t_srs", "EPSG:4547", str(projected), str(out)], check=True)
+    with pytest.raises(ImportFailed, match="already exists"):
+        import_pipes(projected, network="W1", kind="给水")
+    PipeSegment.objects.filter(network=water).delete()
+    PipePoint.objects.filter(network=water).delete()
+    water.delete()
+    report = import_pipes(projected, network="W1", kind="给水", name="城区给水管网", owner="湘潭自来水公司")
+    assert report.created == 17
+    again = pipes.isolation(PipeSegment.objects.select_related("network").get(code="W-s3")).as_dict()
+    assert again["segments"] == before["segments"] and again["customers"] == before["customers"]
+    assert [v["code"] for v in again["valves"]] == ["V1", "V2", "V3"]
+    assert all(abs(a["lon"] - b["lon"]) < 1e-6 for a, b in zip(again["valves"], before["valves"], strict=True))
+    s3 = PipeSegment.objects.get(code="W-s3")
+    assert s3.material == "球墨铸铁" and s3.depth_end_m == 2.0 and s3.customers == 3
+    with pytest.raises(CommandError, match="problems|already exists"):
+        call_command("import_pipes", str(projected), network="W9", kind="water", verbosity=0)  # codes in use
+    with pytest.raises(CommandError, match="unknown network kind"):
+        call_command("import_pipes", str(projected), network="W9", kind="河流", verbosity=0)
