@@ -160,10 +160,56 @@ def load_pipes(max_cells: int = 1500, seed: int = 15) -> dict[str, int]:
     s_segments = [(f"WS-{n}", f"WS-M{a}", f"WS-M{b}") for n, (a, b) in enumerate(downhill)]
     build_network(sewer, s_points, s_segments, {"material": "钢筋混凝土", "diameter_mm": 600, "depth_start_m": 2.5,
                                                 "depth_end_m": 2.8, "year_laid": 2005, "owner": "湘潭市排水公司"})
+    linked = _link_components([(water, "hydrant", "BJ0108", "消防栓"), (sewer, "manhole", "BJ0102", "污水井盖")])
     from citygrid.dbroles import analyze
 
-    analyze("assets_pipepoint", "assets_pipesegment")
+    analyze("assets_pipepoint", "assets_pipesegment", "assets_component")
     return {"water segments": len(segments), "sewer segments": len(s_segments), "valves": sum(
-        1 for p in points if p[1] == "valve")}
+        1 for p in points if p[1] == "valve"), "pipe points that are census components": linked}
+
+
+def _link_components(kinds: list[tuple]) -> int:
+    """The pipe points the catalogue has a class for (hydrants, manhole covers) become census components too,
+    linked from the point, coded after the census's last of their subclass."""
+    from django.utils import timezone
+
+    from grids.locate import locate_many
+
+    from . import codes
+    from .models import ComponentLog, PipePoint
+
+    bureaus = _bureau_ids()
+    linked = 0
+    for network, kind, subclass, name in kinds:
+        points = list(PipePoint.objects.filter(network=network, kind=kind).order_by("code"))
+        where = locate_many([(p.geom.x, p.geom.y) for p in points])
+        top: dict[str, int] = {}
+        made = []
+        for point, location in zip(points, where, strict=True):
+            if location is None or "district" not in location.areas:
+                continue
+            county = location.areas["district"].code
+            if county not in top:
+                prefix = codes.make_code(county, subclass, 1)[:-codes.code_widths()[3]]
+                last = (Component.objects.filter(code__startswith=prefix).order_by("-code")
+                        .values_list("code", flat=True).first())
+                top[county] = int(last[len(prefix):]) if last else 0
+            top[county] += 1
+            areas = location.areas
+            made.append((point, Component(
+                code=codes.make_code(county, subclass, top[county]), subclass=subclass, name=name, geom=point.geom,
+                bureau_id=bureaus.get(subclass), owner=network.owner, accuracy="A",
+                cell_id=location.cell_id, district_id=areas["district"].id,
+                community_id=areas["community"].id if "community" in areas else None,
+                street_id=areas["street"].id if "street" in areas else None)))
+        Component.objects.bulk_create([c for _, c in made], batch_size=5000)
+        now = timezone.now()
+        ComponentLog.objects.bulk_create([ComponentLog(component=c, action="import", changes={}, note="demo pipes",
+                                                       created_at=now) for _, c in made], batch_size=5000)
+        for point, component in made:
+            point.component = component
+        PipePoint.objects.bulk_update([p for p, _ in made], ["component"], batch_size=5000)
+        linked += len(made)
+    return linked
 
 

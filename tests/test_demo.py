@@ -120,3 +120,9 @@ def test_the_demo_census_and_pipe_networks(demo):
     sewer = PipeSegment.objects.select_related("network").filter(network__kind="sewer").order_by("code")[100]
     down = pipes.flow(sewer, "down")
     assert down["points"] and down["points"][-1]["code"].startswith("WS-M")
+    # Hydrants and manholes are census components too, where the catalogue has their class.
+    from assets.models import PipePoint
+
+    manhole = PipePoint.objects.select_related("component").filter(kind="manhole").first()
+    assert manhole.component.subclass == "BJ0102" and manhole.component.geom.equals(manhole.geom)
+    assert not PipePoint.objects.filter(kind__in=["manhole", "hydrant"], component__isnull=True).exists()
