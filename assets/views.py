@@ -155,7 +155,29 @@ def detail(component: Component, user) -> dict:
                      "changes": e.changes, "note": e.note}
                     for e in component.log.select_related("actor").order_by("-created_at", "-id")[:50]],
         "cases": hooks.component_cases(component, user),
+        "pipe": pipe_of(component),
     }
+
+
+def pipe_of(component: Component) -> dict | None:
+    """For a component that is a point of a pressurised network (a hydrant…): the valves to close for a burst
+    there (on the first pipe leaving it), so a case about it shows them."""
+    from . import pipes
+    from .models import VALVED_KINDS, PipeSegment
+
+    point = component.pipe_points.select_related("network").first()
+    if point is None:
+        return None
+    out = {"point": point.code, "kind": point.kind, "network": point.network.name,
+           "network_kind": point.network.kind, "isolation": None}
+    if point.network.kind in VALVED_KINDS:
+        from django.db.models import Q
+
+        segment = (PipeSegment.objects.select_related("network").filter(Q(source=point) | Q(target=point),
+                                                                        status="in_use").order_by("code").first())
+        if segment is not None:
+            out["isolation"] = pipes.isolation(segment).as_dict()
+    return out
 
 
 # --- pipes -----------------------------------------------------------------------------------------------------

@@ -168,7 +168,8 @@ class Console(Page):
                 "apiStream": reverse("dispatch:stream"), "apiEvents": reverse("dispatch:events"),
                 "apiCells": reverse("grids:cell-list"), "apiAreas": reverse("grids:area-list"),
                 "apiBureaus": reverse("grids:bureau-list"), "apiCatalogue": reverse("incidents:catalogue"),
-                "apiUnits": "/api/dispatch/cases/", "canDispatchUnits": roles.DISPATCHER in user_roles(
+                "apiUnits": "/api/dispatch/cases/", "apiComponent": "/api/assets/components/",
+                "canDispatchUnits": roles.DISPATCHER in user_roles(
                     self.request.user),
                 "actions": {"register": _("Register"), "reject": _("Do not register"), "dispatch": _("Dispatch"),
                             "return": _("Return"), "approve_postponement": _("Approve postponement"),
@@ -207,6 +208,8 @@ def pipes_config() -> dict:
 def console_text() -> dict:
     """The console's further words (issue 22), translated per request."""
     return {"cell": _("Cell"), "mergeTitle": _("Merge into another case (a duplicate)"),
+            "component": _("Component"), "valvesToClose": _("Valves to close:"),
+            "customersCut": _("customers cut off:"),
             "layerCells": _("Cells"), "layerDistricts": _("Districts"), "layerCases": _("Cases")}
 
 

@@ -76,11 +76,22 @@ def _click_at(page, lon: float, lat: float) -> None:
 
 
 def test_the_console_finds_the_valves_to_close_and_what_is_under_a_place(live_server, people, offline_tiles):
+    from assets.models import PipePoint
+    from incidents import intake
     from tests.test_pipes import M, water
 
     net = water.__wrapped__(people)  # the same small network the API tests use
     assert net.segments.count() == 8
     lon, lat = point_in(people["a"])
+    # A hydrant on the network at J3, in the census, and a case about it.
+    j3 = PipePoint.objects.get(code="J3")
+    hydrant = Component(code=codes.make_code("430302", "BJ0108", 1), subclass="BJ0108", name="消防栓",
+                        geom=j3.geom, bureau=people["cg"])
+    census.save_component(hydrant, None)
+    j3.component = hydrant
+    j3.save()
+    case = intake.submit(intake.Report(lon=j3.geom.x, lat=j3.geom.y, category="BJ0108", source="hotline_12345",
+                                       description="消防栓爆裂漏水", component=hydrant.code)).case
     with browser() as b:
         page = b.new_page(viewport={"width": 1400, "height": 900}, timezone_id="Asia/Shanghai")
         login(page, live_server.url, "disp_city", PASSWORD)
@@ -101,6 +112,12 @@ def test_the_console_finds_the_valves_to_close_and_what_is_under_a_place(live_se
         page.wait_for_selector("#pipe-result [data-segment]")
         under = page.eval_on_selector_all("#pipe-result [data-segment]", "s => s.map(x => x.dataset.segment)")
         assert under == ["W-s3"]
+        # The case about the hydrant shows, in its panel, the valves a burst there closes.
+        page.click(f"#list li[data-number='{case.number}']")
+        page.wait_for_selector(".case-valves [data-valve]")
+        assert page.eval_on_selector_all(".case-valves [data-valve]", "vs => vs.map(v => v.dataset.valve)") == [
+            "V1", "V2", "V3"]
+        assert "48" in page.inner_text(".case-valves")
         assert "球墨铸铁" in page.inner_text("#pipe-result") and "湘潭自来水公司" in page.inner_text("#pipe-result")
 
 

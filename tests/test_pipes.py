@@ -145,3 +145,20 @@ def test_a_network_exported_and_imported_back_in_another_crs(water, tmp_path):
         call_command("import_pipes", str(projected), network="W9", kind="water", verbosity=0)  # codes in use
     with pytest.raises(CommandError, match="unknown network kind"):
         call_command("import_pipes", str(projected), network="W9", kind="河流", verbosity=0)
+
+
+def test_a_hydrant_on_the_network_shows_the_valves_of_a_burst_there(water, people):
+    from django.contrib.gis.geos import Point
+
+    from assets import census, codes
+    from assets.models import Component, PipePoint
+
+    j3 = PipePoint.objects.get(code="J3")
+    hydrant = Component(code=codes.make_code("430302", "BJ0108", 1), subclass="BJ0108",
+                        geom=Point(j3.geom.x, j3.geom.y, srid=4326))
+    census.save_component(hydrant, None)
+    j3.component = hydrant
+    j3.save()
+    body = api_client(people["dispatcher"]).get(reverse("assets:component-detail", args=[hydrant.code])).json()
+    assert body["pipe"]["point"] == "J3" and body["pipe"]["network_kind"] == "water"
+    assert [v["code"] for v in body["pipe"]["isolation"]["valves"]] == ["V1", "V2", "V3"]

@@ -78,26 +78,32 @@
     var mine = ++ticket;
     C.api(cfg.apiSegments + encodeURIComponent(code) + "/isolation").then(function (r) {
       if (mine !== ticket) return;
-      highlight.clearLayers();
-      if (!r.ok) { show('<p class="error">' + C.esc(C.errorsText(r.data)) + "</p>"); return; }
-      var cut = {};
-      r.data.segments.forEach(function (s) { cut[s] = true; });
-      pipes.eachLayer(function (l) {
-        if (l.feature.properties.layer === "segment" && cut[l.feature.properties.code]) {
-          L.polyline(l.getLatLngs(), { color: "#e31a1c", weight: 8, opacity: 0.6, interactive: false }).addTo(highlight);
-        }
-      });
-      r.data.valves.forEach(function (v) {
-        L.circleMarker(datum.toDisplay(v.lon, v.lat), { radius: 9, color: "#e31a1c", weight: 3, fillColor: "#fff",
-                                                         fillOpacity: 1, interactive: false }).addTo(highlight);
-      });
-      show("<h3>" + C.esc(text.isolateTitle) + " " + C.esc(code) + "</h3><p>" + C.esc(text.valvesToClose) + ' <b id="valve-count">' +
-        r.data.valves.length + '</b></p><ul class="pipe-list valves">' + r.data.valves.map(function (v) {
-          return '<li data-valve="' + C.esc(v.code) + '">' + C.esc(v.code) + "</li>"; }).join("") +
-        "</ul><p>" + C.esc(text.segmentsCut) + " " + r.data.segments.length + " · " + C.esc(r.data.length_m) + " m · " +
-        C.esc(text.customers) + ' <b id="customers">' + r.data.customers + "</b></p>");
+      if (!r.ok) { highlight.clearLayers(); show('<p class="error">' + C.esc(C.errorsText(r.data)) + "</p>"); return; }
+      showIsolation(r.data);
     });
   }
+  // Also for the case panel: a case about a hydrant shows the valves a burst there closes (console.js).
+  function showIsolation(data) {
+    highlight.clearLayers();
+    var cut = {};
+    data.segments.forEach(function (s) { cut[s] = true; });
+    pipes.eachLayer(function (l) {
+      if (l.feature.properties.layer === "segment" && cut[l.feature.properties.code]) {
+        L.polyline(l.getLatLngs(), { color: "#e31a1c", weight: 8, opacity: 0.6, interactive: false }).addTo(highlight);
+      }
+    });
+    data.valves.forEach(function (v) {
+      L.circleMarker(datum.toDisplay(v.lon, v.lat), { radius: 9, color: "#e31a1c", weight: 3, fillColor: "#fff",
+                                                       fillOpacity: 1, interactive: false }).addTo(highlight);
+    });
+    show("<h3>" + C.esc(text.isolateTitle) + " " + C.esc(data.segment) + "</h3><p>" + C.esc(text.valvesToClose) +
+      ' <b id="valve-count">' + data.valves.length + '</b></p><ul class="pipe-list valves">' + data.valves.map(function (v) {
+        return '<li data-valve="' + C.esc(v.code) + '">' + C.esc(v.code) + "</li>"; }).join("") +
+      "</ul><p>" + C.esc(text.segmentsCut) + " " + data.segments.length + " · " + C.esc(data.length_m) + " m · " +
+      C.esc(text.customers) + ' <b id="customers">' + data.customers + "</b></p>");
+  }
+  // A case opened while a tool is in use leaves the tool's answer on screen.
+  window.cityGridShowIsolation = function (data) { if (!mode) showIsolation(data); };
   function downstream(code) {
     var mine = ++ticket;
     C.api(cfg.apiSegments + encodeURIComponent(code) + "/flow?direction=down").then(function (r) {
