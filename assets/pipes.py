@@ -79,7 +79,7 @@ SELECT s.id,
 FROM assets_pipesegment s
 JOIN assets_pipepoint ps ON ps.id = s.source_id
 JOIN assets_pipepoint pt ON pt.id = s.target_id
-WHERE s.network_id = {network} AND s.status = 'in_use'
+WHERE s.network_id = {network} AND s.status = 'in_use' {window}
 """
 
 _ISOLATION = """
@@ -94,15 +94,28 @@ iso AS MATERIALIZED (
     FROM assets_pipesegment s
     JOIN assets_pipepoint ps ON ps.id = s.source_id
     JOIN cc ON cc.node = CASE WHEN ps.kind = 'valve' THEN {valve_end} + 2 * s.id ELSE s.source_id END
-    WHERE s.network_id = %(network)s AND s.status = 'in_use' AND cc.component = (SELECT component FROM mine)
+    WHERE s.network_id = %(network)s AND s.status = 'in_use' {window} AND cc.component = (SELECT component FROM mine)
 ),
 ends AS (SELECT source_id AS id FROM iso UNION SELECT target_id FROM iso)
-SELECT 'segment', code, customers, length_m, NULL::float8, NULL::float8 FROM iso
+SELECT 'segment', code, customers, length_m, NULL::float8, NULL::float8, id FROM iso
 UNION ALL
 SELECT CASE WHEN p.kind = 'valve' THEN 'valve' ELSE 'point' END, p.code, p.customers, NULL,
-       ST_X(p.geom), ST_Y(p.geom)
+       ST_X(p.geom), ST_Y(p.geom), p.id
 FROM ends JOIN assets_pipepoint p ON p.id = ends.id
 """
+
+# Whether the answer in a window is the whole answer: no pipe outside the window leaves an isolated point that is
+# not a valve (the water would still reach it from outside, so the window was too small).
+_LEAKS_OUT = """
+SELECT EXISTS (
+    SELECT 1 FROM assets_pipesegment s
+    WHERE s.network_id = %(network)s AND s.status = 'in_use' AND NOT (s.geom && {envelope})
+      AND (s.source_id = ANY(%(points)s) OR s.target_id = ANY(%(points)s))
+)
+"""
+# Windows tried in turn, metres around the burst: the isolated area is almost always within the first; the
+# whole network is the last resort.
+WINDOWS_M = (400, 1600, 6400, None)
 
 
 @dataclass
@@ -125,20 +138,36 @@ def isolation(segment: PipeSegment) -> Isolation:
         raise PipeQueryError(f"a {network.get_kind_display()} network has no valves to close")
     if segment.status != "in_use":
         raise PipeQueryError("the segment is not in use")
-    edges = _VALVE_SPLIT_EDGES.format(valve_end=VALVE_END, network=int(network.pk))
+    for radius in WINDOWS_M:
+        if radius is None:
+            envelope, window = "", ""
+        else:
+            minx, miny, maxx, maxy = segment.geom.extent
+            dy = radius * _DEG_PER_M
+            dx = dy / max(math.cos(math.radians(miny)), 0.01)
+            envelope = f"ST_MakeEnvelope({minx - dx:.9f}, {miny - dy:.9f}, {maxx + dx:.9f}, {maxy + dy:.9f}, 4326)"
+            window = f"AND s.geom && {envelope}"
+        edges = _VALVE_SPLIT_EDGES.format(valve_end=VALVE_END, network=int(network.pk), window=window)
+        with connection.cursor() as cur:
+            cur.execute(_ISOLATION.format(valve_end=VALVE_END, window=window),
+                        {"edges": edges, "segment": segment.pk, "network": network.pk})
+            rows = cur.fetchall()
+            if radius is None:
+                break
+            inner = [row[6] for row in rows if row[0] == "point"]
+            cur.execute(_LEAKS_OUT.format(envelope=envelope), {"network": network.pk, "points": inner})
+            if not cur.fetchone()[0]:
+                break
     result = Isolation(segment.code)
-    with connection.cursor() as cur:
-        cur.execute(_ISOLATION.format(valve_end=VALVE_END),
-                    {"edges": edges, "segment": segment.pk, "network": network.pk})
-        for what, code, customers, length, x, y in cur.fetchall():
-            if what == "segment":
-                result.segments.append(code)
-                result.customers += customers
-                result.length_m += length
-            elif what == "valve":
-                result.valves.append({"code": code, "lon": round(x, 7), "lat": round(y, 7)})
-            else:
-                result.customers += customers
+    for what, code, customers, length, x, y, _id in rows:
+        if what == "segment":
+            result.segments.append(code)
+            result.customers += customers
+            result.length_m += length
+        elif what == "valve":
+            result.valves.append({"code": code, "lon": round(x, 7), "lat": round(y, 7)})
+        else:
+            result.customers += customers
     result.segments.sort()
     result.valves.sort(key=lambda v: v["code"])
     return result

@@ -162,3 +162,18 @@ def test_a_hydrant_on_the_network_shows_the_valves_of_a_burst_there(water, peopl
     body = api_client(people["dispatcher"]).get(reverse("assets:component-detail", args=[hydrant.code])).json()
     assert body["pipe"]["point"] == "J3" and body["pipe"]["network_kind"] == "water"
     assert [v["code"] for v in body["pipe"]["isolation"]["valves"]] == ["V1", "V2", "V3"]
+
+
+def test_an_isolated_area_larger_than_the_first_window_is_found_whole(people):
+    """A 2.4 km main without valves but at its two ends: the search widens its window until no pipe leaves it."""
+    lon, lat = point_in(people["a"])
+    net = PipeNetwork.objects.create(code="W2", name="长输水管", kind="water")
+    points = [("L-V0", "valve", lon - 20 * M, lat)]
+    points += [(f"L-J{i}", "junction", lon + i * 60 * M, lat) for i in range(40)]
+    points.append(("L-V1", "valve", lon + 40 * 60 * M, lat))
+    segments = [("L-s0", "L-V0", "L-J0")] + [(f"L-s{i}", f"L-J{i - 1}", f"L-J{i}", 1) for i in range(1, 40)]
+    segments.append(("L-s40", "L-J39", "L-V1", 1))
+    build_network(net, points, segments)
+    result = pipes.isolation(PipeSegment.objects.select_related("network").get(code="L-s1"))
+    assert [v["code"] for v in result.valves] == ["L-V0", "L-V1"]
+    assert len(result.segments) == 41 and result.customers == 40

@@ -15,14 +15,15 @@
   }
   function componentLayer(map, url, datum, options) {
     options = options || {};
+    var names = {}, labels = {};
     var layer = L.geoJSON(null, {
       pointToLayer: function (f, latlng) { return L.circleMarker(latlng, style(f.properties)); },
       style: function (f) { var s = style(f.properties); return { color: s.fillColor, weight: 4 }; },
       onEachFeature: function (f, l) {
         var p = f.properties;
         l.bindPopup('<div class="component-popup" data-component="' + C.esc(p.code) + '"><strong>' +
-          C.esc(p.subclass_name) + "</strong> " + C.esc(p.name || "") + "<br>" + C.esc(p.code) + " · " +
-          C.esc(p.status_label) + "</div>");
+          C.esc(names[p.subclass] || p.subclass) + "</strong> " + C.esc(p.name || "") + "<br>" + C.esc(p.code) + " · " +
+          C.esc(labels[p.status] || p.status) + "</div>");
         l.on("click", function () { if (options.onClick) options.onClick(f); });
       }
     }).addTo(map);
@@ -33,6 +34,8 @@
       C.api(url + "?zoom=" + map.getZoom() + "&bbox=" + [sw[0], sw[1], ne[0], ne[1]].map(function (v) {
         return v.toFixed(6); }).join(",")).then(function (r) {
         if (mine !== ticket || !r.ok) return;
+        names = r.data.names || names;
+        labels = r.data.status_labels || labels;
         layer.clearLayers();
         r.data.features.forEach(function (f) { f.geometry = datum.geometry(f.geometry); });
         layer.addData(r.data);
