@@ -4,7 +4,6 @@ from django.conf import settings
 from django.contrib.gis.db.models.functions import AsGeoJSON
 from django.contrib.gis.geos import Point, Polygon
 from django.core.exceptions import ValidationError
-from django.db import connection
 from django.db.models.expressions import RawSQL
 from django.http import HttpResponse
 from django.utils.translation import gettext as _
@@ -74,15 +73,6 @@ _FEATURE_SQL = """json_build_object(
                                     'name', assets_component.name, 'status', assets_component.status))::text"""
 
 
-_NEAREST_SQL = """
-SELECT c.id, ST_Distance(c.geom::geography, p.g::geography) AS d
-FROM assets_component c, (SELECT ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326) AS g) p
-WHERE c.subclass = %(subclass)s AND c.geom && ST_Expand(p.g, %(deg)s) AND c.status <> 'abandoned'
-  AND ST_DWithin(c.geom::geography, p.g::geography, %(radius)s)
-ORDER BY d, c.code LIMIT 200
-"""
-
-
 class NearestComponents(APIView):
     """The nearest components of a subclass around a point, within a radius (default: the report's GPS
     accuracy plus the worst survey accuracy, class C's 10 m): what an inspector picks from."""
@@ -99,26 +89,23 @@ class NearestComponents(APIView):
 
 
 def nearest(user, lon: float, lat: float, subclass: str, radius: float, limit: int = 5) -> list[dict]:
-    """The visible components of `subclass` within `radius` metres of (lon, lat), nearest first."""
+    """The visible components of `subclass` within `radius` metres of (lon, lat), nearest first: one statement,
+    the box around the point through the spatial index, the exact distance on the spheroid."""
     import math
 
-    deg = radius * _DEG_PER_M / max(math.cos(math.radians(lat)), 0.01)
-    with connection.cursor() as cur:
-        cur.execute(_NEAREST_SQL, {"lon": lon, "lat": lat, "subclass": subclass, "deg": deg, "radius": radius})
-        found = cur.fetchall()
-    if not found:
-        return []
-    by_id = {c.id: c for c in visible_components(user).filter(id__in=[r[0] for r in found])}
+    dy = radius * _DEG_PER_M
+    dx = dy / max(math.cos(math.radians(lat)), 0.01)
+    box = Polygon.from_bbox((lon - dx, lat - dy, lon + dx, lat + dy))
+    box.srid = 4326
+    distance = RawSQL("ST_Distance(assets_component.geom::geography, "
+                      "ST_SetSRID(ST_MakePoint(%s, %s), 4326)::geography)", (lon, lat))
+    found = (visible_components(user).filter(subclass=subclass, geom__bboverlaps=box).exclude(status="abandoned")
+             .annotate(distance_m=distance).filter(distance_m__lte=radius).order_by("distance_m", "code")[:limit])
     out = []
-    for pk, distance in found:
-        component = by_id.get(pk)
-        if component is None:
-            continue
+    for component in found:
         anchor = component.anchor()
-        out.append({**_props(component), "distance_m": round(distance, 1),
+        out.append({**_props(component), "distance_m": round(component.distance_m, 1),
                     "lon": round(anchor.x, 7), "lat": round(anchor.y, 7)})
-        if len(out) == limit:
-            break
     return out
 
 
