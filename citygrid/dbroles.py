@@ -38,6 +38,7 @@ READ_ONLY = frozenset({"SELECT"})
 TABLE_GRANTS: dict[str, frozenset[str]] = {
     "incidents_caselog": APPEND_ONLY,  # the case log: the triggers refuse UPDATE/DELETE even to the owner
     "incidents_callback": APPEND_ONLY,  # callbacks (回访): the triggers refuse UPDATE/DELETE, as for the case log
+    "assets_componentlog": APPEND_ONLY,  # a component's history: the triggers refuse UPDATE/DELETE
     "citygrid_auditevent": APPEND_ONLY,  # the audit trail: old rows leave only through citygrid_audit_purge()
     "citygrid_audit_retention": READ_ONLY,  # lengthened only by citygrid_audit_purge(), lowered by the owner
     "django_migrations": READ_ONLY,  # migrations run as the owner
@@ -255,6 +256,8 @@ def create_database(name: str, *, replace: bool = False, must_be_new: bool = Fal
     try:
         with conn.cursor() as cur:
             cur.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+            # pgRouting (the pipe networks' graph questions) is not a trusted extension either.
+            cur.execute("CREATE EXTENSION IF NOT EXISTS pgrouting")
             converted = _convert_ownership(cur, owner)
             if converted:
                 done.append(f"database {name}: {converted} objects given to the owner role {owner}")
@@ -262,7 +265,9 @@ def create_database(name: str, *, replace: bool = False, must_be_new: bool = Fal
     except psycopg2.Error as exc:
         reason = str(exc).strip().splitlines()[0]
         hint = (" (install PostGIS for this PostgreSQL: Debian postgresql-<version>-postgis-3)"
-                if "postgis" in reason else "")
+                if "postgis" in reason else
+                " (install pgRouting for this PostgreSQL: Debian postgresql-<version>-pgrouting)"
+                if "pgrouting" in reason else "")
         raise RolesError(f"database {name}: {reason}{hint}") from exc
     finally:
         conn.close()

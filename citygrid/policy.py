@@ -40,6 +40,9 @@ def _r(*names: str) -> frozenset[str]:
 CASE_WRITERS = _r(roles.INSPECTOR, roles.OPERATOR, roles.DISPATCHER)
 CENTRE = _r(roles.DISPATCHER, roles.OPERATOR, roles.LEADER)
 SENSOR_READERS = CENTRE | {roles.BUREAU_STAFF}
+# The census is read by those who work cases; the administrator keeps it through the admin site.
+ASSET_READERS = ANY_ROLE - {roles.ADMIN}
+PIPE_READERS = _r(roles.DISPATCHER, roles.OPERATOR, roles.LEADER, roles.BUREAU_STAFF, roles.INSPECTOR)
 
 POLICIES: dict[str, Policy] = {
     # Pages and plumbing
@@ -70,6 +73,19 @@ POLICIES: dict[str, Policy] = {
     "grids:cell-detail": Policy(ANY_ROLE, scope=EVERYONE),
     "grids:bureau-list": Policy(ANY_ROLE),
     "grids:locate": Policy(ANY_ROLE, ANY_ROLE),
+    # The component census (assets): scoped like cases — the centre all, a district its own, a bureau those it is
+    # in charge of, an inspector those in his cells; staff change them (变更), each change recorded.
+    "assets:component-list": Policy(ASSET_READERS, objects="visible components (assets.scoping)"),
+    "assets:component-nearest": Policy(ASSET_READERS, objects="visible components (assets.scoping)"),
+    "assets:component-detail": Policy(ASSET_READERS, _r(roles.DISPATCHER, roles.BUREAU_STAFF),
+                                      "visible components; changed by the centre and the bureau in charge",
+                                      scope="component"),
+    # The pipe networks: for those who dig, dispatch and repair (not the public pages); a segment is looked up in
+    # the whole city, since networks cross districts.
+    "assets:pipe-list": Policy(PIPE_READERS, objects="every network's segments and points in the view"),
+    "assets:pipe-under": Policy(PIPE_READERS, objects="every network's segments and points near the place"),
+    "assets:pipe-isolation": Policy(PIPE_READERS, objects="the segment's network", scope=EVERYONE),
+    "assets:pipe-flow": Policy(PIPE_READERS, objects="the segment's network", scope=EVERYONE),
     # Cases
     "incidents:case-list": Policy(ANY_ROLE, CASE_WRITERS, "scoped: district / bureau / inspector's cells"),
     "incidents:my-cases": Policy(ANY_ROLE, objects="the user's own reports"),

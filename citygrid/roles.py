@@ -43,7 +43,7 @@ _SENSORS = (*(f"monitoring.{verb}_{model}" for model in ("sensorkind", "sensor")
               for verb in ("add", "change", "delete", "view")),
             "monitoring.view_alarmepisode", "monitoring.view_silence", "monitoring.view_rejection")
 ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
-    ADMIN: ("grids.*", "dispatch.*", *_CATALOGUE, *_SENSORS, "citygrid.add_staffprofile",
+    ADMIN: ("grids.*", "assets.*", "dispatch.*", *_CATALOGUE, *_SENSORS, "citygrid.add_staffprofile",
             "citygrid.change_staffprofile", "citygrid.view_staffprofile", "auth.add_user", "auth.change_user",
             "auth.view_user"),
     SECADMIN: ("auth.view_user", "auth.change_user", "auth.view_group", "citygrid.view_staffprofile",

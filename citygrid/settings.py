@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_static",
     "citygrid",
     "grids",
+    "assets",
     "incidents",
     "dispatch",
     "monitoring",
@@ -299,6 +300,15 @@ CONTENT_SECURITY_POLICY = {
 # The grid. Code widths follow GB/T 30428 / CJ/T 213: county (GB/T 2260) + street + community + cell.
 GRID_CODE_WIDTHS = tuple(int(w) for w in env_list("GRID_CODE_WIDTHS", "6,3,3,3"))
 GRID_CELL_SIZE_M = float(os.environ.get("GRID_CELL_SIZE_M", "100"))
+# Components (assets): code widths (county, class, subclass, sequence); the map shows them from this zoom,
+# at most this many per view.
+COMPONENT_CODE_WIDTHS = tuple(int(w) for w in env_list("COMPONENT_CODE_WIDTHS", "6,2,2,6"))
+COMPONENT_MIN_ZOOM = int(os.environ.get("COMPONENT_MIN_ZOOM", "16"))
+COMPONENT_MAP_MAX = int(os.environ.get("COMPONENT_MAP_MAX", "5000"))
+# A component picked for a report must lie this near it (the inspector stands by the object).
+COMPONENT_PICK_MAX_M = float(os.environ.get("COMPONENT_PICK_MAX_M", "100"))
+# Routing: the bureau in charge of a case's component wins over the area rules, except rules marked to win.
+ROUTE_BY_COMPONENT = env_bool("ROUTE_BY_COMPONENT", True)
 # Stored geometry is WGS84 (EPSG:4326); CGCS2000 (EPSG:4490) input is transformed to it on import.
 GRID_STORAGE_SRID = 4326
 GRID_LOCATE_BATCH_MAX = int(os.environ.get("GRID_LOCATE_BATCH_MAX", "100000"))

@@ -21,6 +21,7 @@ urlpatterns = [
     path("audit/export.csv", audit_views.AuditExport.as_view(), name="audit-export"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("api/grids/", include("grids.urls")),
+    path("api/assets/", include("assets.urls")),
     path("api/", include("incidents.urls")),
     path("api/dispatch/", include("dispatch.urls")),
     path("api/monitoring/", include("monitoring.urls")),

@@ -54,7 +54,7 @@ PG=$(pg_major)
 missing=""
 # Mosquitto: the sensors' MQTT broker (the product runs its own instance from var/, `manage.py mqtt_broker`).
 # Pango and HarfBuzz's subsetter for WeasyPrint (the bulletin's PDF), poppler-utils to read a PDF back in tests.
-for pkg in "postgresql-$PG-postgis-3" postgresql-client gdal-bin binutils libproj25 gettext python3-venv \
+for pkg in "postgresql-$PG-postgis-3" "postgresql-$PG-pgrouting" postgresql-client gdal-bin binutils libproj25 gettext python3-venv \
            chromium fonts-noto-cjk redis-server pgbackrest restic nginx openssl systemd \
            libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 poppler-utils mosquitto mosquitto-clients; do
     is_installed "$pkg" || missing="$missing $pkg"

@@ -66,6 +66,10 @@ class RoutingRule(models.Model):
     bureau = models.ForeignKey(Bureau, verbose_name=_("bureau"), on_delete=models.PROTECT, related_name="routing_rules")
     priority = models.SmallIntegerField(_("priority"), default=0,
                                         help_text=_("Breaks ties between equally specific rules: higher wins."))
+    over_component = models.BooleanField(
+        _("wins over the component's bureau"), default=False,
+        help_text=_("A case about a census component goes to the component's bureau in charge before the area "
+                    "rules; tick this for a rule that should win all the same."))
     active = models.BooleanField(_("active"), default=True)
 
     class Meta:

@@ -6,6 +6,7 @@ from django.dispatch import receiver
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from grids.models import Bureau
 from incidents import lifecycle
 from incidents.models import Case, CaseLog, TimeLimit
 
@@ -34,11 +35,12 @@ def _route(case: Case) -> None:
         "rule": decision.rule, "bureau_id": decision.bureau_id, "explanation": decision.explanation})
     CaseLog.objects.create(case=case, action="route", to_status=case.status, from_status=case.status,
                            note=decision.explanation)
-    if decision.rule is None:
+    if decision.bureau_id is None:
         return
     major = case.category.parent_id
     if DispatchPolicy.objects.filter(category_id=major, auto_dispatch=True).exists():
-        dispatched = lifecycle.system_dispatch(case, bureau=decision.rule.bureau,
+        bureau = decision.rule.bureau if decision.rule else Bureau.objects.get(pk=decision.bureau_id)
+        dispatched = lifecycle.system_dispatch(case, bureau=bureau,
                                                note=_("auto-dispatch: %(why)s") % {"why": decision.explanation})
         case.status, case.bureau, case.deadline, case.version = (dispatched.status, dispatched.bureau,
                                                                  dispatched.deadline, dispatched.version)

@@ -5,9 +5,10 @@ manual queue."""
 from dataclasses import dataclass
 from datetime import datetime, time
 
+from django.conf import settings
 from django.utils import timezone
 
-from grids.models import Area, Level
+from grids.models import Area, Bureau, Level
 from incidents.models import Case, Category
 
 from .models import RoutingRule
@@ -87,6 +88,17 @@ class RuleBook:
         self.parent_of = dict(Category.objects.filter(parent__isnull=False).values_list("pk", "parent_id"))
 
     def route(self, case: Case, at: datetime | None = None) -> Decision:
+        decision = self._by_rules(case, at)
+        if case.component_id and settings.ROUTE_BY_COMPONENT and not (decision.rule and decision.rule.over_component):
+            # The census names who is in charge of this very object (主管部门): that beats an area's rule.
+            bureau = (Bureau.objects.filter(components__pk=case.component_id, active=True)
+                      .values_list("pk", "name").first())
+            if bureau is not None:
+                code = case.component.code
+                return Decision(None, bureau[0], f"部件 {code} 的主管部门 → {bureau[1]}")
+        return decision
+
+    def _by_rules(self, case: Case, at: datetime | None = None) -> Decision:
         local = timezone.localtime(at or timezone.now()).time()
         areas = {case.district_id, case.street_id, case.community_id, self.city_of.get(case.district_id)} - {None}
         rules = [*self.by_category.get(case.category_id, ()),

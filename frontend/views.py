@@ -82,9 +82,18 @@ def home(request):
 
 
 class GridMap(Page):
-    """The city grid on a map: areas by level, cells when zoomed in, click to locate a point."""
+    """The city grid on a map: areas by level, cells when zoomed in, click to locate a point; the census
+    components from a readable zoom, for those who may read them."""
 
     template_name = "frontend/grid_map.html"
+
+    def get_context_data(self, **kwargs):
+        from citygrid.policy import allows
+
+        context = super().get_context_data(**kwargs)
+        if allows(self.request.user, "GET", "assets:component-list"):
+            context["map_config"] = {**context["map_config"], "apiComponents": reverse("assets:component-list")}
+        return context
 
 
 class Inspector(Page):
@@ -97,6 +106,7 @@ class Inspector(Page):
                 "apiCells": reverse("grids:cell-list"),
                 "apiCases": reverse("incidents:case-list"), "apiMine": reverse("incidents:my-cases"),
                 "apiTasks": reverse("incidents:verification-tasks"), "apiCase": "/api/cases/",
+                "apiNearest": reverse("assets:component-nearest"), "apiComponents": reverse("assets:component-list"),
                 "serviceWorker": reverse("frontend:inspector-sw"),
                 "photoMaxPixels": 1600,
                 "text": {"cell": _("Cell"), "noCell": _("Not in a grid cell of the city."),
@@ -110,13 +120,15 @@ class Inspector(Page):
                          "needCategory": _("Choose a category."), "needPhoto": _("This category needs a photo."),
                          "discard": _("Discard this refused report?"), "none": _("Nothing here."),
                          "pass": _("Passed"), "fail": _("Not fixed"), "afterPhoto": _("After"),
-                         "place": _("Place"), "workDone": _("What was done")}}
+                         "place": _("Place"), "workDone": _("What was done"),
+                         "notOnMap": _("Not on the map"), "isMissing": _("It is missing"),
+                         "noComponentNear": _("No such component on the map near here."), "metres": _("m")}}
 
 
 INSPECTOR_ASSETS = ("frontend/citygrid.css", "leaflet/leaflet.css", "leaflet/leaflet.js",
                     "leaflet/images/marker-icon.png", "leaflet/images/marker-icon-2x.png",
                     "leaflet/images/marker-shadow.png", "frontend/datum.js",
-                    "frontend/common.js", "frontend/inspector.js")
+                    "frontend/common.js", "frontend/components.js", "frontend/inspector.js")
 
 
 def inspector_service_worker(request):
@@ -144,7 +156,8 @@ class Console(Page):
     def get_context_data(self, **kwargs):
         from incidents.models import Status, Urgency
 
-        return {**super().get_context_data(**kwargs), "statuses": Status.choices, "urgencies": Urgency.choices}
+        return {**super().get_context_data(**kwargs), "statuses": Status.choices, "urgencies": Urgency.choices,
+                "pipes_config": pipes_config()}
 
     def page_config(self) -> dict:
         from incidents.models import FINAL_STATUSES, Status, Urgency
@@ -155,7 +168,8 @@ class Console(Page):
                 "apiStream": reverse("dispatch:stream"), "apiEvents": reverse("dispatch:events"),
                 "apiCells": reverse("grids:cell-list"), "apiAreas": reverse("grids:area-list"),
                 "apiBureaus": reverse("grids:bureau-list"), "apiCatalogue": reverse("incidents:catalogue"),
-                "apiUnits": "/api/dispatch/cases/", "canDispatchUnits": roles.DISPATCHER in user_roles(
+                "apiUnits": "/api/dispatch/cases/", "apiComponent": "/api/assets/components/",
+                "canDispatchUnits": roles.DISPATCHER in user_roles(
                     self.request.user),
                 "actions": {"register": _("Register"), "reject": _("Do not register"), "dispatch": _("Dispatch"),
                             "return": _("Return"), "approve_postponement": _("Approve postponement"),
@@ -199,9 +213,29 @@ def sensor_config(request) -> dict:
                            "ongoing": _("ongoing"), "flapping": _("Flapping: no cases raised")}}
 
 
+def pipes_config() -> dict:
+    """The console's census and pipe tools (frontend/pipes.js)."""
+    from assets.models import NetworkKind, PipePoint
+
+    return {"apiPipes": reverse("assets:pipe-list"), "apiUnder": reverse("assets:pipe-under"),
+            "apiComponents": reverse("assets:component-list"), "apiSegments": "/api/assets/pipes/segments/",
+            "tileDatum": settings.TILE_DATUM, "underRadius": 5,
+            "text": {"hint": {"under": _("Click the map: the pipes within 5 m, with depth and owner."),
+                              "isolate": _("Click a water or gas pipe: the valves that isolate a burst there."),
+                              "flow": _("Click a sewer or storm pipe: what lies downstream.")},
+                     "kinds": {k.value: str(k.label) for k in NetworkKind},
+                     "points": {k.value: str(k.label) for k in PipePoint.Kind},
+                     "depth": _("depth"), "underTitle": _("Under here"), "nothingUnder": _("No pipe here."),
+                     "isolateTitle": _("Burst on"), "valvesToClose": _("Valves to close:"),
+                     "segmentsCut": _("Segments cut off:"), "customers": _("customers cut off:"),
+                     "flowTitle": _("Downstream of")}}
+
+
 def console_text() -> dict:
     """The console's further words (issue 22), translated per request."""
     return {"cell": _("Cell"), "mergeTitle": _("Merge into another case (a duplicate)"),
+            "component": _("Component"), "valvesToClose": _("Valves to close:"),
+            "customersCut": _("customers cut off:"),
             "layerCells": _("Cells"), "layerDistricts": _("Districts"), "layerCases": _("Cases")}
 
 

@@ -324,3 +324,11 @@ def _write_cells(items: list[_Parsed], existing: set[str], report: ImportReport)
     Cell.objects.bulk_create(cells, batch_size=2000)
     report.created = len(cells) - report.updated
 
+
+
+# Shared with the other importers of GIS files (assets: the component census, the pipe networks), so that every
+# file is opened, its CRS found and its attributes read the same way.
+open_layer = _open_layer
+source_srs = _source_srs
+field_value = _field
+gcj02_to_wgs84_geojson = _json_convert

@@ -43,6 +43,8 @@ class Report:
     contact_phone: str = ""
     contact_email: str = ""
     photos: list = field(default_factory=list)  # uploaded files
+    component: str = ""  # the code of the census component picked on the map
+    census: str = ""  # "new": the component is not on the map; "missing": the picked one is gone
 
 
 @dataclass
@@ -67,6 +69,15 @@ class Intake:
                 "properties": {"number": c.number, "created": self.created, "status": c.status, "version": c.version,
                                "category": c.category.code, "urgency": c.urgency, "source": c.source, **codes,
                                "created_at": c.created_at.isoformat(), "likely_duplicates": self.duplicates}}
+
+
+def _census_change(case: Case, report: Report, reporter) -> None:
+    """A reported new or missing component waits for staff to approve it as a census change (assets)."""
+    from assets.models import CensusChange
+
+    CensusChange.objects.create(kind=report.census, subclass=case.category.code, location=case.location,
+                                component=case.component, case_number=case.number, reported_by=reporter,
+                                note=case.description[:200])
 
 
 def next_case_number() -> str:
@@ -126,6 +137,7 @@ def _check(report: Report) -> tuple[dict[str, list[str]], Category | None, list[
     if (category is not None and category.photo_required and report.source == Source.INSPECTOR
             and not report.photos and "photos" not in errors):
         errors["photos"] = [_("%(category)s needs a photo.") % {"category": category.name_zh}]
+    _check_component(report, category, errors)
     prepared: list[PreparedPhoto] = []
     if not errors:  # decoding is the expensive part: only for a report that is otherwise acceptable
         for upload in report.photos:
@@ -134,6 +146,48 @@ def _check(report: Report) -> tuple[dict[str, list[str]], Category | None, list[
             except PhotoError as exc:
                 errors.setdefault("photos", []).append(str(exc))
     return errors, category, prepared
+
+
+def _check_component(report: Report, category: Category | None, errors: dict[str, list[str]]) -> None:
+    """A picked component must be of the reported subclass and near the report; a census change needs a
+    component subclass (and, for a missing one, the component)."""
+    from assets.models import Component
+
+    if report.census not in ("", "new", "missing"):
+        errors["census"] = [_("Choose new or missing.")]
+        return
+    if not (report.component or report.census):
+        return
+    if category is None or category.kind != "component":
+        errors["component"] = [_("Only a component category refers to a component.")]
+        return
+    if report.census == "new" and report.component:
+        errors["census"] = [_("A component not on the map cannot be picked from it.")]
+        return
+    if report.census == "missing" and not report.component:
+        errors["component"] = [_("Pick the component that is missing.")]
+        return
+    if report.component:
+        component = Component.objects.filter(code=report.component).first()
+        if component is None:
+            errors["component"] = [_("No component %(code)s in the census.") % {"code": report.component}]
+        elif component.subclass != category.code:
+            errors["component"] = [_("Component %(code)s is not a %(category)s.")
+                                   % {"code": component.code, "category": category.name_zh}]
+        elif "location" not in errors and report.lon is not None and report.lat is not None:
+            here = Point(report.lon, report.lat, srid=4326)
+            distance = _metres(component.anchor(), here)
+            if distance > settings.COMPONENT_PICK_MAX_M:
+                errors["component"] = [_("Component %(code)s is %(m)d m from the report: not the one here.")
+                                       % {"code": component.code, "m": distance}]
+        report._component = component  # found once here, stored with the case by submit()
+
+
+def _metres(a: Point, b: Point) -> float:
+    import math
+
+    lat = math.radians((a.y + b.y) / 2)
+    return math.hypot((a.x - b.x) * 111_320 * math.cos(lat), (a.y - b.y) * 111_320)
 
 
 def submit(report: Report, reporter=None) -> Intake:
@@ -159,7 +213,7 @@ def submit(report: Report, reporter=None) -> Intake:
         street_id=areas["street"].id if "street" in areas else None, district_id=areas["district"].id,
         category=category, description=report.description.strip(), urgency=report.urgency, source=report.source,
         reporter=reporter, contact_name=report.contact_name.strip(), contact_phone=report.contact_phone.strip(),
-        contact_email=report.contact_email.strip(),
+        contact_email=report.contact_email.strip(), component=getattr(report, "_component", None),
     )
     try:
         with removed_on_failure(), transaction.atomic():
@@ -170,6 +224,8 @@ def submit(report: Report, reporter=None) -> Intake:
             for p in prepared:
                 store_photo(case, p, kind=Photo.Kind.BEFORE, log_entry=entry, user=reporter)
             record("case_report", user=reporter, target=f"case: {case.number}", detail=str(case.source))
+            if report.census:
+                _census_change(case, report, reporter)
     except IntegrityError:
         # The same client id submitted twice at once: the other request made the case.
         existing = _case_with_uuid(case.client_uuid)

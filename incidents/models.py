@@ -139,6 +139,9 @@ class Case(models.Model):
     postponement_until = models.DateTimeField(_("postponement requested until"), null=True, blank=True)
     merged_into = models.ForeignKey("self", verbose_name=_("merged into"), null=True, blank=True,
                                     on_delete=models.PROTECT, related_name="merged_cases")
+    # The surveyed object the case is about (部件), when the reporter picked one from the census.
+    component = models.ForeignKey("assets.Component", verbose_name=_("component"), null=True, blank=True,
+                                  on_delete=models.PROTECT, related_name="cases")
     version = models.PositiveIntegerField(default=1, editable=False,
                                           help_text="incremented by every change; clients send it back to act")
     created_at = models.DateTimeField(_("reported at"), default=timezone.now, db_index=True)

@@ -57,12 +57,22 @@ def _visible_photo(user: AbstractBaseUser, pk: int, **_ignored):
     return Photo.objects.select_related("case").filter(pk=pk, case__in=visible_cases(user).values("pk")).first()
 
 
+def component_cases(component, user: AbstractBaseUser) -> list[dict]:
+    """The cases about a census component this user may see, newest first (its detail lists them)."""
+    qs = visible_cases(user, Case.objects.filter(component=component)).select_related("category")
+    return [{"number": c.number, "status": c.status, "status_label": c.get_status_display(),
+             "category_name": c.category.name_zh, "created_at": c.created_at}
+            for c in qs.order_by("-created_at")[:50]]
+
+
 def register_scopes() -> None:
     """The object scopes citygrid.policy declares for case URLs."""
+    from assets import hooks
     from citygrid import scopes
 
     from .models import Photo
 
+    hooks.register_case_lister(component_cases)
     scopes.register("case", visible=_visible_case,
                     exists=lambda number, **_: Case.objects.filter(number=number).exists())
     scopes.register("photo", visible=_visible_photo, exists=lambda pk, **_: Photo.objects.filter(pk=pk).exists())

@@ -45,6 +45,7 @@ class CaseFeatureSerializer(GeoFeatureModelSerializer):
     district = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
     bureau = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
     bureau_name = serializers.CharField(source="bureau.name", read_only=True, default=None, allow_null=True)
+    component = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
     place = serializers.SerializerMethodField()  # what a person reads: names, not codes
     overdue = serializers.BooleanField(source="is_overdue", read_only=True)
     sla = serializers.CharField(source="sla_light", read_only=True)
@@ -55,7 +56,7 @@ class CaseFeatureSerializer(GeoFeatureModelSerializer):
         id_field = "number"
         fields = ["number", "status", "status_label", "category", "category_name", "urgency", "source", "address",
                   "cell", "community", "street", "district", "bureau", "deadline", "overdue", "sla", "created_at",
-                  "updated_at", "version", "bureau_name", "place"]
+                  "updated_at", "version", "bureau_name", "place", "component"]
 
     def get_place(self, obj) -> str:
         """The district, street and community by name (雨湖区 城正街街道 和平社区)."""

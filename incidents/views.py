@@ -108,7 +108,7 @@ def filtered_cases(request):
     params.is_valid(raise_exception=True)
     q = params.validated_data
     qs = scoping.visible_cases(request.user).select_related(
-        "category", "cell", "community", "street", "district", "bureau")
+        "category", "cell", "community", "street", "district", "bureau", "component")
     if "bbox" in q:
         qs = qs.filter(location__intersects=Polygon.from_bbox(q["bbox"]))
     if q.get("status"):
@@ -168,7 +168,8 @@ class CaseList(generics.ListCreateAPIView):
             description=_text(data, "description", errors), urgency=data.get("urgency") or Urgency.NORMAL,
             address=_text(data, "address", errors), accuracy_m=_float(data, "accuracy_m", errors),
             contact_name=_text(data, "contact_name", errors), contact_phone=_text(data, "contact_phone", errors),
-            contact_email=_text(data, "contact_email", errors), photos=_photos(request))
+            contact_email=_text(data, "contact_email", errors), photos=_photos(request),
+            component=_text(data, "component", errors), census=_text(data, "census", errors))
         if errors:
             raise ValidationError(errors)
         try:

@@ -40,7 +40,9 @@ def _drop(url: str) -> None:
 @pytest.fixture(scope="module")
 def smoke_env():
     # The name follows the DATABASE_URL this suite runs with: never the demo, test or full benchmark database.
-    environ = {k: v for k, v in os.environ.items() if k not in ("DJANGO_ALLOW_ASYNC_UNSAFE", "LOG_LEVEL")}
+    # The owner and backup roles' URLs name this suite's database: the smoke database's follow its DATABASE_URL.
+    environ = {k: v for k, v in os.environ.items()
+               if k not in ("DJANGO_ALLOW_ASYNC_UNSAFE", "LOG_LEVEL", "DATABASE_OWNER_URL", "DATABASE_BACKUP_URL")}
     url = _bench_django().smoke_database_url()
     for forbidden in ("citygrid", "citygrid_bench", settings.DATABASES["default"]["NAME"]):
         assert dj_database_url.parse(url)["NAME"] != forbidden, url
@@ -162,3 +164,20 @@ def test_sensors_through_mosquitto_with_an_ingest_restart(smoke_env):
         rf"^total {NUMBER} s, peak memory of this process {NUMBER} MB")
     assert as_int(sent[1]) == as_int(sent[2]) == as_int(sent[5]) > 0 and sent[3] == sent[4] == "0"
     assert as_int(alarms[1]) > 0
+
+
+def test_assets(smoke_env):
+    text = run_bench("assets", smoke_env)
+    imported, _, nearest, view, isolation, under, _ = figures(
+        text, rf"^census import: ({NUMBER}) components in {NUMBER} s, {NUMBER} components/s",
+        rf"^water network: ({NUMBER}) segments, {NUMBER} points built",
+        rf"^nearest of a subclass within 50 m \(HTTP, 2 workers, 4 clients\): p50 {NUMBER} ms, p95 ({NUMBER}) ms "
+        rf"over 100 requests",
+        rf"^map view 1600×900 at zoom 17 \(HTTP, 2 workers, 4 clients\): p50 {NUMBER} ms, p95 {NUMBER} ms over 100 "
+        rf"requests; ({NUMBER}) features on average",
+        rf"^valve isolation on {NUMBER} segments \(HTTP, 2 workers, 2 clients\): p50 {NUMBER} ms, p95 {NUMBER} ms "
+        rf"over 20 requests; ({NUMBER}) valves on average",
+        rf"^what is under here, 5 m \(HTTP, 2 workers, 4 clients\): p50 {NUMBER} ms, p95 {NUMBER} ms",
+        rf"^peak memory \(benchmark process\): {NUMBER} MB")
+    assert as_int(imported[1]) == 5000
+    assert float(view[1]) > 50 and float(isolation[1]) >= 1  # views hold components; bursts close valves

@@ -19,12 +19,14 @@ def demo(db):
 
 
 def counts():
+    from assets.models import Component, PipeSegment
     from dispatch.models import RoutingRule
     from incidents.models import Case, CaseLog
     from monitoring.models import Sensor
 
     return (Area.objects.count(), Cell.objects.count(), Bureau.objects.count(), User.objects.count(),
-            RoutingRule.objects.count(), Case.objects.count(), CaseLog.objects.count(), Sensor.objects.count())
+            RoutingRule.objects.count(), Case.objects.count(), CaseLog.objects.count(), Sensor.objects.count(),
+            Component.objects.count(), PipeSegment.objects.count())
 
 
 def test_demo_city_is_believable(demo):
@@ -106,3 +108,33 @@ def test_the_demo_city_has_sensors_of_every_kind_in_its_districts(demo):
     assert all(s.cell_id and s.mqtt_hash.startswith("$7$") for s in sensors)
     gas = sensors.filter(kind__code="gas").first()
     assert gas.owner.kind == "gas" and gas.watched_object
+
+
+def test_the_demo_census_and_pipe_networks(demo):
+    """Tens of thousands of components per urban district, coded and located; a water network whose bursts close
+    a handful of valves, a sewer that drains to outlets (issue 15)."""
+    from django.db.models import Count
+
+    from assets import codes, pipes
+    from assets.models import Component, ComponentLog, PipeSegment
+
+    per_district = dict(Component.objects.values_list("district__code").annotate(n=Count("id")))
+    assert set(per_district) == {"430302", "430304"} and all(n > 20_000 for n in per_district.values())
+    assert ComponentLog.objects.count() == Component.objects.count()
+    for c in Component.objects.select_related("cell", "district").order_by("?")[:50]:
+        codes.validate_code(c.code, c.subclass, c.district.code)
+        assert c.cell.geom.contains(c.geom)
+    lamps = Component.objects.filter(subclass="BJ0109").count()
+    assert 0.1 < lamps / Component.objects.count() < 0.2
+    water = PipeSegment.objects.select_related("network").filter(network__kind="water").order_by("code")
+    sizes = [len(pipes.isolation(s).valves) for s in water[:200:10]]
+    assert all(1 <= n <= 60 for n in sizes), sizes
+    sewer = PipeSegment.objects.select_related("network").filter(network__kind="sewer").order_by("code")[100]
+    down = pipes.flow(sewer, "down")
+    assert down["points"] and down["points"][-1]["code"].startswith("WS-M")
+    # Hydrants and manholes are census components too, where the catalogue has their class.
+    from assets.models import PipePoint
+
+    manhole = PipePoint.objects.select_related("component").filter(kind="manhole").first()
+    assert manhole.component.subclass == "BJ0102" and manhole.component.geom.equals(manhole.geom)
+    assert not PipePoint.objects.filter(kind__in=["manhole", "hydrant"], component__isnull=True).exists()

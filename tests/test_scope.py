@@ -87,13 +87,19 @@ def world(people):
 
     sensor = Sensor.objects.create(code="WL-001", kind=SensorKind.objects.get(code="manhole_level"),
                                    owner=people["cg"], position=Point(lon, lat, srid=4326))
+    from assets import census, codes
+    from assets.models import Component
+
+    component = Component(code=codes.make_code("430302", "BJ0108", 1), subclass="BJ0108",
+                          geom=Point(lon, lat, srid=4326), bureau=people["cg"])  # in the inspector's cells
+    census.save_component(component, people["dispatcher"])
     objects = {"case": {"number": case.number},
                "photo": {"pk": Photo.objects.filter(case=case).first().pk},
                "assignment": {"pk": assignment.pk},
                "unit": {"code": unit.code},
                "area-figures": {"code": people["a"].code},
                "bulletin": {"pk": bulletin.pk},
-               "sensor": {"code": sensor.code}}
+               "sensor": {"code": sensor.code}, "component": {"code": component.code}}
     return {"case": case, "kwargs": kwargs, "objects": objects, "outsiders": outsiders, "insiders": insiders}
 
 

@@ -1,5 +1,6 @@
 from django.core.management.base import BaseCommand
 
+from assets.demo import load_census, load_pipes
 from citygrid.demo_users import demo_password, load_demo_users
 from dispatch.demo import load_cases, load_history, load_hotline_cases, load_rules, load_units
 from grids.demo import load_demo_city
@@ -28,6 +29,10 @@ class Command(BaseCommand):
         self.stdout.write(f"demo dispatch: {rules} routing rules added, {cases} demo cases added, "
                           f"{history} cases of generated history added, {units} response units added")
         self.stdout.write(f"demo hotline and public reports: {load_hotline_cases()} added")
+        census = load_census()
+        networks = load_pipes()
+        self.stdout.write(f"demo census: {census} components added; pipe networks: "
+                          + (", ".join(f"{n} {k}" for k, n in networks.items()) or "already present"))
         # Apps above dispatch (monitoring: the demo sensors), which this command may not import, offer load_demo().
         from django.apps import apps
 

@@ -153,6 +153,7 @@
       (p.routing ? '<p class="routing"><b>' + C.esc(text.routing) + ":</b> " + C.esc(p.routing.explanation) + "</p>" : "") +
       (p.likely_duplicates && p.likely_duplicates.length ? '<p class="dups"><b>' + C.esc(text.duplicates) + ":</b> " +
         p.likely_duplicates.map(function (n) { return '<a href="#" data-open="' + C.esc(n) + '">' + C.esc(n) + "</a>"; }).join(", ") + "</p>" : "") +
+      (p.component ? '<div id="case-component" data-component="' + C.esc(p.component) + '"></div>' : "") +
       actionForms(actions, p, suggested) +
       '<div id="units"></div>' +
       '<details><summary>' + C.esc(text.log) + " (" + (p.log || []).length + ")</summary><ol class='log'>" + (p.log || []).map(function (l) {
@@ -160,6 +161,21 @@
           (l.note ? " — " + C.esc(l.note) : "") + "</li>";
       }).join("") + "</ol></details>";
     if (cfg.canDispatchUnits && (p.urgency === "emergency" || p.urgency === "urgent")) loadUnits(f.id);
+    if (p.component) loadComponent(f.id, p.component);
+  }
+  // The census component the case is about; for a point of a water or gas network, the valves a burst there closes.
+  function loadComponent(number, code) {
+    C.api(cfg.apiComponent + encodeURIComponent(code) + "/").then(function (r) {
+      var box = $("case-component");
+      if (!r.ok || !box || $("panel").dataset.number !== number) return;
+      var c = r.data, iso = c.pipe && c.pipe.isolation;
+      box.innerHTML = "<p><b>" + C.esc(text.component) + ":</b> " + C.esc(c.subclass_name) + " " + C.esc(c.name || "") +
+        " <small>" + C.esc(c.code) + " · " + C.esc(c.status_label) + "</small></p>" +
+        (iso ? '<p class="case-valves"><b>' + C.esc(text.valvesToClose) + "</b> " + iso.valves.map(function (v) {
+          return '<span data-valve="' + C.esc(v.code) + '">' + C.esc(v.code) + "</span>"; }).join(", ") + " · " +
+          C.esc(text.customersCut) + " " + iso.customers + "</p>" : "");
+      if (iso && window.cityGridShowIsolation) window.cityGridShowIsolation(iso);
+    }).catch(function () { /* the panel shows the case without it */ });
   }
   function actionForms(actions, p, suggested) {
     function buttons(group) {

@@ -83,4 +83,8 @@
         }
       });
   });
+  // The census components, from a zoom where they are readable, for those who may read them.
+  if (cfg.apiComponents && window.CityGrid && window.CityGrid.componentLayer) {
+    window.cityGridCensus = window.CityGrid.componentLayer(map, cfg.apiComponents, datum);
+  }
 })();

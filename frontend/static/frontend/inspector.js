@@ -47,6 +47,7 @@
     if (accuracy) circle = L.circle(shown, { radius: accuracy, weight: 1, fillOpacity: 0.1 }).addTo(map);
     if (fromGps && !manual) map.panTo(shown);
     locate(lon, lat);
+    offerComponents();
   }
   function locate(lon, lat) {
     var ticket = ++locating;
@@ -123,6 +124,51 @@
     var c = categories.find(function (x) { return x.code === chosen; });
     $("category-search").value = c ? c.name_zh + " " + c.code : chosen;
     renderChoices();
+    offerComponents();
+  });
+
+  // ---- the census component the report is about: the nearest of the chosen subclass, one tap to pick, or "not
+  // on the map" (a census change staff approve); the census layer on the map, a tap on a marker picks it too.
+  var picked = { component: "", census: "" }, offerTicket = 0, offered = [];
+  window.cityGridCensus = C.componentLayer(map, cfg.apiComponents, datum, { onClick: function (f) {
+    if (chosen && f.properties.subclass === chosen) { picked = { component: f.properties.code, census: "" }; renderOffer(); }
+  } });
+  function offerComponents() {
+    var box = $("component-pick");
+    picked = { component: "", census: "" };
+    if (!chosen || chosen.indexOf("BJ") !== 0 || !position) { box.hidden = true; offered = []; return; }
+    var ticket = ++offerTicket;
+    C.api(cfg.apiNearest + "?subclass=" + encodeURIComponent(chosen) + "&lon=" + position.lon.toFixed(7) + "&lat=" +
+          position.lat.toFixed(7) + "&accuracy=" + Math.min(Math.round(position.accuracy || 10), 490)).then(function (r) {
+      if (ticket !== offerTicket) return;
+      offered = r.ok ? r.data.results : [];
+      box.hidden = false;
+      renderOffer();
+    }).catch(function () { box.hidden = true; offered = []; });  // offline: the report goes without one
+  }
+  function renderOffer() {
+    var buttons = offered.map(function (o) {
+      return '<button type="button" role="option" class="choice' + (picked.component === o.code ? " chosen" : "") +
+        '" data-component="' + C.esc(o.code) + '">' + C.esc(o.subclass_name) + " " + C.esc(o.name || "") +
+        " <small>" + C.esc(o.code) + " · " + C.esc(o.distance_m) + " " + C.esc(text.metres) + " · " +
+        C.esc(o.status_label) + "</small></button>";
+    });
+    if (!offered.length) buttons.push('<p class="hint">' + C.esc(text.noComponentNear) + "</p>");
+    buttons.push('<button type="button" role="option" class="choice' + (picked.census === "new" ? " chosen" : "") +
+      '" data-census="new">' + C.esc(text.notOnMap) + "</button>");
+    if (picked.component) {
+      buttons.push('<button type="button" class="choice' + (picked.census === "missing" ? " chosen" : "") +
+        '" data-census="missing">' + C.esc(text.isMissing) + "</button>");
+    }
+    $("component-list").innerHTML = buttons.join("");
+  }
+  $("component-list").addEventListener("click", function (e) {
+    var b = e.target.closest("[data-component],[data-census]");
+    if (!b) return;
+    if (b.dataset.component) picked = { component: b.dataset.component, census: "" };
+    else if (b.dataset.census === "new") picked = { component: "", census: "new" };
+    else if (b.dataset.census === "missing") picked.census = picked.census === "missing" ? "" : "missing";
+    renderOffer();
   });
 
   // ---- photo, resized on the phone before it is sent
@@ -178,7 +224,7 @@
 
   function send(item) {
     var form = new FormData();
-    ["client_uuid", "lon", "lat", "accuracy_m", "category", "description", "urgency"].forEach(function (k) {
+    ["client_uuid", "lon", "lat", "accuracy_m", "category", "description", "urgency", "component", "census"].forEach(function (k) {
       if (item[k] !== null && item[k] !== undefined && item[k] !== "") form.append(k, item[k]);
     });
     if (item.photo) form.append("photos", item.photo, "photo.jpg");
@@ -243,7 +289,8 @@
       client_uuid: C.uuid4(), lon: position.lon.toFixed(7), lat: position.lat.toFixed(7),
       accuracy_m: position.accuracy ? Math.round(position.accuracy) : null, category: category,
       description: data.get("description") || "", urgency: data.get("urgency") || "normal", photo: photo,
-      label: (c ? c.name_zh : category), queued_at: new Date().toISOString()
+      label: (c ? c.name_zh : category), queued_at: new Date().toISOString(),
+      component: picked.component, census: picked.census
     };
     $("submit").disabled = true;
     // Kept on the phone first: whatever happens to the network now, the report is not lost.
@@ -265,6 +312,7 @@
     $("category").value = ""; $("category-search").value = "";
     $("preview").hidden = true;
     renderChoices();
+    offerComponents();
   }
   $("queue").addEventListener("click", function (e) {
     var li = e.target.closest("[data-uuid]");

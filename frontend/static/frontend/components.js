@@ -1,0 +1,50 @@
+// The census components (部件) as a map layer, shared by the inspector's page, the console and the grid map: loaded
+// for the view from a readable zoom (the server says which), coloured by class, outlined by status, clickable.
+(function (global) {
+  "use strict";
+  var C = global.CityGrid;
+  // By major class (BJ01 public utilities, BJ02 roads and traffic, …); a class not listed is grey.
+  var CLASS_COLOURS = { "01": "#1f78b4", "02": "#ff7f00", "03": "#33a02c", "04": "#6a3d9a", "05": "#b15928",
+                        "06": "#e31a1c" };
+  var STATUS_STROKE = { good: "#ffffff", damaged: "#e31a1c", missing: "#000000", occupied: "#ff7f00",
+                        abandoned: "#999999" };
+  function style(p) {
+    return { radius: 6, weight: p.status === "good" ? 1 : 3, color: STATUS_STROKE[p.status] || "#fff",
+             fillColor: CLASS_COLOURS[(p.subclass || "").slice(2, 4)] || "#777777", fillOpacity: 0.9,
+             dashArray: p.status === "missing" || p.status === "abandoned" ? "2 2" : null };
+  }
+  function componentLayer(map, url, datum, options) {
+    options = options || {};
+    var names = {}, labels = {};
+    var layer = L.geoJSON(null, {
+      pointToLayer: function (f, latlng) { return L.circleMarker(latlng, style(f.properties)); },
+      style: function (f) { var s = style(f.properties); return { color: s.fillColor, weight: 4 }; },
+      onEachFeature: function (f, l) {
+        var p = f.properties;
+        l.bindPopup('<div class="component-popup" data-component="' + C.esc(p.code) + '"><strong>' +
+          C.esc(names[p.subclass] || p.subclass) + "</strong> " + C.esc(p.name || "") + "<br>" + C.esc(p.code) + " · " +
+          C.esc(labels[p.status] || p.status) + "</div>");
+        l.on("click", function () { if (options.onClick) options.onClick(f); });
+      }
+    }).addTo(map);
+    var ticket = 0;
+    function refresh() {
+      var b = map.getBounds(), sw = datum.toStored(b.getSouthWest()), ne = datum.toStored(b.getNorthEast());
+      var mine = ++ticket;
+      C.api(url + "?zoom=" + map.getZoom() + "&bbox=" + [sw[0], sw[1], ne[0], ne[1]].map(function (v) {
+        return v.toFixed(6); }).join(",")).then(function (r) {
+        if (mine !== ticket || !r.ok) return;
+        names = r.data.names || names;
+        labels = r.data.status_labels || labels;
+        layer.clearLayers();
+        r.data.features.forEach(function (f) { f.geometry = datum.geometry(f.geometry); });
+        layer.addData(r.data);
+        if (options.onLoad) options.onLoad(r.data);
+      }).catch(function () { /* offline: the layer keeps what it had */ });
+    }
+    map.on("moveend", refresh);
+    refresh();
+    return { layer: layer, refresh: refresh };
+  }
+  C.componentLayer = componentLayer;
+})(window);
