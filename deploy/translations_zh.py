@@ -1057,6 +1057,10 @@ ZH = {
     "Ongoing": "进行中",
     "No sensor alarms in this period.": "本期没有传感器报警。",
     "Must be after the start.": "必须晚于开始日期。",
+    "This code is reserved for the broker's own accounts (the ingest, gateways).":
+        "此编码为消息代理自身的账户（数据接入服务、网关）保留。",
+    "line %(line)d: code %(code)s is reserved for the broker's own accounts":
+        "第 %(line)d 行：编码 %(code)s 为消息代理自身的账户保留",
 }
 
 

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 
-from .models import Gateway, Sensor, topic_for
+from .models import Gateway, Sensor, is_reserved_code, topic_for
 
 
 class BrokerError(RuntimeError):
@@ -80,13 +80,20 @@ def ingest_password(directory: Path | None = None) -> str:
     return path.read_text().strip()
 
 
+def _device_codes() -> list[str]:
+    """Active sensors with a key, never under another account's name (validate_code refuses such codes; a row
+    written around it still gets no account here)."""
+    codes = Sensor.objects.filter(active=True).exclude(mqtt_hash="").values_list("code", flat=True)
+    return [c for c in codes if not is_reserved_code(c)]
+
+
 def acl_text(registry: bool = True) -> str:
     """The ACL: the ingest reads every sensor topic; each device writes its own; a gateway its bureau's."""
     prefix = topic_for("")
     lines = [f"user {settings.MQTT_INGEST_USER}", f"topic read {prefix}+", ""]
     if not registry:
         return "\n".join(lines)
-    for code in Sensor.objects.filter(active=True).exclude(mqtt_hash="").values_list("code", flat=True):
+    for code in _device_codes():
         lines += [f"user {code}", f"topic write {topic_for(code)}", ""]
     for gateway in Gateway.objects.filter(active=True).exclude(mqtt_hash=""):
         lines.append(f"user gateway-{gateway.code}")
@@ -117,8 +124,8 @@ def passwd_text(directory: Path, registry: bool = True) -> str:
     rows = [_ingest_row(directory)]
     if not registry:
         return "\n".join(rows) + "\n"
-    rows += [f"{c}:{h}" for c, h in Sensor.objects.filter(active=True).exclude(mqtt_hash="")
-             .values_list("code", "mqtt_hash")]
+    hashes = dict(Sensor.objects.filter(active=True).exclude(mqtt_hash="").values_list("code", "mqtt_hash"))
+    rows += [f"{c}:{hashes[c]}" for c in _device_codes()]
     rows += [f"gateway-{c}:{h}" for c, h in Gateway.objects.filter(active=True).exclude(mqtt_hash="")
              .values_list("code", "mqtt_hash")]
     return "\n".join(rows) + "\n"

@@ -20,9 +20,23 @@ from incidents.models import Case
 CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$")
 
 
+GATEWAY_USER_PREFIX = "gateway-"  # the broker accounts of gateways: gateway-<code>
+
+
+def is_reserved_code(value: str) -> bool:
+    """A code that is another broker account's name — the ingest's, or a gateway's — would give the device
+    that account's rights in the ACL (the ingest reads everything, a gateway writes for its bureau)."""
+    from django.conf import settings
+
+    lowered = (value or "").lower()
+    return lowered == settings.MQTT_INGEST_USER.lower() or lowered.startswith(GATEWAY_USER_PREFIX)
+
+
 def validate_code(value: str) -> None:
     if not CODE_RE.match(value or ""):
         raise ValidationError(_("Letters, digits, '.', '_' and '-' only, at most 40."))
+    if is_reserved_code(value):
+        raise ValidationError(_("This code is reserved for the broker's own accounts (the ingest, gateways)."))
 
 
 class Thresholds(models.Model):

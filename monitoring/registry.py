@@ -10,7 +10,7 @@ from django.utils.translation import gettext as _
 
 from grids.models import Bureau
 
-from .models import CODE_RE, Sensor, SensorKind
+from .models import CODE_RE, Sensor, SensorKind, is_reserved_code
 
 CSV_COLUMNS = ("code", "name", "kind", "lon", "lat", "owner", "interval_s", "active", "watched_object")
 REQUIRED = ("code", "kind", "lon", "lat", "owner")
@@ -82,6 +82,9 @@ def parse_csv(rows: Iterable[dict]) -> list[Sensor]:
         if not CODE_RE.match(code):
             errors.append(_("line %(line)d: code %(code)s may hold only letters, digits, '.', '_' and '-'")
                           % {"line": line, "code": code[:40]})
+        elif is_reserved_code(code):
+            errors.append(_("line %(line)d: code %(code)s is reserved for the broker's own accounts")
+                          % {"line": line, "code": code})
         if code in seen:
             errors.append(_("line %(line)d: code %(code)s twice in the file") % {"line": line, "code": code})
         seen.add(code)

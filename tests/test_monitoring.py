@@ -101,6 +101,8 @@ def test_csv_import_creates_and_updates(people, kinds, tmp_path):
     "P 003/x,,gas,112.885,27.883,430300-SW,,,",
     "P-001,,gas,112.885,27.883,430300-SW,,,",  # twice in the file
     "P-003,,gas,112.885,27.883,430300-SW,0,,",
+    "citygrid-ingest,,gas,112.885,27.883,430300-SW,,,",  # the ingest's broker account: reads every topic
+    "Gateway-water,,gas,112.885,27.883,430300-SW,,,",  # a gateway's account: writes for its bureau
 ])
 def test_csv_import_is_all_or_nothing(people, kinds, tmp_path, bad):
     from monitoring.models import Sensor
@@ -110,6 +112,24 @@ def test_csv_import_is_all_or_nothing(people, kinds, tmp_path, bad):
     with pytest.raises(CommandError, match="nothing imported: (line 4|第 4 行)"):
         call_command("import_sensors", str(path))
     assert not Sensor.objects.exists()
+
+
+def test_a_sensor_never_takes_another_broker_accounts_name(sensors, tmp_path):
+    """A device named as the ingest or a gateway would get that account's rights in the ACL: the code is refused,
+    and a row written around the check still gets no account in the broker's files."""
+    from django.core.exceptions import ValidationError
+
+    from monitoring import broker
+    from monitoring.models import Sensor
+
+    sensor = Sensor.objects.first()
+    for code in ("citygrid-ingest", "gateway-simulator"):
+        sensor.code = code
+        with pytest.raises(ValidationError, match="reserved|保留"):
+            sensor.full_clean()
+    Sensor.objects.filter(pk=sensor.pk).update(code="gateway-evil", mqtt_hash="$7$101$x$y")
+    acl = broker.acl_text()
+    assert "user gateway-evil" not in acl and "gateway-evil:" not in broker.passwd_text(tmp_path)
 
 
 def test_csv_import_refuses_a_wrong_header(people, kinds, tmp_path):
