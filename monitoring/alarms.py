@@ -166,6 +166,9 @@ def _follow(sensor: Sensor, episode: AlarmEpisode, level: str, direction: str, t
             lifecycle.system_note(episode.case, action="sensor_level", note=_(
                 "Sensor %(code)s now at %(level)s level: %(value)s %(unit)s.")
                 % {"code": sensor.code, "level": Level(level).label, "value": _fmt(value), "unit": sensor.kind.unit})
+    elif episode.level == Level.ALARM and episode.case_id is None and not sensor.flapping:
+        episode.save()
+        _raise_case(sensor, episode)  # an earlier try failed (logged): try again
     episode.save()
     return episode
 
@@ -209,6 +212,11 @@ def _raise_case(sensor: Sensor, episode: AlarmEpisode) -> None:
                 case = lifecycle.system_register(case, note=_("Raised by sensor %(code)s.") % {"code": sensor.code})
     except intake.IntakeError as exc:
         log.error("alarm of %s raised no case: %s", sensor.code, exc.errors)
+        return
+    except Exception:  # noqa: BLE001 - routing or dispatch failing must not stall the batch, nor every batch after
+        # it (the broker would redeliver the same unacknowledged readings forever): the readings and the episode
+        # are kept, and the next reading of the episode at the alarm level tries the case again.
+        log.exception("alarm of %s: raising its case failed; retried at the next reading", sensor.code)
         return
     episode.case = case
     episode.save(update_fields=["case"])

@@ -156,3 +156,27 @@ def test_the_leaders_table_counts_alarms_by_kind_and_district(site, people):
          "episodes": 1, "alarms": 0, "cases": 0, "ongoing": 1}]
     assert api_client(people["east_dispatcher"]).get(url, period).json()["results"] == []
     assert api_client(people["leader"]).get(url, {"start": "x"}).status_code == 400
+
+
+def test_a_case_that_fails_to_be_raised_stalls_nothing_and_is_raised_at_the_next_reading(site, monkeypatch):
+    """Routing or dispatch failing (here: the registration raising, as a lost lock or a bug would) must not roll
+    the batch back — the broker would redeliver it, and it would fail again, forever: the readings and the
+    episode are kept, and the next reading at the alarm level raises the case."""
+    from incidents import lifecycle
+    from monitoring.models import AlarmEpisode
+
+    level, t0 = site["level"], site["t0"]
+    register = lifecycle.system_register
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("routing unavailable")
+
+    monkeypatch.setattr(lifecycle, "system_register", broken)
+    result = feed(level, [2.6, 2.7, 2.8], t0)
+    assert result.stored == 3
+    episode = AlarmEpisode.objects.get()
+    assert episode.level == "alarm" and episode.case is None
+    monkeypatch.setattr(lifecycle, "system_register", register)
+    feed(level, [2.9], t0, seq0=3)
+    episode.refresh_from_db()
+    assert episode.case is not None and episode.case.status in ("registered", "dispatched")
