@@ -203,6 +203,11 @@ def test_the_units_pass_systemd_analyze_verify(deployed, tmp_path):
                               ("ProtectHome", "yes"), ("CapabilityBoundingSet", "")):
             assert service[option] == [value], (name, option)
         assert units.keys(text, "Install")["WantedBy"] == ["multi-user.target"], name
+    # The scheduler writes the broker's files from the registry every minute: ProtectSystem=strict leaves it that
+    # folder (and only what the units name) to write.
+    scheduler = units.keys((systemd / "citygrid-scheduler.service").read_text())
+    mqtt = units.keys((systemd / "citygrid-mqtt.service").read_text())
+    assert scheduler["ReadWritePaths"] == mqtt["ReadWritePaths"] and mqtt["ReadWritePaths"][0].startswith("/")
     for timer in ("citygrid-backup-db-full.timer", "citygrid-backup-db-diff.timer", "citygrid-backup-media.timer",
                   "citygrid-health.timer"):
         assert units.keys((systemd / timer).read_text(), "Install")["WantedBy"] == ["timers.target"], timer
