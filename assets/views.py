@@ -15,7 +15,7 @@ from citygrid.scopes import scoped_object
 
 from . import census, hooks
 from .models import ACCURACY_M, Accuracy, Component, Status, subclass_names
-from .scoping import visible_components
+from .scoping import visible_components, visible_points, visible_segments
 from .serializers import (
     ComponentChangeSerializer,
     ComponentQuerySerializer,
@@ -182,7 +182,7 @@ class PipesInView(APIView):
     @extend_schema(parameters=[ComponentQuerySerializer],
                    responses={200: OpenApiResponse(description="GeoJSON FeatureCollection")})
     def get(self, request):
-        from .models import PipePoint, PipeSegment
+        from .models import PipePoint
 
         params = ComponentQuerySerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
@@ -193,14 +193,14 @@ class PipesInView(APIView):
         features: list[dict] = []
         if query.get("zoom", min_zoom) >= min_zoom:
             box = Polygon.from_bbox(query["bbox"])
-            segments = (PipeSegment.objects.filter(geom__intersects=box).order_by()
+            segments = (visible_segments(request.user).filter(geom__intersects=box).order_by()
                         .annotate(json=AsGeoJSON("geom", precision=7))
                         .values_list("code", "network__kind", "diameter_mm", "status", "json")[:limit])
             features += [{"type": "Feature", "id": code, "geometry": json.loads(geom),
                           "properties": {"layer": "segment", "code": code, "network_kind": kind,
                                          "diameter_mm": diameter, "status": status}}
                          for code, kind, diameter, status, geom in segments]
-            points = (PipePoint.objects.filter(geom__intersects=box).exclude(kind="junction").order_by()
+            points = (visible_points(request.user).filter(geom__intersects=box).exclude(kind="junction").order_by()
                       .annotate(json=AsGeoJSON("geom", precision=7))
                       .values_list("code", "network__kind", "kind", "json")[:limit])
             labels = dict(PipePoint.Kind.choices)
@@ -225,18 +225,17 @@ class UnderHere(APIView):
         q = params.validated_data
         geom = Point(q["lon"], q["lat"], srid=4326) if "lon" in q else LineString(q["line"], srid=4326)
         lat = q["lat"] if "lat" in q else max(abs(y) for _x, y in q["line"])
-        return Response(pipes.under_here(geom.wkt, lat, q["radius"]))
+        found = pipes.under_here(geom.wkt, lat, q["radius"])
+        # Only the pipes the user may see (assets.scoping): one look-up of the few codes found.
+        segments = set(visible_segments(request.user).filter(code__in=[s["code"] for s in found["segments"]])
+                       .values_list("code", flat=True))
+        points = set(visible_points(request.user).filter(code__in=[p["code"] for p in found["points"]])
+                     .values_list("code", flat=True))
+        found["segments"] = [s for s in found["segments"] if s["code"] in segments]
+        found["points"] = [p for p in found["points"] if p["code"] in points]
+        return Response(found)
 
 
-def _segment(code: str):
-    from django.http import Http404
-
-    from .models import PipeSegment
-
-    segment = PipeSegment.objects.select_related("network").filter(code=code).first()
-    if segment is None:
-        raise Http404
-    return segment
 
 
 class SegmentIsolation(APIView):
@@ -245,7 +244,7 @@ class SegmentIsolation(APIView):
     def get(self, request, code: str):
         from . import pipes
 
-        segment = _segment(code)
+        segment = scoped_object(request)  # looked up in the user's scope before the view (citygrid.policy)
         try:
             return Response(pipes.isolation(segment).as_dict())
         except pipes.PipeQueryError as exc:
@@ -259,7 +258,7 @@ class SegmentFlow(APIView):
     def get(self, request, code: str):
         from . import pipes
 
-        segment = _segment(code)
+        segment = scoped_object(request)  # looked up in the user's scope before the view (citygrid.policy)
         params = FlowQuerySerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
         try:

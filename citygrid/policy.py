@@ -42,7 +42,7 @@ CENTRE = _r(roles.DISPATCHER, roles.OPERATOR, roles.LEADER)
 SENSOR_READERS = CENTRE | {roles.BUREAU_STAFF}
 # The census is read by those who work cases; the administrator keeps it through the admin site.
 ASSET_READERS = ANY_ROLE - {roles.ADMIN}
-PIPE_READERS = _r(roles.DISPATCHER, roles.OPERATOR, roles.LEADER, roles.BUREAU_STAFF, roles.INSPECTOR)
+PIPE_READERS = _r(roles.DISPATCHER, roles.OPERATOR, roles.LEADER, roles.BUREAU_STAFF)
 
 POLICIES: dict[str, Policy] = {
     # Pages and plumbing
@@ -80,12 +80,15 @@ POLICIES: dict[str, Policy] = {
     "assets:component-detail": Policy(ASSET_READERS, _r(roles.DISPATCHER, roles.BUREAU_STAFF),
                                       "visible components; changed by the centre and the bureau in charge",
                                       scope="component"),
-    # The pipe networks: for those who dig, dispatch and repair (not the public pages); a segment is looked up in
-    # the whole city, since networks cross districts.
-    "assets:pipe-list": Policy(PIPE_READERS, objects="every network's segments and points in the view"),
-    "assets:pipe-under": Policy(PIPE_READERS, objects="every network's segments and points near the place"),
-    "assets:pipe-isolation": Policy(PIPE_READERS, objects="the segment's network", scope=EVERYONE),
-    "assets:pipe-flow": Policy(PIPE_READERS, objects="the segment's network", scope=EVERYONE),
+    # The pipe networks: for the centre and the bureaus that repair them (not the public pages, nor every
+    # user): the city's centre all, a district's centre its district's, a bureau the networks in its charge.
+    # A visible segment's isolation and flow follow its network past the district's edge, as the water does.
+    "assets:pipe-list": Policy(PIPE_READERS, objects="visible pipes in the view (assets.scoping)"),
+    "assets:pipe-under": Policy(PIPE_READERS, objects="visible pipes near the place (assets.scoping)"),
+    "assets:pipe-isolation": Policy(PIPE_READERS, objects="a visible segment; the valves of its network",
+                                    scope="segment"),
+    "assets:pipe-flow": Policy(PIPE_READERS, objects="a visible segment; its network up and down",
+                               scope="segment"),
     # Cases
     "incidents:case-list": Policy(ANY_ROLE, CASE_WRITERS, "scoped: district / bureau / inspector's cells"),
     "incidents:my-cases": Policy(ANY_ROLE, objects="the user's own reports"),

@@ -177,3 +177,28 @@ def test_an_isolated_area_larger_than_the_first_window_is_found_whole(people):
     result = pipes.isolation(PipeSegment.objects.select_related("network").get(code="L-s1"))
     assert [v["code"] for v in result.valves] == ["L-V0", "L-V1"]
     assert len(result.segments) == 41 and result.customers == 40
+
+
+def test_pipes_are_read_in_the_users_scope(water, people):
+    """The centre reads every network; a district's centre its district's; a bureau the networks in its charge;
+    an inspector none (the route and depth of a main are not every user's)."""
+    from tests.conftest import make_user
+
+    water.bureau = people["water"]
+    water.save()
+    lon, lat = point_in(people["a"])  # the network lies in the west district
+    box = f"{lon - 0.01},{lat - 0.01},{lon + 0.01},{lat + 0.01}"
+
+    def seen(user) -> tuple[int, int, int]:
+        client = api_client(user)
+        listed = client.get(reverse("assets:pipe-list"), {"bbox": box, "zoom": 18}).json()["features"]
+        under = client.get(reverse("assets:pipe-under"), {"lon": lon + 40 * M, "lat": lat, "radius": 5}).json()
+        isolation = client.get(reverse("assets:pipe-isolation", kwargs={"code": "W-s3"})).status_code
+        return len(listed), len(under["segments"]), isolation
+
+    assert seen(people["dispatcher"]) == (12, 3, 200)  # the city's centre: 8 segments, 4 points (junctions not drawn)
+    assert seen(people["water_staff"]) == (12, 3, 200)  # the bureau in charge
+    assert seen(people["cg_staff"]) == (0, 0, 404)  # another bureau
+    assert seen(people["east_dispatcher"]) == (0, 0, 404)  # another district's centre
+    assert seen(make_user("disp_west", "dispatcher", district=people["west"]))[2] == 200
+    assert api_client(people["inspector"]).get(reverse("assets:pipe-list"), {"bbox": box}).status_code == 403

@@ -43,7 +43,7 @@ MATRIX = [
     ("get", "grids:locate", [], {"lon": 112.885, "lat": 27.883}, dict.fromkeys(OPS, 200)),
     ("get", "assets:component-list", [], {"bbox": "112.88,27.88,112.89,27.89", "zoom": 17},
      dict.fromkeys(OPS - {"admin"}, 200)),
-    ("get", "assets:pipe-under", [], {"lon": 112.885, "lat": 27.883}, dict.fromkeys(OPS - {"admin"}, 200)),
+    ("get", "assets:pipe-under", [], {"lon": 112.885, "lat": 27.883}, dict.fromkeys(OPS - {"admin", "inspector"}, 200)),
     ("get", "assets:component-nearest", [], {"lon": 112.885, "lat": 27.883, "subclass": "BJ0108"},
      dict.fromkeys(OPS - {"admin"}, 200)),
     ("get", "incidents:case-list", [], None, dict.fromkeys(OPS, 200)),

@@ -93,13 +93,19 @@ def world(people):
     component = Component(code=codes.make_code("430302", "BJ0108", 1), subclass="BJ0108",
                           geom=Point(lon, lat, srid=4326), bureau=people["cg"])  # in the inspector's cells
     census.save_component(component, people["dispatcher"])
+    from assets.building import build_network
+    from assets.models import PipeNetwork
+
+    network = PipeNetwork.objects.create(code="W1", name="城区给水管网", kind="water", bureau=people["cg"])
+    build_network(network, [("P1", "junction", lon, lat), ("V1", "valve", lon + 2e-4, lat)], [("W-1", "P1", "V1")],
+                  {"diameter_mm": 300})  # in the west district, the city-management bureau's to keep
     objects = {"case": {"number": case.number},
                "photo": {"pk": Photo.objects.filter(case=case).first().pk},
                "assignment": {"pk": assignment.pk},
                "unit": {"code": unit.code},
                "area-figures": {"code": people["a"].code},
                "bulletin": {"pk": bulletin.pk},
-               "sensor": {"code": sensor.code}, "component": {"code": component.code}}
+               "sensor": {"code": sensor.code}, "component": {"code": component.code}, "segment": {"code": "W-1"}}
     return {"case": case, "kwargs": kwargs, "objects": objects, "outsiders": outsiders, "insiders": insiders}
 
 
