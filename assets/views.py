@@ -4,6 +4,7 @@ from django.conf import settings
 from django.contrib.gis.db.models.functions import AsGeoJSON
 from django.contrib.gis.geos import Point, Polygon
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.db.models.expressions import RawSQL
 from django.http import HttpResponse
 from django.utils.translation import gettext as _
@@ -128,7 +129,14 @@ class ComponentDetail(APIView):
         for field, value in data.items():
             setattr(component, field, value)
         try:
-            census.save_component(component, request.user, note=note)
+            with transaction.atomic():
+                census.save_component(component, request.user, note=note)
+                # A change may not take the component out of the changer's own scope (another bureau, another
+                # district): that would also send its cases elsewhere. Checked on the saved, located row.
+                if not visible_components(request.user).filter(pk=component.pk).exists():
+                    field = "bureau" if "bureau" in data else "lon"
+                    raise ValidationError({field: [_("This change would put the component outside what you "
+                                                     "may keep; ask the command centre.")]})
         except ValidationError as exc:
             return Response(exc.message_dict, status=400)
         return Response(detail(component, request.user))

@@ -1061,6 +1061,8 @@ ZH = {
         "此编码为消息代理自身的账户（数据接入服务、网关）保留。",
     "line %(line)d: code %(code)s is reserved for the broker's own accounts":
         "第 %(line)d 行：编码 %(code)s 为消息代理自身的账户保留",
+    "This change would put the component outside what you may keep; ask the command centre.":
+        "此项变更会使该部件超出您的管理范围，请联系指挥中心办理。",
 }
 
 

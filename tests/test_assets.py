@@ -145,8 +145,21 @@ def test_detail_and_a_change_through_the_api_recorded(people):
     moved = api_client(people["dispatcher"]).patch(url, {"lon": 100.0, "lat": 20.0}, format="json")
     assert moved.status_code == 400 and "geom" in moved.json()
     assert api_client(people["leader"]).patch(url, {"status": "good"}, format="json").status_code == 403
+    # Nobody moves a component out of his own scope: a bureau does not hand it to another (its cases would follow),
+    # a district's centre does not move it into another district; nothing of the change is kept.
+    handed = api_client(people["cg_staff"]).patch(url, {"bureau": people["water"].code}, format="json")
+    assert handed.status_code == 400 and "bureau" in handed.json()
+
+    west = make_user("disp_west", "dispatcher", district=people["west"])
+    away = api_client(west).patch(url, {"lon": 112.95, "lat": 27.85}, format="json")  # into 岳塘区
+    assert away.status_code == 400  # (its code names its county, too)
+    c.refresh_from_db()
+    assert c.bureau == people["cg"] and c.district == people["west"] and c.log.count() == 2
     assert api_client(people["east_dispatcher"]).get(url).status_code == 404
     assert api_client(people["water_staff"]).get(url).status_code == 404
+    # The city's centre may hand it over; then it is the water bureau's to keep.
+    handed = api_client(people["dispatcher"]).patch(url, {"bureau": people["water"].code}, format="json")
+    assert handed.status_code == 200 and api_client(people["water_staff"]).get(url).status_code == 200
 
 
 def test_a_census_change_approved_by_staff(people):
