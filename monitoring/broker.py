@@ -6,6 +6,7 @@ service's account may only read. Anonymous clients are refused. Passwords are ne
 hashes them when they are issued, and the hashes are what the password file is written from."""
 
 import getpass
+import logging
 import os
 import secrets
 import shutil
@@ -21,6 +22,8 @@ from urllib.parse import urlsplit
 from django.conf import settings
 
 from .models import Gateway, Sensor, is_reserved_code, topic_for
+
+log = logging.getLogger(__name__)
 
 
 class BrokerError(RuntimeError):
@@ -151,6 +154,8 @@ log_dest file {directory / 'mosquitto.log'}
 log_type error
 log_type warning
 log_type notice
+# information: 'Reloading config.', which reload() waits for
+log_type information
 pid_file {directory / 'mosquitto.pid'}
 # Started as root, mosquitto would become 'mosquitto', who cannot read these private files: stay their owner.
 user {getpass.getuser()}
@@ -228,12 +233,32 @@ def start(directory: Path | None = None, port: int | None = None, *, registry: b
     raise BrokerError(f"mosquitto did not start on port {port}: see {directory / 'mosquitto.log'}")
 
 
-def reload(directory: Path | None = None) -> bool:
-    """Make the running broker read its password file and ACL again (SIGHUP)."""
-    pid = _pid(Path(directory or settings.MQTT_DIR).resolve())
+def reload(directory: Path | None = None, wait: float = 5.0) -> bool:
+    """Make the running broker read its password file and ACL again (SIGHUP), and wait until it has: mosquitto
+    handles the signal in its loop and logs 'Reloading config.' there, before it serves anyone again — so a
+    device connecting after this returns meets the new accounts (no sleep and hope)."""
+    directory = Path(directory or settings.MQTT_DIR).resolve()
+    pid = _pid(directory)
     if pid is None:
         return False
+    log_file = directory / "mosquitto.log"
+    try:
+        offset = log_file.stat().st_size
+    except OSError:
+        offset = 0
     os.kill(pid, signal.SIGHUP)
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        try:
+            with log_file.open("rb") as f:
+                f.seek(offset)
+                if b"Reloading config" in f.read():
+                    return True
+        except OSError:
+            pass
+        time.sleep(0.02)
+    # A broker still on files written before 'log_type information' says nothing: it has the signal all the same.
+    log.warning("mosquitto (pid %s) did not log its reload within %.0f s", pid, wait)
     return True
 
 

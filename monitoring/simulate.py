@@ -127,8 +127,7 @@ def gateway_client(url: str | None = None, client_id: str = "citygrid-simulator"
     gateway.bureau = None
     gateway.save()
     broker.write_config()
-    broker.reload()
-    time.sleep(0.5)  # the broker reads its files again in its loop
+    broker.reload()  # returns once the broker has read them
     where = broker.endpoint(url)
     client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv311)
     client.username_pw_set("gateway-simulator", key)

@@ -245,9 +245,6 @@ def mqtt_registry(mqtt_broker, settings):
 
     def refresh() -> None:
         broker.write_config(mqtt_broker["dir"], mqtt_broker["port"])
-        assert broker.reload(mqtt_broker["dir"])
-        import time
-
-        time.sleep(0.3)  # SIGHUP is handled in the broker's loop
+        assert broker.reload(mqtt_broker["dir"])  # returns once the broker has read them
 
     return refresh

@@ -276,7 +276,6 @@ def test_a_sensor_added_later_gets_its_account_from_the_scheduler_sync(devices, 
     call_command("issue_sensor_password", "GAS-100", stdout=out)  # prints it once, rewrites and reloads
     code, password = out.getvalue().split()
     assert code == "GAS-100" and Sensor.objects.get(code=code).mqtt_hash.startswith("$7$")
-    time.sleep(0.3)
     acks: dict[int, object] = {}
     client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
     client.on_publish = lambda c, u, mid, rc, props: acks.__setitem__(mid, rc)
