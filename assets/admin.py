@@ -1,4 +1,5 @@
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 from leaflet.admin import LeafletGeoAdmin
 
@@ -53,7 +54,13 @@ class CensusChangeAdmin(LeafletGeoAdmin):
     def approve_changes(self, request, queryset) -> None:
         done = 0
         for change in queryset.filter(state=CensusChange.State.PENDING):
-            census.approve(change, request.user)
+            try:
+                census.approve(change, request.user)
+            except (ValidationError, ValueError) as exc:  # outside the city, a bad code, decided meanwhile
+                reason = "; ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
+                self.message_user(request, _("Census change %(id)s not approved: %(reason)s")
+                                  % {"id": change.pk, "reason": reason}, messages.ERROR)
+                continue
             done += 1
         self.message_user(request, _("%(n)d census changes approved.") % {"n": done}, messages.SUCCESS)
 
@@ -61,7 +68,10 @@ class CensusChangeAdmin(LeafletGeoAdmin):
     def reject_changes(self, request, queryset) -> None:
         done = 0
         for change in queryset.filter(state=CensusChange.State.PENDING):
-            census.reject(change, request.user)
+            try:
+                census.reject(change, request.user)
+            except ValueError:  # decided meanwhile by someone else
+                continue
             done += 1
         self.message_user(request, _("%(n)d census changes rejected.") % {"n": done}, messages.SUCCESS)
 

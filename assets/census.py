@@ -5,7 +5,7 @@ import datetime as dt
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.contrib.gis.geos import WKTWriter
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 
@@ -75,6 +75,11 @@ def approve(change: CensusChange, actor: AbstractBaseUser) -> Component:
         component = Component(subclass=change.subclass, geom=change.location, accuracy="C",
                               survey_date=timezone.localdate(), code="0")
         component.locate()
+        # Two approvals of the same subclass in the same county at once would take the same next code: the
+        # second waits for the first's transaction (a lock per county and subclass, released at commit).
+        with connection.cursor() as cur:
+            cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))",
+                        [f"citygrid.census.{component._county_code}.{change.subclass}"])
         component.code = next_code(component._county_code, change.subclass)
     else:
         component = change.component

@@ -1063,6 +1063,7 @@ ZH = {
         "第 %(line)d 行：编码 %(code)s 为消息代理自身的账户保留",
     "This change would put the component outside what you may keep; ask the command centre.":
         "此项变更会使该部件超出您的管理范围，请联系指挥中心办理。",
+    "Census change %(id)s not approved: %(reason)s": "普查变更 %(id)s 未批准：%(reason)s",
 }
 
 

@@ -178,3 +178,24 @@ def test_a_census_change_approved_by_staff(people):
     census.approve(gone, admin)
     component.refresh_from_db()
     assert component.status == "missing"
+
+
+def test_approving_in_the_admin_reports_a_change_it_cannot_apply(people, client):
+    """A reported new component outside the city cannot be surveyed in: the administrator is told which and why,
+    the others are approved, nothing half done (no 500)."""
+    lon, lat = point_in(people["a"])
+    good = CensusChange.objects.create(kind="new", subclass="BJ0108", location=Point(lon, lat, srid=4326))
+    outside = CensusChange.objects.create(kind="new", subclass="BJ0108", location=Point(100.0, 20.0, srid=4326))
+    admin = make_user("census_admin2", "admin")
+    admin.is_staff = True
+    admin.save()
+    client.force_login(admin)
+    response = client.post(reverse("admin:assets_censuschange_changelist"),
+                           {"action": "approve_changes", "_selected_action": [good.pk, outside.pk]}, follow=True)
+    assert response.status_code == 200
+    shown = " ".join(str(m) for m in response.context["messages"])
+    assert str(outside.pk) in shown and "1" in shown
+    good.refresh_from_db()
+    outside.refresh_from_db()
+    assert (good.state, outside.state) == ("approved", "pending")
+    assert Component.objects.filter(subclass="BJ0108").count() == 1
