@@ -12,6 +12,7 @@ import math
 from dataclasses import dataclass, field
 
 from django.db import connection
+from django.utils.translation import gettext as _
 
 from .models import FLOW_KINDS, VALVED_KINDS, PipeSegment
 
@@ -135,9 +136,9 @@ def isolation(segment: PipeSegment) -> Isolation:
     """The valves that isolate a burst segment (关阀分析), the segments cut off and their customers."""
     network = segment.network
     if network.kind not in VALVED_KINDS:
-        raise PipeQueryError(f"a {network.get_kind_display()} network has no valves to close")
+        raise PipeQueryError(_("A %(kind)s network has no valves to close.") % {"kind": network.get_kind_display()})
     if segment.status != "in_use":
-        raise PipeQueryError("the segment is not in use")
+        raise PipeQueryError(_("The segment is not in use."))
     for radius in WINDOWS_M:
         if radius is None:
             envelope, window = "", ""
@@ -200,9 +201,9 @@ def flow(segment: PipeSegment, direction: str) -> dict:
     distance along the pipes (metres)."""
     network = segment.network
     if network.kind not in FLOW_KINDS:
-        raise PipeQueryError(f"a {network.get_kind_display()} network has no flow direction")
+        raise PipeQueryError(_("A %(kind)s network has no flow direction.") % {"kind": network.get_kind_display()})
     if direction not in ("down", "up"):
-        raise PipeQueryError("direction is down or up")
+        raise PipeQueryError(_("The direction is down or up."))
     # Downstream: from the segment's target along source → target; upstream: the same on the reversed graph.
     a, b, start = ("source_id", "target_id", segment.target_id) if direction == "down" else \
         ("target_id", "source_id", segment.source_id)

@@ -1064,6 +1064,10 @@ ZH = {
     "This change would put the component outside what you may keep; ask the command centre.":
         "此项变更会使该部件超出您的管理范围，请联系指挥中心办理。",
     "Census change %(id)s not approved: %(reason)s": "普查变更 %(id)s 未批准：%(reason)s",
+    "A %(kind)s network has no valves to close.": "%(kind)s管网没有可关闭的阀门。",
+    "The segment is not in use.": "该管段未在使用。",
+    "A %(kind)s network has no flow direction.": "%(kind)s管网没有流向。",
+    "The direction is down or up.": "方向为下游或上游。",
 }
 
 

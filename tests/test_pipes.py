@@ -95,7 +95,8 @@ def test_the_pipe_api(water, sewer, people):
     client = api_client(people["dispatcher"])
     iso = client.get(reverse("assets:pipe-isolation", args=["W-s3"])).json()
     assert [v["code"] for v in iso["valves"]] == ["V1", "V2", "V3"] and iso["customers"] == 48
-    assert client.get(reverse("assets:pipe-isolation", args=["S-1"])).status_code == 400
+    sewer_burst = client.get(reverse("assets:pipe-isolation", args=["S-1"]))
+    assert sewer_burst.status_code == 400 and sewer_burst.json() == {"code": ["污水管网没有可关闭的阀门。"]}  # as read
     assert client.get(reverse("assets:pipe-isolation", args=["nope"])).status_code == 404
     down = client.get(reverse("assets:pipe-flow", args=["S-1"]), {"direction": "down"}).json()
     assert [s["code"] for s in down["segments"]] == ["S-2", "S-3"]
