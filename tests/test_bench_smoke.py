@@ -160,7 +160,7 @@ def test_sensors_through_mosquitto_with_an_ingest_restart(smoke_env):
               r"in the middle$",
         rf"^  sent ({NUMBER}), stored ({NUMBER}): (\d+) lost, (\d+) duplicated; minute rollups count ({NUMBER})",
         rf"^alarm → case in the feed: (\d+) alarms, p50 {NUMBER} ms, p95 ({NUMBER}) ms",
-        rf"^storage: ({NUMBER}) bytes per raw reading",
+        rf"^storage \(vacuumed\): ({NUMBER}) bytes per raw reading",
         rf"^total {NUMBER} s, peak memory of this process {NUMBER} MB")
     assert as_int(sent[1]) == as_int(sent[2]) == as_int(sent[5]) > 0 and sent[3] == sent[4] == "0"
     assert as_int(alarms[1]) > 0
