@@ -40,7 +40,7 @@ class ComponentList(APIView):
     """Components in a map view (bbox, WGS84) as a GeoJSON FeatureCollection; below COMPONENT_MIN_ZOOM none
     are sent (too many to read), and at most COMPONENT_MAP_MAX per view (`truncated` says so)."""
 
-    @extend_schema(parameters=[ComponentQuerySerializer],
+    @extend_schema(operation_id="assets_components_in_view", parameters=[ComponentQuerySerializer],
                    responses={200: OpenApiResponse(description="GeoJSON FeatureCollection")})
     def get(self, request):
         params = ComponentQuerySerializer(data=request.query_params)
@@ -113,11 +113,14 @@ def nearest(user, lon: float, lat: float, subclass: str, radius: float, limit: i
 class ComponentDetail(APIView):
     """One component with its history and cases (GET); a census change by staff (PATCH), recorded."""
 
+    @extend_schema(operation_id="assets_component_detail",
+                   responses={200: OpenApiResponse(description="the component, its history, cases and pipe point")})
     def get(self, request, code: str):
         component = scoped_object(request)
         return Response(detail(component, request.user))
 
-    @extend_schema(request=ComponentChangeSerializer)
+    @extend_schema(request=ComponentChangeSerializer,
+                   responses={200: OpenApiResponse(description="the component as changed")})
     def patch(self, request, code: str):
         component = scoped_object(request)
         params = ComponentChangeSerializer(data=request.data, partial=True)
@@ -222,7 +225,8 @@ class PipesInView(APIView):
 class UnderHere(APIView):
     """What is under here (挖掘前管线查询): segments and points within `radius` m of a point or a drawn line."""
 
-    @extend_schema(parameters=[UnderHereQuerySerializer])
+    @extend_schema(parameters=[UnderHereQuerySerializer],
+                   responses={200: OpenApiResponse(description="segments and points, nearest first")})
     def get(self, request):
         from django.contrib.gis.geos import LineString
 
@@ -249,6 +253,7 @@ class UnderHere(APIView):
 class SegmentIsolation(APIView):
     """Which valves to close (关阀分析) for a burst segment: valves, segments cut off, customers affected."""
 
+    @extend_schema(responses={200: OpenApiResponse(description="valves, segments cut off, customers")})
     def get(self, request, code: str):
         from . import pipes
 
@@ -262,7 +267,8 @@ class SegmentIsolation(APIView):
 class SegmentFlow(APIView):
     """Downstream or upstream of a drainage segment: segments and manholes, by distance along the pipes."""
 
-    @extend_schema(parameters=[FlowQuerySerializer])
+    @extend_schema(parameters=[FlowQuerySerializer],
+                   responses={200: OpenApiResponse(description="segments and manholes by distance along the pipes")})
     def get(self, request, code: str):
         from . import pipes
 

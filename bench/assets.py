@@ -63,7 +63,7 @@ def bench_import(n: int) -> None:
     from assets.models import Component
 
     if Component.objects.filter(code__startswith=_city.DISTRICT_CODE).count() >= n:
-        print(f"census: {n:,} components already imported (import not timed again; drop the database to)")
+        print(f"census: {n:,} components already imported (not timed again: drop the database to time it)")
         return
     with tempfile.TemporaryDirectory() as tmp:
         t = time.perf_counter()

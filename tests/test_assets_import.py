@@ -110,3 +110,15 @@ def test_export_geopackage_and_csv_and_back(people, census_file, tmp_path):
     assert import_components(gpkg, update=True).updated == 0  # what was exported reads back unchanged
     with pytest.raises(CommandError, match="gpkg or .csv"):
         call_command("export_components", str(tmp_path / "out.shp"), verbosity=0)
+
+
+def test_a_census_without_bureaus_names_or_dates(people, tmp_path):
+    """Empty optional fields are stored as such (NULL for a bureau or a date, '' for text), not refused."""
+    lon, lat = point_in(people["a"])
+    path = _geojson(tmp_path, [((lon, lat), {"code": codes.make_code("430302", "BJ0302", 1), "subclass": "BJ0302"}),
+                               ((lon, lat), {"code": codes.make_code("430302", "BJ0302", 2), "subclass": "BJ0302",
+                                             "name": 'the "big" bin, 2'})])
+    assert import_components(path).created == 2
+    first, second = Component.objects.order_by("code")
+    assert first.bureau is None and first.survey_date is None and first.name == "" and first.owner == ""
+    assert second.name == 'the "big" bin, 2' and first.log.get().action == "import"
