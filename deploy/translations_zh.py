@@ -1068,6 +1068,8 @@ ZH = {
     "The segment is not in use.": "该管段未在使用。",
     "A %(kind)s network has no flow direction.": "%(kind)s管网没有流向。",
     "The direction is down or up.": "方向为下游或上游。",
+    "Nearest pipe:": "最近管段：",
+    "No pipe of that network in use within 30 m.": "30 米内没有该管网在用的管段。",
 }
 
 

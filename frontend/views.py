@@ -169,6 +169,8 @@ class Console(Page):
                 "apiCells": reverse("grids:cell-list"), "apiAreas": reverse("grids:area-list"),
                 "apiBureaus": reverse("grids:bureau-list"), "apiCatalogue": reverse("incidents:catalogue"),
                 "apiUnits": "/api/dispatch/cases/", "apiComponent": "/api/assets/components/",
+                "apiUnder": reverse("assets:pipe-under"), "apiSegments": "/api/assets/pipes/segments/",
+                "burstRadius": 30,
                 "canDispatchUnits": roles.DISPATCHER in user_roles(
                     self.request.user),
                 "actions": {"register": _("Register"), "reject": _("Do not register"), "dispatch": _("Dispatch"),
@@ -235,7 +237,8 @@ def console_text() -> dict:
     """The console's further words (issue 22), translated per request."""
     return {"cell": _("Cell"), "mergeTitle": _("Merge into another case (a duplicate)"),
             "component": _("Component"), "valvesToClose": _("Valves to close:"),
-            "customersCut": _("customers cut off:"),
+            "customersCut": _("customers cut off:"), "nearestPipe": _("Nearest pipe:"),
+            "noPipeNear": _("No pipe of that network in use within 30 m."),
             "layerCells": _("Cells"), "layerDistricts": _("Districts"), "layerCases": _("Cases")}
 
 

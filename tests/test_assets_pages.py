@@ -92,6 +92,15 @@ def test_the_console_finds_the_valves_to_close_and_what_is_under_a_place(live_se
     j3.save()
     case = intake.submit(intake.Report(lon=j3.geom.x, lat=j3.geom.y, category="BJ0108", source="hotline_12345",
                                        description="消防栓爆裂漏水", component=hydrant.code)).case
+    # A burst main reported at a place, no component: 8 m south of the pipe W-s3 (its marker clear of the clicks).
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from tests.conftest import jpeg
+
+    burst = intake.submit(intake.Report(lon=lon + 45 * M, lat=lat - 8 * M, category="SJ0402", source="hotline_12345",
+                                        urgency="urgent",  # (an emergency banner would move the map)
+                                        description="路面冒水", photos=[SimpleUploadedFile("b.jpg", jpeg(),
+                                                                                           "image/jpeg")])).case
     with browser() as b:
         page = b.new_page(viewport={"width": 1400, "height": 900}, timezone_id="Asia/Shanghai")
         login(page, live_server.url, "disp_city", PASSWORD)
@@ -118,6 +127,13 @@ def test_the_console_finds_the_valves_to_close_and_what_is_under_a_place(live_se
         assert page.eval_on_selector_all(".case-valves [data-valve]", "vs => vs.map(v => v.dataset.valve)") == [
             "V1", "V2", "V3"]
         assert "48" in page.inner_text(".case-valves")
+        # The burst main reported at a place: the nearest water pipe in use, and the valves that isolate it.
+        page.click(f"#list li[data-number='{burst.number}']")
+        page.wait_for_selector(".case-pipe[data-segment='W-s3']")
+        assert page.eval_on_selector_all(".case-valves [data-valve]", "vs => vs.map(v => v.dataset.valve)") == [
+            "V1", "V2", "V3"]
+        assert "城区给水管网" in page.inner_text(".case-pipe")
+        page.screenshot(path=str(screenshot_dir() / "console-burst-case.png"))
         assert "球墨铸铁" in page.inner_text("#pipe-result") and "湘潭自来水公司" in page.inner_text("#pipe-result")
 
 

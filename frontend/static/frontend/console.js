@@ -153,7 +153,7 @@
       (p.routing ? '<p class="routing"><b>' + C.esc(text.routing) + ":</b> " + C.esc(p.routing.explanation) + "</p>" : "") +
       (p.likely_duplicates && p.likely_duplicates.length ? '<p class="dups"><b>' + C.esc(text.duplicates) + ":</b> " +
         p.likely_duplicates.map(function (n) { return '<a href="#" data-open="' + C.esc(n) + '">' + C.esc(n) + "</a>"; }).join(", ") + "</p>" : "") +
-      (p.component ? '<div id="case-component" data-component="' + C.esc(p.component) + '"></div>' : "") +
+      (p.component || BURST_NETWORKS[p.category] ? '<div id="case-component"></div>' : "") +
       actionForms(actions, p, suggested) +
       '<div id="units"></div>' +
       '<details><summary>' + C.esc(text.log) + " (" + (p.log || []).length + ")</summary><ol class='log'>" + (p.log || []).map(function (l) {
@@ -162,6 +162,29 @@
       }).join("") + "</ol></details>";
     if (cfg.canDispatchUnits && (p.urgency === "emergency" || p.urgency === "urgent")) loadUnits(f.id);
     if (p.component) loadComponent(f.id, p.component);
+    else if (BURST_NETWORKS[p.category] && cfg.apiUnder) loadBurst(f.id, f.geometry.coordinates, BURST_NETWORKS[p.category]);
+  }
+  // A burst main or a gas leak reported at a place (no component picked): the nearest pipe of that network in use
+  // near it, and the valves a burst there closes — what the crew goes to shut first.
+  var BURST_NETWORKS = { SJ0402: "water", SJ0403: "gas" };
+  function loadBurst(number, at, kind) {
+    var box = function () { return $("panel").dataset.number === number ? $("case-component") : null; };
+    C.api(cfg.apiUnder + "?lon=" + at[0] + "&lat=" + at[1] + "&radius=" + cfg.burstRadius).then(function (r) {
+      if (!r.ok || !box()) return null;
+      var pipe = r.data.segments.filter(function (s) { return s.network_kind === kind && s.status === "in_use"; })[0];
+      if (!pipe) { box().innerHTML = "<p>" + C.esc(text.noPipeNear) + "</p>"; return null; }
+      return C.api(cfg.apiSegments + encodeURIComponent(pipe.code) + "/isolation").then(function (r2) {
+        if (!r2.ok || !box()) return;
+        var iso = r2.data;
+        box().innerHTML = '<p class="case-pipe" data-segment="' + C.esc(pipe.code) + '"><b>' + C.esc(text.nearestPipe) +
+          "</b> " + C.esc(pipe.network) + " " + C.esc(pipe.code) + (pipe.diameter_mm ? " DN" + pipe.diameter_mm : "") +
+          (pipe.material ? " " + C.esc(pipe.material) : "") + " · " + pipe.distance_m + " m</p>" +
+          '<p class="case-valves"><b>' + C.esc(text.valvesToClose) + "</b> " + iso.valves.map(function (v) {
+            return '<span data-valve="' + C.esc(v.code) + '">' + C.esc(v.code) + "</span>"; }).join(", ") + " · " +
+          C.esc(text.customersCut) + " " + iso.customers + "</p>";
+        if (window.cityGridShowIsolation) window.cityGridShowIsolation(iso);
+      });
+    }).catch(function () { /* the panel shows the case without it */ });
   }
   // The census component the case is about; for a point of a water or gas network, the valves a burst there closes.
   function loadComponent(number, code) {
