@@ -181,3 +181,17 @@ def test_assets(smoke_env):
         rf"^peak memory \(benchmark process\): {NUMBER} MB")
     assert as_int(imported[1]) == 5000
     assert float(view[1]) > 50 and float(isolation[1]) >= 1  # views hold components; bursts close valves
+
+def test_disk_per_case(smoke_env):
+    text = run_bench("disk", smoke_env)
+    counted, per_case, year, _, _ = figures(
+        text, rf"^cases: ({NUMBER}) with ({NUMBER}) log entries \({NUMBER} per case\)",
+        rf"^disk per case: ({NUMBER}) bytes \(the case and its indexes ({NUMBER}), its log entries and theirs "
+        rf"({NUMBER})\)",
+        rf"^a year of 1,200,000 cases \(a large city\): ({NUMBER}) GB; of 12,000,000 \(a provincial platform\): "
+        rf"({NUMBER}) GB",
+        r"^audit trail: ",
+        rf"^total {NUMBER} s, peak memory of this process {NUMBER} MB")
+    assert as_int(counted[1]) == 3000 and as_int(counted[2]) > 3000  # most cases went round the loop
+    assert abs(as_int(per_case[1]) - as_int(per_case[2]) - as_int(per_case[3])) <= 1  # the parts, rounded
+    assert 200 < as_int(per_case[1]) < 100_000  # a case is bytes to kilobytes, not nothing nor megabytes
