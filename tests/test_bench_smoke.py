@@ -192,6 +192,7 @@ def test_disk_per_case(smoke_env):
         rf"({NUMBER}) GB",
         r"^audit trail: ",
         rf"^total {NUMBER} s, peak memory of this process {NUMBER} MB")
-    assert as_int(counted[1]) == 3000 and as_int(counted[2]) > 3000  # most cases went round the loop
+    # The 3,000 generated here, and whatever the benchmarks before it left in the smoke database (sensor alarms).
+    assert as_int(counted[1]) >= 3000 and as_int(counted[2]) > as_int(counted[1])  # most went round the loop
     assert abs(as_int(per_case[1]) - as_int(per_case[2]) - as_int(per_case[3])) <= 1  # the parts, rounded
     assert 200 < as_int(per_case[1]) < 100_000  # a case is bytes to kilobytes, not nothing nor megabytes
