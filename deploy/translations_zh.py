@@ -1070,6 +1070,9 @@ ZH = {
     "The direction is down or up.": "方向为下游或上游。",
     "Nearest pipe:": "最近管段：",
     "No pipe of that network in use within 30 m.": "30 米内没有该管网在用的管段。",
+    "Along a dig": "沿线查询",
+    "Click along the planned dig, double-click to finish: the pipes within 5 m of it, with depth and owner.":
+        "沿拟开挖路线逐点单击，双击结束：显示路线两侧 5 米内的管线及其埋深、权属单位。",
 }
 
 

@@ -223,6 +223,8 @@ def pipes_config() -> dict:
             "apiComponents": reverse("assets:component-list"), "apiSegments": "/api/assets/pipes/segments/",
             "tileDatum": settings.TILE_DATUM, "underRadius": 5,
             "text": {"hint": {"under": _("Click the map: the pipes within 5 m, with depth and owner."),
+                              "line": _("Click along the planned dig, double-click to finish: the pipes within 5 m "
+                                        "of it, with depth and owner."),
                               "isolate": _("Click a water or gas pipe: the valves that isolate a burst there."),
                               "flow": _("Click a sewer or storm pipe: what lies downstream.")},
                      "kinds": {k.value: str(k.label) for k in NetworkKind},

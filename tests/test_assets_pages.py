@@ -135,6 +135,17 @@ def test_the_console_finds_the_valves_to_close_and_what_is_under_a_place(live_se
         assert "城区给水管网" in page.inner_text(".case-pipe")
         page.screenshot(path=str(screenshot_dir() / "console-burst-case.png"))
         assert "球墨铸铁" in page.inner_text("#pipe-result") and "湘潭自来水公司" in page.inner_text("#pipe-result")
+        # Along a planned dig, drawn click by click and finished with a double-click: every pipe within 5 m of it.
+        page.click("[data-pipe-tool='line']")
+        _click_at(page, lon + 28 * M, lat + 2 * M)
+        x, y = page.evaluate("([lat, lon]) => { const p = window.cityGridMap.latLngToContainerPoint([lat, lon]);"
+                             " return [p.x, p.y]; }", [lat + 2 * M, lon + 52 * M])
+        box = page.locator("#map").bounding_box()
+        page.mouse.dblclick(box["x"] + x, box["y"] + y)
+        page.wait_for_selector("#pipe-result [data-segment='W-s6']")
+        along = page.eval_on_selector_all("#pipe-result [data-segment]", "s => s.map(x => x.dataset.segment)")
+        assert sorted(along) == ["W-s2", "W-s3", "W-s6"]  # along the main, and the branch it crosses
+        assert page.evaluate("window.cityGridMap.getZoom()") == 19  # the double-click ended the line, no zoom
 
 
 def test_the_grid_map_shows_the_census_from_a_readable_zoom(live_server, people, offline_tiles):

@@ -1,5 +1,6 @@
-// The console's census and pipe tools: the components and pipes in view (from a readable zoom), and three map
-// tools — what is under here (a click, 5 m around), which valves to close for a burst (a click on a water or gas
+// The console's census and pipe tools: the components and pipes in view (from a readable zoom), and four map
+// tools — what is under here (a click, 5 m around), what lies along a planned dig (a line drawn click by click,
+// double-click to finish: 5 m either side), which valves to close for a burst (a click on a water or gas
 // segment) and what is downstream of a blocked sewer or storm segment (a click on it).
 (function () {
   "use strict";
@@ -27,11 +28,14 @@
     }
   }).addTo(map);
   C.componentLayer(map, cfg.apiComponents, datum);
+  var view = 0;  // the latest view asked for: an answer for an earlier one (the map moved meanwhile) is dropped
   function refresh() {
     var b = map.getBounds(), sw = datum.toStored(b.getSouthWest()), ne = datum.toStored(b.getNorthEast());
+    var mine = ++view;
+    window.cityGridPipesLoaded = -1;  // loading (tests wait for the view's own count)
     C.api(cfg.apiPipes + "?zoom=" + map.getZoom() + "&bbox=" + [sw[0], sw[1], ne[0], ne[1]].map(function (v) {
       return v.toFixed(6); }).join(",")).then(function (r) {
-      if (!r.ok) return;
+      if (!r.ok || mine !== view) return;
       pipes.clearLayers();
       r.data.features.forEach(function (f) { f.geometry = datum.geometry(f.geometry); });
       pipes.addData(r.data);
@@ -51,15 +55,35 @@
       map.getContainer().style.cursor = mode ? "crosshair" : "";
       show(mode ? '<p class="hint">' + C.esc(text.hint[mode]) + "</p>" : "");
       highlight.clearLayers();
+      drawn = [];
+      // A double-click ends the line rather than zooming in, while the line tool is on.
+      if (mode === "line") map.doubleClickZoom.disable(); else map.doubleClickZoom.enable();
     });
   });
   function show(html) { result.innerHTML = html; result.hidden = !html; }
+  var drawn = [];  // the line tool's vertices, as displayed
   map.on("click", function (e) {
+    if (mode === "line") {
+      drawn.push(e.latlng);
+      highlight.clearLayers();
+      L.polyline(drawn, { color: "#e31a1c", weight: 3, dashArray: "6 4" }).addTo(highlight);
+      return;
+    }
     if (mode !== "under") return;
-    var p = datum.toStored(e.latlng), mine = ++ticket;
+    var p = datum.toStored(e.latlng);
     highlight.clearLayers();
     L.circle(e.latlng, { radius: cfg.underRadius, color: "#e31a1c", weight: 2, fillOpacity: 0.1 }).addTo(highlight);
-    C.api(cfg.apiUnder + "?radius=" + cfg.underRadius + "&lon=" + p[0].toFixed(7) + "&lat=" + p[1].toFixed(7)).then(function (r) {
+    under("lon=" + p[0].toFixed(7) + "&lat=" + p[1].toFixed(7));
+  });
+  map.on("dblclick", function () {
+    if (mode !== "line" || drawn.length < 2) return;
+    var line = drawn.map(function (ll) { var p = datum.toStored(ll); return p[0].toFixed(7) + "," + p[1].toFixed(7); });
+    drawn = [];
+    under("line=" + encodeURIComponent(line.join(";")));
+  });
+  function under(where) {
+    var mine = ++ticket;
+    C.api(cfg.apiUnder + "?radius=" + cfg.underRadius + "&" + where).then(function (r) {
       if (mine !== ticket) return;
       if (!r.ok) { show('<p class="error">' + C.esc(C.errorsText(r.data)) + "</p>"); return; }
       var rows = r.data.segments.map(function (s) {
@@ -73,7 +97,7 @@
       show("<h3>" + C.esc(text.underTitle) + "</h3>" + (rows.length ? '<ul class="pipe-list">' + rows.join("") + "</ul>"
         : "<p>" + C.esc(text.nothingUnder) + "</p>"));
     });
-  });
+  }
   function isolate(code) {
     var mine = ++ticket;
     C.api(cfg.apiSegments + encodeURIComponent(code) + "/isolation").then(function (r) {
