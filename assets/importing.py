@@ -16,11 +16,12 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from grids.importing import (
+    FeatureRejected,
     ImportFailed,
     ImportReport,
     Problem,
+    feature_geometry,
     field_value,
-    gcj02_to_wgs84_geojson,
     open_layer,
     source_srs,
 )
@@ -72,23 +73,10 @@ def read_features(layer, srs: SpatialReference, mapping: dict[str, str], *, from
             values[key] = raw if isinstance(raw, dt.date) else _text(raw)
         label = values.get(label_field) or "no code"
         try:
-            ogr = feature.geom
-        except GDALException as exc:
-            report.rejected.append(Problem(index, label, f"unreadable geometry ({exc})"))
+            geom = feature_geometry(feature, transform, from_gcj02)
+        except FeatureRejected as exc:
+            report.rejected.append(Problem(index, label, str(exc)))
             continue
-        if ogr is None or ogr.empty:
-            report.rejected.append(Problem(index, label, "no geometry"))
-            continue
-        try:
-            ogr.set_3d(False)
-            ogr.transform(transform)
-            geom = ogr.geos
-        except GDALException as exc:
-            report.rejected.append(Problem(index, label, f"cannot transform to WGS84 ({exc})"))
-            continue
-        geom.srid = STORAGE_SRID
-        if from_gcj02:
-            geom = GEOSGeometry(gcj02_to_wgs84_geojson(geom), srid=STORAGE_SRID)
         minx, miny, maxx, maxy = geom.extent
         if not (-180 <= minx <= maxx <= 180 and -90 <= miny <= maxy <= 90):
             report.rejected.append(Problem(index, label, f"coordinates ({minx:.6g}, {miny:.6g}) are not "

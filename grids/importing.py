@@ -118,6 +118,31 @@ def _field(feature, name: str):
     return value
 
 
+class FeatureRejected(Exception):
+    """A feature whose geometry cannot be read; the message says why, for the import's report."""
+
+
+def feature_geometry(feature, transform: CoordTransform, from_gcj02: bool) -> GEOSGeometry:
+    """A feature's geometry in the storage CRS (2D, transformed, GCJ-02 shifted back when asked): the one way
+    every importer of GIS files reads it (areas, the census, the pipe networks)."""
+    try:
+        ogr: OGRGeometry | None = feature.geom
+    except GDALException as exc:
+        raise FeatureRejected(f"unreadable geometry ({exc})") from exc
+    if ogr is None or ogr.empty:
+        raise FeatureRejected("no geometry")
+    try:
+        ogr.set_3d(False)
+        ogr.transform(transform)
+        geom = ogr.geos
+    except GDALException as exc:
+        raise FeatureRejected(f"cannot transform to WGS84 ({exc})") from exc
+    geom.srid = STORAGE_SRID
+    if from_gcj02:
+        geom = GEOSGeometry(_json_convert(geom), srid=STORAGE_SRID)
+    return geom
+
+
 def _read(layer, srs: SpatialReference, *, code_field: str, name_field: str, from_gcj02: bool,
           repair: bool, where: dict[str, str], report: ImportReport,
           progress: Callable[[int, int], None] | None) -> Iterator[_Parsed]:
@@ -140,23 +165,10 @@ def _read(layer, srs: SpatialReference, *, code_field: str, name_field: str, fro
             report.rejected.append(Problem(index, label, f"no value in code field {code_field!r}"))
             continue
         try:
-            ogr: OGRGeometry | None = feature.geom
-        except GDALException as exc:
-            report.rejected.append(Problem(index, label, f"unreadable geometry ({exc})"))
+            geom = feature_geometry(feature, transform, from_gcj02)
+        except FeatureRejected as exc:
+            report.rejected.append(Problem(index, label, str(exc)))
             continue
-        if ogr is None or ogr.empty:
-            report.rejected.append(Problem(index, label, "no geometry"))
-            continue
-        try:
-            ogr.set_3d(False)
-            ogr.transform(transform)
-            geom = ogr.geos
-        except GDALException as exc:
-            report.rejected.append(Problem(index, label, f"cannot transform to WGS84 ({exc})"))
-            continue
-        geom.srid = STORAGE_SRID
-        if from_gcj02:
-            geom = GEOSGeometry(_json_convert(geom), srid=STORAGE_SRID)
         multi = _to_multipolygon(geom)
         if multi is None:
             report.rejected.append(Problem(index, label, f"a {geom.geom_type} is not an area (polygon)"))
@@ -331,4 +343,3 @@ def _write_cells(items: list[_Parsed], existing: set[str], report: ImportReport)
 open_layer = _open_layer
 source_srs = _source_srs
 field_value = _field
-gcj02_to_wgs84_geojson = _json_convert

@@ -164,6 +164,11 @@
     if (p.component) loadComponent(f.id, p.component);
     else if (BURST_NETWORKS[p.category] && cfg.apiUnder) loadBurst(f.id, f.geometry.coordinates, BURST_NETWORKS[p.category]);
   }
+  function valvesHtml(iso) {
+    return '<p class="case-valves"><b>' + C.esc(text.valvesToClose) + "</b> " + iso.valves.map(function (v) {
+      return '<span data-valve="' + C.esc(v.code) + '">' + C.esc(v.code) + "</span>"; }).join(", ") + " · " +
+      C.esc(text.customersCut) + " " + iso.customers + "</p>";
+  }
   // A burst main or a gas leak reported at a place (no component picked): the nearest pipe of that network in use
   // near it, and the valves a burst there closes — what the crew goes to shut first.
   var BURST_NETWORKS = { SJ0402: "water", SJ0403: "gas" };
@@ -178,10 +183,7 @@
         var iso = r2.data;
         box().innerHTML = '<p class="case-pipe" data-segment="' + C.esc(pipe.code) + '"><b>' + C.esc(text.nearestPipe) +
           "</b> " + C.esc(pipe.network) + " " + C.esc(pipe.code) + (pipe.diameter_mm ? " DN" + pipe.diameter_mm : "") +
-          (pipe.material ? " " + C.esc(pipe.material) : "") + " · " + pipe.distance_m + " m</p>" +
-          '<p class="case-valves"><b>' + C.esc(text.valvesToClose) + "</b> " + iso.valves.map(function (v) {
-            return '<span data-valve="' + C.esc(v.code) + '">' + C.esc(v.code) + "</span>"; }).join(", ") + " · " +
-          C.esc(text.customersCut) + " " + iso.customers + "</p>";
+          (pipe.material ? " " + C.esc(pipe.material) : "") + " · " + pipe.distance_m + " m</p>" + valvesHtml(iso);
         if (window.cityGridShowIsolation) window.cityGridShowIsolation(iso);
       });
     }).catch(function () { /* the panel shows the case without it */ });
@@ -194,9 +196,7 @@
       var c = r.data, iso = c.pipe && c.pipe.isolation;
       box.innerHTML = "<p><b>" + C.esc(text.component) + ":</b> " + C.esc(c.subclass_name) + " " + C.esc(c.name || "") +
         " <small>" + C.esc(c.code) + " · " + C.esc(c.status_label) + "</small></p>" +
-        (iso ? '<p class="case-valves"><b>' + C.esc(text.valvesToClose) + "</b> " + iso.valves.map(function (v) {
-          return '<span data-valve="' + C.esc(v.code) + '">' + C.esc(v.code) + "</span>"; }).join(", ") + " · " +
-          C.esc(text.customersCut) + " " + iso.customers + "</p>" : "");
+        (iso ? valvesHtml(iso) : "");
       if (iso && window.cityGridShowIsolation) window.cityGridShowIsolation(iso);
     }).catch(function () { /* the panel shows the case without it */ });
   }
