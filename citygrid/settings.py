@@ -438,7 +438,10 @@ MQTT_INGEST_USER = os.environ.get("MQTT_INGEST_USER", "citygrid-ingest")
 INGEST_BATCH_MAX = int(os.environ.get("INGEST_BATCH_MAX", "2000"))  # readings in one INSERT
 INGEST_BATCH_SECONDS = float(os.environ.get("INGEST_BATCH_SECONDS", "0.2"))  # longest a reading waits for its batch
 INGEST_FUTURE_SECONDS = int(os.environ.get("INGEST_FUTURE_SECONDS", "300"))  # a clock this far ahead is refused
+SENSOR_MAP_MAX = int(os.environ.get("SENSOR_MAP_MAX", "3000"))  # sensors in one map view (alarms first)
 READINGS_RAW_DAYS = int(os.environ.get("READINGS_RAW_DAYS", "400"))  # raw readings kept; rollups for years
+# A silent sensor's maintenance case is filed under this subclass (the catalogue's 监测设备故障), routed to its owner.
+SENSOR_MAINTENANCE_CATEGORY = os.environ.get("SENSOR_MAINTENANCE_CATEGORY", "SJ0604")
 SENSOR_SILENT_INTERVALS = int(os.environ.get("SENSOR_SILENT_INTERVALS", "5"))  # missed intervals → maintenance case
 SENSOR_FLAPPING_EPISODES = int(os.environ.get("SENSOR_FLAPPING_EPISODES", "4"))  # episodes in the window → flapping
 SENSOR_FLAPPING_WINDOW_S = int(os.environ.get("SENSOR_FLAPPING_WINDOW_S", "3600"))

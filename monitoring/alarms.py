@@ -36,16 +36,29 @@ _RANK = {NORMAL: 0, Level.WARNING: 1, Level.ALARM: 2}
 CASE_NAMESPACE = uuid.UUID("6f1d2c4e-3b7a-4f0e-9a51-16c17e5a0016")
 
 
-def classify(sensor: Sensor, value: float) -> tuple[str, str]:
-    """(level, direction) of a value against the sensor's thresholds: alarm before warning, above before below."""
+def classify(sensor: Sensor, value: float, previous: tuple[float, float] | None = None) -> tuple[str, str, bool]:
+    """(level, direction, by rate) of a value against the sensor's thresholds — alarm before warning, above before
+    below — and, given (minutes since the previous reading, its value), against its rates of change; the worse of
+    the two."""
     t = sensor.threshold
-    for level, above, below in ((Level.ALARM, t("alarm_above"), t("alarm_below")),
-                                (Level.WARNING, t("warn_above"), t("warn_below"))):
+    level, direction = NORMAL, ""
+    for candidate, above, below in ((Level.ALARM, t("alarm_above"), t("alarm_below")),
+                                    (Level.WARNING, t("warn_above"), t("warn_below"))):
         if above is not None and value >= above:
-            return level, "above"
+            level, direction = candidate, "above"
+            break
         if below is not None and value <= below:
-            return level, "below"
-    return NORMAL, ""
+            level, direction = candidate, "below"
+            break
+    if previous is None or level == Level.ALARM:
+        return level, direction, False
+    minutes, before = previous
+    rate = (value - before) / max(minutes, 1.0)  # a change within less than a minute counts whole
+    for candidate, limit in ((Level.ALARM, t("rate_alarm")), (Level.WARNING, t("rate_warn"))):
+        # A rate's sign is the way it watches: a pressure's fall (negative), a water level's rise (positive).
+        if limit and (rate >= limit if limit > 0 else rate <= limit) and _RANK[candidate] > _RANK[level]:
+            return candidate, "above" if limit > 0 else "below", True
+    return level, direction, False
 
 
 def _cleared(sensor: Sensor, episode: AlarmEpisode, value: float) -> bool:
@@ -104,11 +117,14 @@ def _advance(sensor: Sensor, readings: list[tuple[datetime, float]], episode: Al
     for time, value in readings:
         if sensor.last_time is not None and time <= sensor.last_time:
             continue  # a late or repeated reading is kept, but does not move the state back in time
+        previous = None
+        if sensor.last_time is not None and sensor.last_value is not None:
+            previous = ((time - sensor.last_time).total_seconds() / 60, sensor.last_value)
         sensor.last_time, sensor.last_value = time, value
         if silence is not None:
             _end_silence(silence, time)
             silence = None
-        level, direction = classify(sensor, value)
+        level, direction, by_rate = classify(sensor, value, previous)
         if episode is not None:
             episode = _follow(sensor, episode, level, direction, time, value)
             continue
@@ -119,7 +135,8 @@ def _advance(sensor: Sensor, readings: list[tuple[datetime, float]], episode: Al
             sensor.pending_since = time
         if _RANK[level] > _RANK.get(sensor.pending_level, 0):
             sensor.pending_level = level
-        min_duration = timedelta(seconds=sensor.threshold("min_duration_s") or 0)
+        # A step change is over in one reading: a rate starts its episode at once.
+        min_duration = timedelta(seconds=0 if by_rate else sensor.threshold("min_duration_s") or 0)
         if time - sensor.pending_since >= min_duration:
             episode = _start(sensor, level, direction, time, value)
     sensor.state = (episode.level if episode is not None else SensorState.NORMAL)
@@ -144,7 +161,8 @@ def _follow(sensor: Sensor, episode: AlarmEpisode, level: str, direction: str, t
     worse = value > episode.peak_value if episode.direction == "above" else value < episode.peak_value
     if worse:
         episode.peak_value, episode.peak_at = value, time
-    if _cleared(sensor, episode, value):
+    # Still past a level (or changing too fast) the episode's way: not over, whatever the value says.
+    if (level == NORMAL or direction != episode.direction) and _cleared(sensor, episode, value):
         episode.ended_at = time
         episode.changes = [*episode.changes, {"at": time.isoformat(), "level": "end", "value": value}]
         episode.save()
@@ -247,11 +265,17 @@ def check_silent(now: datetime | None = None) -> int:
 
 
 def _maintenance_case(sensor: Sensor, silence: Silence):
-    category = subclass(sensor.kind.category)
+    # Filed as a device fault (监测设备故障), not under what the sensor watches: a silent level gauge is no flood. A
+    # catalogue without that subclass falls back to the kind's own.
+    code = settings.SENSOR_MAINTENANCE_CATEGORY
+    category = subclass(code)
+    if category is None:
+        code = sensor.kind.category
+        category = subclass(code)
     if category is None:
         return None
     report = intake.Report(
-        lon=sensor.position.x, lat=sensor.position.y, category=sensor.kind.category, source=Source.SENSOR,
+        lon=sensor.position.x, lat=sensor.position.y, category=code, source=Source.SENSOR,
         client_uuid=uuid.uuid5(CASE_NAMESPACE, f"silence:{silence.pk}"), urgency=_urgency(category, False),
         description=_("Maintenance: sensor %(code)s (%(kind)s) silent since %(since)s; it reports every %(n)d s.")
         % {"code": sensor.code, "kind": sensor.kind.name, "n": sensor.interval_s,

@@ -41,7 +41,7 @@ def validate_code(value: str) -> None:
 
 class Thresholds(models.Model):
     """Warning and alarm levels, above and/or below; how long a level must hold before an episode starts, and
-    how far back past the level a value must come before it ends (hysteresis)."""
+    how far back past the level a value must come before it ends (hysteresis); and how fast a value may change."""
 
     warn_above = models.FloatField(_("warning above"), null=True, blank=True)
     alarm_above = models.FloatField(_("alarm above"), null=True, blank=True)
@@ -49,8 +49,16 @@ class Thresholds(models.Model):
     alarm_below = models.FloatField(_("alarm below"), null=True, blank=True)
     min_duration_s = models.PositiveIntegerField(_("minimum duration (s)"), null=True, blank=True)
     hysteresis = models.FloatField(_("hysteresis"), null=True, blank=True)
+    # Rate of change per minute (a change within less than a minute counts whole), its sign the way it watches: a
+    # water main's pressure falling 0.3 MPa at once (negative) is a burst before it is a low pressure, a manhole
+    # filling fast (positive) a flood before it is high. No minimum duration applies.
+    rate_warn = models.FloatField(_("warning at a change per minute of"), null=True, blank=True,
+                                  help_text=_("negative for a fall, positive for a rise"))
+    rate_alarm = models.FloatField(_("alarm at a change per minute of"), null=True, blank=True,
+                                   help_text=_("negative for a fall, positive for a rise"))
 
-    THRESHOLD_FIELDS = ("warn_above", "alarm_above", "warn_below", "alarm_below", "min_duration_s", "hysteresis")
+    THRESHOLD_FIELDS = ("warn_above", "alarm_above", "warn_below", "alarm_below", "min_duration_s", "hysteresis",
+                        "rate_warn", "rate_alarm")
 
     class Meta:
         abstract = True

@@ -1,8 +1,11 @@
-"""The sensor registry's rules: what a sensor looks like to the API, and the all-or-nothing CSV import."""
+"""The sensor registry's rules: what a sensor looks like to the API, and the all-or-nothing import from a CSV
+file (lon/lat columns) or any GIS file GDAL reads (point features in any CRS, through the grid importer's
+readers, as the census is imported)."""
 
 import csv
 import io
 from collections.abc import Iterable
+from pathlib import Path
 
 from django.contrib.gis.geos import Point
 from django.db import transaction
@@ -65,16 +68,20 @@ def _float(value: str, field: str, errors: list[str], line: int) -> float | None
         return None
 
 
-def parse_csv(rows: Iterable[dict]) -> list[Sensor]:
-    """Sensors from CSV rows, checked whole; SensorImportError listing every faulty line if any is."""
+def parse_rows(rows: Iterable[dict], first_line: int = 2) -> list[Sensor]:
+    """Sensors from rows of a file (a CSV line, or a GIS feature's attributes with its `position`), checked
+    whole; SensorImportError listing every faulty line if any is (a GIS file's "line N" is its feature N)."""
     kinds = {k.code: k for k in SensorKind.objects.all()}
     bureaus = {b.code: b for b in Bureau.objects.filter(active=True)}
     errors: list[str] = []
     sensors: list[Sensor] = []
     seen: set[str] = set()
-    for line, row in enumerate(rows, start=2):
+    for line, row in enumerate(rows, start=first_line):
+        position = row.pop("position", None)
         row = {k.strip(): (v or "").strip() for k, v in row.items() if k}
-        missing = [c for c in REQUIRED if not row.get(c)]
+        if position is not None:
+            row["position"] = position
+        missing = [c for c in REQUIRED if not row.get(c) and not (c in ("lon", "lat") and position is not None)]
         if missing:
             errors.append(_("line %(line)d: missing %(fields)s") % {"line": line, "fields": ", ".join(missing)})
             continue
@@ -94,9 +101,16 @@ def parse_csv(rows: Iterable[dict]) -> list[Sensor]:
         owner = bureaus.get(row["owner"])
         if owner is None:
             errors.append(_("line %(line)d: unknown bureau %(code)s") % {"line": line, "code": row["owner"][:32]})
-        lon, lat = _float(row["lon"], "lon", errors, line), _float(row["lat"], "lat", errors, line)
-        if lon is not None and lat is not None and not (-180 <= lon <= 180 and -90 <= lat <= 90):
-            errors.append(_("line %(line)d: not a WGS84 longitude/latitude") % {"line": line})
+        position = row.get("position")  # a GIS file's geometry, already in WGS84
+        if position is None:
+            lon, lat = _float(row["lon"], "lon", errors, line), _float(row["lat"], "lat", errors, line)
+            if lon is not None and lat is not None and not (-180 <= lon <= 180 and -90 <= lat <= 90):
+                errors.append(_("line %(line)d: not a WGS84 longitude/latitude") % {"line": line})
+            elif lon is not None and lat is not None:
+                position = Point(lon, lat, srid=4326)
+        elif position.geom_type != "Point":
+            errors.append(_("line %(line)d: a sensor is a point, not a %(type)s")
+                          % {"line": line, "type": position.geom_type})
         interval = 60
         if row.get("interval_s"):
             if not row["interval_s"].isdigit() or not 1 <= int(row["interval_s"]) <= 86400:
@@ -111,7 +125,7 @@ def parse_csv(rows: Iterable[dict]) -> list[Sensor]:
         if not errors:
             sensors.append(Sensor(code=code, name=row.get("name", ""), kind=kind, owner=owner, interval_s=interval,
                                   active=active, watched_object=row.get("watched_object", ""),
-                                  position=Point(lon, lat, srid=4326)))
+                                  position=position))
     if not sensors and not errors:
         errors.append(_("the file holds no sensors"))
     if errors:
@@ -124,7 +138,40 @@ def import_csv(text: str) -> tuple[int, int]:
     reader = csv.DictReader(io.StringIO(text))
     if not reader.fieldnames or not set(REQUIRED) <= {f.strip() for f in reader.fieldnames}:
         raise SensorImportError([_("the header must name %(columns)s") % {"columns": ", ".join(CSV_COLUMNS)}])
-    sensors = parse_csv(reader)
+    return _save(parse_rows(reader))
+
+
+GIS_FIELDS = tuple(c for c in CSV_COLUMNS if c not in ("lon", "lat"))
+
+
+def import_gis(path: Path, *, srid: int | None = None, from_gcj02: bool = False,
+               layer_name: str | None = None) -> tuple[int, int]:
+    """Create or update the sensors of a GIS file's point layer (GeoJSON, GeoPackage, Shapefile…, any CRS; GCJ-02
+    shifted back when asked), all or none: (created, updated). Attributes as the CSV's columns, lon/lat aside."""
+    from assets.importing import read_features
+    from grids.importing import ImportFailed, ImportReport, open_layer, source_srs
+
+    try:
+        _source, layer = open_layer(Path(path), layer_name)
+        srs = source_srs(layer, Path(path), srid)
+    except ImportFailed as exc:
+        raise SensorImportError([str(exc)]) from exc
+    present = {f.lower(): f for f in layer.fields}
+    missing = [c for c in ("code", "kind", "owner") if c not in present]
+    if missing:
+        raise SensorImportError([_("the layer must have the fields %(columns)s") % {"columns": ", ".join(GIS_FIELDS)}])
+    mapping = {c: present[c] for c in GIS_FIELDS if c in present}
+    report = ImportReport(level="sensors")
+    rows = [{**f.values, "position": f.geom}
+            for f in read_features(layer, srs, mapping, from_gcj02=from_gcj02, report=report)]
+    errors = [_("feature %(n)d (%(label)s): %(problem)s") % {"n": p.index, "label": p.label, "problem": p.message}
+              for p in report.rejected]
+    if errors:
+        raise SensorImportError(errors)
+    return _save(parse_rows(rows, first_line=1))
+
+
+def _save(sensors: list[Sensor]) -> tuple[int, int]:
     created = updated = 0
     with transaction.atomic():
         existing = {s.code: s for s in Sensor.objects.filter(code__in=[s.code for s in sensors])}

@@ -2,6 +2,9 @@
 
 from datetime import datetime, time, timedelta
 
+from django.conf import settings
+from django.contrib.gis.geos import Polygon
+from django.db.models import Case, When
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
@@ -12,19 +15,38 @@ from rest_framework.views import APIView
 
 from citygrid.policy import PolicyPermission
 from citygrid.scopes import scoped_object
+from grids.serializers import GridQuerySerializer
 
 from . import ingest, readings, registry
-from .models import Gateway, hash_key
+from .models import Gateway, SensorState, hash_key
 from .scoping import visible_sensors
 
 
-class SensorList(APIView):
-    """The sensors the user may see, as a GeoJSON FeatureCollection (the console's sensor layer)."""
+class SensorQuery(GridQuerySerializer):
+    state = serializers.ChoiceField(choices=SensorState.choices, required=False)
 
-    @extend_schema(responses=OpenApiTypes.OBJECT, operation_id="monitoring_sensors_list")
+
+class SensorList(APIView):
+    """The sensors the user may see in a map view (bbox, WGS84; without one, all of them) as a GeoJSON
+    FeatureCollection — the console's sensor layer. At most SENSOR_MAP_MAX, those in alarm first (`truncated`
+    says so): a city's ten thousand sensors are never sent to a page whole."""
+
+    @extend_schema(responses=OpenApiTypes.OBJECT, operation_id="monitoring_sensors_list", parameters=[SensorQuery])
     def get(self, request):
-        found = visible_sensors(request.user).select_related("kind", "owner", "district", "cell")
-        return Response({"type": "FeatureCollection", "features": [registry.summary(s) for s in found]})
+        params = SensorQuery(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        query = params.validated_data
+        found = visible_sensors(request.user)
+        if "bbox" in query:
+            found = found.filter(position__intersects=Polygon.from_bbox(query["bbox"]))
+        if "state" in query:
+            found = found.filter(state=query["state"])
+        limit = settings.SENSOR_MAP_MAX
+        rows = list(found.select_related("kind", "owner", "district", "cell")
+                    .order_by(Case(When(state=SensorState.ALARM, then=0), When(state=SensorState.WARNING, then=1),
+                                   default=2), "code")[:limit + 1])
+        return Response({"type": "FeatureCollection", "truncated": len(rows) > limit,
+                         "features": [registry.summary(s) for s in rows[:limit]]})
 
 
 class SensorDetail(APIView):

@@ -66,6 +66,20 @@ def test_sensor_list_is_scoped(sensors, people):
     assert feature["geometry"]["type"] == "Point" and feature["properties"]["state"] == "unknown"
 
 
+def test_sensor_list_takes_the_map_view_and_a_limit(sensors, people, settings):
+    url = reverse("monitoring:sensor-list")
+    client = api_client(people["dispatcher"])
+    west = client.get(url, {"bbox": "112.80,27.80,112.90,27.90"}).json()
+    assert {f["id"] for f in west["features"]} == {"WL-001"} and not west["truncated"]
+    assert client.get(url, {"bbox": "113.5,27.80,113.6,27.90"}).json()["features"] == []
+    bad = client.get(url, {"bbox": "112.9,27.8,112.8"})
+    assert bad.status_code == 400 and "bbox" in bad.json()
+    assert client.get(url, {"state": "nonsense"}).status_code == 400
+    settings.SENSOR_MAP_MAX = 1
+    capped = client.get(url).json()
+    assert len(capped["features"]) == 1 and capped["truncated"]
+
+
 def test_sensor_detail_out_of_scope_is_404(sensors, people):
     url = reverse("monitoring:sensor-detail", args=["WL-001"])
     body = api_client(people["cg_staff"]).get(url).json()
@@ -130,6 +144,63 @@ def test_a_sensor_never_takes_another_broker_accounts_name(sensors, tmp_path):
     Sensor.objects.filter(pk=sensor.pk).update(code="gateway-evil", mqtt_hash="$7$101$x$y")
     acl = broker.acl_text()
     assert "user gateway-evil" not in acl and "gateway-evil:" not in broker.passwd_text(tmp_path)
+
+
+def _geojson(tmp_path, features: list, crs: str | None = None):
+    import json
+
+    body = {"type": "FeatureCollection", "features": features}
+    if crs:
+        body["crs"] = {"type": "name", "properties": {"name": crs}}
+    path = tmp_path / "sensors.geojson"
+    path.write_text(json.dumps(body, ensure_ascii=False), encoding="utf-8")
+    return path
+
+
+def _point(code: str, x: float, y: float, **props) -> dict:
+    return {"type": "Feature", "geometry": {"type": "Point", "coordinates": [x, y]},
+            "properties": {"code": code, "kind": "pipe_pressure", "owner": "430300-SW", **props}}
+
+
+def test_gis_import_reads_points_in_any_crs(people, kinds, tmp_path):
+    """A GeoJSON in the city's Gauss-Krüger zone (CGCS2000 / 3-degree GK CM 111E, EPSG:4545 — Xiangtan lies at
+    112.9°E, so its own zone's central meridian is 111°E or 114°E; any projected CRS will do for the test): the
+    positions come back as WGS84 within centimetres."""
+    from django.contrib.gis.gdal import CoordTransform, SpatialReference
+    from django.contrib.gis.geos import Point
+
+    from monitoring.models import Sensor
+
+    to_gk = CoordTransform(SpatialReference(4326), SpatialReference(4545))
+    gk = Point(112.885, 27.883, srid=4326)
+    gk.transform(to_gk)
+    path = _geojson(tmp_path, [_point("P-101", gk.x, gk.y, name="韶山路压力", interval_s=30),
+                               _point("P-102", gk.x + 50, gk.y + 50)], crs="urn:ogc:def:crs:EPSG::4545")
+    call_command("import_sensors", str(path))
+    p101 = Sensor.objects.get(code="P-101")
+    assert abs(p101.position.x - 112.885) < 1e-7 and abs(p101.position.y - 27.883) < 1e-7
+    assert p101.interval_s == 30 and p101.name == "韶山路压力" and p101.district_id == people["west"].id
+    assert Sensor.objects.count() == 2
+
+
+@pytest.mark.parametrize("bad", [
+    {"type": "Feature", "geometry": {"type": "LineString", "coordinates": [[112.88, 27.88], [112.89, 27.89]]},
+     "properties": {"code": "P-103", "kind": "pipe_pressure", "owner": "430300-SW"}},  # not a point
+    {"type": "Feature", "geometry": None, "properties": {"code": "P-103", "kind": "pipe_pressure",
+                                                         "owner": "430300-SW"}},  # no geometry
+    _point("P-103", 112.885, 27.883, kind="no_such_kind"),
+])
+def test_gis_import_is_all_or_nothing(people, kinds, tmp_path, bad):
+    from monitoring.models import Sensor
+
+    path = _geojson(tmp_path, [_point("P-101", 112.885, 27.883), bad])
+    with pytest.raises(CommandError, match="nothing imported"):
+        call_command("import_sensors", str(path))
+    assert not Sensor.objects.exists()
+    path = _geojson(tmp_path, [{"type": "Feature", "geometry": {"type": "Point", "coordinates": [112.885, 27.883]},
+                                "properties": {"name": "no code"}}])
+    with pytest.raises(CommandError, match="nothing imported: .*(code|kind|owner)"):
+        call_command("import_sensors", str(path))
 
 
 def test_csv_import_refuses_a_wrong_header(people, kinds, tmp_path):

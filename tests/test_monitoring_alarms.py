@@ -38,16 +38,46 @@ def test_classify_by_thresholds_of_kind_and_sensor(site):
     from monitoring.alarms import classify
 
     level = site["level"]
-    assert classify(level, 1.0) == ("normal", "")
-    assert classify(level, 2.1) == ("warning", "above")
-    assert classify(level, 2.6) == ("alarm", "above")
+    assert classify(level, 1.0) == ("normal", "", False)
+    assert classify(level, 2.1) == ("warning", "above", False)
+    assert classify(level, 2.6) == ("alarm", "above", False)
     level.alarm_above = 3.0  # the sensor's own level overrides its kind's
-    assert classify(level, 2.6) == ("warning", "above")
+    assert classify(level, 2.6) == ("warning", "above", False)
+    # a manhole filling 0.4 m within a minute: a warning by its rate, though the level is still normal
+    assert classify(level, 1.4, (0.5, 1.0)) == ("warning", "above", True)
+    assert classify(level, 1.4, (2.0, 1.0)) == ("normal", "", False)  # 0.2 m a minute
+    assert classify(level, 0.6, (0.5, 1.0)) == ("normal", "", False)  # falling: the rise is what it watches
     pressure = site["kinds"]["pipe_pressure"]
     from monitoring.models import Sensor
 
     s = Sensor(kind=pressure)
-    assert classify(s, 0.1) == ("alarm", "below") and classify(s, 0.2) == ("warning", "below")
+    assert classify(s, 0.1)[:2] == ("alarm", "below") and classify(s, 0.2)[:2] == ("warning", "below")
+    assert classify(s, 0.2, (1.0, 0.42)) == ("alarm", "below", True)  # a fall of 0.22 MPa in a minute
+
+
+def test_a_sudden_fall_of_pressure_raises_its_case_at_once(site, people):
+    """A water main bursting: the pressure falls 0.2 MPa between two readings. The rate of change raises the alarm
+    with the reading that shows it (no minimum duration), the fall's episode lasts while the pressure stays low,
+    and the pressure coming back (a rise, which a pressure's rate does not watch) ends it."""
+    from django.contrib.gis.geos import Point
+
+    from monitoring.models import AlarmEpisode, Sensor
+
+    main = Sensor.objects.create(code="P-001", kind=site["kinds"]["pipe_pressure"], owner=people["cg"],
+                                 position=Point(*point_in(people["a"]), srid=4326), interval_s=60)
+    t0 = site["t0"]
+    feed(main, [0.42, 0.41, 0.40], t0, step_s=60)
+    assert not AlarmEpisode.objects.exists()
+    feed(main, [0.20], t0, step_s=60, seq0=3)
+    episode = AlarmEpisode.objects.get()
+    assert episode.level == "alarm" and episode.direction == "below" and episode.case is not None
+    assert episode.started_at == t0 + timedelta(minutes=3)
+    feed(main, [0.20, 0.21], t0, step_s=60, seq0=4)  # holding low: still the same episode
+    episode.refresh_from_db()
+    assert episode.ended_at is None
+    feed(main, [0.41, 0.42], t0, step_s=60, seq0=6)  # repaired: the rise ends it and starts nothing
+    episode.refresh_from_db()
+    assert episode.ended_at == t0 + timedelta(minutes=6) and AlarmEpisode.objects.count() == 1
 
 
 def test_an_alarm_raises_one_case_whose_log_follows_the_episode(site, people):
@@ -131,6 +161,7 @@ def test_a_silent_sensor_raises_one_maintenance_case_to_its_owner(site, people):
     silence = Silence.objects.get()
     case = silence.case
     assert case.bureau_id == people["cg"].id and case.status == "dispatched" and "WL-001" in case.description
+    assert case.category.code == "SJ0604"  # a device fault, not a flood
     level.refresh_from_db()
     assert level.state == "silent"
     feed(level, [1.1], t0, seq0=40)

@@ -12,9 +12,15 @@
   var layer = L.layerGroup().addTo(map), dots = {}, current = null;
   if (window.cityGridLayers) window.cityGridLayers.addOverlay(layer, text.layer);
 
+  // The map view's sensors only (the city has thousands); a view the map has left by the time its answer comes is
+  // dropped, so a slow answer never overwrites a newer one.
+  var asked = 0;
   function load() {
-    return C.api(cfg.apiSensors).then(function (r) {
-      if (!r.ok) return;
+    var b = map.getBounds(), sw = datum.toStored(b.getSouthWest()), ne = datum.toStored(b.getNorthEast());
+    var ticket = ++asked;
+    var box = [Math.max(sw[0], -180), Math.max(sw[1], -90), Math.min(ne[0], 180), Math.min(ne[1], 90)];
+    return C.api(cfg.apiSensors + "?bbox=" + box.map(function (v) { return v.toFixed(6); }).join(",")).then(function (r) {
+      if (!r.ok || ticket !== asked) return;
       layer.clearLayers(); dots = {};
       var counts = {};
       r.data.features.forEach(function (f) {
@@ -105,6 +111,8 @@
     clearTimeout(pending);
     pending = setTimeout(load, 500);
   });
+  var moved = null;
+  map.on("moveend", function () { clearTimeout(moved); moved = setTimeout(load, 250); });
   setInterval(load, 30000);
   load();
 })();
