@@ -113,21 +113,80 @@ WITH batch AS (
     FROM stored GROUP BY 1, 2
     ON CONFLICT (sensor_id, bucket) DO UPDATE SET n = h.n + excluded.n, total = h.total + excluded.total,
         low = least(h.low, excluded.low), high = greatest(h.high, excluded.high)
+)%(quiet)s
+"""
+
+# The alarm engine's quiet path, in the same statement: a sensor at rest (state normal, nothing pending) whose new
+# readings are all normal — within every level, and within every rate against the reading before — only moves its
+# last reading, here, with no row brought back to Python; the others' rows go to monitoring.alarms.on_stored as
+# before. The same rules as alarms.classify, in SQL: a test feeds both paths and compares. The sensors are locked in
+# id order, as on_stored locks them, so two ingesting processes cannot deadlock; a sensor that another one moved
+# out of rest meanwhile fails the UPDATE's recheck and goes to Python with its rows.
+_QUIET = """, fresh AS (
+    SELECT st.sensor_id, st.time, st.value,
+        coalesce(lag(st.time) OVER w, s.last_time) AS before_time,
+        coalesce(lag(st.value) OVER w, s.last_value) AS before_value,
+        count(*) OVER (PARTITION BY st.sensor_id, st.time) AS same_time,
+        s.state = 'normal' AND s.pending_level = '' AS at_rest,
+        coalesce(s.warn_above, k.warn_above) AS warn_above, coalesce(s.alarm_above, k.alarm_above) AS alarm_above,
+        coalesce(s.warn_below, k.warn_below) AS warn_below, coalesce(s.alarm_below, k.alarm_below) AS alarm_below,
+        nullif(coalesce(s.rate_warn, k.rate_warn), 0) AS rate_warn,
+        nullif(coalesce(s.rate_alarm, k.rate_alarm), 0) AS rate_alarm
+    FROM stored st JOIN monitoring_sensor s ON s.id = st.sensor_id JOIN monitoring_sensorkind k ON k.id = s.kind_id
+    WHERE s.last_time IS NULL OR st.time > s.last_time
+    WINDOW w AS (PARTITION BY st.sensor_id ORDER BY st.time)
+), judged AS (
+    SELECT sensor_id, time, value, at_rest AND before_time IS NOT NULL AND same_time = 1
+        AND (warn_above IS NULL OR value < warn_above) AND (alarm_above IS NULL OR value < alarm_above)
+        AND (warn_below IS NULL OR value > warn_below) AND (alarm_below IS NULL OR value > alarm_below)
+        AND NOT coalesce((rate_warn > 0 AND rate >= rate_warn) OR (rate_warn < 0 AND rate <= rate_warn)
+                         OR (rate_alarm > 0 AND rate >= rate_alarm) OR (rate_alarm < 0 AND rate <= rate_alarm),
+                         false) AS normal
+    FROM (SELECT *, (value - before_value) / greatest(extract(epoch FROM time - before_time) / 60, 1.0) AS rate
+          FROM fresh) f
+), quiet AS (
+    SELECT sensor_id, max(time) AS last_time FROM judged GROUP BY sensor_id HAVING bool_and(normal)
+), locked AS (
+    SELECT s.id FROM monitoring_sensor s JOIN quiet q ON q.sensor_id = s.id ORDER BY s.id FOR NO KEY UPDATE OF s
+), moved AS (
+    UPDATE monitoring_sensor s SET last_time = q.last_time,
+        last_value = (SELECT value FROM judged j WHERE j.sensor_id = q.sensor_id AND j.time = q.last_time)
+    FROM quiet q WHERE s.id = q.sensor_id AND s.id IN (SELECT id FROM locked)
+        AND s.state = 'normal' AND s.pending_level = '' AND s.last_time < q.last_time
+    RETURNING s.id
 )
-SELECT sensor_id, time, value FROM stored
+SELECT (SELECT count(*) FROM stored),
+    coalesce(json_agg(json_build_array(sensor_id, (extract(epoch FROM time) * 1000000)::bigint, value))
+             FILTER (WHERE sensor_id NOT IN (SELECT id FROM moved)), '[]'::json)
+FROM stored
+"""
+_ALL = """
+SELECT (SELECT count(*) FROM stored),
+    coalesce(json_agg(json_build_array(sensor_id, (extract(epoch FROM time) * 1000000)::bigint, value)), '[]'::json)
+FROM stored
 """
 
 
-def store(readings: list[Reading]) -> list[tuple[int, datetime, float]]:
-    """Store a batch (in the caller's transaction); returns the (sensor, time, value) rows that were new."""
+def store(readings: list[Reading], *, quiet: bool = False) -> tuple[int, list[tuple[int, datetime, float]]]:
+    """Store a batch (in the caller's transaction): (how many were new, the new (sensor, time, value) rows). With
+    `quiet`, the sensors at rest whose new readings are all normal are moved in SQL and their rows left out (the
+    alarm engine has nothing to do with them)."""
     if not readings:
-        return []
+        return 0, []
     # Rollup rows are locked in one order by every writer, so two ingesting processes cannot deadlock.
     readings = sorted(readings, key=lambda r: (r.sensor_id, r.time, r.seq))
     with connection.cursor() as cur:
-        cur.execute(_INSERT, {"sensor": [r.sensor_id for r in readings], "seq": [r.seq for r in readings],
-                              "time": [r.time for r in readings], "value": [r.value for r in readings]})
-        return cur.fetchall()
+        cur.execute(_INSERT.replace("%(quiet)s", _QUIET if quiet else _ALL),
+                    {"sensor": [r.sensor_id for r in readings], "seq": [r.seq for r in readings],
+                     "time": [r.time.isoformat() for r in readings], "value": [r.value for r in readings]})
+        count, rows = cur.fetchone()
+    if isinstance(rows, str):  # psycopg2 decodes json itself, unless told not to
+        rows = json.loads(rows)
+    # Times come as whole microseconds since the epoch: exact, where a float of seconds could round one away.
+    return count, [(sensor, _EPOCH + timedelta(microseconds=micros), float(value)) for sensor, micros, value in rows]
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def count_refused(counts: dict[str, tuple[int, str]], now: datetime | None = None) -> None:

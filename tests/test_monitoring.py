@@ -262,9 +262,10 @@ def test_a_repeated_reading_is_stored_once_and_rolled_up_once(sensors):
 
     start = timezone.now().replace(second=0, microsecond=0) - timedelta(hours=2)
     batch = _readings(sensors["west"], [1.0, 2.0, 3.0], start, step_s=20)
-    assert len(store(batch)) == 3
-    assert store(batch + batch[:1]) == []  # a redelivery and a retry: nothing new
-    assert len(store(_readings(sensors["west"], [4.0], start + timedelta(seconds=50), seq0=3))) == 1
+    count, rows = store(batch)
+    assert count == 3 and [r[2] for r in rows] == [1.0, 2.0, 3.0] and rows[0][1] == start
+    assert store(batch + batch[:1]) == (0, [])  # a redelivery and a retry: nothing new
+    assert store(_readings(sensors["west"], [4.0], start + timedelta(seconds=50), seq0=3))[0] == 1
     with connection.cursor() as cur:
         cur.execute("SELECT count(*) FROM monitoring_reading WHERE sensor_id = %s", [sensors["west"].pk])
         assert cur.fetchone()[0] == 4

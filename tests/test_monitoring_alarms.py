@@ -211,3 +211,45 @@ def test_a_case_that_fails_to_be_raised_stalls_nothing_and_is_raised_at_the_next
     feed(level, [2.9], t0, seq0=3)
     episode.refresh_from_db()
     assert episode.case is not None and episode.case.status in ("registered", "dispatched")
+
+
+def test_the_quiet_path_in_sql_decides_as_the_alarm_engine_does(site, people):
+    """Two twin sensors fed the same random walks — levels crossed both ways, sudden falls and rises, repeated and
+    late readings — one through the ingest as it runs (sensors at rest reading normal moved in SQL), the other with
+    every row through the Python engine: after every batch their states and episodes are the same."""
+    import random
+
+    from django.contrib.gis.geos import Point
+
+    from monitoring import alarms, ingest
+    from monitoring.models import AlarmEpisode, Sensor
+
+    kind = site["kinds"]["pipe_pressure"]
+    lon, lat = point_in(people["a"])
+    twins = [Sensor.objects.create(code=f"TW-{i}", kind=kind, owner=people["cg"], interval_s=60,
+                                   position=Point(lon, lat, srid=4326)) for i in (1, 2)]
+    rnd = random.Random(16)
+    seq, when = 0, site["t0"] - timedelta(hours=5)
+    for batch in range(60):
+        items = []
+        for _ in range(rnd.randint(1, 6)):
+            seq += 1
+            # Mostly at rest around 0.42 MPa; now and then a fall — by 0.12 (a warning by its rate, within a minute),
+            # 0.2 (below the warning level too) or 0.3 (the alarm level) — held for a reading or two, then back.
+            dip = rnd.choice([0.12, 0.2, 0.3]) if rnd.random() < 0.2 else 0.0
+            value = 0.42 - dip + rnd.uniform(-0.02, 0.02)
+            when += timedelta(seconds=rnd.choice([20, 60, 90]))
+            items.append({"t": when.isoformat(), "v": round(value, 3), "seq": seq})
+            if rnd.random() < 0.1:  # a late reading, already passed
+                items.append({"t": (when - timedelta(minutes=10)).isoformat(), "v": 0.4, "seq": seq + 100_000})
+        for twin, quiet in zip(twins, (True, False), strict=True):
+            ingest.process([(twin.code, item) for item in items], ingest.Registry(), alarms.on_stored, quiet=quiet)
+        a, b = (Sensor.objects.get(pk=t.pk) for t in twins)
+        fields = ("last_time", "last_value", "state", "pending_level", "pending_since", "flapping")
+        assert [getattr(a, f) for f in fields] == [getattr(b, f) for f in fields], f"batch {batch}"
+        episodes = [list(AlarmEpisode.objects.filter(sensor=t).order_by("started_at").values_list(
+            "level", "peak_level", "direction", "started_at", "ended_at", "peak_value")) for t in twins]
+        assert episodes[0] == episodes[1], f"batch {batch}"
+    # the walk did cross the levels, and fell fast from rest without crossing one
+    assert AlarmEpisode.objects.filter(sensor=twins[0]).count() >= 5
+    assert AlarmEpisode.objects.filter(sensor=twins[0], peak_value__gt=0.25).exists()
