@@ -136,29 +136,47 @@ class Ingest:
             self.process.wait(60)
 
 
-def bench_ingest(port: int, key: str, codes: list[str], readings: int, publishers: int, ingest: Ingest) -> None:
+class Disruptions:
+    """The ingest stopped and started again at a third of the readings stored, the broker at a half: whatever either
+    held unacknowledged comes again (the broker keeps the ingest's persistent session on disk across its restart,
+    and the publishers resend what it had not acknowledged)."""
+
+    def __init__(self, sent: int, ingest: Ingest, folder: Path, port: int):
+        self.sent, self.ingest, self.folder, self.port = sent, ingest, folder, port
+        self.ingest_restarted = self.broker_restarted = False
+
+    def check(self) -> None:
+        from monitoring import broker
+
+        stored = stored_count()
+        if not self.ingest_restarted and stored >= self.sent // 3:
+            self.ingest.stop()
+            self.ingest_restarted = True
+            self.ingest.start()
+        elif self.ingest_restarted and not self.broker_restarted and stored >= self.sent // 2:
+            broker.stop(self.folder)
+            self.broker_restarted = True
+            print(f"  (broker restarted: {broker.start(self.folder, self.port)})", flush=True)
+
+
+def bench_ingest(port: int, key: str, codes: list[str], readings: int, publishers: int, ingest: Ingest,
+                 folder: Path) -> None:
     per = readings // publishers
     sent = per * publishers
     jobs = [(port, "gateway-bench", key, codes[i::publishers], per, 1_000_000 * (i + 1), i) for i in range(publishers)]
     ingest.start()
     time.sleep(2)
     t0 = time.time()
-    restarted = False
+    disruptions = Disruptions(sent, ingest, folder, port)
     with multiprocessing.get_context("spawn").Pool(publishers) as pool:
         result = pool.map_async(_publisher, jobs)
         while not result.ready():
             time.sleep(0.2)
-            if not restarted and stored_count() >= sent // 3:
-                ingest.stop()  # in the middle of the run: whatever it held uncommitted comes again
-                restarted = True
-                ingest.start()
+            disruptions.check()
         published_at = max(done for _, done in result.get())
     deadline = time.time() + 900
     while stored_count() < sent and time.time() < deadline:
-        if not restarted and stored_count() >= sent // 3:  # the publishers were quicker than a third
-            ingest.stop()
-            restarted = True
-            ingest.start()
+        disruptions.check()  # the publishers were quicker than a third or a half
         time.sleep(0.5)
     t_end = time.time()
     time.sleep(2)  # a late redelivery would land now
@@ -169,7 +187,8 @@ def bench_ingest(port: int, key: str, codes: list[str], readings: int, publisher
         cur.execute("SELECT coalesce(sum(n), 0) FROM monitoring_reading_minute")
         rolled = cur.fetchone()[0]
     print(f"ingest: {sent:,} readings of {len(codes):,} sensors from {publishers} publishers, the ingest restarted "
-          f"once in the middle{'' if restarted else ' (not reached)'}", flush=True)
+          f"once in the middle{'' if disruptions.ingest_restarted else ' (not reached)'} and the broker once"
+          f"{'' if disruptions.broker_restarted else ' (not reached)'}", flush=True)
     print(f"  published in {published_at - t0:.1f} s, all stored after {t_end - t0:.1f} s: "
           f"{sent / (t_end - t0):,.0f} readings/s sustained", flush=True)
     print(f"  sent {sent:,}, stored {stored:,}: {max(sent - stored, 0):,} lost, {max(stored - sent, 0):,} duplicated; "
@@ -291,7 +310,7 @@ def main() -> None:
     ingest = Ingest(env, folder / "ingest.log")
     t0 = time.perf_counter()
     try:
-        bench_ingest(port, key, codes, args.readings, args.publishers, ingest)
+        bench_ingest(port, key, codes, args.readings, args.publishers, ingest, folder)
         bench_alarm_latency(port, key, gas_codes, args.alarms)
         bench_storage()
     finally:

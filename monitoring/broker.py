@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 
-from .models import Gateway, Sensor, is_reserved_code, topic_for
+from .models import TOPIC_PREFIX, Gateway, Sensor, is_reserved_code, topic_for
 
 log = logging.getLogger(__name__)
 
@@ -228,9 +228,48 @@ def start(directory: Path | None = None, port: int | None = None, *, registry: b
     subprocess.run([_tool("mosquitto"), "-c", str(conf), "-d"], check=True, capture_output=True, timeout=30)
     for _ in range(50):
         if answers(where.host, port):
+            open_ingest_session(where.host, port, directory)
             return f"mosquitto started on {where.host}:{port}"
         time.sleep(0.1)
     raise BrokerError(f"mosquitto did not start on port {port}: see {directory / 'mosquitto.log'}")
+
+
+def open_ingest_session(host: str, port: int, directory: Path) -> None:
+    """Make sure the ingest's persistent session exists and is subscribed before any device is heard: a broker
+    keeps readings only for a session it knows, and on a broker's first start the ingest (a Django process,
+    seconds to start) may connect after the first devices publish — whatever came before would be dropped. A
+    session already there (kept on disk across restarts) is left as it is."""
+    import threading
+
+    import paho.mqtt.client as mqtt
+
+    from .ingest import MqttIngest
+
+    subscribed = threading.Event()
+    # Acknowledging nothing: readings the session already holds may reach this client before it leaves, and they
+    # must stay unacknowledged, to be delivered again to the ingest itself.
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=MqttIngest.CLIENT_ID, clean_session=False,
+                         protocol=mqtt.MQTTv311, manual_ack=True)
+    client.username_pw_set(settings.MQTT_INGEST_USER, ingest_password(directory))
+
+    def connected(client, userdata, flags, reason_code, properties) -> None:
+        if reason_code.is_failure:
+            return
+        if flags.session_present:
+            subscribed.set()
+        else:
+            client.subscribe(TOPIC_PREFIX + "+", qos=1)
+
+    client.on_connect = connected
+    client.on_subscribe = lambda *args: subscribed.set()
+    try:
+        client.connect(host, port, keepalive=10)
+        client.loop_start()
+        if not subscribed.wait(10):
+            raise BrokerError(f"the ingest's session could not be opened on {host}:{port}")
+    finally:
+        client.disconnect()
+        client.loop_stop()
 
 
 def reload(directory: Path | None = None, wait: float = 5.0) -> bool:
