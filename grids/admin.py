@@ -1,7 +1,7 @@
 from django.contrib import admin
 from leaflet.admin import LeafletGeoAdmin
 
-from .models import Area, Bureau, Cell, Lattice
+from .models import Area, Bureau, Cell, Generation, Lattice
 
 
 @admin.register(Bureau)
@@ -14,8 +14,8 @@ class BureauAdmin(admin.ModelAdmin):
 
 @admin.register(Area)
 class AreaAdmin(LeafletGeoAdmin):
-    list_display = ["code", "name", "level", "parent"]
-    list_filter = ["level"]
+    list_display = ["code", "name", "level", "parent", "generation_low", "generation_high", "is_current"]
+    list_filter = ["is_current", "level"]
     search_fields = ["code", "name"]
     autocomplete_fields = ["parent"]
     filter_horizontal = ["bureaus"]
@@ -24,8 +24,8 @@ class AreaAdmin(LeafletGeoAdmin):
 
 @admin.register(Cell)
 class CellAdmin(LeafletGeoAdmin):
-    list_display = ["code", "community", "street", "district"]
-    list_filter = ["district"]
+    list_display = ["code", "community", "street", "district", "generation_low", "generation_high", "is_current"]
+    list_filter = ["is_current", "district"]
     search_fields = ["code", "community__name", "community__code"]
     autocomplete_fields = ["community", "inspectors"]
     filter_horizontal = ["bureaus"]
@@ -39,3 +39,18 @@ class LatticeAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request) -> bool:
         return False  # created by generate_cells only
+
+
+@admin.register(Generation)
+class GenerationAdmin(admin.ModelAdmin):
+    """Generations are made by import_areas/generate_cells --new-generation and switched by
+    activate_generation (which moves the live references too): here they are only read and described."""
+
+    list_display = ["id", "created", "active", "activated_at", "description"]
+    readonly_fields = ["created", "active", "activated_at"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

@@ -14,9 +14,9 @@ where it was; an old generation stays queryable (`?generation=N` on the grid API
 `current_cells()` here.
 """
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from django.apps import apps as django_apps
 from django.db import connection, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
@@ -90,16 +90,23 @@ def _copy_lattice_squares(old_id: int, new_id: int) -> None:
 
 
 def copy_cell(old: Cell, generation: Generation, **changes) -> Cell:
-    """A new row of `old` starting in `generation` (with its inspectors, bureaus and lattice squares)."""
+    """A new row of `old` starting in `generation` (with its inspectors, bureaus and lattice squares); a row
+    born in that generation is changed in place."""
+    if old.generation_low_id == generation.pk:
+        for name, value in changes.items():
+            setattr(old, name, value)
+        old.save()
+        return old
+    inspectors, bureaus = list(old.inspectors.all()), list(old.bureaus.all())
+    end_in(old, generation)  # first: a code has one open-ended row
     new = Cell(code=old.code, community_id=old.community_id, geom=old.geom, generation_low=generation,
                is_current=False)
     for name, value in changes.items():
         setattr(new, name, value)
     new.save()
-    new.inspectors.set(old.inspectors.all())
-    new.bureaus.set(old.bureaus.all())
+    new.inspectors.set(inspectors)
+    new.bureaus.set(bureaus)
     _copy_lattice_squares(old.pk, new.pk)
-    end_in(old, generation)
     return new
 
 
@@ -114,11 +121,11 @@ def supersede_area(old: Area, generation: Generation, *, name: str, geom, parent
         old.save()
         new = old
     else:
+        end_in(old, generation)  # first: a code has one open-ended row
         new = Area(level=old.level, code=old.code, name=name, geom=geom, parent=parent,
                    generation_low=generation, is_current=False)
         new.save()
         new.bureaus.set(old.bureaus.all())
-        end_in(old, generation)
     for child in Area.objects.in_generation(generation).filter(parent=old).exclude(pk=new.pk):
         supersede_area(child, generation, name=child.name, geom=child.geom, parent=new, report=report)
     if new.pk != old.pk:
@@ -235,16 +242,17 @@ def diff(target: Generation, base: Generation | None = None) -> Diff:
     return result
 
 
-# Foreign keys of other apps that mean "this place, now" (a user's district, a routing rule's area…), as
-# opposed to history (a case's cell): on activation they follow the row's successor. Registered by the apps
-# that own them (their AppConfig.ready), so that grids names no app above it.
-_LIVE_REFERENCES: list[tuple[Callable[[], type], str]] = []
+# Foreign keys that mean "this place, now" (a user's district, a routing rule's area, a sensor's cell…), as
+# opposed to history (a case's cell and areas, a tally's, a bulletin's): on activation they follow the row's
+# successor. Registered by the apps that own them (their AppConfig.ready), so that grids names no app above it.
+_LIVE_REFERENCES: set[tuple[str, str]] = {("grids.Bureau", "district")}
 
 
-def register_live_reference(model: Callable[[], type] | type, field_name: str) -> None:
-    getter = model if not isinstance(model, type) else (lambda m=model: m)
-    if not any(g() is getter() and f == field_name for g, f in _LIVE_REFERENCES):
-        _LIVE_REFERENCES.append((getter, field_name))
+def register_live_reference(model_label: str, field_name: str) -> None:
+    """Declare `model_label`'s foreign key `field_name` (to an area or a cell) live: activating a generation
+    moves it to the successor of a row that leaves — an area's row of the same code, or the new cell holding
+    the old cell's point on surface."""
+    _LIVE_REFERENCES.add((model_label, field_name))
 
 
 _SUCCESSOR_SQL = {
@@ -278,30 +286,25 @@ def activate(generation: Generation) -> dict[str, int]:
             successors[kind] = {old: new for old, new in cur.fetchall() if new is not None}
         in_gen = "generation_low_id <= %(g)s AND coalesce(generation_high_id, 2147483647) >= %(g)s"
         for table in ("grids_area", "grids_cell"):
-            cur.execute(f"UPDATE {table} SET is_current = ({in_gen}) WHERE is_current <> ({in_gen})", g)
+            # Rows leave before others enter: a code is current at most once (a unique index checked per row).
+            cur.execute(f"UPDATE {table} SET is_current = false WHERE is_current AND NOT ({in_gen})", g)
             counts[table] = cur.rowcount
+            cur.execute(f"UPDATE {table} SET is_current = true WHERE NOT is_current AND {in_gen}", g)
+            counts[table] += cur.rowcount
         # Squares leave first: the unique key is only among active squares.
         cur.execute("""UPDATE grids_latticesquare s SET active = false FROM grids_cell c
                        WHERE c.id = s.cell_id AND s.active AND NOT c.is_current""")
         cur.execute("""UPDATE grids_latticesquare s SET active = true FROM grids_cell c
                        WHERE c.id = s.cell_id AND NOT s.active AND c.is_current""")
         counts["squares"] = cur.rowcount
-    from .models import Bureau
-
     moved = 0
-    for model, name, kind in [(lambda: Bureau, "district", "area"), *_live_references()]:
+    for label, name in sorted(_LIVE_REFERENCES):
+        model = django_apps.get_model(label)
+        kind = "cell" if model._meta.get_field(name).related_model is Cell else "area"
         for old, new in successors[kind].items():
-            moved += model().objects.filter(**{f"{name}_id": old}).update(**{f"{name}_id": new})
+            moved += model._base_manager.filter(**{f"{name}_id": old}).update(**{f"{name}_id": new})
     counts["references"] = moved
     Generation.objects.filter(active=True).update(active=False)
     generation.active, generation.activated_at = True, timezone.now()
     generation.save(update_fields=["active", "activated_at"])
     return counts
-
-
-def _live_references() -> list[tuple[Callable[[], type], str, str]]:
-    out = []
-    for getter, name in _LIVE_REFERENCES:
-        target = getter()._meta.get_field(name).related_model
-        out.append((getter, name, "cell" if target is Cell else "area"))
-    return out

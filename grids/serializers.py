@@ -108,7 +108,19 @@ class CellDetailSerializer(CellFeatureSerializer):
         return round(cell.area_m2, 1) if getattr(cell, "area_m2", None) is not None else None
 
 
-class GridQuerySerializer(serializers.Serializer):
+class GenerationQuerySerializer(serializers.Serializer):
+    generation = serializers.IntegerField(required=False, min_value=1,
+                                          help_text=_("A boundary generation (default: the active one)."))
+
+    def validate_generation(self, value: int) -> int:
+        from .models import Generation
+
+        if not Generation.objects.filter(pk=value).exists():
+            raise serializers.ValidationError(_("No such boundary generation."))
+        return value
+
+
+class GridQuerySerializer(GenerationQuerySerializer):
     """Query parameters shared by the area and cell collections."""
 
     bbox = serializers.CharField(required=False, help_text="minLon,minLat,maxLon,maxLat (WGS84)")
@@ -136,6 +148,14 @@ class AreaQuerySerializer(GridQuerySerializer):
 class CellQuerySerializer(GridQuerySerializer):
     area = serializers.CharField(required=False,
                                  help_text=_("Code of a district, street or community: its cells only."))
+
+
+class GenerationSerializer(serializers.ModelSerializer):
+    class Meta:
+        from .models import Generation
+
+        model = Generation
+        fields = ["id", "created", "active", "activated_at", "description"]
 
 
 class LocateQuerySerializer(serializers.Serializer):
