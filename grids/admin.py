@@ -12,8 +12,20 @@ class BureauAdmin(admin.ModelAdmin):
     autocomplete_fields = ["supervisor"]
 
 
+class _HistoryReadOnly:
+    """A row no longer in the active generation is history (cases point at it): shown, not edited."""
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is not None and not obj.is_current:
+            return [f.name for f in obj._meta.fields] + [m.name for m in obj._meta.many_to_many]
+        return [*super().get_readonly_fields(request, obj), "generation_low", "generation_high"]
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return (obj is None or obj.is_current) and super().has_delete_permission(request, obj)
+
+
 @admin.register(Area)
-class AreaAdmin(LeafletGeoAdmin):
+class AreaAdmin(_HistoryReadOnly, LeafletGeoAdmin):
     list_display = ["code", "name", "level", "parent", "generation_low", "generation_high", "is_current"]
     list_filter = ["is_current", "level"]
     search_fields = ["code", "name"]
@@ -23,7 +35,7 @@ class AreaAdmin(LeafletGeoAdmin):
 
 
 @admin.register(Cell)
-class CellAdmin(LeafletGeoAdmin):
+class CellAdmin(_HistoryReadOnly, LeafletGeoAdmin):
     list_display = ["code", "community", "street", "district", "generation_low", "generation_high", "is_current"]
     list_filter = ["is_current", "district"]
     search_fields = ["code", "community__name", "community__code"]

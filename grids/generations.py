@@ -147,6 +147,28 @@ class Changes:
     cells_ended: set[str] = field(default_factory=set)  # communities whose boundary moved: re-grid them
 
 
+@transaction.atomic
+def discard(generation: Generation) -> dict[str, int]:
+    """Throw a pending generation away: its own rows go, the rows it ended are open again."""
+    generation = Generation.objects.select_for_update().get(pk=generation.pk)
+    if generation.active or generation.pk < active_generation().pk:
+        raise GenerationsError(f"generation {generation.pk} is not pending: only a generation newer than the "
+                               "active one can be discarded")
+    if Generation.objects.filter(pk__gt=generation.pk).exists():
+        raise GenerationsError(f"generation {generation.pk} is not the newest")
+    prev = previous_id(generation)
+    cells = Cell.objects.filter(generation_low=generation)
+    LatticeSquare.objects.filter(cell__in=cells).delete()
+    counts = {"cells": cells.delete()[1].get("grids.Cell", 0), "areas": 0}
+    for level in sorted({lv for lv in Area.objects.filter(generation_low=generation).values_list("level", flat=True)},
+                        reverse=True):  # children before their parents
+        counts["areas"] += Area.objects.filter(generation_low=generation, level=level).delete()[1].get("grids.Area", 0)
+    counts["reopened"] = (Area.objects.filter(generation_high=prev).update(generation_high=None)
+                          + Cell.objects.filter(generation_high=prev).update(generation_high=None))
+    generation.delete()
+    return counts
+
+
 # --- comparing and activating ----------------------------------------------------------------------------
 
 
@@ -166,14 +188,15 @@ class Diff:
     areas: list[AreaChange] = field(default_factory=list)
     cells_added: dict[str, int] = field(default_factory=dict)  # community code → cells
     cells_removed: dict[str, int] = field(default_factory=dict)
+    cells_reshaped: dict[str, int] = field(default_factory=dict)  # the same code, another shape
 
     def lines(self) -> list[str]:
         out = [f"generation {self.target} against {self.base}:"]
         for c in self.areas:
             out.append(f"  {c.what:<10} {c.code} {c.name}{'  ' + c.detail if c.detail else ''}")
-        for code in sorted(set(self.cells_added) | set(self.cells_removed)):
+        for code in sorted(set(self.cells_added) | set(self.cells_removed) | set(self.cells_reshaped)):
             out.append(f"  cells      {code}: {self.cells_removed.get(code, 0)} removed, "
-                       f"{self.cells_added.get(code, 0)} added")
+                       f"{self.cells_added.get(code, 0)} added, {self.cells_reshaped.get(code, 0)} reshaped")
         if len(out) == 1:
             out.append("  no change")
         return out
@@ -196,22 +219,24 @@ ORDER BY 2
 """
 
 _CELL_DIFF_SQL = """
-SELECT a.code, count(*) FILTER (WHERE NOT in_base AND in_target), count(*) FILTER (WHERE in_base AND NOT in_target)
-FROM (SELECT c.community_id,
-             c.generation_low_id <= %(base)s AND coalesce(c.generation_high_id, 2147483647) >= %(base)s AS in_base,
-             c.generation_low_id <= %(target)s AND coalesce(c.generation_high_id, 2147483647) >= %(target)s
-             AS in_target
-      FROM grids_cell c) x
-JOIN grids_area a ON a.id = x.community_id
-WHERE in_base <> in_target
-GROUP BY a.code
+WITH b AS (SELECT id, code, community_id, geom FROM grids_cell WHERE generation_low_id <= %(base)s
+                  AND coalesce(generation_high_id, 2147483647) >= %(base)s),
+     t AS (SELECT id, code, community_id, geom FROM grids_cell WHERE generation_low_id <= %(target)s
+                  AND coalesce(generation_high_id, 2147483647) >= %(target)s)
+SELECT coalesce(ta.code, ba.code), count(*) FILTER (WHERE b.id IS NULL), count(*) FILTER (WHERE t.id IS NULL),
+       count(*) FILTER (WHERE b.id IS NOT NULL AND t.id IS NOT NULL AND NOT ST_Equals(b.geom, t.geom))
+FROM b FULL JOIN t ON t.code = b.code
+LEFT JOIN grids_area ba ON ba.id = b.community_id LEFT JOIN grids_area ta ON ta.id = t.community_id
+WHERE b.id IS DISTINCT FROM t.id
+GROUP BY 1
 """
 
 
 def diff(target: Generation, base: Generation | None = None) -> Diff:
     """What `target` changes against `base` (default: the active generation): areas added, removed, moved
-    (with the area of their symmetric difference), renamed or moved under another parent; cells added and
-    removed per community. A row carried over only because its parent got a new row is not listed."""
+    (with the area of their symmetric difference), renamed or moved under another parent; per community, cells
+    added, removed and reshaped (a code in both, another shape). A row carried over unchanged only because its
+    parent got a new row is not listed."""
     base = base or active_generation()
     result = Diff(base.pk, target.pk)
     params = {"base": base.pk, "target": target.pk}
@@ -234,11 +259,11 @@ def diff(target: Generation, base: Generation | None = None) -> Diff:
             if old_parent != new_parent:
                 result.areas.append(AreaChange(level, code, name, "reparented", f"{old_parent} → {new_parent}"))
         cur.execute(_CELL_DIFF_SQL, params)
-        for code, added, removed in cur.fetchall():
-            if added:
-                result.cells_added[code] = added
-            if removed:
-                result.cells_removed[code] = removed
+        for code, added, removed, reshaped in cur.fetchall():
+            for counts, n in ((result.cells_added, added), (result.cells_removed, removed),
+                              (result.cells_reshaped, reshaped)):
+                if n:
+                    counts[code] = n
     return result
 
 

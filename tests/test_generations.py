@@ -5,6 +5,7 @@ where it was, and the old generation stays queryable."""
 
 import io
 import json
+import re
 from datetime import timedelta
 
 import pytest
@@ -61,10 +62,13 @@ def test_regridding_one_community_leaves_old_cases_where_they_were(people):
     # Pending: nothing in use changed — locating, the API's lists.
     assert locate(lon, lat).cell_id == old_cell.pk
     diff = _run("show_generation")
-    assert f"cells      {A}: {old_count} removed," in diff
-    added = Cell.objects.in_generation(pending).filter(community=a).count()
-    assert added > old_count  # 70 m squares: more cells
-    assert f"{added} added" in diff
+    print(diff)  # the README quotes it
+    new_count = Cell.objects.in_generation(pending).filter(community=a).count()
+    assert new_count > old_count  # 70 m squares: more cells
+    removed, added, reshaped = map(int, re.search(
+        rf"cells      {A}: (\d+) removed, (\d+) added, (\d+) reshaped", diff).groups())
+    assert removed + reshaped == old_count and added + reshaped == new_count and added > 0
+    assert "430302001002" not in diff  # the other community: unchanged, not listed
 
     activated = _run("activate_generation", str(pending.pk))
     assert f"generation {pending.pk} is active" in activated
@@ -137,10 +141,12 @@ def test_imported_boundaries_make_a_generation_and_the_diff_lists_them(people, t
     assert "1 created, 2 updated" in out and f"generate_cells {A} --new-generation" in out
     gen = generations.pending_generation()
     diff = _run("show_generation", str(gen.pk))
+    print(diff)  # the README quotes it
     assert "added      430302001003 新建社区" in diff
     assert f"moved      {A} 和平社区" in diff and "m² changed hands" in diff
     assert "renamed    430302001002 建设新村  建设社区 → 建设新村" in diff
-    assert f"cells      {A}: " in diff  # its cells ended: the boundary moved
+    assert re.search(rf"cells      {A}: \d+ removed, 0 added, 0 reshaped", diff)  # its boundary moved: cells end
+    assert "cells      430302001002" not in diff  # renamed: its cells carried over unchanged
     # The renamed community keeps its cells: new rows, same squares, pointing at its new row.
     new_b = Area.objects.in_generation(gen).get(code="430302001002")
     assert new_b.pk != b.pk
@@ -220,3 +226,37 @@ def test_activation_moves_live_references_and_going_back_works(people):
     assert locate(lon, lat).cell_id == old_cell.pk
     rule.refresh_from_db()
     assert rule.cell_id == old_cell.pk
+
+
+def test_a_pending_generation_can_be_discarded(people):
+    a = people["a"]
+    before = set(Cell.objects.in_generation(1).values_list("pk", flat=True))
+    _run("generate_cells", A, "--size", "70", "--new-generation")
+    gen = generations.pending_generation()
+    with pytest.raises(CommandError, match="not pending"):
+        call_command("discard_generation", "1")
+    out = _run("discard_generation", str(gen.pk))
+    assert "rows open again" in out and generations.pending_generation() is None
+    assert set(Cell.objects.filter(community=a, generation_high__isnull=True).values_list("pk", flat=True)) \
+        == set(Cell.objects.filter(community=a).values_list("pk", flat=True))
+    assert set(Cell.objects.in_generation(1).values_list("pk", flat=True)) == before
+    assert not Generation.objects.filter(pk=gen.pk).exists()
+
+
+def test_the_admin_shows_history_read_only(client, people):
+    from django.contrib.auth.models import User
+    from django.urls import reverse
+
+    a = people["a"]
+    _run("generate_cells", A, "--size", "70", "--new-generation")
+    _run("activate_generation", str(generations.pending_generation().pk))
+    old = Cell.objects.filter(community=a, is_current=False).first()
+    new = Cell.objects.filter(community=a, is_current=True).first()
+    client.force_login(User.objects.create_superuser("root", password="Correct-horse-42"))
+    page = client.get(reverse("admin:grids_cell_change", args=[old.pk]))
+    assert page.status_code == 200 and 'name="inspectors"' not in page.content.decode()
+    assert client.post(reverse("admin:grids_cell_delete", args=[old.pk]), {"post": "yes"}).status_code == 403
+    page = client.get(reverse("admin:grids_cell_change", args=[new.pk]))
+    assert page.status_code == 200 and 'name="inspectors"' in page.content.decode()
+    assert client.get(reverse("admin:grids_generation_changelist")).status_code == 200
+    assert client.get(reverse("admin:grids_area_add")).status_code == 200
