@@ -21,7 +21,7 @@ from django.db import connection, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from .models import Area, Cell, Generation, LatticeSquare
+from .models import Area, Cell, Generation, Lattice, LatticeSquare
 
 
 class GenerationsError(Exception):
@@ -166,6 +166,8 @@ def discard(generation: Generation) -> dict[str, int]:
     counts["reopened"] = (Area.objects.filter(generation_high=prev).update(generation_high=None)
                           + Cell.objects.filter(generation_high=prev).update(generation_high=None))
     generation.delete()
+    # A lattice only the discarded cells were cut from would cost every located point one more probe.
+    Lattice.objects.filter(squares__isnull=True).delete()
     return counts
 
 

@@ -16,7 +16,7 @@ from django.utils import timezone
 from dispatch.evaluation import evaluate
 from grids import generations
 from grids.locate import locate
-from grids.models import Area, Cell, Generation, LatticeSquare, Level
+from grids.models import Area, Cell, Generation, Lattice, LatticeSquare, Level
 from incidents import intake
 from incidents.models import Case, Source
 from tests.conftest import api_client
@@ -231,7 +231,9 @@ def test_activation_moves_live_references_and_going_back_works(people):
 def test_a_pending_generation_can_be_discarded(people):
     a = people["a"]
     before = set(Cell.objects.in_generation(1).values_list("pk", flat=True))
+    lattices = Lattice.objects.count()
     _run("generate_cells", A, "--size", "70", "--new-generation")
+    assert Lattice.objects.count() == lattices + 1
     gen = generations.pending_generation()
     with pytest.raises(CommandError, match="not pending"):
         call_command("discard_generation", "1")
@@ -241,6 +243,7 @@ def test_a_pending_generation_can_be_discarded(people):
         == set(Cell.objects.filter(community=a).values_list("pk", flat=True))
     assert set(Cell.objects.in_generation(1).values_list("pk", flat=True)) == before
     assert not Generation.objects.filter(pk=gen.pk).exists()
+    assert Lattice.objects.count() == lattices  # the 70 m lattice went with its cells
 
 
 def test_the_admin_shows_history_read_only(client, people):
