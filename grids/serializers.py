@@ -4,7 +4,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework_gis.serializers import GeoFeatureModelSerializer, GeometrySerializerMethodField
 
-from .models import Area, Bureau, Cell, Level
+from .models import Area, Bureau, Cell, Generation, Level
 
 
 class BureauSerializer(serializers.ModelSerializer):
@@ -113,8 +113,6 @@ class GenerationQuerySerializer(serializers.Serializer):
                                           help_text=_("A boundary generation (default: the active one)."))
 
     def validate_generation(self, value: int) -> int:
-        from .models import Generation
-
         if not Generation.objects.filter(pk=value).exists():
             raise serializers.ValidationError(_("No such boundary generation."))
         return value
@@ -152,8 +150,6 @@ class CellQuerySerializer(GridQuerySerializer):
 
 class GenerationSerializer(serializers.ModelSerializer):
     class Meta:
-        from .models import Generation
-
         model = Generation
         fields = ["id", "created", "active", "activated_at", "description"]
 
