@@ -12,3 +12,7 @@ class AssetsConfig(AppConfig):
         from .scoping import register_scopes
 
         register_scopes()
+        from grids.generations import register_live_reference
+
+        for field in ("cell", "community", "street", "district"):  # a component is where it stands now
+            register_live_reference("assets.Component", field)

@@ -11,7 +11,11 @@ class CityGridConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import post_migrate
 
+        from grids.generations import register_live_reference
+
         from . import audit, receivers  # noqa: F401  (connect the audit and role receivers)
+
+        register_live_reference("citygrid.StaffProfile", "district")  # scopes follow a new generation
         post_migrate.connect(_sync_roles, sender=self)
         # The database roles' grants on whatever the migrations made (citygrid/dbroles.py).
         post_migrate.connect(_apply_grants, sender=self)

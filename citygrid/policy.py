@@ -72,6 +72,7 @@ POLICIES: dict[str, Policy] = {
     "grids:cell-list": Policy(ANY_ROLE, replica=True),
     "grids:cell-detail": Policy(ANY_ROLE, scope=EVERYONE),
     "grids:bureau-list": Policy(ANY_ROLE),
+    "grids:generation-list": Policy(ANY_ROLE, replica=True),
     "grids:locate": Policy(ANY_ROLE, ANY_ROLE),
     # The component census (assets): scoped like cases — the centre all, a district its own, a bureau those it is
     # in charge of, an inspector those in his cells; staff change them (变更), each change recorded.

@@ -1073,6 +1073,16 @@ ZH = {
     "Along a dig": "沿线查询",
     "Click along the planned dig, double-click to finish: the pipes within 5 m of it, with depth and owner.":
         "沿拟开挖路线逐点单击，双击结束：显示路线两侧 5 米内的管线及其埋深、权属单位。",
+    # Boundary generations (grids.generations)
+    "boundary generation": "边界版本",
+    "boundary generations": "边界版本",
+    "activated": "启用时间",
+    "first generation": "起始版本",
+    "last generation": "终止版本",
+    "Empty: still valid in the newest generation.": "为空：在最新版本中仍然有效。",
+    "in the active generation": "属于现行版本",
+    "A boundary generation (default: the active one).": "边界版本（默认为现行版本）。",
+    "No such boundary generation.": "没有这个边界版本。",
 }
 
 

@@ -18,6 +18,12 @@ class DispatchConfig(AppConfig):
         register_scopes()
         set_stage_deadline(stage_deadline)  # verification reports whether it came within its stage limit
         register_satisfaction()
+        from grids.generations import register_live_reference
+
+        # Rules and a unit's home follow a new boundary generation; cases, tallies and bulletins keep theirs.
+        for label, field in (("dispatch.RoutingRule", "area"), ("dispatch.RoutingRule", "cell"),
+                             ("dispatch.ResponseUnit", "district")):
+            register_live_reference(label, field)
 
 
 def register_satisfaction() -> None:

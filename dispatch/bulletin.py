@@ -164,7 +164,7 @@ def _map_svg(district_id: int | None, cells: list[tuple]) -> str:
         else:
             cur.execute("""SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM (SELECT ST_Extent(
                                ST_Transform(a.geom, 3857)) AS e FROM grids_area a
-                           WHERE a.level = %s AND (%s::bigint IS NULL OR a.id = %s)) x""",
+                           WHERE a.level = %s AND (%s::bigint IS NULL AND a.is_current OR a.id = %s)) x""",
                         [int(Level.DISTRICT if district_id else Level.CITY), district_id, district_id])
         box = cur.fetchone()
         if box is None or box[0] is None:
@@ -179,7 +179,8 @@ def _map_svg(district_id: int | None, cells: list[tuple]) -> str:
         cur.execute("""
             SELECT a.level, ST_AsSVG(ST_SimplifyPreserveTopology(ST_Transform(a.geom, 3857), %(tolerance)s), 0, 0)
             FROM grids_area a
-            WHERE a.level > 1 AND ST_Transform(a.geom, 3857) && ST_MakeEnvelope(%(x0)s, %(y0)s, %(x1)s, %(y1)s, 3857)
+            WHERE a.level > 1 AND a.is_current
+              AND ST_Transform(a.geom, 3857) && ST_MakeEnvelope(%(x0)s, %(y0)s, %(x1)s, %(y1)s, 3857)
             ORDER BY a.level DESC""", {"tolerance": unit, "x0": x0, "y0": y0, "x1": x1, "y1": y1})
         outlines = cur.fetchall()
     width = {Level.DISTRICT: 2.2, Level.STREET: 1.2, Level.COMMUNITY: 0.5}
@@ -239,8 +240,8 @@ def figures(start: date, end: date, district_id: int | None) -> dict:
     top, svg = hot_spots(period, district_id)
     data = {"start": start.isoformat(), "end": end.isoformat(), "is_month": period.is_month,
             "scope": {"code": district.code if district else "",
-                      "name": district.name if district else Area.objects.filter(level=Level.CITY).order_by("code")
-                      .values_list("name", flat=True).first() or "",
+                      "name": district.name if district else Area.objects.current().filter(level=Level.CITY)
+                      .order_by("code").values_list("name", flat=True).first() or "",
                       "level": "district" if district else "city"},
             "totals": parts, "bureaus": _ranking(bureaus), "areas": _ranking(areas),
             "areas_level": "street" if district_id else "district",
@@ -501,7 +502,7 @@ def issue_due(today: date | None = None) -> int:
         return 0
     period = month_of(today.replace(day=1) - timedelta(days=1))
     issued = 0
-    scopes = [None, *Area.objects.filter(level=Level.DISTRICT).order_by("code").values_list("pk", flat=True)]
+    scopes = [None, *Area.objects.current().filter(level=Level.DISTRICT).order_by("code").values_list("pk", flat=True)]
     for district_id in scopes:
         if not Bulletin.objects.filter(start=period.start, end=period.end, district_id=district_id).exists():
             issue(period, district_id)

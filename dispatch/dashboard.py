@@ -129,8 +129,8 @@ def cell_figures(user: AbstractBaseUser, f: Filter, code: str) -> dict:
         cur.execute(f"""
             SELECT c.status, m.name_zh, count(*) FROM incidents_case c
             JOIN incidents_category k ON k.id = c.category_id LEFT JOIN incidents_category m ON m.id = k.parent_id
-            WHERE {where} AND (c.cell_id = (SELECT id FROM grids_cell WHERE code = %s)
-                               OR c.community_id = (SELECT id FROM grids_area WHERE code = %s AND level = 4))
+            WHERE {where} AND (c.cell_id IN (SELECT id FROM grids_cell WHERE code = %s)
+                               OR c.community_id IN (SELECT id FROM grids_area WHERE code = %s AND level = 4))
             GROUP BY 1, 2""", [*params, code, code])
         rows = cur.fetchall()
     by_status: dict[str, int] = {}

@@ -41,7 +41,7 @@ _CELL_WEIGHTS = f"""
                  * (1 + 3 * exp(-ST_Distance(ST_PointOnSurface(c.geom)::geography,
                                              ST_Boundary(a.geom)::geography) / 150.0)),
                  %(skew)s::float8) AS w
-    FROM grids_cell c JOIN grids_area a ON a.id = c.community_id"""
+    FROM grids_cell c JOIN grids_area a ON a.id = c.community_id WHERE c.is_current"""
 
 
 def plan_cases(cursor, first: int, last: int, start: datetime, span_seconds: int, skew: float = 1.0) -> None:

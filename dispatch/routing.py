@@ -84,6 +84,7 @@ class RuleBook:
         for rule in (RoutingRule.objects.filter(active=True, bureau__active=True)
                      .select_related("category", "area", "cell", "bureau")):
             self.by_category.setdefault(rule.category_id, []).append(rule)
+        # Every generation's districts: a case keeps the district row of its time.
         self.city_of = dict(Area.objects.filter(level=Level.DISTRICT).values_list("pk", "parent_id"))
         self.parent_of = dict(Category.objects.filter(parent__isnull=False).values_list("pk", "parent_id"))
 

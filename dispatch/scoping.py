@@ -66,10 +66,12 @@ def _visible_assignment(user: AbstractBaseUser, pk: int, **_ignored) -> UnitAssi
 def _area_figures(user: AbstractBaseUser, code: str, **_ignored) -> Cell | Area | None:
     """A cell or community whose figures the dashboard shows: within the user's district, if he has one."""
     district = user_district_id(user)
-    cell = Cell.objects.filter(code=code).first()
+    # A code of any boundary generation: the dashboard's hot spots show each case in the cell of its time.
+    cell = Cell.objects.filter(code=code).order_by("-is_current", "-generation_low").first()
     if cell is not None:
         return cell if not district or cell.district_id == district else None
-    community = Area.objects.filter(code=code, level=Level.COMMUNITY).select_related("parent").first()
+    community = (Area.objects.filter(code=code, level=Level.COMMUNITY).select_related("parent")
+                 .order_by("-is_current", "-generation_low").first())
     if community is not None and (not district or community.parent.parent_id == district):
         return community
     return None

@@ -45,7 +45,7 @@ def create_unit(actor: AbstractBaseUser, *, code: str, name: str, bureau: str = 
         raise InvalidAction({"bureau": [_("Not a bureau you may add units to.")]})
     area = None
     if district:
-        area = Area.objects.filter(code=district, level=Level.DISTRICT).first()
+        area = Area.objects.current().filter(code=district, level=Level.DISTRICT).first()
         if area is None:
             raise InvalidAction({"district": [_("No such district.")]})
     unit = ResponseUnit(code=code, name=name, kind=kind, bureau=home, district=area, crew_size=crew_size,

@@ -426,7 +426,7 @@ def bulletin_scope(user, code: str) -> int | None:
     own = user_district_id(user)
     if not code:
         return own
-    district = Area.objects.filter(code=code, level=Level.DISTRICT).first()
+    district = Area.objects.current().filter(code=code, level=Level.DISTRICT).first()
     if district is None:
         raise ValidationError({"district": [_("No district has this code.")]})
     if own and district.pk != own:

@@ -307,7 +307,7 @@ class BulletinPage(Page):
                   **{k: v for k, v in request.GET.items() if k in ("start", "end", "district")}}
         context = self.get_context_data(**kwargs, **params, errors={}, document="",
                                         districts=[] if user_district_id(request.user) else list(
-                                            Area.objects.filter(level=Level.DISTRICT).order_by("code")
+                                            Area.objects.current().filter(level=Level.DISTRICT).order_by("code")
                                             .values_list("code", "name")))
         query = BulletinQuery(data=params)
         try:

@@ -14,7 +14,7 @@ from django.db import connection, transaction
 from shapely.geometry.base import BaseGeometry
 
 from . import codes
-from .models import Area, Cell, Lattice, LatticeSquare, Level
+from .models import Area, Cell, Generation, Lattice, LatticeSquare, Level
 from .projection import STORAGE_SRID, metric_srid_for, transformed
 
 
@@ -87,18 +87,32 @@ def _lattice(srid: int, size: float) -> Lattice:
 
 @transaction.atomic
 def generate_cells(community: Area, *, size: float = 100.0, min_fraction: float = 0.3,
-                   srid: int | None = None, replace: bool = False) -> CommunityResult:
-    """Cut one community into cells; existing cells are kept unless `replace`."""
+                   srid: int | None = None, replace: bool = False,
+                   generation: Generation | None = None) -> CommunityResult:
+    """Cut one community into cells; existing cells are kept unless `replace`.
+
+    With a (pending) `generation`, the community's cells of that generation end there and the new ones start
+    in it, inactive until it is activated (grids.generations): cases keep the old cells. Without one, cells
+    are written into the active generation in place, and replacing deletes the old ones.
+    """
+    from . import generations
+
     if community.level != Level.COMMUNITY:
         raise GenerationError(f"{community} is not a community")
     if size <= 0:
         raise GenerationError("cell size must be positive")
     result = CommunityResult(community)
-    if community.cells.exists():
+    old_cells = Cell.objects.in_generation(generation) if generation else Cell.objects.current()
+    old_cells = list(old_cells.filter(community=community).prefetch_related("inspectors", "bureaus"))
+    if old_cells:
         if not replace:
             result.skipped = True
             return result
-        community.cells.all().delete()
+        if generation is None:
+            Cell.objects.filter(pk__in=[c.pk for c in old_cells]).delete()
+        else:
+            for cell in old_cells:
+                generations.end_in(cell, generation)
     srid = srid or metric_srid_for(community.geom.centroid.x)
     full = size * size
     groups: dict[tuple[int, int], _Group] = {}
@@ -122,15 +136,32 @@ def generate_cells(community: Area, *, size: float = 100.0, min_fraction: float 
         geom = transformed(GEOSGeometry(memoryview(shapely.to_wkb(group.geom)), srid=srid), STORAGE_SRID)
         if geom.geom_type == "Polygon":
             geom = MultiPolygon(geom, srid=STORAGE_SRID)
-        objs.append(Cell(code=codes.child_code(community.code, codes.CELL, seq), community=community,
-                         street_id=street.pk, district_id=street.parent_id, geom=geom))
+        cell = Cell(code=codes.child_code(community.code, codes.CELL, seq), community=community,
+                    street_id=street.pk, district_id=street.parent_id, geom=geom)
+        if generation is not None:
+            cell.generation_low, cell.is_current = generation, False
+        objs.append(cell)
     Cell.objects.bulk_create(objs, batch_size=1000)
+    live = generation is None or generation.active
     for cell, group in zip(objs, cells, strict=True):
-        squares.extend(LatticeSquare(lattice=lattice, i=i, j=j, key=LatticeSquare.pack(lattice.pk, i, j), cell=cell)
-                       for i, j in group.whole)
+        squares.extend(LatticeSquare(lattice=lattice, i=i, j=j, key=LatticeSquare.pack(lattice.pk, i, j), cell=cell,
+                                     active=live) for i, j in group.whole)
     LatticeSquare.objects.bulk_create(squares, batch_size=5000)
+    if generation is not None and old_cells:
+        _inherit(objs, old_cells)
     result.cells = len(objs)
     return result
+
+
+def _inherit(new_cells: list[Cell], old_cells: list[Cell]) -> None:
+    """A re-gridded community's new cells take the inspectors and bureaus of the old cell holding their
+    point on surface: the people who walked that ground keep walking it."""
+    for cell in new_cells:
+        point = cell.geom.point_on_surface
+        old = next((c for c in old_cells if c.geom.intersects(point)), None)
+        if old is not None:
+            cell.inspectors.set(old.inspectors.all())
+            cell.bureaus.set(old.bureaus.all())
 
 
 def analyze_grid_tables() -> None:

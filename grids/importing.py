@@ -15,7 +15,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from . import codes, gcj02
-from .models import Area, Cell, Level
+from .models import Area, Cell, Generation, Level
 from .projection import STORAGE_SRID
 
 LEVELS = {"city": codes.CITY, "district": codes.DISTRICT, "street": codes.STREET,
@@ -46,13 +46,19 @@ class ImportReport:
     read: int = 0
     created: int = 0
     updated: int = 0
+    unchanged: int = 0
     skipped: int = 0
+    generation: int | None = None  # the pending generation written into, with --new-generation
+    regrid: list[str] = field(default_factory=list)  # communities that moved: their cells ended, re-grid them
     repaired: list[Problem] = field(default_factory=list)
     rejected: list[Problem] = field(default_factory=list)
 
     def summary(self) -> str:
-        return (f"{self.level}: {self.read} read, {self.created} created, {self.updated} updated, "
+        text = (f"{self.level}: {self.read} read, {self.created} created, {self.updated} updated, "
                 f"{self.skipped} skipped by filter, {len(self.repaired)} repaired, {len(self.rejected)} rejected")
+        if self.generation is not None:
+            text += f", {self.unchanged} unchanged; written into generation {self.generation} (not active yet)"
+        return text
 
 
 @dataclass
@@ -248,8 +254,14 @@ def import_areas(path: str | Path, level_name: str, *, code_field: str = "code",
                  parent_code: str | None = None, srid: int | None = None, from_gcj02: bool = False,
                  repair: bool = True, update: bool = False, layer_name: str | None = None,
                  where: dict[str, str] | None = None,
-                 progress: Callable[[int, int], None] | None = None) -> ImportReport:
+                 progress: Callable[[int, int], None] | None = None,
+                 generation: Generation | None = None) -> ImportReport:
     """Import every feature of a layer as areas (or cells) of one level; all or nothing.
+
+    With a pending `generation` (grids.generations.new_generation) nothing in use changes: new codes start in
+    it, and an existing code whose boundary, name or parent differs gets a new row there (the old row ends at
+    the generation before, with the cases that point at it); unchanged rows just span it. Without one, the
+    active generation is written in place (`update` replaces existing codes).
 
     Raises ImportFailed, carrying the report, when the file cannot be read or any feature is rejected.
     """
@@ -261,13 +273,14 @@ def import_areas(path: str | Path, level_name: str, *, code_field: str = "code",
     _source, layer = _open_layer(path, layer_name)
     srs = _source_srs(layer, path, srid)
 
+    areas = Area.objects.in_generation(generation) if generation else Area.objects.current()
     parent = None
     if parent_code is not None:
-        parent = Area.objects.filter(code=parent_code, level=level - 1).first()
+        parent = areas.filter(code=parent_code, level=level - 1).first()
         if parent is None:
             raise ImportFailed(f"no {Level(level - 1).label} with code {parent_code}")
     parents_by_code = {} if level == codes.CITY else {
-        a.code: a for a in Area.objects.filter(level=level - 1).select_related("parent")
+        a.code: a for a in areas.filter(level=level - 1).select_related("parent")
     }
 
     items: list[_Parsed] = []
@@ -300,12 +313,19 @@ def import_areas(path: str | Path, level_name: str, *, code_field: str = "code",
         raise ImportFailed(f"{len(report.rejected)} of {report.read} features rejected; nothing imported", report)
 
     model = Cell if level == codes.CELL else Area
-    existing = set(model.objects.filter(code__in=seen).values_list("code", flat=True))
-    if existing and not update:
+    rows = model.objects.in_generation(generation) if generation else model.objects.current()
+    existing = set(rows.filter(code__in=seen).values_list("code", flat=True))
+    if existing and not update and generation is None:
         sample = ", ".join(sorted(existing)[:5])
-        raise ImportFailed(f"{len(existing)} codes already exist ({sample}…); pass --update to replace them",
-                           report)
-    if level == codes.CELL:
+        raise ImportFailed(f"{len(existing)} codes already exist ({sample}…); pass --update to replace them, "
+                           "or --new-generation to make them a new generation", report)
+    if generation is not None:
+        report.generation = generation.pk
+        if level == codes.CELL:
+            _write_cells_generation(items, generation, report)
+        else:
+            _write_areas_generation(items, level, generation, report)
+    elif level == codes.CELL:
         _write_cells(items, existing, report)
     else:
         _write_areas(items, level, existing, report)
@@ -315,7 +335,7 @@ def import_areas(path: str | Path, level_name: str, *, code_field: str = "code",
 def _write_areas(items: list[_Parsed], level: int, existing: set[str], report: ImportReport) -> None:
     for item in items:
         if item.code in existing:
-            area = Area.objects.get(code=item.code)
+            area = Area.objects.current().get(code=item.code)
             area.name, area.geom, area.parent = item.name, item.geom, item.parent
             area.save()
             report.updated += 1
@@ -324,9 +344,30 @@ def _write_areas(items: list[_Parsed], level: int, existing: set[str], report: I
             report.created += 1
 
 
+def _write_areas_generation(items: list[_Parsed], level: int, generation: Generation,
+                            report: ImportReport) -> None:
+    from .generations import Changes, supersede_area
+
+    rows = {a.code: a for a in Area.objects.in_generation(generation).filter(code__in=[i.code for i in items])}
+    changes = Changes(generation)
+    for item in items:
+        old = rows.get(item.code)
+        if old is None:
+            Area(level=level, code=item.code, name=item.name, parent=item.parent, geom=item.geom,
+                 generation_low=generation, is_current=False).save()
+            report.created += 1
+        elif (old.name, old.parent_id) == (item.name, item.parent.pk if item.parent else None) \
+                and old.geom.equals_exact(item.geom, tolerance=0):
+            report.unchanged += 1
+        else:
+            supersede_area(old, generation, name=item.name, geom=item.geom, parent=item.parent, report=changes)
+            report.updated += 1
+    report.regrid = sorted(changes.cells_ended)
+
+
 def _write_cells(items: list[_Parsed], existing: set[str], report: ImportReport) -> None:
     if existing:
-        Cell.objects.filter(code__in=existing).delete()
+        Cell.objects.current().filter(code__in=existing).delete()
         report.updated = len(existing)
     cells = []
     for item in items:
@@ -335,6 +376,28 @@ def _write_cells(items: list[_Parsed], existing: set[str], report: ImportReport)
                           district_id=community.parent.parent_id, geom=item.geom))
     Cell.objects.bulk_create(cells, batch_size=2000)
     report.created = len(cells) - report.updated
+
+
+def _write_cells_generation(items: list[_Parsed], generation: Generation, report: ImportReport) -> None:
+    from .generations import end_in
+
+    rows = {c.code: c for c in Cell.objects.in_generation(generation).filter(code__in=[i.code for i in items])}
+    cells = []
+    for item in items:
+        old = rows.get(item.code)
+        if old is not None:
+            if old.community_id == item.parent.pk and old.geom.equals_exact(item.geom, tolerance=0):
+                report.unchanged += 1
+                continue
+            end_in(old, generation)
+            report.updated += 1
+        else:
+            report.created += 1
+        community = item.parent
+        cells.append(Cell(code=item.code, community=community, street_id=community.parent_id,
+                          district_id=community.parent.parent_id, geom=item.geom, generation_low=generation,
+                          is_current=False))
+    Cell.objects.bulk_create(cells, batch_size=2000)
 
 
 

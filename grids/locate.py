@@ -4,7 +4,8 @@ Cells cut from a lattice (see grids.generation) are found by arithmetic first: t
 is computed from its projected coordinates and, where that square lies wholly in one cell, that is the
 answer with no geometric test. Only the remaining points (near cell borders, or in cells not cut from a
 lattice) are tested against cell polygons through the GiST index; points in no cell fall back to the
-deepest area holding them. A point exactly on a border between cells is given to one of them, always
+deepest area holding them. Only the active generation counts (grids.generations): `is_current` on areas
+and cells, `active` on lattice squares. A point exactly on a border between cells is given to one of them, always
 the same one.
 """
 
@@ -24,7 +25,7 @@ WITH pts AS MATERIALIZED (
 bounds AS MATERIALIZED (
     -- Points outside the city's box lie in no cell, and far enough away they lie outside the lattice's
     -- projection, where ST_Transform fails: they skip the lattice.
-    SELECT ST_Extent(geom)::geometry AS box FROM grids_area WHERE parent_id IS NULL
+    SELECT ST_Extent(geom)::geometry AS box FROM grids_area WHERE parent_id IS NULL AND is_current
 ),
 keyed AS MATERIALIZED (
     -- Each point's square in every lattice, packed into one bigint as LatticeSquare.key is: a single-column
@@ -37,19 +38,19 @@ keyed AS MATERIALIZED (
     CROSS JOIN LATERAL (SELECT ST_Transform(p.g, l.srid::int) AS t) m
 ),
 fast AS MATERIALIZED (
-    SELECT k.n, s.cell_id FROM keyed k JOIN grids_latticesquare s ON s.key = k.key
+    SELECT k.n, s.cell_id FROM keyed k JOIN grids_latticesquare s ON s.key = k.key AND s.active
 ),
 rest AS MATERIALIZED (
     SELECT p.n, p.g FROM pts p WHERE NOT EXISTS (SELECT 1 FROM fast f WHERE f.n = p.n)
 ),
 slow AS MATERIALIZED (
     SELECT DISTINCT ON (r.n) r.n, c.id AS cell_id
-    FROM rest r JOIN grids_cell c ON ST_Intersects(c.geom, r.g)
+    FROM rest r JOIN grids_cell c ON ST_Intersects(c.geom, r.g) AND c.is_current
     ORDER BY r.n, c.code
 ),
 uncelled AS MATERIALIZED (
     SELECT DISTINCT ON (r.n) r.n, a.id AS area_id
-    FROM rest r JOIN grids_area a ON ST_Intersects(a.geom, r.g)
+    FROM rest r JOIN grids_area a ON ST_Intersects(a.geom, r.g) AND a.is_current
     WHERE NOT EXISTS (SELECT 1 FROM slow s WHERE s.n = r.n)
     ORDER BY r.n, a.level DESC
 ),

@@ -7,6 +7,7 @@ are converted on the way in (see grids.importing and grids.gcj02).
 from django.conf import settings
 from django.contrib.gis.db import models
 from django.core.exceptions import ValidationError
+from django.db.models import Func, Q
 from django.utils.translation import gettext_lazy as _
 
 from . import codes
@@ -49,7 +50,7 @@ class Bureau(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="district_bureaus",
-        limit_choices_to={"level": Level.DISTRICT},
+        limit_choices_to={"level": Level.DISTRICT, "is_current": True},
         help_text=_("Empty for a city-level bureau."),
     )
     contact_name = models.CharField(_("contact person"), max_length=50, blank=True)
@@ -73,11 +74,67 @@ class Bureau(models.Model):
             raise ValidationError({"district": _("Choose a district, not another level.")})
 
 
-class Area(models.Model):
+class Generation(models.Model):
+    """A version of the grid (边界版本), as mySociety MapIt's generations: importing new boundaries or
+    re-gridding with `--new-generation` makes a new, inactive generation; `activate_generation` makes it
+    the one the product uses. Areas and cells carry the range of generations they are valid in
+    (generation_low..generation_high, high empty = still valid in the newest), so an unchanged row spans
+    generations without being copied and an old generation stays queryable. See grids.generations."""
+
+    created = models.DateTimeField(_("created"), auto_now_add=True)
+    active = models.BooleanField(_("active"), default=False)
+    activated_at = models.DateTimeField(_("activated"), null=True, blank=True)
+    description = models.CharField(_("description"), max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = _("boundary generation")
+        verbose_name_plural = _("boundary generations")
+        ordering = ["id"]
+        constraints = [models.UniqueConstraint(fields=["active"], condition=Q(active=True),
+                                               name="generation_one_active")]
+
+    def __str__(self) -> str:
+        return f"{self.pk}: {self.description}" if self.description else str(self.pk)
+
+
+# The active generation's id, computed by the database (migration 0004's function), so that every row written
+# without naming a generation — the demo, the benchmarks, the admin — lands in the one in use.
+_ACTIVE_GENERATION = Func(function="grids_active_generation", output_field=models.BigIntegerField())
+
+
+class GenerationQuerySet(models.QuerySet):
+    def current(self) -> "GenerationQuerySet":
+        """The rows of the active generation: what locating, the map and every list of the product use."""
+        return self.filter(is_current=True)
+
+    def in_generation(self, generation: "int | Generation") -> "GenerationQuerySet":
+        """The rows valid in one generation (the active one or any other, older or pending)."""
+        gid = generation if isinstance(generation, int) else generation.pk
+        return self.filter(Q(generation_high__isnull=True) | Q(generation_high__gte=gid), generation_low__lte=gid)
+
+
+class Versioned(models.Model):
+    """The generation range of an area or cell. `is_current` caches "valid in the active generation" (kept by
+    grids.generations.activate) so that locating — the hot path — tests one boolean, not a range."""
+
+    generation_low = models.ForeignKey(Generation, verbose_name=_("first generation"), on_delete=models.PROTECT,
+                                       related_name="+", db_default=_ACTIVE_GENERATION)
+    generation_high = models.ForeignKey(Generation, verbose_name=_("last generation"), on_delete=models.PROTECT,
+                                        related_name="+", null=True, blank=True,
+                                        help_text=_("Empty: still valid in the newest generation."))
+    is_current = models.BooleanField(_("in the active generation"), db_default=True, editable=False)
+
+    objects = GenerationQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+
+
+class Area(Versioned):
     """One administrative area of the grid hierarchy, with its full code (e.g. street 430302001)."""
 
     level = models.PositiveSmallIntegerField(_("level"), choices=Level.choices, db_index=True)
-    code = models.CharField(_("code"), max_length=32, unique=True)
+    code = models.CharField(_("code"), max_length=32)
     name = models.CharField(_("name"), max_length=100)
     parent = models.ForeignKey(
         "self",
@@ -96,6 +153,13 @@ class Area(models.Model):
         verbose_name = _("area")
         verbose_name_plural = _("areas")
         ordering = ["code"]
+        # A code repeats across generations, never within one (grids.generations keeps ranges apart).
+        constraints = [
+            models.UniqueConstraint(fields=["code", "generation_low"], name="area_code_per_generation"),
+            models.UniqueConstraint(fields=["code"], condition=Q(generation_high__isnull=True),
+                                    name="area_code_open"),
+            models.UniqueConstraint(fields=["code"], condition=Q(is_current=True), name="area_code_current"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.code})"
@@ -129,16 +193,16 @@ class Area(models.Model):
         return chain
 
 
-class Cell(models.Model):
+class Cell(Versioned):
     """A unit grid cell (单元网格) of about 10,000 m², the unit every case is located in."""
 
-    code = models.CharField(_("code"), max_length=32, unique=True)
+    code = models.CharField(_("code"), max_length=32)
     community = models.ForeignKey(
         Area,
         verbose_name=_("community"),
         on_delete=models.PROTECT,
         related_name="cells",
-        limit_choices_to={"level": Level.COMMUNITY},
+        limit_choices_to={"level": Level.COMMUNITY, "is_current": True},
     )
     # Derived from the community on save: cases and filters scope by district and street without joins.
     street = models.ForeignKey(Area, on_delete=models.PROTECT, related_name="+", editable=False)
@@ -155,6 +219,12 @@ class Cell(models.Model):
         verbose_name = _("unit grid cell")
         verbose_name_plural = _("unit grid cells")
         ordering = ["code"]
+        constraints = [
+            models.UniqueConstraint(fields=["code", "generation_low"], name="cell_code_per_generation"),
+            models.UniqueConstraint(fields=["code"], condition=Q(generation_high__isnull=True),
+                                    name="cell_code_open"),
+            models.UniqueConstraint(fields=["code"], condition=Q(is_current=True), name="cell_code_current"),
+        ]
 
     def __str__(self) -> str:
         return self.code
@@ -204,7 +274,11 @@ class Lattice(models.Model):
 
 
 class LatticeSquare(models.Model):
-    """A whole lattice square lying entirely inside one cell."""
+    """A whole lattice square lying entirely inside one cell.
+
+    Only the squares of the active generation's cells are `active` (locating joins those); a pending
+    generation's squares wait inactive, and activation swaps them (grids.generations.activate).
+    """
 
     # (lattice, i, j) packed into one bigint, the single-column key locating joins on (grids.locate).
     I_BITS, J_BITS = 20, 24
@@ -212,8 +286,13 @@ class LatticeSquare(models.Model):
     lattice = models.ForeignKey(Lattice, on_delete=models.CASCADE, related_name="squares")
     i = models.IntegerField()
     j = models.IntegerField()
-    key = models.BigIntegerField(unique=True, editable=False)
+    key = models.BigIntegerField(editable=False)
     cell = models.ForeignKey(Cell, on_delete=models.CASCADE, related_name="lattice_squares")
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["key"], condition=Q(active=True),
+                                               name="latticesquare_active_key")]
 
     @classmethod
     def pack(cls, lattice_id: int, i: int, j: int) -> int:

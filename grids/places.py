@@ -51,14 +51,14 @@ def grid_names(query: str, limit: int) -> list[Place]:
     query = query.strip()
     if not query:
         return []
-    areas = (Area.objects.filter(level__gte=Level.DISTRICT, name__icontains=query)
+    areas = (Area.objects.current().filter(level__gte=Level.DISTRICT, name__icontains=query)
              .select_related("parent__parent__parent").annotate(anchor=PointOnSurface("geom"))
              .defer("geom", "parent__geom", "parent__parent__geom", "parent__parent__parent__geom")
              .order_by("level", "name")[:limit * 3])
     found = sorted(areas, key=lambda a: (not a.name.startswith(query), a.level, len(a.name), a.name))[:limit]
     places = [Place(_KIND[a.level], a.code, a.name, _context(a.parent), a.anchor.x, a.anchor.y) for a in found]
     if query.isdigit() and len(places) < limit:
-        cells = (Cell.objects.filter(code__startswith=query).select_related("community__parent__parent")
+        cells = (Cell.objects.current().filter(code__startswith=query).select_related("community__parent__parent")
                  .annotate(anchor=PointOnSurface("geom"))
                  .defer("geom", "community__geom", "community__parent__geom", "community__parent__parent__geom")
                  .order_by("code")[:limit - len(places)])

@@ -4,7 +4,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework_gis.serializers import GeoFeatureModelSerializer, GeometrySerializerMethodField
 
-from .models import Area, Bureau, Cell, Level
+from .models import Area, Bureau, Cell, Generation, Level
 
 
 class BureauSerializer(serializers.ModelSerializer):
@@ -108,7 +108,17 @@ class CellDetailSerializer(CellFeatureSerializer):
         return round(cell.area_m2, 1) if getattr(cell, "area_m2", None) is not None else None
 
 
-class GridQuerySerializer(serializers.Serializer):
+class GenerationQuerySerializer(serializers.Serializer):
+    generation = serializers.IntegerField(required=False, min_value=1,
+                                          help_text=_("A boundary generation (default: the active one)."))
+
+    def validate_generation(self, value: int) -> int:
+        if not Generation.objects.filter(pk=value).exists():
+            raise serializers.ValidationError(_("No such boundary generation."))
+        return value
+
+
+class GridQuerySerializer(GenerationQuerySerializer):
     """Query parameters shared by the area and cell collections."""
 
     bbox = serializers.CharField(required=False, help_text="minLon,minLat,maxLon,maxLat (WGS84)")
@@ -136,6 +146,12 @@ class AreaQuerySerializer(GridQuerySerializer):
 class CellQuerySerializer(GridQuerySerializer):
     area = serializers.CharField(required=False,
                                  help_text=_("Code of a district, street or community: its cells only."))
+
+
+class GenerationSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Generation
+        fields = ["id", "created", "active", "activated_at", "description"]
 
 
 class LocateQuerySerializer(serializers.Serializer):

@@ -11,4 +11,5 @@ urlpatterns = [
     path("bureaus/", views.BureauList.as_view(), name="bureau-list"),
     path("locate", views.Locate.as_view(), name="locate"),
     path("places/", views.Places.as_view(), name="places"),
+    path("generations/", views.GenerationList.as_view(), name="generation-list"),
 ]

@@ -12,7 +12,7 @@ from rest_framework.views import APIView
 from rest_framework_gis.pagination import GeoJsonPagination
 
 from . import locate as locating
-from .models import Area, Bureau, Cell, Level
+from .models import Area, Bureau, Cell, Generation, Level
 from .serializers import (
     AreaDetailSerializer,
     AreaFeatureSerializer,
@@ -21,6 +21,8 @@ from .serializers import (
     CellDetailSerializer,
     CellFeatureSerializer,
     CellQuerySerializer,
+    GenerationQuerySerializer,
+    GenerationSerializer,
     LocateQuerySerializer,
 )
 
@@ -51,6 +53,24 @@ class FeaturePagination(GeoJsonPagination):
         return {"allOf": [schema, page]}  # schema: the serializer's FeatureCollection (type, features)
 
 
+def _in_generation(qs, query: dict):
+    """The active generation's rows, or those of `?generation=N` (an old or pending one)."""
+    return qs.in_generation(query["generation"]) if "generation" in query else qs.current()
+
+
+class _GenerationDetail(generics.RetrieveAPIView):
+    lookup_field = "code"
+
+    def generation_query(self) -> dict:
+        params = GenerationQuerySerializer(data=self.request.query_params)
+        params.is_valid(raise_exception=True)
+        return params.validated_data
+
+
+_GENERATION_PARAM = OpenApiParameter("generation", OpenApiTypes.INT,
+                                     description="a boundary generation (default: the active one)")
+
+
 class _GridCollection(generics.ListAPIView):
     pagination_class = FeaturePagination
     query_serializer_class: type[serializers.Serializer]
@@ -73,6 +93,7 @@ class _GridCollection(generics.ListAPIView):
 
 
 _GRID_PARAMS = [
+    _GENERATION_PARAM,
     OpenApiParameter("bbox", OpenApiTypes.STR, description="minLon,minLat,maxLon,maxLat (WGS84)"),
     OpenApiParameter("zoom", OpenApiTypes.INT, description="simplify geometry for this map zoom"),
     OpenApiParameter("page_size", OpenApiTypes.INT, description="features per page (max 2000)"),
@@ -91,7 +112,7 @@ class AreaList(_GridCollection):
 
     def get_queryset(self):
         query = self.query()
-        qs = Area.objects.select_related("parent").order_by("code")
+        qs = _in_generation(Area.objects, query).select_related("parent").order_by("code")
         if "level" in query:
             qs = qs.filter(level=Level[query["level"].upper()])
         if "parent" in query:
@@ -99,12 +120,15 @@ class AreaList(_GridCollection):
         return self.shaped(qs)
 
 
-class AreaDetail(generics.RetrieveAPIView):
+@extend_schema(parameters=[_GENERATION_PARAM])
+class AreaDetail(_GenerationDetail):
     """One area as a GeoJSON Feature, with the bureaus responsible for it."""
 
     serializer_class = AreaDetailSerializer
-    queryset = Area.objects.select_related("parent").prefetch_related("bureaus__district")
-    lookup_field = "code"
+
+    def get_queryset(self):
+        return (_in_generation(Area.objects, self.generation_query()).select_related("parent")
+                .prefetch_related("bureaus__district"))
 
 
 @extend_schema(parameters=[*_GRID_PARAMS,
@@ -118,26 +142,35 @@ class CellList(_GridCollection):
 
     def get_queryset(self):
         query = self.query()
-        qs = Cell.objects.select_related("community", "street", "district").order_by("code")
+        qs = _in_generation(Cell.objects, query).select_related("community", "street", "district").order_by("code")
         if "area" in query:
             code = query["area"]
             qs = qs.filter(Q(community__code=code) | Q(street__code=code) | Q(district__code=code))
         return self.shaped(qs)
 
 
-class CellDetail(generics.RetrieveAPIView):
+@extend_schema(parameters=[_GENERATION_PARAM])
+class CellDetail(_GenerationDetail):
     """One cell as a GeoJSON Feature with its areas, inspectors and responsible bureaus."""
 
     serializer_class = CellDetailSerializer
-    lookup_field = "code"
 
     def get_queryset(self):
         return (
-            Cell.objects.select_related("community", "street", "district")
+            _in_generation(Cell.objects, self.generation_query()).select_related("community", "street", "district")
             .prefetch_related("inspectors", "bureaus__district", "community__bureaus__district",
                               "street__bureaus__district", "district__bureaus__district")
             .annotate(area_m2=GeodesicArea("geom"))
         )
+
+
+class GenerationList(generics.ListAPIView):
+    """The boundary generations (grids.generations): the active one, older ones (still queryable with
+    `?generation=N`) and a pending one not yet activated."""
+
+    serializer_class = GenerationSerializer
+    queryset = Generation.objects.order_by("pk")
+    pagination_class = None
 
 
 class BureauList(generics.ListAPIView):

@@ -12,6 +12,10 @@ class MonitoringConfig(AppConfig):
         from .scoping import register_scopes
 
         register_scopes()
+        from grids.generations import register_live_reference
+
+        for field in ("cell", "district"):  # a sensor is where it stands now
+            register_live_reference("monitoring.Sensor", field)
 
     def scheduled_jobs(self) -> list:
         """Run by dispatch's scheduler (run_scheduler): months of readings' partitions made ahead and old raw

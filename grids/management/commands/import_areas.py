@@ -1,5 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
 
+from grids import generations
 from grids.generation import analyze_grid_tables
 from grids.importing import LEVELS, ImportFailed, import_areas
 
@@ -25,6 +27,9 @@ class Command(BaseCommand):
         parser.add_argument("--layer", help="layer name (default: the first)")
         parser.add_argument("--where", action="append", default=[], metavar="FIELD=VALUE",
                             help="import only features whose FIELD equals VALUE (repeatable)")
+        parser.add_argument("--new-generation", metavar="DESCRIPTION", nargs="?", const="",
+                            help="write into a new (pending) generation instead of the active one: changed areas "
+                                 "get new rows there, cases keep the old; see show_generation, activate_generation")
 
     def handle(self, *args, **opts):
         where = {}
@@ -39,12 +44,16 @@ class Command(BaseCommand):
                 self.stderr.write(f"  … {done}/{total} features read")
 
         try:
-            report = import_areas(
-                opts["file"], opts["level"], code_field=opts["code_field"], name_field=opts["name_field"],
-                parent_code=opts["parent_code"], srid=opts["srid"], from_gcj02=opts["from_gcj02"],
-                repair=opts["repair"], update=opts["update"], layer_name=opts["layer"], where=where,
-                progress=progress,
-            )
+            with transaction.atomic():
+                generation = None
+                if opts["new_generation"] is not None:
+                    generation = generations.new_generation(opts["new_generation"] or f"import_areas {opts['file']}")
+                report = import_areas(
+                    opts["file"], opts["level"], code_field=opts["code_field"], name_field=opts["name_field"],
+                    parent_code=opts["parent_code"], srid=opts["srid"], from_gcj02=opts["from_gcj02"],
+                    repair=opts["repair"], update=opts["update"], layer_name=opts["layer"], where=where,
+                    progress=progress, generation=generation,
+                )
         except ImportFailed as exc:
             if exc.report is not None:
                 for problem in exc.report.rejected:
@@ -54,3 +63,9 @@ class Command(BaseCommand):
         for problem in report.repaired:
             self.stderr.write(f"repaired {problem}")
         self.stdout.write(report.summary())
+        if report.regrid:
+            self.stdout.write(f"communities whose boundary moved have no cells in generation {report.generation}: "
+                              f"`generate_cells {' '.join(report.regrid)} --new-generation`")
+        if report.generation is not None:
+            self.stdout.write(f"review with `show_generation {report.generation}`, then "
+                              f"`activate_generation {report.generation}`")
