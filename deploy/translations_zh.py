@@ -1083,6 +1083,13 @@ ZH = {
     "in the active generation": "属于现行版本",
     "A boundary generation (default: the active one).": "边界版本（默认为现行版本）。",
     "No such boundary generation.": "没有这个边界版本。",
+    # issue 16: rates of change, GIS import of sensors
+    "warning at a change per minute of": "预警变化率（每分钟）",
+    "alarm at a change per minute of": "报警变化率（每分钟）",
+    "negative for a fall, positive for a rise": "负值表示下降，正值表示上升",
+    "line %(line)d: a sensor is a point, not a %(type)s": "第 %(line)d 行：传感器应为点，而不是 %(type)s",
+    "the layer must have the fields %(columns)s": "图层须包含字段 %(columns)s",
+    "feature %(n)d (%(label)s): %(problem)s": "第 %(n)d 个要素（%(label)s）：%(problem)s",
 }
 
 

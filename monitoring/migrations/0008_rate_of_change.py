@@ -24,22 +24,22 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='sensor',
             name='rate_alarm',
-            field=models.FloatField(blank=True, null=True, verbose_name='alarm at a change per minute of'),
+            field=models.FloatField(blank=True, help_text='negative for a fall, positive for a rise', null=True, verbose_name='alarm at a change per minute of'),
         ),
         migrations.AddField(
             model_name='sensor',
             name='rate_warn',
-            field=models.FloatField(blank=True, null=True, verbose_name='warning at a change per minute of'),
+            field=models.FloatField(blank=True, help_text='negative for a fall, positive for a rise', null=True, verbose_name='warning at a change per minute of'),
         ),
         migrations.AddField(
             model_name='sensorkind',
             name='rate_alarm',
-            field=models.FloatField(blank=True, null=True, verbose_name='alarm at a change per minute of'),
+            field=models.FloatField(blank=True, help_text='negative for a fall, positive for a rise', null=True, verbose_name='alarm at a change per minute of'),
         ),
         migrations.AddField(
             model_name='sensorkind',
             name='rate_warn',
-            field=models.FloatField(blank=True, null=True, verbose_name='warning at a change per minute of'),
+            field=models.FloatField(blank=True, help_text='negative for a fall, positive for a rise', null=True, verbose_name='warning at a change per minute of'),
         ),
         migrations.RunPython(shipped_rates, migrations.RunPython.noop),
     ]
