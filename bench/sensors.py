@@ -14,6 +14,7 @@ Usage: python bench/sensors.py [--sensors 10000] [--readings 600000] [--publishe
 """
 
 import argparse
+import contextlib
 import json
 import multiprocessing
 import os
@@ -136,6 +137,47 @@ class Ingest:
             self.process.wait(60)
 
 
+def _cpu_seconds(pid: int) -> float | None:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class CpuMeter:
+    """CPU seconds spent by the chain's own processes — the ingest (each incarnation), its PostgreSQL backends and
+    Mosquitto — read from /proc while they run: what a reading costs whatever else the machine is doing, and so
+    what two idle cores could sustain, where the wall-clock rate only says what this busy machine did."""
+
+    def __init__(self, ingest: "Ingest", folder: Path):
+        self.ingest, self.folder = ingest, folder
+        self.seen: dict[tuple[str, int], float] = {}
+
+    def sample(self) -> None:
+        from django.db import connection
+
+        pids = []
+        if self.ingest.process and self.ingest.process.poll() is None:
+            pids.append(("ingest", self.ingest.process.pid))
+        with contextlib.suppress(OSError, ValueError):  # between the broker's stop and start
+            pids.append(("mosquitto", int((self.folder / "mosquitto.pid").read_text().strip())))
+        with connection.cursor() as cur:
+            cur.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                        "AND pid <> pg_backend_pid() AND backend_type = 'client backend'")
+            pids += [("postgres", pid) for (pid,) in cur.fetchall()]
+        for key in pids:
+            cpu = _cpu_seconds(key[1])
+            if cpu is not None:
+                self.seen[key] = max(cpu, self.seen.get(key, 0.0))
+
+    def per_reading_us(self, readings: int) -> dict[str, float]:
+        totals: dict[str, float] = {}
+        for (name, _pid), cpu in self.seen.items():
+            totals[name] = totals.get(name, 0.0) + cpu
+        return {name: cpu / readings * 1e6 for name, cpu in totals.items()}
+
+
 class Disruptions:
     """The ingest stopped and started again at a third of the readings stored, the broker at a half: whatever either
     held unacknowledged comes again (the broker keeps the ingest's persistent session on disk across its restart,
@@ -144,10 +186,12 @@ class Disruptions:
     def __init__(self, sent: int, ingest: Ingest, folder: Path, port: int):
         self.sent, self.ingest, self.folder, self.port = sent, ingest, folder, port
         self.ingest_restarted = self.broker_restarted = False
+        self.cpu = CpuMeter(ingest, folder)
 
     def check(self) -> None:
         from monitoring import broker
 
+        self.cpu.sample()
         stored = stored_count()
         if not self.ingest_restarted and stored >= self.sent // 3:
             self.ingest.stop()
@@ -177,7 +221,8 @@ def bench_ingest(port: int, key: str, codes: list[str], readings: int, publisher
     deadline = time.time() + 900
     while stored_count() < sent and time.time() < deadline:
         disruptions.check()  # the publishers were quicker than a third or a half
-        time.sleep(0.5)
+        time.sleep(0.2)
+    disruptions.cpu.sample()
     t_end = time.time()
     time.sleep(2)  # a late redelivery would land now
     from django.db import connection
@@ -193,6 +238,12 @@ def bench_ingest(port: int, key: str, codes: list[str], readings: int, publisher
           f"{sent / (t_end - t0):,.0f} readings/s sustained", flush=True)
     print(f"  sent {sent:,}, stored {stored:,}: {max(sent - stored, 0):,} lost, {max(stored - sent, 0):,} duplicated; "
           f"minute rollups count {rolled:,}", flush=True)
+    cost = disruptions.cpu.per_reading_us(sent)
+    chain = sum(cost.values())
+    print("  CPU per reading (busy or not, the machine's load aside): " + ", ".join(
+        f"{name} {us:.0f} µs" for name, us in sorted(cost.items())) + f"; {chain:.0f} µs in all, so two idle cores "
+        f"would carry about {2e6 / max(chain, 1):,.0f} readings/s (the publishers, which are the devices, aside)",
+        flush=True)
     if stored != sent or rolled != sent:
         raise SystemExit("readings lost or duplicated")
 
