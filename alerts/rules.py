@@ -204,7 +204,8 @@ def _locked(user: AbstractBaseUser, warning: EarlyWarning, version: int) -> Earl
     if not scoping.may_change(user, warning):
         raise InvalidWarning({"detail": _("This warning is another centre's: only it, or the city's centre, "
                                           "may change it.")})
-    current = EarlyWarning.objects.select_for_update().select_related("type", "district").get(pk=warning.pk)
+    current = EarlyWarning.objects.select_for_update(of=("self",)).select_related("type", "district").get(
+        pk=warning.pk)
     if current.version != version:
         raise Conflict(_("Someone else changed this warning meanwhile; it is shown afresh."))
     if current.state == EarlyWarning.State.CANCELLED:
