@@ -13,3 +13,9 @@ class AlertsConfig(AppConfig):
         from .scoping import register_scopes
 
         register_scopes()
+
+    def load_demo(self) -> str:
+        """load_demo's part: a yellow rainstorm warning over 雨湖区 (when none is in force)."""
+        from .demo import load_demo_warning
+
+        return load_demo_warning()

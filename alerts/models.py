@@ -46,7 +46,7 @@ class EarlyWarning(models.Model):
 
     class State(models.TextChoices):
         ACTIVE = "active", _("In force")
-        CANCELLED = "cancelled", _("Cancelled")
+        CANCELLED = "cancelled", _("Lifted")
 
     type = models.ForeignKey(WarningType, verbose_name=_("warning type"), on_delete=models.PROTECT)
     level = models.CharField(_("level"), max_length=10, choices=WarningLevel.choices)
@@ -90,7 +90,7 @@ class WarningLog(models.Model):
     class Action(models.TextChoices):
         ISSUE = "issue", _("Issued")
         UPDATE = "update", _("Updated")
-        CANCEL = "cancel", _("Cancelled")
+        CANCEL = "cancel", _("Lifted")
 
     warning = models.ForeignKey(EarlyWarning, verbose_name=_("warning"), on_delete=models.PROTECT, related_name="log")
     seq = models.PositiveSmallIntegerField(_("number"))

@@ -22,7 +22,7 @@ from .models import LEVEL_COLOURS, EarlyWarning, WarningLevel, WarningLog, Warni
 
 def state_label(warning: EarlyWarning, now=None) -> str:
     if warning.state == EarlyWarning.State.CANCELLED:
-        return _("Cancelled")
+        return _("Lifted")
     return _("In force") if warning.expires > (now or timezone.now()) else _("Expired")
 
 

@@ -289,3 +289,16 @@ def test_in_force_and_published_rules(people):
     later = issue(city, effective=(timezone.now() + timedelta(hours=2)).isoformat())
     assert rules.published().filter(pk=later["id"]).exists()  # announced ahead: in force until it expires
     assert EarlyWarning.objects.get(pk=later["id"]).in_force()
+
+
+def test_the_demo_warning_is_a_valid_yellow_rainstorm_over_the_district_added_once(people):
+    from alerts.demo import load_demo_warning
+
+    make_user("dispatcher_yuhu", roles.DISPATCHER, district=people["west"])
+    assert "added" in load_demo_warning()
+    warning = EarlyWarning.objects.get()
+    assert (warning.level, warning.type.name, warning.district, warning.exercise) == ("yellow", "暴雨", people["west"],
+                                                                                       False)
+    assert people["west"].geom.covers(warning.area)
+    parsed(warning.log.get().cap_xml)
+    assert "already" in load_demo_warning() and EarlyWarning.objects.count() == 1

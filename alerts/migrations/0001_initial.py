@@ -44,7 +44,7 @@ class Migration(migrations.Migration):
                 ('effective', models.DateTimeField(verbose_name='effective')),
                 ('expires', models.DateTimeField(verbose_name='expires')),
                 ('exercise', models.BooleanField(default=False, verbose_name='drill')),
-                ('state', models.CharField(choices=[('active', 'In force'), ('cancelled', 'Cancelled')], default='active', max_length=10, verbose_name='state')),
+                ('state', models.CharField(choices=[('active', 'In force'), ('cancelled', 'Lifted')], default='active', max_length=10, verbose_name='state')),
                 ('version', models.PositiveIntegerField(default=1, verbose_name='version')),
                 ('issued_at', models.DateTimeField(verbose_name='issued')),
                 ('updated_at', models.DateTimeField(verbose_name='updated')),
@@ -64,7 +64,7 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('seq', models.PositiveSmallIntegerField(verbose_name='number')),
-                ('action', models.CharField(choices=[('issue', 'Issued'), ('update', 'Updated'), ('cancel', 'Cancelled')], max_length=10, verbose_name='action')),
+                ('action', models.CharField(choices=[('issue', 'Issued'), ('update', 'Updated'), ('cancel', 'Lifted')], max_length=10, verbose_name='action')),
                 ('sent', models.DateTimeField(verbose_name='sent')),
                 ('identifier', models.CharField(max_length=100, unique=True, verbose_name='CAP identifier')),
                 ('references', models.TextField(blank=True, verbose_name='CAP references')),
@@ -103,24 +103,11 @@ CREATE TRIGGER alerts_warninglog_no_update_delete BEFORE UPDATE OR DELETE ON ale
     FOR EACH ROW EXECUTE FUNCTION alerts_warninglog_immutable();
 """
 
-# The warning types as data (code, name, CAP category), in the order the issuing form lists them: the
-# meteorological warnings of 气象灾害预警信号 and the city's own (内涝, 地质灾害).
-TYPES = [
-    ("rainstorm", "暴雨", "Met"), ("typhoon", "台风", "Met"), ("heat", "高温", "Met"), ("cold-wave", "寒潮", "Met"),
-    ("gale", "大风", "Met"), ("thunder", "雷电", "Met"), ("hail", "冰雹", "Met"), ("fog", "大雾", "Met"),
-    ("haze", "霾", "Met"), ("road-icing", "道路结冰", "Met"), ("blizzard", "暴雪", "Met"), ("frost", "霜冻", "Met"),
-    ("drought", "干旱", "Met"), ("urban-flooding", "城市内涝", "Met"), ("flood", "洪水", "Met"),
-    ("geohazard", "地质灾害", "Geo"), ("forest-fire", "森林火险", "Fire"), ("gas", "燃气安全", "Infra"),
-    ("water-supply", "供水安全", "Infra"), ("other", "其他", "Other"),
-]
-
-
+# The warning types as data (alerts/warning_types.py: also what load_demo and the tests restore after a flush).
 def add_types(apps, schema_editor):
-    WarningType = apps.get_model("alerts", "WarningType")
-    for i, (code, name, category) in enumerate(TYPES):
-        WarningType.objects.update_or_create(code=code, defaults={"name": name, "cap_category": category,
-                                                                  "ordering": i * 10})
+    from alerts.warning_types import load_types
 
+    load_types(apps.get_model("alerts", "WarningType"))
 
 Migration.operations += [
     migrations.RunSQL(IMMUTABLE_LOG, """

@@ -66,7 +66,7 @@
     list.forEach(function (w) {
       L.geoJSON(datum.geometry(w.area), { style: { color: w.colour, weight: 2, fillOpacity: w.in_force ? 0.25 : 0.08,
         dashArray: w.exercise ? "8 6" : null } })
-        .on("click", function () { open(w.id); }).addTo(shown);
+        .on("click", function () { if (!drawing) open(w.id); }).addTo(shown);  // while drawing, a click is a corner
     });
     if (list.length) map.fitBounds(shown.getBounds(), { maxZoom: 14, padding: [20, 20] });
   }
