@@ -14,6 +14,7 @@ from django_ratelimit.core import is_ratelimited
 
 from citygrid.audit import record
 from citygrid.policy import allows
+from grids.models import Area, Level
 
 from . import cap, rules
 from .models import LEVEL_COLOURS, LEVEL_ORDER, WarningLevel, WarningLog
@@ -72,7 +73,10 @@ def warnings_in_force(request: HttpRequest) -> JsonResponse:
                        "updated": timezone.localtime(latest.sent).isoformat(),
                        "cap_url": reverse("warnings-public:cap", args=[latest.identifier])}}
         for w, latest in rows]
-    return JsonResponse({"type": "FeatureCollection", "features": features,
+    # The districts' outlines, for the reader to find his way on a map that may have no tiles (an intranet).
+    districts = [json.loads(a.geom.simplify(0.002, preserve_topology=True).geojson)
+                 for a in Area.objects.filter(level=Level.DISTRICT).only("geom")]
+    return JsonResponse({"type": "FeatureCollection", "features": features, "districts": districts,
                          "feed_url": reverse("warnings-public:feed")}, encoder=DjangoJSONEncoder,
                         json_dumps_params={"ensure_ascii": False})
 

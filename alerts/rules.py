@@ -89,10 +89,20 @@ def parse_area(value: dict | str) -> MultiPolygon:
     """A drawn area as GeoJSON (Polygon or MultiPolygon, lon/lat WGS84) → a valid MultiPolygon without holes."""
     import json
 
+    from django.contrib.gis.gdal import GDALException
+
+    refused = InvalidWarning({"area": _("Draw the area on the map (a polygon).")})
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError as exc:
+            raise refused from exc
+    if not isinstance(value, dict) or value.get("type") not in ("Polygon", "MultiPolygon"):
+        raise refused
     try:
-        geom = GEOSGeometry(value if isinstance(value, str) else json.dumps(value), srid=4326)
-    except (GEOSException, ValueError, TypeError) as exc:
-        raise InvalidWarning({"area": _("Draw the area on the map (a polygon).")}) from exc
+        geom = GEOSGeometry(json.dumps(value), srid=4326)
+    except (GEOSException, GDALException, ValueError, TypeError, OverflowError) as exc:
+        raise refused from exc
     if isinstance(geom, Polygon):
         geom = MultiPolygon(geom, srid=4326)
     if not isinstance(geom, MultiPolygon) or geom.empty:

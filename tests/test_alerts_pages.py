@@ -35,6 +35,10 @@ def offline_tiles(settings):
     return settings
 
 
+def _context(b, width: int, height: int):
+    return b.new_context(viewport={"width": width, "height": height}, timezone_id="Asia/Shanghai", locale="zh-CN")
+
+
 def _draw(page, corners) -> None:
     """Click the area's corners on the map (pixel offsets from its centre), then 完成区域."""
     box = page.locator("#map").bounding_box()
@@ -53,7 +57,7 @@ def test_the_city_centre_issues_a_red_warning_the_public_sees_it_then_update_and
         area={"type": "Polygon", "coordinates": [[[112.84, 27.84], [112.87, 27.84], [112.87, 27.87], [112.84, 27.84]]]},
         expires=timezone.now() + timedelta(hours=6), exercise=True))
     with browser() as b:
-        centre = b.new_context(viewport={"width": 1400, "height": 900}, timezone_id="Asia/Shanghai").new_page()
+        centre = _context(b, 1400, 900).new_page()
         login(centre, live_server.url, "disp_city", PASSWORD)
         centre.goto(live_server.url + "/warnings/")
         centre.wait_for_selector("#map[data-ready='1']")
@@ -79,7 +83,7 @@ def test_the_city_centre_issues_a_red_warning_the_public_sees_it_then_update_and
         assert "红色 1" in centre.inner_text("#figures")
 
         # the Atom feed lists it, linking a CAP document valid against the schema
-        public = b.new_context(viewport={"width": 1200, "height": 800}, timezone_id="Asia/Shanghai").new_page()
+        public = _context(b, 1200, 800).new_page()
         feed = public.request.get(live_server.url + "/public/warnings/feed.atom")
         assert feed.ok
         entries = ET.fromstring(feed.body()).findall("atom:entry", NS)
@@ -107,6 +111,7 @@ def test_the_city_centre_issues_a_red_warning_the_public_sees_it_then_update_and
         update.locator("button[type=submit]").click()
         centre.wait_for_selector("#detail .warning-log li[data-seq='2']")
         assert "引用" in centre.inner_text("#detail .warning-log li[data-seq='2']")
+        centre.evaluate("document.querySelector('.panel').scrollTop = document.getElementById('detail').offsetTop - 60")
         centre.screenshot(path=str(screenshot_dir() / "warnings-centre.png"))
         cancel = centre.locator("#detail form.cancel")
         cancel.locator("input[name=note]").fill("降雨已明显减弱，解除预警")
@@ -141,7 +146,7 @@ def test_a_leader_reads_the_warnings_without_actions(live_server, people, offlin
         type="heat", level="yellow", headline="高温黄色预警", description="最高气温将升至37℃以上。",
         area=Point(112.9, 27.85).buffer(0.02).json, expires=timezone.now() + timedelta(hours=8)))
     with browser() as b:
-        page = b.new_context(viewport={"width": 1280, "height": 800}, timezone_id="Asia/Shanghai").new_page()
+        page = _context(b, 1280, 800).new_page()
         login(page, live_server.url, "lead", PASSWORD)
         page.goto(live_server.url + "/warnings/")
         page.wait_for_selector("#map[data-ready='1']")

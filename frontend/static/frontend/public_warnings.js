@@ -8,6 +8,7 @@
   var $ = function (id) { return document.getElementById(id); };
   var map = C.baseMap($("map"), cfg);
   window.cityGridMap = map;
+  var outlines = L.geoJSON(null, { style: { color: "#1b5e20", weight: 1.2, fill: false }, interactive: false }).addTo(map);
   var areas = L.featureGroup().addTo(map), layers = {};
   function when(iso) { return iso ? iso.slice(0, 16).replace("T", " ") : ""; }
   function popup(p) {
@@ -16,6 +17,7 @@
   }
   C.api(cfg.apiWarnings).then(function (r) {
     if (!r.ok) return;
+    (r.data.districts || []).forEach(function (d) { outlines.addData(datum.geometry(d)); });
     var features = r.data.features;
     features.forEach(function (f) {
       var p = f.properties;
@@ -33,6 +35,7 @@
         C.esc(when(p.expires)) + ' · <a href="' + C.esc(p.cap_url) + '">' + C.esc(text.cap) + "</a></small></li>";
     }).join("") : "<li>" + C.esc(text.none) + "</li>";
     if (features.length) map.fitBounds(areas.getBounds(), { maxZoom: 14, padding: [20, 20] });
+    else if (outlines.getLayers().length) map.fitBounds(outlines.getBounds());
     $("map").dataset.ready = "1";
     $("map").dataset.warnings = String(features.length);
   });
