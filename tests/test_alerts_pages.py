@@ -111,7 +111,8 @@ def test_the_city_centre_issues_a_red_warning_the_public_sees_it_then_update_and
         update.locator("button[type=submit]").click()
         centre.wait_for_selector("#detail .warning-log li[data-seq='2']")
         assert "引用" in centre.inner_text("#detail .warning-log li[data-seq='2']")
-        centre.evaluate("document.querySelector('.panel').scrollTop = document.getElementById('detail').offsetTop - 60")
+        centre.evaluate("(() => { const panel = document.querySelector('.panel'), detail = document.getElementById('detail');"
+                        " panel.scrollTop += detail.getBoundingClientRect().top - panel.getBoundingClientRect().top - 70; })()")
         centre.screenshot(path=str(screenshot_dir() / "warnings-centre.png"))
         cancel = centre.locator("#detail form.cancel")
         cancel.locator("input[name=note]").fill("降雨已明显减弱，解除预警")
