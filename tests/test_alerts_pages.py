@@ -23,6 +23,11 @@ pytestmark = pytest.mark.django_db(transaction=True)
 PASSWORD = "Correct-horse-42"
 TILES = "http://127.0.0.1:9/"
 NS = {"cap": cap.CAP_NS, "atom": cap.ATOM_NS}
+# The panel scrolled to the open warning's heading, below the sticky tabs (for the screenshot).
+SCROLL_TO_DETAIL = """(() => {
+  const panel = document.querySelector('.panel'), detail = document.getElementById('detail');
+  panel.scrollTop += detail.getBoundingClientRect().top - panel.getBoundingClientRect().top - 70;
+})()"""
 
 
 @pytest.fixture
@@ -111,8 +116,7 @@ def test_the_city_centre_issues_a_red_warning_the_public_sees_it_then_update_and
         update.locator("button[type=submit]").click()
         centre.wait_for_selector("#detail .warning-log li[data-seq='2']")
         assert "引用" in centre.inner_text("#detail .warning-log li[data-seq='2']")
-        centre.evaluate("(() => { const panel = document.querySelector('.panel'), detail = document.getElementById('detail');"
-                        " panel.scrollTop += detail.getBoundingClientRect().top - panel.getBoundingClientRect().top - 70; })()")
+        centre.evaluate(SCROLL_TO_DETAIL)
         centre.screenshot(path=str(screenshot_dir() / "warnings-centre.png"))
         cancel = centre.locator("#detail form.cancel")
         cancel.locator("input[name=note]").fill("降雨已明显减弱，解除预警")
