@@ -173,6 +173,26 @@ POLICIES: dict[str, Policy] = {
     "monitoring:alarm-summary": Policy(_r(roles.LEADER, roles.DISPATCHER), objects="alarms of the user's sensors"),
     "monitoring:reading-batch": Policy(frozenset(), PUBLIC, "readings from a gateway with its own key (Authorization: "
                                        "Gateway), for its bureau's sensors only; no user"),
+    # Early warning (预警, issue 17): the centres' dispatchers issue, update and cancel — the city's centre for the
+    # city, a district's within its district (alerts.scoping); leaders read. The public reads what is published:
+    # warnings in force that are not drills, their Atom index and CAP documents, rate-limited per address.
+    "frontend:warnings": Policy(_r(roles.DISPATCHER, roles.LEADER), objects="warnings of the user's centre (API)"),
+    "alerts:warning-list": Policy(_r(roles.DISPATCHER, roles.LEADER), _r(roles.DISPATCHER),
+                                  "the city's and the user's district's warnings; issued within the user's district"),
+    "alerts:warning-detail": Policy(_r(roles.DISPATCHER, roles.LEADER), objects="the city's and the user's "
+                                    "district's warnings", scope="warning"),
+    "alerts:warning-update": Policy(frozenset(), _r(roles.DISPATCHER), "the user's centre's warnings (the city's "
+                                    "centre any)", scope="warning"),
+    "alerts:warning-cancel": Policy(frozenset(), _r(roles.DISPATCHER), "the user's centre's warnings (the city's "
+                                    "centre any)", scope="warning"),
+    "alerts:warning-cap": Policy(_r(roles.DISPATCHER, roles.LEADER), objects="CAP documents of warnings the user "
+                                 "reads, drills' too", scope="warning"),
+    "alerts:types": Policy(_r(roles.DISPATCHER, roles.LEADER), objects="the warning types' names"),
+    "frontend:public-warnings": Policy(PUBLIC, objects="published warnings only (warnings-public:in-force)"),
+    "warnings-public:in-force": Policy(PUBLIC, objects="warnings in force, never drills"),
+    "warnings-public:feed": Policy(PUBLIC, objects="Atom index of the warnings in force, never drills"),
+    "warnings-public:cap": Policy(PUBLIC, objects="a published CAP document; a drill's is not found",
+                                  scope=PUBLIC_OBJECTS),
 }
 # Open311 is public by the GeoReport specification; every admin page is the admin site's.
 PREFIX_POLICIES: dict[str, Policy] = {

@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "incidents",
     "dispatch",
     "monitoring",
+    "alerts",
     "frontend",
 ]
 
@@ -245,7 +246,8 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated", "citygrid.policy.PolicyPermission"],
-    "ENUM_NAME_OVERRIDES": {"BureauKindEnum": "grids.models.Bureau.Kind", "CategoryKindEnum": "incidents.models.Kind"},
+    "ENUM_NAME_OVERRIDES": {"BureauKindEnum": "grids.models.Bureau.Kind", "CategoryKindEnum": "incidents.models.Kind",
+                            "WarningLevelEnum": "alerts.models.WarningLevel"},
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
@@ -370,6 +372,9 @@ OPEN311_CONTACT = os.environ.get("OPEN311_CONTACT", "湘潭市数字化城市管
 OPEN311_KEY_SERVICE = os.environ.get("OPEN311_KEY_SERVICE",
                                      "向指挥中心的安全管理员申请 api_key（manage.py issue_open311_key）")
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+# Early warning (预警): CAP 1.2's <sender>, globally unique and stable (a domain name; no spaces, commas, < or &).
+# It prefixes every warning's CAP identifier, so it is not changed once warnings are published.
+CAP_SENDER = os.environ.get("CAP_SENDER", "warnings.xiangtan.citygrid")
 
 DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("DATA_UPLOAD_MAX_MEMORY_SIZE", str(16 * 1024 * 1024)))
 # A request carries at most the photos one report or action may have: more files are refused while parsing

@@ -19,4 +19,6 @@ urlpatterns = [
     path("track/", views.TrackLookup.as_view(), name="track-lookup"),
     path("track/<str:number>/", views.Track.as_view(), name="track"),
     path("track/<str:number>/photos/<int:pk>/", views.track_photo, name="track-photo"),
+    path("warnings/", views.Warnings.as_view(), name="warnings"),
+    path("public/warnings/", views.PublicWarnings.as_view(), name="public-warnings"),
 ]

@@ -26,7 +26,7 @@ NAV = (("frontend:map", gettext_lazy("Grid map")), ("frontend:inspector", gettex
        ("frontend:console", gettext_lazy("Command console")), ("frontend:hotline", gettext_lazy("Hotline desk")),
        ("frontend:dashboard", gettext_lazy("Dashboard")), ("frontend:bulletin", gettext_lazy("Bulletin")),
        ("audit-trail", gettext_lazy("Audit trail")), ("frontend:bureau", gettext_lazy("Bureau workbench")),
-       ("frontend:unit", gettext_lazy("Crew")))
+       ("frontend:unit", gettext_lazy("Crew")), ("frontend:warnings", gettext_lazy("Early warning")))
 
 
 def map_config() -> dict:
@@ -471,7 +471,8 @@ class Hotline(Page):
 
 def _public_nav() -> list[tuple[str, str]]:
     return [(reverse("frontend:report"), _("Report a problem")), (reverse("frontend:public-map"), _("Cases map")),
-            (reverse("frontend:track-lookup"), _("Track a report"))]
+            (reverse("frontend:track-lookup"), _("Track a report")),
+            (reverse("frontend:public-warnings"), _("Warnings in force"))]
 
 
 class PublicPage(TemplateView):
@@ -617,3 +618,34 @@ class PublicMap(PublicPage):
         return {"apiCases": reverse("public:cases"),
                 "text": {"open": _("Open"), "closed": _("Closed"), "none": _("No published case here."),
                          "reported": _("reported"), "cases": _("cases")}}
+
+
+class Warnings(Page):
+    """Early warning (预警) for the command centres: issue with the area drawn on the map, the warnings in force and
+    past, update and cancel (dispatchers); leaders read. Drills are marked wherever they show."""
+
+    template_name = "frontend/warnings.html"
+
+    def page_config(self) -> dict:
+        return {"apiWarnings": reverse("alerts:warning-list"), "apiTypes": reverse("alerts:types"),
+                "apiAreas": reverse("grids:area-list"),
+                "text": {"drill": _("Drill"), "inForce": _("In force"), "none": _("No warning here."),
+                         "issued": _("Warning issued."), "updated": _("Warning updated."),
+                         "cancelled": _("Warning cancelled."), "needArea": _("Draw the area on the map: click "
+                                                                             "the corners, then Finish area."),
+                         "conflict": _("Someone else changed this warning meanwhile; it is shown afresh."),
+                         "points": _("corners"), "effective": _("Effective"), "expires": _("Expires"),
+                         "issuer": _("Issued by"), "log": _("Log"), "cap": _("CAP document"),
+                         "references": _("references"), "by": _("by"), "area": _("Area"),
+                         "network": _("No answer from the server; try again.")}}
+
+
+class PublicWarnings(PublicPage):
+    """The warnings in force on a map, for anyone: never a drill."""
+
+    template_name = "frontend/public_warnings.html"
+
+    def page_config(self) -> dict:
+        return {"apiWarnings": reverse("warnings-public:in-force"), "feedUrl": reverse("warnings-public:feed"),
+                "text": {"none": _("No warning in force."), "effective": _("Effective"), "expires": _("Expires"),
+                         "issuer": _("Issued by"), "instruction": _("What to do"), "cap": _("CAP document")}}

@@ -79,7 +79,7 @@ def world(people):
     }
     insiders = [people["dispatcher"], people["cg_staff"], people["inspector"], people["leader"]]
     kwargs = {"number": case.number, "action": "accept", "pk": None, "variant": "image", "step": "acknowledge",
-              "code": unit.code, "fmt": "pdf"}
+              "code": unit.code, "fmt": "pdf", "seq": 1}
     from dispatch.bulletin import issue, month_of
 
     bulletin = issue(month_of(timezone.localdate()), people["west"].pk)  # the west district's, this month's
@@ -99,13 +99,22 @@ def world(people):
     network = PipeNetwork.objects.create(code="W1", name="城区给水管网", kind="water", bureau=people["cg"])
     build_network(network, [("P1", "junction", lon, lat), ("V1", "valve", lon + 2e-4, lat)], [("W-1", "P1", "V1")],
                   {"diameter_mm": 300})  # in the west district, the city-management bureau's to keep
+    from alerts import rules as warning_rules
+
+    west_centre = make_user("disp_west_w", roles.DISPATCHER, district=people["west"])
+    warning = warning_rules.issue(west_centre, warning_rules.Draft(
+        type="rainstorm", level="yellow", headline="暴雨黄色预警", description="雨湖区有强降雨。",
+        area={"type": "Polygon", "coordinates": [[[lon - .005, lat - .005], [lon + .005, lat - .005],
+                                                  [lon + .005, lat + .005], [lon - .005, lat - .005]]]},
+        expires=timezone.now() + timedelta(hours=6)))  # the west district's centre's
     objects = {"case": {"number": case.number},
                "photo": {"pk": Photo.objects.filter(case=case).first().pk},
                "assignment": {"pk": assignment.pk},
                "unit": {"code": unit.code},
                "area-figures": {"code": people["a"].code},
                "bulletin": {"pk": bulletin.pk},
-               "sensor": {"code": sensor.code}, "component": {"code": component.code}, "segment": {"code": "W-1"}}
+               "sensor": {"code": sensor.code}, "component": {"code": component.code}, "segment": {"code": "W-1"},
+               "warning": {"pk": warning.pk}}
     return {"case": case, "kwargs": kwargs, "objects": objects, "outsiders": outsiders, "insiders": insiders}
 
 
