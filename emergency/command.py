@@ -28,8 +28,19 @@ from incidents.lifecycle import InvalidAction
 from incidents.models import FINAL_STATUSES, Case
 from incidents.scoping import user_bureau_id, user_district_id, visible_cases
 
-from .models import (EventType, Headquarters, Incident, IncidentCase, IncidentLog, IncidentTask, Mobilisation, Plan,
-                     Resource, Status, TaskState)
+from .models import (
+    EventType,
+    Headquarters,
+    Incident,
+    IncidentCase,
+    IncidentLog,
+    IncidentTask,
+    Mobilisation,
+    Plan,
+    Resource,
+    Status,
+    TaskState,
+)
 from .models import Level as Grade
 
 # A case or a sensor gives a point; the first area drawn around it, until the centre draws the real one.

@@ -1,5 +1,5 @@
-"""Situation reports (信息报送): the first report (首报), follow-ups (续报) and the final report (终报), written from the
-incident's log and its tasks — every sentence from a recorded fact — as an A4 page that prints cleanly and as a
+"""Situation reports (信息报送): the first report (首报), follow-ups (续报) and the final report (终报), written from
+the incident's log and its tasks — every sentence from a recorded fact — as an A4 page that prints cleanly and as a
 PDF printed by WeasyPrint with the Noto CJK fonts, the same way as the monthly bulletin (dispatch.bulletin).
 A drill's report says so on every page; its drill report compares each task's time with the plan's limit."""
 
@@ -58,8 +58,8 @@ def context(incident: Incident, kind: str) -> dict:
         summary_lines.append(_("Resources mobilised: %(r)s.") % {"r": "、".join(m.resource.name for m in mobilised)})
     if kind == "final" and incident.ended_at:
         ended = IncidentLog.objects.filter(incident=incident, action="end").order_by("-id").first()
-        summary_lines.append(_("Ended at %(at)s: %(note)s") % {
-            "at": timezone.localtime(incident.ended_at).strftime("%Y-%m-%d %H:%M"), "note": ended.note if ended else ""})
+        at = timezone.localtime(incident.ended_at).strftime("%Y-%m-%d %H:%M")
+        summary_lines.append(_("Ended at %(at)s: %(note)s") % {"at": at, "note": ended.note if ended else ""})
     return {"incident": incident, "summary": summary, "kind": kind, "title": titles[kind], "sequence": sequence,
             "log": log, "tasks": rows, "mobilised": mobilised, "lines": summary_lines, "generated_at": now,
             "drill_rows": drill_rows(rows) if incident.drill else []}

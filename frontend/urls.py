@@ -19,4 +19,7 @@ urlpatterns = [
     path("track/", views.TrackLookup.as_view(), name="track-lookup"),
     path("track/<str:number>/", views.Track.as_view(), name="track"),
     path("track/<str:number>/photos/<int:pk>/", views.track_photo, name="track-photo"),
+    path("emergency/", views.EmergencyPage.as_view(), name="emergency"),
+    path("emergency/<str:number>/", views.IncidentBoardPage.as_view(), name="incident-board"),
+    path("emergency/<str:number>/report/", views.IncidentReportPage.as_view(), name="incident-report"),
 ]
