@@ -652,8 +652,11 @@ class EmergencyPage(Page):
                 "case": self.request.GET.get("case", "")[:20]}
 
     def page_config(self) -> dict:
+        from incidents.scoping import user_district_id
+
+        district = Area.objects.filter(pk=user_district_id(self.request.user)).first()
         return {"mode": "list", "apiIncidents": reverse("emergency:incident-list"), "board": "/emergency/",
-                "case": self.request.GET.get("case", "")[:20], "text": emergency_text()}
+                "home": district.geom.extent if district else None, "text": emergency_text()}
 
 
 class IncidentBoardPage(Page):

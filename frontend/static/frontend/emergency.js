@@ -17,6 +17,9 @@
   function listMode() {
     var list = document.getElementById("incidents"), ended = document.getElementById("show-ended");
     var areas = L.layerGroup().addTo(map);
+    if (cfg.home) {  // a district's centre: its district in view, where it draws
+      map.fitBounds([datum.toDisplay(cfg.home[0], cfg.home[1]), datum.toDisplay(cfg.home[2], cfg.home[3])]);
+    }
     function load() {
       var url = cfg.apiIncidents + "?status=" + (ended.checked ? "all" : "open");
       return C.api(url).then(function (r) {
