@@ -134,11 +134,12 @@ def _scenario(b, live_server, em, *, drill: bool, shots: bool) -> Incident:
     if drill:
         assert city.locator("#drill-table").count() == 1 and city.locator(".drill-mark").count() == 1
     if shots:
-        city.screenshot(path=str(screenshot_dir() / ("emergency-drill-report.png" if drill else "emergency-report.png")),
-                        full_page=True)
+        name = "emergency-drill-report.png" if drill else "emergency-report.png"
+        city.screenshot(path=str(screenshot_dir() / name), full_page=True)
     with city.expect_download() as download:
         city.click("#report-pdf")
-    assert open(download.value.path(), "rb").read(4) == b"%PDF"
+    with open(download.value.path(), "rb") as pdf:
+        assert pdf.read(4) == b"%PDF"
     return incident
 
 

@@ -105,9 +105,11 @@ def world(people):
 
     load_event_types()  # an incident in the west, its plan's one task the west's city-management bureau's
     hq = Headquarters.objects.create(code="hq", name="防汛抗旱指挥部")
-    plan = Plan.objects.create(code="p", name="防汛预案", event_type=EventType.objects.get(code="flood"), headquarters=hq)
+    plan = Plan.objects.create(code="p", name="防汛预案", event_type=EventType.objects.get(code="flood"),
+                               headquarters=hq)
     PlanTask.objects.create(plan=plan, kind="cordon", title="现场警戒", bureau=people["cg"], limit_minutes=30)
-    incident = command.open_incident(people["dispatcher"], title="积水", event_type=plan.event_type, level=3, case=case)
+    incident = command.open_incident(people["dispatcher"], title="积水", event_type=plan.event_type, level=3,
+                                     case=case)
     [task] = command.activate_plan(people["dispatcher"], incident)
     objects = {"case": {"number": case.number},
                "incident": {"number": incident.number}, "incident-task": {"pk": task.pk},
