@@ -67,7 +67,8 @@ def timeline(incident: Incident) -> list[dict]:
 
 
 _CASES = """
-SELECT c.number, ST_X(c.location), ST_Y(c.location), c.status, c.urgency, cat.name_zh,
+SELECT c.number, round(ST_X(c.location)::numeric, 6)::float, round(ST_Y(c.location)::numeric, 6)::float,
+       c.status, c.urgency, cat.name_zh,
        EXISTS (SELECT 1 FROM emergency_incidentcase l WHERE l.case_id = c.id AND l.incident_id = %(incident)s)
 FROM incidents_case c JOIN incidents_category cat ON cat.id = c.category_id
 WHERE ST_Intersects(c.location, %(area)s::geometry) AND c.id IN ({visible})
@@ -79,8 +80,13 @@ LIMIT %(limit)s
 def cases(user: AbstractBaseUser, incident: Incident) -> dict:
     """The cases inside the area that the user sees (compact rows: number, lon, lat, status, urgency, class, part
     of the incident), newest first, and how many in all."""
-    visible_sql, visible_params = visible_cases(user).values("id").query.sql_with_params()
-    sql = _CASES.replace("{visible}", visible_sql.replace("%s", "%%s"))
+    visible = visible_cases(user)
+    if visible.query.where:
+        visible_sql, visible_params = visible.values("id").query.sql_with_params()
+        sql = _CASES.replace("c.id IN ({visible})", f"c.id IN ({visible_sql.replace('%s', '%%s')})")
+    else:  # the city's centre sees every case: no subquery to join
+        visible_params = ()
+        sql = _CASES.replace("c.id IN ({visible})", "TRUE")
     # visible_cases' own parameters are positional; ours named: run them as one positional statement.
     sql, params = _positional(sql, {"incident": incident.pk, "area": incident.area.ewkt, "limit": MAX_CASE_POINTS + 1},
                               visible_params)
@@ -88,7 +94,7 @@ def cases(user: AbstractBaseUser, incident: Incident) -> dict:
         cur.execute(sql, params)
         rows = cur.fetchall()
     part = incident.case_links.count()
-    return {"rows": [[r[0], round(r[1], 6), round(r[2], 6), r[3], r[4], r[5], r[6]] for r in rows[:MAX_CASE_POINTS]],
+    return {"rows": [list(r) for r in rows[:MAX_CASE_POINTS]],
             "truncated": len(rows) > MAX_CASE_POINTS, "part_of_incident": part}
 
 
