@@ -10,7 +10,6 @@ Usage: python bench/emergency.py [--cases 10000] [--units 1000] [--requests 200]
 """
 
 import argparse
-import json
 import random
 import sys
 import time
@@ -120,15 +119,15 @@ def main() -> None:
     user, key = dispatcher_token()
     ensure_units(units)
     number = ensure_incident(user)
-    from emergency.board import board
+    from emergency.board import board, to_json
     from emergency.models import Incident
 
     incident = Incident.objects.get(number=number)
     t = time.perf_counter()
     data = board(user, incident)
     in_process = (time.perf_counter() - t) * 1000
-    size = len(json.dumps(data, default=str))
-    print(f"incident {number}: {len(data['cases']['rows']):,} cases in the area, {len(data['units']):,} units, "
+    size = len(to_json(data))
+    print(f"incident {number}: {data['cases']['count']:,} cases in the area, {len(data['units']):,} units, "
           f"{len(data['resources'])} resources, {len(data['tasks'])} tasks, {len(data['timeline'])} log entries; "
           f"{size / 1024:,.0f} KiB of JSON; in process {in_process:.0f} ms", flush=True)
     url = f"/api/emergency/incidents/{number}/board/"
