@@ -83,7 +83,7 @@
       layers.area.clearLayers();
       var area = L.geoJSON(datum.geometry(b.area), { style: { color: "#d50000", weight: 2, fillOpacity: 0.08 } })
         .addTo(layers.area);
-      if (!fitted) { map.fitBounds(area.getBounds(), { maxZoom: 16 }); fitted = true; }
+      if (!fitted) { map.fitBounds(area.getBounds(), { maxZoom: 16, animate: false }); fitted = true; }
       layers.cases.clearLayers();
       b.cases.rows.forEach(function (r) {
         L.circleMarker(datum.toDisplay(r[1], r[2]), { radius: r[6] ? 6 : 3, weight: r[6] ? 2 : 0,
