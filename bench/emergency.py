@@ -3,7 +3,7 @@ and many units around it, over HTTP (gunicorn, 2 workers, 4 clients, a city disp
 target p95 ≤ 300 ms with 10,000 cases in the area and 1,000 units. The incident has its plan activated (tasks),
 resources around it and a timeline; its area is the generated district, so every generated case is in it.
 
---smoke: 4 communities (about 3,400 cells), 1,000 cases, 100 units, 30 requests, in the smoke database
+--smoke: 4 communities (about 3,400 cells), 1,000 cases, 100 units, 20 requests, in the smoke database
 (bench/_django.py): a few seconds, run by tests/test_bench_smoke.py.
 
 Usage: python bench/emergency.py [--cases 10000] [--units 1000] [--requests 200] [--smoke]
@@ -112,7 +112,7 @@ def main() -> None:
     args = parser.parse_args()
     cases = args.cases or (1000 if args.smoke else 10_000)
     units = args.units or (100 if args.smoke else 1000)
-    requests = args.requests or (30 if args.smoke else 200)
+    requests = args.requests or (20 if args.smoke else 200)
     _django.setup(smoke=args.smoke)
     _city.build_grid(args.smoke)
     _city.ensure_history(cases)
@@ -135,7 +135,7 @@ def main() -> None:
     with _django.gunicorn(2) as server:
         timed_gets(server.port, key, [url] * 4)  # warm both workers
         lat, _sizes = timed_gets(server.port, key, [url] * requests)
-        alone, _sizes = timed_gets(server.port, key, [url] * max(requests // 4, 10), clients=1)
+        alone, _sizes = timed_gets(server.port, key, [url] * max(requests // 4, 5), clients=1)
     p50, p95 = _django.percentile(lat, 0.5) * 1000, _django.percentile(lat, 0.95) * 1000
     print(f"incident board data (HTTP, 2 workers, 4 clients): p50 {p50:.0f} ms, p95 {p95:.0f} ms over {len(lat)} "
           f"requests, {len(lat) / sum(lat) * 4:.1f} requests/s", flush=True)
