@@ -40,6 +40,7 @@ TABLE_GRANTS: dict[str, frozenset[str]] = {
     "incidents_callback": APPEND_ONLY,  # callbacks (回访): the triggers refuse UPDATE/DELETE, as for the case log
     "assets_componentlog": APPEND_ONLY,  # a component's history: the triggers refuse UPDATE/DELETE
     "alerts_warninglog": APPEND_ONLY,  # a warning's issue/update/cancel with its CAP document: as the case log
+    "emergency_incidentlog": APPEND_ONLY,  # an incident's log: the triggers refuse UPDATE/DELETE
     "citygrid_auditevent": APPEND_ONLY,  # the audit trail: old rows leave only through citygrid_audit_purge()
     "citygrid_audit_retention": READ_ONLY,  # lengthened only by citygrid_audit_purge(), lowered by the owner
     "django_migrations": READ_ONLY,  # migrations run as the owner

@@ -42,6 +42,7 @@ CENTRE = _r(roles.DISPATCHER, roles.OPERATOR, roles.LEADER)
 SENSOR_READERS = CENTRE | {roles.BUREAU_STAFF}
 # The census is read by those who work cases; the administrator keeps it through the admin site.
 ASSET_READERS = ANY_ROLE - {roles.ADMIN}
+EMERGENCY_READERS = CENTRE | {roles.BUREAU_STAFF}
 PIPE_READERS = _r(roles.DISPATCHER, roles.OPERATOR, roles.LEADER, roles.BUREAU_STAFF)
 
 POLICIES: dict[str, Policy] = {
@@ -193,6 +194,25 @@ POLICIES: dict[str, Policy] = {
     "warnings-public:feed": Policy(PUBLIC, objects="Atom index of the warnings in force, never drills"),
     "warnings-public:cap": Policy(PUBLIC, objects="a published CAP document; a drill's is not found",
                                   scope=PUBLIC_OBJECTS),
+    # Emergency command (issue 17): an incident is seen by the city's centre, the centres of the districts its
+    # area touches, its headquarters' members and the bureaus holding its tasks (emergency.scoping); the rules
+    # (emergency.command) decide who may do what to it.
+    "emergency:incident-list": Policy(EMERGENCY_READERS, _r(roles.DISPATCHER), "incidents in the user's scope"),
+    "emergency:incident-detail": Policy(EMERGENCY_READERS, objects="an incident in scope", scope="incident"),
+    "emergency:incident-board": Policy(EMERGENCY_READERS, objects="an incident in scope; its layers scoped as "
+                                       "cases, units and sensors are", scope="incident"),
+    "emergency:offered-cases": Policy(CENTRE, objects="an incident in scope; the user's cases", scope="incident"),
+    "emergency:incident-report": Policy(EMERGENCY_READERS, objects="an incident in scope", scope="incident"),
+    "emergency:incident-action": Policy(frozenset(), EMERGENCY_READERS, "an incident in scope; each action's "
+                                        "rule: emergency.command", scope="incident"),
+    "emergency:task-list": Policy(EMERGENCY_READERS, objects="tasks of the user's bureau / unit / incidents"),
+    "emergency:task-step": Policy(frozenset(), _r(roles.DISPATCHER, roles.BUREAU_STAFF), "a task in scope",
+                                  scope="incident-task"),
+    "emergency:resources": Policy(EMERGENCY_READERS, objects="the city's emergency resources"),
+    "emergency:plans": Policy(EMERGENCY_READERS, objects="plans and headquarters (data)"),
+    "frontend:emergency": Policy(EMERGENCY_READERS, objects="incidents in scope (API)"),
+    "frontend:incident-board": Policy(EMERGENCY_READERS, objects="an incident in scope", scope="incident"),
+    "frontend:incident-report": Policy(EMERGENCY_READERS, objects="an incident in scope", scope="incident"),
 }
 # Open311 is public by the GeoReport specification; every admin page is the admin site's.
 PREFIX_POLICIES: dict[str, Policy] = {

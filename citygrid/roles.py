@@ -42,8 +42,13 @@ _CATALOGUE = tuple(f"incidents.{verb}_{model}" for model in ("category", "timeli
 _SENSORS = (*(f"monitoring.{verb}_{model}" for model in ("sensorkind", "sensor")
               for verb in ("add", "change", "delete", "view")),
             "monitoring.view_alarmepisode", "monitoring.view_silence", "monitoring.view_rejection")
+# Emergency command's data (event types, headquarters, plans and their tasks, resources) is the administrator's;
+# incidents and their log, tasks and mobilisations are worked through the pages, not the admin.
+_EMERGENCY = tuple(f"emergency.{verb}_{model}" for model in ("eventtype", "headquarters", "plan", "plantask",
+                                                              "resource", "stockitem")
+                   for verb in ("add", "change", "delete", "view"))
 ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
-    ADMIN: ("grids.*", "assets.*", "dispatch.*", *_CATALOGUE, *_SENSORS, "citygrid.add_staffprofile",
+    ADMIN: ("grids.*", "assets.*", "dispatch.*", *_CATALOGUE, *_SENSORS, *_EMERGENCY, "citygrid.add_staffprofile",
             "citygrid.change_staffprofile", "citygrid.view_staffprofile", "auth.add_user", "auth.change_user",
             "auth.view_user"),
     SECADMIN: ("auth.view_user", "auth.change_user", "auth.view_group", "citygrid.view_staffprofile",

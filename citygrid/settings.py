@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "dispatch",
     "monitoring",
     "alerts",
+    "emergency",
     "frontend",
 ]
 

@@ -25,6 +25,7 @@ urlpatterns = [
     path("api/", include("incidents.urls")),
     path("api/dispatch/", include("dispatch.urls")),
     path("api/monitoring/", include("monitoring.urls")),
+    path("api/emergency/", include("emergency.urls")),
     path("open311/", include("incidents.open311_urls")),
     path("public/api/", include("incidents.public_urls")),
     path("api/alerts/", include("alerts.urls")),

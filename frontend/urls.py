@@ -21,4 +21,7 @@ urlpatterns = [
     path("track/<str:number>/photos/<int:pk>/", views.track_photo, name="track-photo"),
     path("warnings/", views.Warnings.as_view(), name="warnings"),
     path("public/warnings/", views.PublicWarnings.as_view(), name="public-warnings"),
+    path("emergency/", views.EmergencyPage.as_view(), name="emergency"),
+    path("emergency/<str:number>/", views.IncidentBoardPage.as_view(), name="incident-board"),
+    path("emergency/<str:number>/report/", views.IncidentReportPage.as_view(), name="incident-report"),
 ]

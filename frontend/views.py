@@ -366,7 +366,8 @@ class BureauWorkbench(Page):
 
         majors = Category.objects.filter(parent__isnull=True, active=True).order_by("code")
         return {**super().get_context_data(**kwargs), "urgencies": Urgency.choices, "majors": majors,
-                "statuses": [(s, Status(s).label) for s in QUEUE_STATUSES]}
+                "statuses": [(s, Status(s).label) for s in QUEUE_STATUSES],
+                "task_config": incident_task_config(self.request)}
 
     def page_config(self) -> dict:
         from dispatch.workbench import receives_escalations
@@ -409,7 +410,7 @@ class CrewPage(Page):
         from dispatch.scoping import crew_unit_id
 
         unit = ResponseUnit.objects.select_related("bureau").filter(pk=crew_unit_id(self.request.user)).first()
-        return {**super().get_context_data(**kwargs), "unit": unit}
+        return {**super().get_context_data(**kwargs), "unit": unit, "task_config": incident_task_config(self.request)}
 
     def page_config(self) -> dict:
         from dispatch.models import ResponseUnit
@@ -649,3 +650,99 @@ class PublicWarnings(PublicPage):
         return {"apiWarnings": reverse("warnings-public:in-force"), "feedUrl": reverse("warnings-public:feed"),
                 "text": {"none": _("No warning in force."), "effective": _("Effective"), "expires": _("Expires"),
                          "issuer": _("Issued by"), "instruction": _("What to do"), "cap": _("CAP document")}}
+# ---- Emergency command (issue 17) --------------------------------------------------------------------------
+
+NAV += (("frontend:emergency", gettext_lazy("Emergencies")),)
+
+
+def incident_task_config(request) -> dict:
+    """The emergency tasks' section of the workbench and the crew's page (frontend/incident_tasks.js)."""
+    from dispatch.scoping import crew_unit_id
+
+    return {"apiTasks": reverse("emergency:task-list"), "crew": bool(crew_unit_id(request.user)),
+            "apiUnits": reverse("dispatch:unit-list"),
+            "text": {"title": _("Emergency tasks"), "none": _("No emergency task."), "acknowledge": _("Acknowledge"),
+                     "done": _("Report done"), "assign": _("Send a crew"), "note": _("What was done"),
+                     "due": _("due"), "overdue": _("overdue"), "escalated": _("Escalated (督办)"),
+                     "drill": _("DRILL"), "newTask": _("New emergency task"), "crew": _("Crew"),
+                     "conflict": _("This task changed meanwhile; it has been reloaded.")}}
+
+
+class EmergencyPage(Page):
+    """Incidents in the user's scope (open first, drills marked) and, for dispatchers, opening one: by hand on the
+    map, from an emergency case, or from a sensor in alarm."""
+
+    template_name = "frontend/emergency.html"
+
+    def get_context_data(self, **kwargs):
+        from emergency.models import EventType, Level
+
+        return {**super().get_context_data(**kwargs), "event_types": EventType.objects.all(),
+                "levels": Level.choices, "may_open": allows(self.request.user, "POST", "emergency:incident-list"),
+                "case": self.request.GET.get("case", "")[:20]}
+
+    def page_config(self) -> dict:
+        from incidents.scoping import user_district_id
+
+        district = Area.objects.filter(pk=user_district_id(self.request.user)).first()
+        return {"mode": "list", "apiIncidents": reverse("emergency:incident-list"), "board": "/emergency/",
+                "home": district.geom.extent if district else None, "text": emergency_text()}
+
+
+class IncidentBoardPage(Page):
+    """The incident board (事件指挥看板): the map with the area, the cases in it, units, resources, sensors in alarm
+    and pipes; the tasks with their deadlines; the timeline; the decisions the user may take."""
+
+    template_name = "frontend/incident_board.html"
+
+    def get_context_data(self, **kwargs):
+        from citygrid.scopes import scoped_object
+        from emergency.models import Level, Status
+
+        incident = scoped_object(self.request)
+        return {**super().get_context_data(**kwargs), "incident": incident, "levels": Level.choices,
+                "statuses": Status.choices}
+
+    def page_config(self) -> dict:
+        from citygrid.scopes import scoped_object
+
+        number = scoped_object(self.request).number
+        base = f"/api/emergency/incidents/{number}/"
+        return {"mode": "board", "number": number, "apiBoard": base + "board/", "apiAction": base,
+                "apiOffered": base + "offered-cases/", "report": f"/emergency/{number}/report/",
+                "mayCommand": roles.DISPATCHER in user_roles(self.request.user), "text": emergency_text()}
+
+
+class IncidentReportPage(Page):
+    """A situation report (首报/续报/终报) as a page that prints cleanly on A4, with its PDF."""
+
+    template_name = "frontend/incident_report.html"
+
+    def get_context_data(self, **kwargs):
+        from citygrid.scopes import scoped_object
+        from emergency import reports
+
+        incident = scoped_object(self.request)
+        kind = self.request.GET.get("kind") or reports.default_kind(incident)
+        if kind not in reports.KINDS:
+            kind = reports.default_kind(incident)
+        return {**super().get_context_data(**kwargs), "incident": incident, "kind": kind,
+                "kinds": [("first", _("First report")), ("followup", _("Follow-up report")),
+                          ("final", _("Final report"))],
+                "document": reports.render_html(incident, kind, standalone=False),
+                "pdf_url": f"/api/emergency/incidents/{incident.number}/report/?kind={kind}&as=pdf"}
+
+
+def emergency_text() -> dict:
+    from emergency.board import ACTION_LABELS
+
+    return {"actions": {k: str(v) for k, v in ACTION_LABELS.items()}, "drill": _("DRILL"),
+            "none": _("No incident."), "level": _("Level"), "status": _("Status"), "opened": _("Opened"),
+            "tasks": _("Tasks"), "due": _("due"), "overdue": _("overdue"), "escalated": _("Escalated (督办)"),
+            "cases": _("Cases in the area"), "units": _("Units"), "resources": _("Resources"),
+            "sensors": _("Sensors in alarm"), "pipes": _("Pipes in the area"), "components": _("components"),
+            "mobilise": _("Mobilise"), "mobilised": _("mobilised"), "addCase": _("Take in"),
+            "offered": _("Cases reported in the area"), "suggested": _("Suggested plan"),
+            "drawArea": _("Click on the map to draw the area; double-click to finish."),
+            "saved": _("Done."), "capacity": _("capacity"), "more": _("more not drawn"),
+            "conflict": _("Someone changed this incident meanwhile; it has been reloaded.")}

@@ -196,3 +196,14 @@ def test_disk_per_case(smoke_env):
     assert as_int(counted[1]) >= 3000 and as_int(counted[2]) > as_int(counted[1])  # most went round the loop
     assert abs(as_int(per_case[1]) - as_int(per_case[2]) - as_int(per_case[3])) <= 1  # the parts, rounded
     assert 200 < as_int(per_case[1]) < 100_000  # a case is bytes to kilobytes, not nothing nor megabytes
+
+
+def test_emergency_board(smoke_env):
+    text = run_bench("emergency", smoke_env)
+    summary, http, _, _ = figures(
+        text, rf"^incident YJ\d+: ({NUMBER}) cases in the area, ({NUMBER}) units, {NUMBER} resources, ({NUMBER}) tasks",
+        rf"^incident board data \(HTTP, 2 workers, 4 clients\): p50 ({NUMBER}) ms, p95 ({NUMBER}) ms over 20 requests",
+        rf"^incident board data \(HTTP, one client at a time\): p50 {NUMBER} ms",
+        rf"^peak memory \(benchmark process\): {NUMBER} MB")
+    assert as_int(summary[1]) >= 1000 and as_int(summary[2]) == 100 and as_int(summary[3]) == 6
+    assert float(http[1]) <= float(http[2])

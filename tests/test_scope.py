@@ -107,7 +107,20 @@ def world(people):
         area={"type": "Polygon", "coordinates": [[[lon - .005, lat - .005], [lon + .005, lat - .005],
                                                   [lon + .005, lat + .005], [lon - .005, lat - .005]]]},
         expires=timezone.now() + timedelta(hours=6)))  # the west district's centre's
+    from emergency import command
+    from emergency.catalogue import load_event_types
+    from emergency.models import EventType, Headquarters, Plan, PlanTask
+
+    load_event_types()  # an incident in the west, its plan's one task the west's city-management bureau's
+    hq = Headquarters.objects.create(code="hq", name="防汛抗旱指挥部")
+    plan = Plan.objects.create(code="p", name="防汛预案", event_type=EventType.objects.get(code="flood"),
+                               headquarters=hq)
+    PlanTask.objects.create(plan=plan, kind="cordon", title="现场警戒", bureau=people["cg"], limit_minutes=30)
+    incident = command.open_incident(people["dispatcher"], title="积水", event_type=plan.event_type, level=3,
+                                     case=case)
+    [task] = command.activate_plan(people["dispatcher"], incident)
     objects = {"case": {"number": case.number},
+               "incident": {"number": incident.number}, "incident-task": {"pk": task.pk},
                "photo": {"pk": Photo.objects.filter(case=case).first().pk},
                "assignment": {"pk": assignment.pk},
                "unit": {"code": unit.code},

@@ -1,0 +1,31 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class EmergencyConfig(AppConfig):
+    """Emergency command (应急指挥, issue 17): incidents above the cases, headquarters, plans and their tasks,
+    emergency resources, the incident board, situation reports and drills. Top of the layering: it reads grids,
+    assets, incidents, dispatch and monitoring; only the pages import it."""
+
+    name = "emergency"
+    verbose_name = _("Emergency command")
+
+    def ready(self) -> None:
+        from .scoping import register_scopes
+
+        register_scopes()
+
+    def scheduled_jobs(self) -> list:
+        """Run by dispatch's scheduler: overdue incident tasks escalate (督办) as overdue cases do."""
+        from .command import escalate_overdue_tasks
+
+        def overdue() -> str:
+            return f"incident tasks: {escalate_overdue_tasks()} escalated"
+
+        return [("incident-tasks-overdue", overdue, {"trigger": "interval", "seconds": 60})]
+
+    def load_demo(self) -> str:
+        """load_demo's part: headquarters, plans and emergency resources of Xiangtan (idempotent)."""
+        from .demo import load_demo_emergency
+
+        return load_demo_emergency()
