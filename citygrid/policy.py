@@ -172,6 +172,10 @@ POLICIES: dict[str, Policy] = {
     "monitoring:alarm-summary": Policy(_r(roles.LEADER, roles.DISPATCHER), objects="alarms of the user's sensors"),
     "monitoring:reading-batch": Policy(frozenset(), PUBLIC, "readings from a gateway with its own key (Authorization: "
                                        "Gateway), for its bureau's sensors only; no user"),
+    # The gazetteer (issue 18): the city's addresses are no secret to staff; the public gets text and point only.
+    "gazetteer:geocode": Policy(ANY_ROLE, objects="the gazetteer's addresses, landmarks and roads"),
+    "gazetteer:reverse": Policy(ANY_ROLE, objects="the gazetteer's door numbers"),
+    "public-gazetteer:geocode": Policy(PUBLIC, objects="an address's text and point, rate-limited per address"),
 }
 # Open311 is public by the GeoReport specification; every admin page is the admin site's.
 PREFIX_POLICIES: dict[str, Policy] = {

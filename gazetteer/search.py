@@ -126,7 +126,7 @@ def _by_road(cur, road: str, raw_road: str, number: str, sub: str, districts: se
         elif row[11] == value:
             number_score = 0.8  # 12-1 for 12
         else:
-            number_score = max(0.0, 0.5 - abs((row[11] or 0) - value) * 0.05)  # a neighbour, lower the further
+            number_score = 0.5 / (1 + abs((row[11] or 0) - value) / 5)  # a neighbour, lower the further
         score = 0.55 * road_score + 0.3 * number_score + 0.1 * _sub_score(sub, row[4]) \
             + (0.05 if row[9] in districts else 0.0) - (0.01 if row[1] == "poi" else 0.0)  # the door first
         out.append(_candidate(row, score))
