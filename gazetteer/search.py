@@ -21,6 +21,7 @@ from .normalise import DEFAULT_PREFIXES, normalise, parse, sound_text, trigram_t
 
 MAX_QUERY = 100
 ROADS_CONSIDERED = 5
+NEIGHBOURS = 3  # numbers on either side offered when the one said is not there
 MIN_ROAD_SCORE = 0.3
 _PREFIX_TTL_S = 300.0
 _prefix_cache: dict[str, tuple[float, dict[str, int | None]]] = {}
@@ -44,16 +45,20 @@ class Candidate:
 
 def _prefixes() -> dict[str, int | None]:
     """Words dropped from the front of a query → the district they name (None for the province and city):
-    the configured ones, and the names of districts and streets (cached a few minutes per database)."""
+    the configured ones, and the names of districts, streets and communities (cached a few minutes per database)."""
     key = connection.settings_dict["NAME"]
     now = time.monotonic()
     cached = _prefix_cache.get(key)
     if cached and now - cached[0] < _PREFIX_TTL_S:
         return cached[1]
     words: dict[str, int | None] = {w: None for w in getattr(settings, "GAZETTEER_PREFIXES", DEFAULT_PREFIXES)}
-    for area_id, level, name, parent_id in Area.objects.filter(level__in=(Level.DISTRICT, Level.STREET)) \
+    district_of: dict[int, int | None] = {}
+    for area_id, level, name, parent_id in Area.objects.filter(
+            level__in=(Level.DISTRICT, Level.STREET, Level.COMMUNITY)).order_by("level") \
             .values_list("id", "level", "name", "parent_id"):
-        words[name] = area_id if level == Level.DISTRICT else parent_id  # a street names its district
+        # a street or community names its district
+        district_of[area_id] = area_id if level == Level.DISTRICT else district_of.get(parent_id)
+        words.setdefault(name, district_of[area_id])
         if level == Level.DISTRICT:
             for suffix in ("区", "县", "市"):  # "雨湖" for 雨湖区, as people say it
                 if name.endswith(suffix) and len(name) > 2:
@@ -88,36 +93,23 @@ def _sub_score(wanted: str, have: str) -> float:
     return -0.3 if have else 0.0
 
 
-_ROAD_SCORES = """
-    SELECT road_id, max(greatest(similarity(text, %(q)s), similarity(text, %(raw)s),
-                                 word_similarity(text, %(q)s) * 0.9, word_similarity(text, %(raw)s) * 0.9,
-                                 similarity(sound, %(s)s) * 0.95, similarity(sound, %(raw_s)s) * 0.95))
-    FROM gazetteer_name WHERE road_id IS NOT NULL GROUP BY road_id ORDER BY 2 DESC LIMIT %(n)s"""
-
-
 def _by_road(cur, road: str, raw_road: str, number: str, sub: str, districts: set[int],
              limit: int) -> list[Candidate]:
     """Door numbers on the roads most like the road part (by characters, by sound, or a road name contained in
     what was said): the number itself first, then the nearest."""
     if not road and not raw_road:
         return []
-    cur.execute(_ROAD_SCORES, {"q": trigram_text(road), "raw": trigram_text(raw_road), "s": sound_text(road),
-                               "raw_s": sound_text(raw_road), "n": ROADS_CONSIDERED})
+    # Roads whose name is like the road part, by characters or by sound, through the trigram indexes; the
+    # unstripped road part too, for a road whose name starts like a place dropped from the front.
+    cur.execute("SELECT rid, score FROM gazetteer_road_scores(%s, %s, %s, %s, %s)",
+                [trigram_text(road), trigram_text(raw_road), sound_text(road), sound_text(raw_road), ROADS_CONSIDERED])
     roads = {rid: score for rid, score in cur.fetchall() if score >= MIN_ROAD_SCORE}
     if not roads:
         return []
     value = int(number.split("-")[0])
-    # The exact number and, per road, the nearest numbers on either side (index on road, number_value).
-    cur.execute(f"""
-        SELECT {_COLUMNS} FROM (
-            SELECT * FROM gazetteer_address WHERE road_id = ANY(%(roads)s) AND number_value = %(v)s
-            UNION ALL
-            (SELECT * FROM gazetteer_address WHERE road_id = ANY(%(roads)s) AND number_value > %(v)s
-             ORDER BY number_value LIMIT %(n)s)
-            UNION ALL
-            (SELECT * FROM gazetteer_address WHERE road_id = ANY(%(roads)s) AND number_value < %(v)s
-             ORDER BY number_value DESC LIMIT %(n)s)
-        ) a {_JOINS} LIMIT 300""", {"roads": list(roads), "v": value, "n": limit})
+    # Per road, the number itself and the nearest on either side: three short walks of the (road, number) index.
+    cur.execute(f"SELECT {_COLUMNS} FROM gazetteer_doors(%s, %s, %s) a {_JOINS} LIMIT 300",
+                [list(roads), value, NEIGHBOURS])
     out = []
     for row in cur.fetchall():
         road_score = roads[row[10]]
@@ -140,21 +132,13 @@ def _by_name(cur, text: str, districts: set[int], limit: int) -> list[Candidate]
         return []
     params = {"q": trigram_text(text), "s": sound_text(text), "n": limit}
     cur.execute(f"""
-        WITH hits AS (
-            SELECT address_id, road_id, greatest(similarity(text, %(q)s), similarity(sound, %(s)s) * 0.95) AS sim
-            FROM gazetteer_name WHERE text %% %(q)s OR sound %% %(s)s),
-        best AS (SELECT address_id, road_id, max(sim) AS sim FROM hits GROUP BY address_id, road_id
-                 ORDER BY 3 DESC LIMIT %(n)s)
-        SELECT {_COLUMNS}, best.sim FROM best JOIN gazetteer_address a ON a.id = best.address_id {_JOINS}""",
-                params)
+        SELECT {_COLUMNS}, hits.sim FROM gazetteer_name_hits(%(q)s, %(s)s, false, %(n)s) hits
+        JOIN gazetteer_address a ON a.id = hits.aid {_JOINS}""", params)
     out = [_candidate(row, 0.95 * row[12] + (0.05 if row[9] in districts else 0.0)) for row in cur.fetchall()]
     cur.execute("""
-        WITH hits AS (
-            SELECT road_id, max(greatest(similarity(text, %(q)s), similarity(sound, %(s)s) * 0.95)) AS sim
-            FROM gazetteer_name WHERE road_id IS NOT NULL AND (text %% %(q)s OR sound %% %(s)s)
-            GROUP BY road_id ORDER BY 2 DESC LIMIT %(n)s)
         SELECT r.id, r.name, ST_X(p), ST_Y(p), coalesce(d.name, ''), r.district_id, hits.sim
-        FROM hits JOIN gazetteer_road r ON r.id = hits.road_id LEFT JOIN grids_area d ON d.id = r.district_id,
+        FROM gazetteer_name_hits(%(q)s, %(s)s, true, %(n)s) hits JOIN gazetteer_road r ON r.id = hits.rid
+             LEFT JOIN grids_area d ON d.id = r.district_id,
              LATERAL (SELECT coalesce(ST_ClosestPoint(r.geom, ST_Centroid(r.geom)),
                                       (SELECT a.geom FROM gazetteer_address a WHERE a.road_id = r.id
                                        ORDER BY a.number_value LIMIT 1)) AS p) anchor
