@@ -515,7 +515,8 @@ class Report(PublicPage):
 
     def page_config(self) -> dict:
         return {"apiCatalogue": reverse("public:catalogue"), "apiLocate": reverse("public:locate"),
-                "apiGeocode": reverse("public-gazetteer:geocode"), "apiReport": reverse("public:report"), "trackUrl": reverse("frontend:track", args=["NUMBER"]),
+                "apiGeocode": reverse("public-gazetteer:geocode"), "apiReport": reverse("public:report"),
+                "trackUrl": reverse("frontend:track", args=["NUMBER"]),
                 "photoMaxPixels": 1600, "maxPhotos": 3,
                 "text": {"needPosition": _("Tap the map where the problem is, or allow the position."),
                          "needCategory": _("Choose what kind of problem it is."), "sending": _("Sending…"),
