@@ -244,21 +244,24 @@ def main() -> None:
         codes.setdefault(expected, Address.objects.filter(code=expected).values_list("id", flat=True).first())
         hit = first is not None and first == codes[expected]
         top5 = any(c.id == codes[expected] and c.kind != "road" for c in found[:5])
-        stats = per_kind.setdefault(kind, [0, 0, 0])
+        stats = per_kind.setdefault(kind, [0, 0, 0, []])
         stats[0] += 1
         stats[1] += hit
         stats[2] += top5
+        stats[3].append(times[-1])
     elapsed = time.perf_counter() - t_all
     times.sort()
-    hits = sum(s[1] for s in per_kind.values())
-    top5 = sum(s[2] for s in per_kind.values())
+    hits = sum(k[1] for k in per_kind.values())
+    top5 = sum(k[2] for k in per_kind.values())
     print(f"geocode over {Address.objects.count():,} addresses: {len(tests) / elapsed:,.0f} queries/s, "
           f"p50 {_django.percentile(times, 0.5):.1f} ms, p95 {_django.percentile(times, 0.95):.1f} ms, "
           f"max {times[-1]:.1f} ms ({len(tests)} queries, one connection)")
     print(f"hit rate on the messy test set: {hits / len(tests):.1%} first, {top5 / len(tests):.1%} in the first 5 "
           f"({len(tests)} queries)")
-    for kind, (total, hit, five) in per_kind.items():
-        print(f"  {kind:<28} {hit / total:6.1%} first, {five / total:6.1%} in 5  ({total})")
+    for kind, (total, hit, five, took) in per_kind.items():
+        took.sort()
+        print(f"  {kind:<28} {hit / total:6.1%} first, {five / total:6.1%} in 5  ({total}; p50 "
+              f"{_django.percentile(took, 0.5):.1f} ms, p95 {_django.percentile(took, 0.95):.1f} ms)")
     xs = [(x0 + k * dx, y0 + k * dy) for _, _, x0, y0, dx, dy in data["roads"] for k in (50, 150, 250)]
     times = []
     distances = []
