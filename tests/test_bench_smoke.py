@@ -196,3 +196,16 @@ def test_disk_per_case(smoke_env):
     assert as_int(counted[1]) >= 3000 and as_int(counted[2]) > as_int(counted[1])  # most went round the loop
     assert abs(as_int(per_case[1]) - as_int(per_case[2]) - as_int(per_case[3])) <= 1  # the parts, rounded
     assert 200 < as_int(per_case[1]) < 100_000  # a case is bytes to kilobytes, not nothing nor megabytes
+
+
+def test_gazetteer(smoke_env):
+    text = run_bench("gazetteer", smoke_env)
+    generated, speed, rate, *_ = figures(
+        text, rf"^generated ({NUMBER}) addresses on ({NUMBER}) roads \(({NUMBER}) landmarks\)",
+        rf"^geocode over ({NUMBER}) addresses: {NUMBER} queries/s, p50 ({NUMBER}) ms, p95 ({NUMBER}) ms",
+        rf"^hit rate on the messy test set: ({NUMBER})% first, ({NUMBER})% in the first 5 \(150 queries\)",
+        rf"^  homophone in the road +{NUMBER}% first",
+        rf"^reverse geocode: p50 {NUMBER} ms, p95 {NUMBER} ms \(200 points; (\d+) with a door number",
+        rf"^peak memory \(benchmark process\): {NUMBER} MB")
+    assert as_int(generated[1]) >= 20_000 and as_int(speed[1]) == as_int(generated[1])
+    assert float(rate[1]) >= 80 and float(rate[2]) >= 90  # the messy queries mostly find their address first
