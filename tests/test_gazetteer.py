@@ -5,6 +5,8 @@ PostGIS, pg_trgm and GDAL."""
 import json
 import math
 import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -172,8 +174,8 @@ def test_bad_files_and_the_command_exit_with_one_line(city, tmp_path):
     call_command("import_addresses", str(path), "--update")
     assert Address.objects.count() == 1
     # the manage.py command as a city runs it: non-zero exit, one readable line
-    done = subprocess.run([".venv/bin/python", "manage.py", "import_addresses", str(tmp_path / "none.geojson")],
-                          capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "manage.py", "import_addresses", str(tmp_path / "none.geojson")],
+                          capture_output=True, text=True, cwd=Path(__file__).resolve().parent.parent)
     assert done.returncode != 0 and done.stderr.strip().splitlines()[-1].startswith("CommandError: cannot read")
 
 
