@@ -3,7 +3,9 @@ the demo city and the benchmark."""
 
 import re
 
-from .normalise import normalise, parse, sound_text, trigram_text
+from django.conf import settings
+
+from .normalise import DEFAULT_PREFIXES, normalise, parse, sound_text, trigram_text
 
 _LEADING_NUMBER = re.compile(r"^(\d+)")
 
@@ -13,12 +15,18 @@ def split_aliases(value: str) -> list[str]:
     return [a.strip() for a in re.split(r"[|;；、,，]", value or "") if a.strip()]
 
 
+def name_prefixes() -> tuple[str, ...]:
+    """What is dropped from the front of a landmark's name, stored or searched: the province and the city in
+    full (湘潭市中心医院 is said 中心医院), never their short forms (湘潭大学 stays itself)."""
+    return tuple(p for p in getattr(settings, "GAZETTEER_PREFIXES", DEFAULT_PREFIXES) if p.endswith(("省", "市")))
+
+
 def name_texts(names: list[str]) -> list[tuple[str, str]]:
-    """(text, sound) of each name, as searched (gazetteer.models.Name); names normalised but nothing dropped
-    from their front: 湘潭大学 stays itself."""
+    """(text, sound) of each name, as searched (gazetteer.models.Name)."""
     out = []
+    prefixes = name_prefixes()
     for name in dict.fromkeys(n for n in names if n):
-        text = normalise(name, prefixes=()).text
+        text = normalise(name, prefixes=prefixes).text
         if text:
             out.append((trigram_text(text), sound_text(text)))
     return out

@@ -18,6 +18,7 @@ from django.db import connection
 from grids.models import Area, Level
 
 from .normalise import DEFAULT_PREFIXES, normalise, parse, sound_text, trigram_text
+from .records import name_prefixes
 
 MAX_QUERY = 100
 ROADS_CONSIDERED = 5
@@ -156,14 +157,16 @@ def geocode(query: str, limit: int = 10) -> list[Candidate]:
     if not norm.text:
         return []
     districts = {prefixes[w] for w in norm.dropped if prefixes.get(w)}
-    raw = normalise((query or "")[:MAX_QUERY], prefixes=()).text  # names keep their 湘潭…
+    raw = normalise((query or "")[:MAX_QUERY], prefixes=()).text  # nothing dropped: 韶山路 after all
     parts = parse(norm.text)
     found: list[Candidate] = []
     with connection.cursor() as cur:
         if parts.number:
             found = _by_road(cur, parts.road, parse(raw).road, parts.number, parts.sub, districts, limit)
-        if not found or max(c.score for c in found) < 0.75:
-            found += _by_name(cur, raw, districts, limit)
+        # A door number said is a door number; landmarks by name when there is none, or no road like it.
+        if not found or max(c.score for c in found) < 0.5:
+            names = normalise((query or "")[:MAX_QUERY], prefixes=name_prefixes()).text
+            found += _by_name(cur, names, districts, limit)
     best: dict[tuple[str, int], Candidate] = {}
     for c in found:  # an address found both ways keeps its better score
         key = (c.kind == "road", c.id)
