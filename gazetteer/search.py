@@ -22,6 +22,7 @@ from .records import name_prefixes
 
 MAX_QUERY = 100
 ROADS_CONSIDERED = 5
+NAME_THRESHOLD = 0.5
 NEIGHBOURS = 3  # numbers on either side offered when the one said is not there
 MIN_ROAD_SCORE = 0.3
 _PREFIX_TTL_S = 300.0
@@ -94,17 +95,35 @@ def _sub_score(wanted: str, have: str) -> float:
     return -0.3 if have else 0.0
 
 
+def _names(cur, text: str, raw: str, roads: bool, threshold: float, limit: int) -> dict[int, float]:
+    """Roads (or named addresses) → how alike their best name is: by characters through the trigram index, then by
+    sound when no name was alike enough (0.8) by characters."""
+    q, q_raw = trigram_text(text), trigram_text(raw)
+    cur.execute("SELECT aid, rid, sim FROM gazetteer_names_like(%s, %s, %s, %s, %s)",
+                [q, q_raw, roads, threshold, limit])
+    found: dict[int, float] = {}
+    for aid, rid, sim in cur.fetchall():
+        found[rid if roads else aid] = sim
+    if not found or max(found.values()) < 0.8:
+        cur.execute("SELECT aid, rid, sim FROM gazetteer_names_sounding(%s, %s, %s, %s, %s)",
+                    [sound_text(text), sound_text(raw), roads, threshold, limit])
+        for aid, rid, sim in cur.fetchall():
+            key = rid if roads else aid
+            found[key] = max(found.get(key, 0.0), sim)
+    return found
+
+
 def _by_road(cur, road: str, raw_road: str, number: str, sub: str, districts: set[int],
              limit: int) -> list[Candidate]:
     """Door numbers on the roads most like the road part (by characters, by sound, or a road name contained in
     what was said): the number itself first, then the nearest."""
     if not road and not raw_road:
         return []
-    # Roads whose name is like the road part, by characters or by sound, through the trigram indexes; the
-    # unstripped road part too, for a road whose name starts like a place dropped from the front.
-    cur.execute("SELECT rid, score FROM gazetteer_road_scores(%s, %s, %s, %s, %s)",
-                [trigram_text(road), trigram_text(raw_road), sound_text(road), sound_text(raw_road), ROADS_CONSIDERED])
-    roads = {rid: score for rid, score in cur.fetchall() if score >= MIN_ROAD_SCORE}
+    # Roads whose name is like the road part, by characters — the unstripped road part too, for a road whose
+    # name starts like a place dropped from the front —, and by sound when the characters found nothing good.
+    scores = _names(cur, road, raw_road, True, MIN_ROAD_SCORE, ROADS_CONSIDERED)
+    roads = {rid: score for rid, score in sorted(scores.items(), key=lambda kv: -kv[1])[:ROADS_CONSIDERED]
+             if score >= MIN_ROAD_SCORE}
     if not roads:
         return []
     value = int(number.split("-")[0])
@@ -131,22 +150,26 @@ def _by_name(cur, text: str, districts: set[int], limit: int) -> list[Candidate]
     (GIN trigram indexes on the names)."""
     if not text:
         return []
-    params = {"q": trigram_text(text), "s": sound_text(text), "n": limit}
-    cur.execute(f"""
-        SELECT {_COLUMNS}, hits.sim FROM gazetteer_name_hits(%(q)s, %(s)s, false, %(n)s) hits
-        JOIN gazetteer_address a ON a.id = hits.aid {_JOINS}""", params)
-    out = [_candidate(row, 0.95 * row[12] + (0.05 if row[9] in districts else 0.0)) for row in cur.fetchall()]
+    # Names a wrong character away are still half alike; only sharing a 医院 or a 公园 is not enough.
+    addresses = _names(cur, text, text, False, NAME_THRESHOLD, limit)
+    out = []
+    if addresses:
+        cur.execute(f"SELECT {_COLUMNS} FROM gazetteer_address a {_JOINS} WHERE a.id = ANY(%s)", [list(addresses)])
+        out = [_candidate(row, 0.95 * addresses[row[0]] + (0.05 if row[9] in districts else 0.0))
+               for row in cur.fetchall()]
+    roads = _names(cur, text, text, True, NAME_THRESHOLD, limit)
+    if not roads:
+        return out
     cur.execute("""
-        SELECT r.id, r.name, ST_X(p), ST_Y(p), coalesce(d.name, ''), r.district_id, hits.sim
-        FROM gazetteer_name_hits(%(q)s, %(s)s, true, %(n)s) hits JOIN gazetteer_road r ON r.id = hits.rid
-             LEFT JOIN grids_area d ON d.id = r.district_id,
+        SELECT r.id, r.name, ST_X(p), ST_Y(p), coalesce(d.name, ''), r.district_id
+        FROM gazetteer_road r LEFT JOIN grids_area d ON d.id = r.district_id,
              LATERAL (SELECT coalesce(ST_ClosestPoint(r.geom, ST_Centroid(r.geom)),
                                       (SELECT a.geom FROM gazetteer_address a WHERE a.road_id = r.id
                                        ORDER BY a.number_value LIMIT 1)) AS p) anchor
-        WHERE p IS NOT NULL""", params)
+        WHERE r.id = ANY(%s) AND p IS NOT NULL""", [list(roads)])
     out += [Candidate("road", rid, name, context, name, "", lon, lat,
-                      round(min(0.9 * sim + (0.05 if district in districts else 0.0), 1.0), 3))
-            for rid, name, lon, lat, context, district, sim in cur.fetchall()]
+                      round(min(0.9 * roads[rid] + (0.05 if district in districts else 0.0), 1.0), 3))
+            for rid, name, lon, lat, context, district in cur.fetchall()]
     return out
 
 

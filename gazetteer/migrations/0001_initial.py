@@ -10,15 +10,33 @@ from django.db import migrations, models
 # would be planned anew on every query (several milliseconds on a loaded machine; the target is 20 ms in all).
 # ROWS tells the planner they return a handful, so the addresses are then fetched by key, not by a hash join.
 FUNCTIONS = """
-CREATE FUNCTION gazetteer_road_scores(q text, raw text, s text, raw_s text, n int)
-RETURNS TABLE (rid bigint, score float8) LANGUAGE plpgsql STABLE ROWS 5 AS $$
+-- Names (of roads when roads, else of addresses) like q by characters: the GIN trigram index finds them (the
+-- planner, whose estimate for % is poor, is told not to scan the table), at least `threshold` alike.
+CREATE FUNCTION gazetteer_names_like(q text, raw text, roads boolean, threshold real, n int)
+RETURNS TABLE (aid bigint, rid bigint, sim float8) LANGUAGE plpgsql STABLE ROWS 10
+SET enable_seqscan = off AS $$
 BEGIN
+    PERFORM set_config('pg_trgm.similarity_threshold', threshold::text, true);
     RETURN QUERY
-    SELECT g.road_id, max(greatest(similarity(g.text, q), similarity(g.text, raw), word_similarity(g.text, q) * 0.9,
-                                   similarity(g.sound, s) * 0.95, similarity(g.sound, raw_s) * 0.95))::float8
+    SELECT g.address_id, g.road_id,
+           max(greatest(similarity(g.text, q), similarity(g.text, raw), word_similarity(g.text, q) * 0.9))::float8
     FROM gazetteer_name g
-    WHERE (g.text % q OR g.sound % s OR g.text % raw OR g.sound % raw_s) AND g.road_id IS NOT NULL
-    GROUP BY g.road_id ORDER BY 2 DESC LIMIT n;
+    WHERE (g.text % q OR g.text % raw) AND (CASE WHEN roads THEN g.road_id IS NOT NULL ELSE g.address_id IS NOT NULL END)
+    GROUP BY g.address_id, g.road_id ORDER BY 3 DESC LIMIT n;
+END $$;
+
+-- The same by sound (toneless pinyin): asked when the characters found nothing good (绍山路 for 韶山路).
+CREATE FUNCTION gazetteer_names_sounding(s text, raw_s text, roads boolean, threshold real, n int)
+RETURNS TABLE (aid bigint, rid bigint, sim float8) LANGUAGE plpgsql STABLE ROWS 10
+SET enable_seqscan = off AS $$
+BEGIN
+    PERFORM set_config('pg_trgm.similarity_threshold', threshold::text, true);
+    RETURN QUERY
+    SELECT g.address_id, g.road_id, (max(greatest(similarity(g.sound, s), similarity(g.sound, raw_s))) * 0.95)::float8
+    FROM gazetteer_name g
+    WHERE (g.sound % s OR g.sound % raw_s)
+      AND (CASE WHEN roads THEN g.road_id IS NOT NULL ELSE g.address_id IS NOT NULL END)
+    GROUP BY g.address_id, g.road_id ORDER BY 3 DESC LIMIT n;
 END $$;
 
 CREATE FUNCTION gazetteer_doors(roads bigint[], v int, n int) RETURNS SETOF gazetteer_address
@@ -34,21 +52,11 @@ BEGIN
         (SELECT * FROM gazetteer_address x WHERE x.road_id = wanted.id AND x.number_value < v
          ORDER BY x.number_value DESC LIMIT n)) a;
 END $$;
-
-CREATE FUNCTION gazetteer_name_hits(q text, s text, roads boolean, n int)
-RETURNS TABLE (aid bigint, rid bigint, sim float8) LANGUAGE plpgsql STABLE ROWS 10 AS $$
-BEGIN
-    RETURN QUERY
-    SELECT g.address_id, g.road_id, max(greatest(similarity(g.text, q), similarity(g.sound, s) * 0.95))::float8
-    FROM gazetteer_name g
-    WHERE (g.text % q OR g.sound % s) AND (g.road_id IS NOT NULL) = roads
-    GROUP BY g.address_id, g.road_id ORDER BY 3 DESC LIMIT n;
-END $$;
 """
 DROP_FUNCTIONS = """
-DROP FUNCTION IF EXISTS gazetteer_road_scores(text, text, text, text, int);
+DROP FUNCTION IF EXISTS gazetteer_names_like(text, text, boolean, real, int);
+DROP FUNCTION IF EXISTS gazetteer_names_sounding(text, text, boolean, real, int);
 DROP FUNCTION IF EXISTS gazetteer_doors(bigint[], int, int);
-DROP FUNCTION IF EXISTS gazetteer_name_hits(text, text, boolean, int);
 """
 
 
