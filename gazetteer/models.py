@@ -71,7 +71,10 @@ class Name(models.Model):
 
     class Meta:
         indexes = [GinIndex(fields=["text"], name="gazetteer_name_text_trgm", opclasses=["gin_trgm_ops"]),
-                   GinIndex(fields=["sound"], name="gazetteer_name_sound_trgm", opclasses=["gin_trgm_ops"])]
+                   GinIndex(fields=["sound"], name="gazetteer_name_sound_trgm", opclasses=["gin_trgm_ops"]),
+                   # a name said right, or sounding right, is found by equality before any likeness is computed
+                   models.Index(fields=["text"], name="gazetteer_name_text"),
+                   models.Index(fields=["sound"], name="gazetteer_name_sound")]
         constraints = [models.CheckConstraint(condition=models.Q(road__isnull=True) ^ models.Q(address__isnull=True),
                                               name="gazetteer_name_of_one")]
 

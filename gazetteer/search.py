@@ -96,12 +96,23 @@ def _sub_score(wanted: str, have: str) -> float:
 
 
 def _names(cur, text: str, raw: str, roads: bool, threshold: float, limit: int) -> dict[int, float]:
-    """Roads (or named addresses) → how alike their best name is: by characters through the trigram index, then by
-    sound when no name was alike enough (0.8) by characters."""
+    """Roads (or named addresses) → how alike their best name is: the same name (1.0), else the same sound (0.95),
+    else by characters through the trigram index, and by sound when no name was alike enough (0.8)."""
     q, q_raw = trigram_text(text), trigram_text(raw)
+    # Said right, or sounding right: equality on the names' btree indexes, no likeness computed (most queries).
+    column = "road_id" if roads else "address_id"
+    cur.execute(f"SELECT {column}, 1.0::float8 FROM gazetteer_name WHERE text = ANY(%s) AND {column} IS NOT NULL "
+                f"LIMIT %s", [[q, q_raw], limit])
+    found: dict[int, float] = dict(cur.fetchall())
+    if found:
+        return found
+    cur.execute(f"SELECT {column}, 0.95::float8 FROM gazetteer_name WHERE sound = ANY(%s) AND {column} IS NOT NULL "
+                f"LIMIT %s", [[sound_text(text), sound_text(raw)], limit])
+    found = dict(cur.fetchall())
+    if found:
+        return found
     cur.execute("SELECT aid, rid, sim FROM gazetteer_names_like(%s, %s, %s, %s, %s)",
                 [q, q_raw, roads, threshold, limit])
-    found: dict[int, float] = {}
     for aid, rid, sim in cur.fetchall():
         found[rid if roads else aid] = sim
     if not found or max(found.values()) < 0.8:

@@ -143,5 +143,13 @@ class Migration(migrations.Migration):
             model_name='address',
             index=models.Index(fields=['road', 'number_value'], name='gazetteer_address_road_number'),
         ),
+        migrations.AddIndex(
+            model_name='name',
+            index=models.Index(fields=['text'], name='gazetteer_name_text'),
+        ),
+        migrations.AddIndex(
+            model_name='name',
+            index=models.Index(fields=['sound'], name='gazetteer_name_sound'),
+        ),
         migrations.RunSQL(FUNCTIONS, DROP_FUNCTIONS),
     ]
