@@ -22,7 +22,7 @@ from .records import name_prefixes
 
 MAX_QUERY = 100
 ROADS_CONSIDERED = 5
-NAME_THRESHOLD = 0.5
+NAME_THRESHOLD = 0.55  # a name with one character of four wrong is 0.6 alike; one sharing only 医院, 0.33
 NEIGHBOURS = 3  # numbers on either side offered when the one said is not there
 MIN_ROAD_SCORE = 0.3
 _PREFIX_TTL_S = 300.0
@@ -95,7 +95,8 @@ def _sub_score(wanted: str, have: str) -> float:
     return -0.3 if have else 0.0
 
 
-def _names(cur, text: str, raw: str, roads: bool, threshold: float, limit: int) -> dict[int, float]:
+def _names(cur, text: str, raw: str, roads: bool, threshold: float, limit: int,
+           fuzzy: bool = True) -> dict[int, float]:
     """Roads (or named addresses) → how alike their best name is: the same name (1.0), else the same sound (0.95),
     else by characters through the trigram index, and by sound when no name was alike enough (0.8)."""
     q, q_raw = trigram_text(text), trigram_text(raw)
@@ -109,13 +110,15 @@ def _names(cur, text: str, raw: str, roads: bool, threshold: float, limit: int) 
     cur.execute(f"SELECT {column}, 0.95::float8 FROM gazetteer_name WHERE sound = ANY(%s) AND {column} IS NOT NULL "
                 f"LIMIT %s", [[sound_text(text), sound_text(raw)], limit])
     found = dict(cur.fetchall())
-    if found:
+    if found or not fuzzy:
         return found
     cur.execute("SELECT aid, rid, sim FROM gazetteer_names_like(%s, %s, %s, %s, %s)",
                 [q, q_raw, roads, threshold, limit])
     for aid, rid, sim in cur.fetchall():
         found[rid if roads else aid] = sim
-    if not found or max(found.values()) < 0.8:
+    # By sound for roads only: landmarks' names are long and share their sounds (yi yuan, gong yuan) by the
+    # thousand, which costs more than it finds.
+    if roads and (not found or max(found.values()) < 0.8):
         cur.execute("SELECT aid, rid, sim FROM gazetteer_names_sounding(%s, %s, %s, %s, %s)",
                     [sound_text(text), sound_text(raw), roads, threshold, limit])
         for aid, rid, sim in cur.fetchall():
@@ -161,14 +164,14 @@ def _by_name(cur, text: str, districts: set[int], limit: int) -> list[Candidate]
     (GIN trigram indexes on the names)."""
     if not text:
         return []
-    # Names a wrong character away are still half alike; only sharing a 医院 or a 公园 is not enough.
     addresses = _names(cur, text, text, False, NAME_THRESHOLD, limit)
     out = []
     if addresses:
         cur.execute(f"SELECT {_COLUMNS} FROM gazetteer_address a {_JOINS} WHERE a.id = ANY(%s)", [list(addresses)])
         out = [_candidate(row, 0.95 * addresses[row[0]] + (0.05 if row[9] in districts else 0.0))
                for row in cur.fetchall()]
-    roads = _names(cur, text, text, True, NAME_THRESHOLD, limit)
+    # Roads by name too, by likeness only when no landmark was found as said.
+    roads = _names(cur, text, text, True, NAME_THRESHOLD, limit, fuzzy=not any(v >= 0.8 for v in addresses.values()))
     if not roads:
         return out
     cur.execute("""
