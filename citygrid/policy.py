@@ -213,6 +213,10 @@ POLICIES: dict[str, Policy] = {
     "frontend:emergency": Policy(EMERGENCY_READERS, objects="incidents in scope (API)"),
     "frontend:incident-board": Policy(EMERGENCY_READERS, objects="an incident in scope", scope="incident"),
     "frontend:incident-report": Policy(EMERGENCY_READERS, objects="an incident in scope", scope="incident"),
+    # The gazetteer (issue 18): the city's addresses are no secret to staff; the public gets text and point only.
+    "gazetteer:geocode": Policy(ANY_ROLE, objects="the gazetteer's addresses, landmarks and roads"),
+    "gazetteer:reverse": Policy(ANY_ROLE, objects="the gazetteer's door numbers"),
+    "public-gazetteer:geocode": Policy(PUBLIC, objects="an address's text and point, rate-limited per address"),
 }
 # Open311 is public by the GeoReport specification; every admin page is the admin site's.
 PREFIX_POLICIES: dict[str, Policy] = {

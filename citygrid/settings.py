@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "monitoring",
     "alerts",
     "emergency",
+    "gazetteer",
     "frontend",
 ]
 
@@ -317,7 +318,7 @@ GRID_STORAGE_SRID = 4326
 GRID_LOCATE_BATCH_MAX = int(os.environ.get("GRID_LOCATE_BATCH_MAX", "100000"))
 # Where the hotline desk finds a place by name: the grid's own names, and an address gazetteer once there is
 # one (grids.places: dotted paths of search functions, asked in order).
-GRID_PLACE_SOURCES = env_list("GRID_PLACE_SOURCES", "grids.places.grid_names")
+GRID_PLACE_SOURCES = env_list("GRID_PLACE_SOURCES", "grids.places.grid_names,gazetteer.places.addresses")
 
 # Rate limits (django-ratelimit) count in Redis, shared by every worker. Redis down: requests go on
 # unlimited (fail open) rather than fail; REDIS_URL=off keeps the counts in each process's memory.
@@ -451,3 +452,10 @@ SENSOR_MAINTENANCE_CATEGORY = os.environ.get("SENSOR_MAINTENANCE_CATEGORY", "SJ0
 SENSOR_SILENT_INTERVALS = int(os.environ.get("SENSOR_SILENT_INTERVALS", "5"))  # missed intervals → maintenance case
 SENSOR_FLAPPING_EPISODES = int(os.environ.get("SENSOR_FLAPPING_EPISODES", "4"))  # episodes in the window → flapping
 SENSOR_FLAPPING_WINDOW_S = int(os.environ.get("SENSOR_FLAPPING_WINDOW_S", "3600"))
+
+# The gazetteer (地名地址): reverse geocoding answers the nearest door number within this many metres; the public
+# report page's address search, per address; what is dropped from the front of a query besides district and
+# street names.
+GAZETTEER_REVERSE_MAX_M = float(os.environ.get("GAZETTEER_REVERSE_MAX_M", "500"))
+PUBLIC_GEOCODE_RATE = os.environ.get("PUBLIC_GEOCODE_RATE", "60/m")
+GAZETTEER_PREFIXES = env_list("GAZETTEER_PREFIXES", "中国,湖南省,湖南,湘潭市,湘潭")

@@ -30,6 +30,8 @@ urlpatterns = [
     path("public/api/", include("incidents.public_urls")),
     path("api/alerts/", include("alerts.urls")),
     path("public/warnings/", include("alerts.public_urls")),
+    path("api/gazetteer/", include("gazetteer.urls")),
+    path("public/api/gazetteer/", include("gazetteer.public_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     path("", include("frontend.urls")),

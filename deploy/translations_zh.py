@@ -1413,6 +1413,27 @@ ZH = {
     "No answer from the server; try again.": "服务器无响应，请重试。",
     "No warning in force.": "当前没有生效中的预警。",
     "What to do": "防御指引",
+    # The gazetteer (地名地址, issue 18)
+    "Gazetteer": "地名地址",
+    "aliases": "别名",
+    "Separated by |": "以 | 分隔",
+    "geometry": "几何",
+    "road": "道路",
+    "roads": "道路",
+    "door number": "门牌",
+    "building": "楼栋",
+    "landmark": "地标",
+    "building, unit": "楼栋、单元",
+    "addresses": "地址",
+    "point": "位置点",
+    "An address, a landmark or a road, as said": "地址、地标或道路，照来电所说输入",
+    "No door number within %(m)d m.": "%(m)d 米内没有门牌。",
+    "No such address; tap the map instead.": "未找到该地址，请在地图上点选。",
+    "Search an address": "搜索地址",
+    "e.g. 建设路12号 or 雨湖公园": "如 建设路12号 或 雨湖公园",
+    "an address, a landmark, a street, community or cell code — or click the map":
+        "地址、地标、街道、社区或网格编码——或在地图上点击",
+    "e.g. 建设路12号, 和平社区 or 城正街": "如 建设路12号、和平社区 或 城正街",
 }
 
 

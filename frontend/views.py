@@ -467,7 +467,10 @@ class Hotline(Page):
                                                                             "meanwhile; the list is reloaded."),
                          "chooseCallback": _("Choose a case on the left to call back."),
                          "mergedCase": _("merged into"),
-                         "network": _("No answer from the server: nothing was saved twice; try again.")}}
+                         "network": _("No answer from the server: nothing was saved twice; try again."),
+                         # the gazetteer's kinds of place (the grid's own need no tag)
+                         "kinds": {"address": _("door number"), "building": _("building"),
+                                   "landmark": _("landmark"), "road": _("road")}}}
 
 
 def _public_nav() -> list[tuple[str, str]]:
@@ -514,7 +517,8 @@ class Report(PublicPage):
 
     def page_config(self) -> dict:
         return {"apiCatalogue": reverse("public:catalogue"), "apiLocate": reverse("public:locate"),
-                "apiReport": reverse("public:report"), "trackUrl": reverse("frontend:track", args=["NUMBER"]),
+                "apiGeocode": reverse("public-gazetteer:geocode"), "apiReport": reverse("public:report"),
+                "trackUrl": reverse("frontend:track", args=["NUMBER"]),
                 "photoMaxPixels": 1600, "maxPhotos": 3,
                 "text": {"needPosition": _("Tap the map where the problem is, or allow the position."),
                          "needCategory": _("Choose what kind of problem it is."), "sending": _("Sending…"),
@@ -526,7 +530,8 @@ class Report(PublicPage):
                                                                  "all you need to follow your report."),
                          "network": _("No network: try again when you are online."),
                          "tooFast": _("Too many reports from this connection; try again later."),
-                         "mine": _("Reports sent from this phone"), "remove": _("Remove")}}
+                         "mine": _("Reports sent from this phone"), "remove": _("Remove"),
+                         "noAddress": _("No such address; tap the map instead.")}}
 
 
 class TrackLookup(PublicPage):

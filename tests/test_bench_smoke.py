@@ -207,3 +207,14 @@ def test_emergency_board(smoke_env):
         rf"^peak memory \(benchmark process\): {NUMBER} MB")
     assert as_int(summary[1]) >= 1000 and as_int(summary[2]) == 100 and as_int(summary[3]) == 6
     assert float(http[1]) <= float(http[2])
+def test_gazetteer(smoke_env):
+    text = run_bench("gazetteer", smoke_env)
+    generated, speed, rate, *_ = figures(
+        text, rf"^generated ({NUMBER}) addresses on ({NUMBER}) roads \(({NUMBER}) landmarks\)",
+        rf"^geocode over ({NUMBER}) addresses: {NUMBER} queries/s, p50 ({NUMBER}) ms, p95 ({NUMBER}) ms",
+        rf"^hit rate on the messy test set: ({NUMBER})% first, ({NUMBER})% in the first 5 \(150 queries\)",
+        rf"^  homophone in the road +{NUMBER}% first",
+        rf"^reverse geocode: p50 {NUMBER} ms, p95 {NUMBER} ms \(200 points; (\d+) with a door number",
+        rf"^peak memory \(benchmark process\): {NUMBER} MB")
+    assert as_int(generated[1]) >= 20_000 and as_int(speed[1]) == as_int(generated[1])
+    assert float(rate[1]) >= 80 and float(rate[2]) >= 90  # the messy queries mostly find their address first

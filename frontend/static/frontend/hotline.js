@@ -127,8 +127,9 @@
     });
   }
 
-  // ---- the place by name (the grid's names; an address gazetteer when the city has one)
-  var ZOOM = { district: 13, street: 15, community: 16, cell: 18 };
+  // ---- the place by name: the grid's names, and the gazetteer's door numbers, buildings, landmarks and roads
+  var ZOOM = { district: 13, street: 15, community: 16, cell: 18, road: 16, landmark: 18, address: 18, building: 18 };
+  var addressFromPlace = "";  // the address the last picked door number filled in (the operator's own text stays)
   combobox($("place"), $("place-list"), function (q) {
     if (!q) return [];
     return C.api(cfg.apiPlaces + "?limit=8&q=" + encodeURIComponent(q)).then(function (r) {
@@ -137,8 +138,15 @@
   }, function (p) {
     $("place").value = (p.context ? p.context + " " : "") + p.name;
     place(p.lon, p.lat, ZOOM[p.kind] || 17);
+    // A door number, building or landmark is the address too, unless the operator wrote one already.
+    var address = $("address");
+    if (p.source === "gazetteer" && p.kind !== "road" && (!address.value || address.value === addressFromPlace)) {
+      address.value = addressFromPlace = p.name;
+    }
   }, function (p) {
-    return "<b>" + C.esc(p.name) + "</b> <small>" + C.esc(p.context) + "</small>";
+    var kind = text.kinds[p.kind];
+    return (kind ? '<span class="kind">' + C.esc(kind) + "</span> " : "") + "<b>" + C.esc(p.name) + "</b> <small>" +
+      C.esc(p.context) + "</small>";
   });
 
   // ---- the category: searchable by name or code

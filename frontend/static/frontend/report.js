@@ -41,6 +41,51 @@
     }).catch(function () { /* the report still carries the point; the server says if it is outside */ });
   }
   map.on("click", function (e) { manual = true; var p = datum.toStored(e.latlng); place(p[0], p[1]); });
+
+  // ---- or an address typed in (the gazetteer, through the public's own endpoint): picking one places the pin
+  var found = [], active = -1, asked = 0, timer = null, addrList = $("addr-list"), addrQ = $("addr-q");
+  function drawFound() {
+    addrList.innerHTML = found.map(function (a, i) {
+      return '<li role="option" id="addr-' + i + '" data-i="' + i + '" aria-selected="' + (i === active) + '"' +
+        (i === active ? ' class="active"' : "") + ">" + C.esc(a.text) + "</li>";
+    }).join("");
+    addrList.hidden = !found.length;
+    addrQ.setAttribute("aria-expanded", String(found.length > 0));
+  }
+  function pickAddress(i) {
+    var a = found[i];
+    found = []; active = -1; drawFound();
+    if (!a) return;
+    manual = true;
+    addrQ.value = a.text;
+    var near = document.querySelector("#report [name=address]");
+    if (!near.value) near.value = a.text;
+    place(a.lon, a.lat);
+    map.setView(datum.toDisplay(a.lon, a.lat), 18);
+  }
+  addrQ.addEventListener("input", function () {
+    clearTimeout(timer);
+    timer = setTimeout(function () {
+      var q = addrQ.value.trim(), mine = ++asked;
+      if (!q) { found = []; drawFound(); return; }
+      C.api(cfg.apiGeocode + "?q=" + encodeURIComponent(q)).then(function (r) {
+        if (mine !== asked) return;
+        found = r.ok ? r.data.results : []; active = found.length ? 0 : -1; drawFound();
+        if (!found.length) $("where").textContent = r.ok ? text.noAddress : C.errorsText(r.data);
+      });
+    }, 250);
+  });
+  addrQ.addEventListener("keydown", function (e) {
+    if (addrList.hidden) return;
+    if (e.key === "ArrowDown" || e.key === "ArrowUp") {
+      active = (active + (e.key === "ArrowDown" ? 1 : found.length - 1)) % found.length; drawFound(); e.preventDefault();
+    } else if (e.key === "Enter") { e.preventDefault(); pickAddress(active); }
+    else if (e.key === "Escape") { found = []; drawFound(); }
+  });
+  addrList.addEventListener("click", function (e) {
+    var li = e.target.closest("[data-i]");
+    if (li) pickAddress(Number(li.dataset.i));
+  });
   if (navigator.geolocation) {
     navigator.geolocation.getCurrentPosition(function (p) {
       if (!manual) place(p.coords.longitude, p.coords.latitude, true);
