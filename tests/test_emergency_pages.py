@@ -1,15 +1,22 @@
 """The flood scenario in a real browser, through the pages only (issue 17's "done when"): 雨湖区's centre opens an
 incident from an emergency case and raises it to level III; the city's centre activates the flood plan; the tasks
 reach the water bureau's workbench, which sends its crew, and the crew's phone reports it done; the city
-management bureau does its own; the city ends the response and the final report prints, as a page and a PDF.
-The same scenario as a drill (opened by hand on the map) leaves the figures — evaluation and the dashboard's KPIs —
-as they were. Every page is watched by tests/browser.py (uncaught errors, CSP violations, failed requests)."""
+management bureau does its own; the city's centre issues a red warning, which appears in the CAP feed (valid
+against the schema) and on the public page (a drill's never does); the city ends the response and the final
+report prints, as a page and a PDF. The same scenario as a drill (opened by hand on the map) leaves the figures —
+evaluation and the dashboard's KPIs — as they were. Every page is watched by tests/browser.py (uncaught errors,
+CSP violations, failed requests)."""
 
 import json
+import xml.etree.ElementTree as ET
 
 import pytest
+import xmlschema
 from django.utils import timezone
 
+from alerts import cap
+from alerts.models import EarlyWarning, WarningType
+from alerts.warning_types import load_types
 from emergency.models import Incident, IncidentTask
 from tests.browser import browser, login, screenshot_dir
 from tests.conftest import api_client, point_in
@@ -60,6 +67,53 @@ def _work_tasks(b, live_server, username, lon, lat, *, crew_unit=None, shot=None
     ctx.close()
 
 
+def _issue_red_warning(b, live_server, *, drill: bool) -> None:
+    """The city's centre issues a red rainstorm warning over the flooded streets on the warnings page: in the Atom
+    feed of warnings in force, its CAP document valid against the OASIS schema, and on the public page — unless it
+    is a drill, which is marked for the centre and never published."""
+    from tests.test_alerts_pages import _draw
+
+    if not WarningType.objects.exists():  # the transactional flush took the shipped types away
+        load_types()
+    page = b.new_context(**DESK).new_page()
+    login(page, live_server.url, "disp_city", PASSWORD)
+    page.goto(live_server.url + "/warnings/")
+    page.wait_for_selector("#map[data-ready='1']")
+    page.click("#new-warning")
+    page.select_option("select[name=type]", "rainstorm")
+    page.check("input[name=level][value=red]")
+    headline = "城正街暴雨红色预警" + ("（演练）" if drill else "")
+    page.fill("input[name=headline]", headline)
+    page.fill("textarea[name=description]", "城正街一带1小时降雨量已超过50毫米，低洼路段和地下车库积水。")
+    page.fill("textarea[name=instruction]", "低洼地区人员立即转移；车辆绕行城正街。")
+    if drill:
+        page.check("input[name=exercise]")
+    _draw(page, [(-140, -90), (140, -90), (140, 90), (-140, 90)])
+    page.wait_for_selector("#map[data-polygons='1']")
+    page.click("#issue button[type=submit]")
+    page.wait_for_selector("#detail:not([hidden]) .warning-log li[data-seq='1']")
+    warning = EarlyWarning.objects.get(headline=headline)
+    assert (warning.level, warning.exercise) == ("red", drill)
+    if drill:
+        assert "演练" in page.inner_text(f"#list [data-id='{warning.pk}']")
+    feed = page.request.get(live_server.url + "/public/warnings/feed.atom")
+    assert feed.ok
+    ns = {"atom": cap.ATOM_NS, "cap": cap.CAP_NS}
+    entries = [e for e in ET.fromstring(feed.body()).findall("atom:entry", ns)
+               if headline in (e.findtext("atom:title", namespaces=ns) or "")]
+    assert len(entries) == (0 if drill else 1)
+    if not drill:
+        document = page.request.get(entries[0].find("atom:link[@type='application/cap+xml']", ns).get("href"))
+        xmlschema.XMLSchema(str(cap.SCHEMA_PATH)).validate(document.text())
+        assert ET.fromstring(document.body()).findtext("cap:info/cap:headline", namespaces=ns) == headline
+    public = b.new_context(**DESK).new_page()
+    public.goto(live_server.url + "/public/warnings/")
+    public.wait_for_selector("#map[data-ready='1']")
+    assert (headline in public.inner_text("#warnings")) is not drill
+    public.context.close()
+    page.context.close()
+
+
 def _scenario(b, live_server, em, *, drill: bool, shots: bool) -> Incident:
     lon, lat = point_in(em["a"])
     # ---- 雨湖区's centre opens the incident: from the emergency case, or (a drill) by hand on the map
@@ -108,6 +162,9 @@ def _scenario(b, live_server, em, *, drill: bool, shots: bool) -> Incident:
     city.click("#activate-submit")
     city.wait_for_selector("#tasks tbody tr.task >> nth=2")
     assert IncidentTask.objects.filter(incident=incident).count() == 3
+
+    # ---- a red warning goes out to the public (a drill's never does)
+    _issue_red_warning(b, live_server, drill=drill)
 
     # ---- the tasks reach the bureaus: the water bureau's desk sends its crew, the crew does it on its phone
     _work_tasks(b, live_server, "sw1", lon, lat, crew_unit="SW-01")
