@@ -172,6 +172,16 @@ POLICIES: dict[str, Policy] = {
     "monitoring:alarm-summary": Policy(_r(roles.LEADER, roles.DISPATCHER), objects="alarms of the user's sensors"),
     "monitoring:reading-batch": Policy(frozenset(), PUBLIC, "readings from a gateway with its own key (Authorization: "
                                        "Gateway), for its bureau's sensors only; no user"),
+    # Vector tiles (map services, issue 18): a tile is no object — z/x/y name a place — and each holds only what
+    # the same user's GeoJSON would: the owning apps' scoped querysets are compiled into the tile's SQL.
+    "tiles:areas": Policy(ANY_ROLE, objects="the city's areas (everyone's)", scope=EVERYONE, replica=True),
+    "tiles:cells": Policy(ANY_ROLE, objects="the city's cells (everyone's)", scope=EVERYONE, replica=True),
+    "tiles:components": Policy(ASSET_READERS, objects="visible components in the tile (assets.scoping)",
+                               scope=EVERYONE, replica=True),
+    "tiles:pipes": Policy(PIPE_READERS, objects="visible pipes in the tile (assets.scoping)", scope=EVERYONE,
+                          replica=True),
+    "tiles:cases": Policy(ANY_ROLE, objects="cases in the tile, scoped and filtered as the case list "
+                          "(incidents.scoping)", scope=EVERYONE, replica=True),
 }
 # Open311 is public by the GeoReport specification; every admin page is the admin site's.
 PREFIX_POLICIES: dict[str, Policy] = {

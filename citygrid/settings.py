@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "incidents",
     "dispatch",
     "monitoring",
+    "tiles",
     "frontend",
 ]
 
