@@ -128,7 +128,8 @@ def test_components_and_pipes_tiles_are_scoped(people):
 
     layers = decode(api_client(people["cg_staff"]).get(url("components", lon, lat, 17)))
     [f] = layers["components"]["features"]
-    assert f["properties"] == {"code": component.code, "subclass": "BJ0108", "status": "good", "name": "消防栓一号"}
+    assert f["properties"] == {"code": component.code, "subclass": "BJ0108", "status": "good", "name": "消防栓一号",
+                             "shape": "point"}
     assert f["geometry"]["type"] == "Point"
     # The water bureau is not in charge of this hydrant, nor of this network.
     assert api_client(people["water_staff"]).get(url("components", lon, lat, 17)).content == b""

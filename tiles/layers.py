@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.contrib.gis.geos import Polygon
 from django.core.exceptions import EmptyResultSet
-from django.db.models import BinaryField, BooleanField, ExpressionWrapper, F, Func, Q, QuerySet
+from django.db.models import BinaryField, BooleanField, CharField, ExpressionWrapper, F, Func, Q, QuerySet
 from django.db.models.functions import Now
 
 EXTENT = 4096  # tile units per side (the MVT default)
@@ -130,15 +130,22 @@ def cells(request, tile: Tile) -> tuple[str, list]:
 
 def components(request, tile: Tile) -> tuple[str, list]:
     """The census components the user may see (assets.scoping), from COMPONENT_MIN_ZOOM, at most
-    COMPONENT_MAP_MAX a tile: code, subclass, status and name (the popup's), the code to fetch the detail by."""
+    COMPONENT_MAP_MAX a tile: code, subclass, status and name (the popup's; the code to fetch the detail by) and
+    shape (point, line or area)."""
     from assets.scoping import visible_components
 
     if tile.z < settings.COMPONENT_MIN_ZOOM:
         return _empty()
     qs = (visible_components(request.user).filter(geom__bboverlaps=tile.box()).order_by()
           .values(fid=F("id"), c_code=F("code"), c_sub=F("subclass"), c_status=F("status"), c_name=F("name"),
+                  c_shape=Func("geom", template=_SHAPE, output_field=CharField()),
                   tile_geom=TileGeom("geom", tile))[:settings.COMPONENT_MAP_MAX])
-    return _mvt(qs, "components", {"c_code": "code", "c_sub": "subclass", "c_status": "status", "c_name": "name"})
+    return _mvt(qs, "components", {"c_code": "code", "c_sub": "subclass", "c_status": "status", "c_name": "name",
+                                   "c_shape": "shape"})
+
+
+# A point, line or area component: the page styles them differently (a style sees attributes, not geometry).
+_SHAPE = "(CASE ST_Dimension(%(expressions)s) WHEN 0 THEN 'point' WHEN 1 THEN 'line' ELSE 'area' END)"
 
 
 def pipes(request, tile: Tile) -> tuple[str, list]:

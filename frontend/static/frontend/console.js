@@ -11,7 +11,10 @@
   window.cityGridMap = map;
   // No cluster animations: the list reloads on live events, and a reload during an animation breaks it.
   var clusters = L.markerClusterGroup({ maxClusterRadius: 50, spiderfyOnMaxZoom: true, animate: false }).addTo(map);
-  var cells = L.geoJSON(null, { style: { color: "#ff7f00", weight: 1, fillOpacity: 0.03 }, interactive: false }).addTo(map);
+  // The grid from the vector tiles where the page has them (tiles.js), otherwise as GeoJSON for the view.
+  var cellTiles = C.tiles && C.tiles.url(cfg, "cells"), cellStyle = { color: "#ff7f00", weight: 1, fillOpacity: 0.03 };
+  var cells = (cellTiles ? C.tiles.layer(cellTiles, "cells", { style: L.extend({ fill: true }, cellStyle), minZoom: 16 })
+    : L.geoJSON(null, { style: cellStyle, interactive: false })).addTo(map);
   var districts = L.geoJSON(null, { style: { color: "#0b3d63", weight: 2, fill: false }, interactive: false }).addTo(map);
   var unitLayer = L.layerGroup().addTo(map);
   var layerNames = {};
@@ -53,6 +56,7 @@
   });
 
   function refreshCells() {
+    if (cellTiles) return;
     if (map.getZoom() < 16) { cells.clearLayers(); return; }
     var b = map.getBounds(), sw = datum.toStored(b.getSouthWest()), ne = datum.toStored(b.getNorthEast());
     C.api(cfg.apiCells + "?page_size=2000&zoom=" + map.getZoom() + "&bbox=" + [sw[0], sw[1], ne[0], ne[1]].join(",")).then(function (r) {
