@@ -161,6 +161,8 @@ def test_the_grid_map_shows_the_census_from_a_readable_zoom(live_server, people,
         assert page.evaluate("() => window.cityGridCensus.count()") == 0  # too far out to read
         page.evaluate("([lat, lon]) => window.cityGridMap.setView([lat, lon], 18, {animate: false})", [lat, lon])
         page.wait_for_function("() => window.cityGridCensus.count() === 2")  # drawn from the vector tiles
+        # The cells too, from theirs (at least the two around the hydrants).
+        page.wait_for_function("() => Object.keys(CityGrid.tiles.features(window.cityGridCells)).length >= 2")
         _click_at(page, lon, lat + 4 * METRE)
         page.wait_for_selector(".component-popup")
         assert "消防栓1号" in page.inner_text(".component-popup") and "完好" in page.inner_text(".component-popup")

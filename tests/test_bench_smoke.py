@@ -196,3 +196,16 @@ def test_disk_per_case(smoke_env):
     assert as_int(counted[1]) >= 3000 and as_int(counted[2]) > as_int(counted[1])  # most went round the loop
     assert abs(as_int(per_case[1]) - as_int(per_case[2]) - as_int(per_case[3])) <= 1  # the parts, rounded
     assert 200 < as_int(per_case[1]) < 100_000  # a case is bytes to kilobytes, not nothing nor megabytes
+
+
+def test_tiles(smoke_env):
+    text = run_bench("tiles", smoke_env)
+    data, cells15, *_ = figures(
+        text, rf"data: ({NUMBER}) cases \(({NUMBER}) open\), ({NUMBER}) components",
+        rf"tile cells z15: .* ({NUMBER}) bytes per tile",
+        *(rf"tile {layer} z18: p50 {NUMBER} ms, p95 {NUMBER} ms over 20 tiles; {NUMBER} bytes"
+          for layer in ("cells", "components", "pipes", "cases")),
+        rf"cells at zoom 16: GeoJSON p50 {NUMBER} ms, .* tiles p50 {NUMBER} ms",
+        rf"every open case of a zoom-12 view as clustered tiles: p50 {NUMBER} ms")
+    assert as_int(data[1]) == 5000 and as_int(data[3]) >= 5000
+    assert as_int(cells15[1]) > 0  # cells drawn from zoom 13, so a zoom-15 tile holds some

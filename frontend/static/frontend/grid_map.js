@@ -43,7 +43,7 @@
   // Cells from the vector tiles where the page has them (tiles.js), otherwise as GeoJSON for the view.
   var C = window.CityGrid, cellTiles = C.tiles && C.tiles.url(cfg, "cells");
   var cells = (cellTiles ? C.tiles.layer(cellTiles, "cells", { style: L.extend({ fill: true }, styles.cell),
-                                                               minZoom: cfg.tileMinZoom.cells })
+                                                               minZoom: 15 })  // as the page says
     : L.geoJSON(null, { style: styles.cell, interactive: false })).addTo(map);
   window.cityGridCells = cells;
   L.control.layers(null, {
