@@ -256,7 +256,8 @@ def console_text() -> dict:
             "component": _("Component"), "valvesToClose": _("Valves to close:"),
             "customersCut": _("customers cut off:"), "nearestPipe": _("Nearest pipe:"),
             "noPipeNear": _("No pipe of that network in use within 30 m."),
-            "layerCells": _("Cells"), "layerDistricts": _("Districts"), "layerCases": _("Cases")}
+            "layerCells": _("Cells"), "layerDistricts": _("Districts"), "layerCases": _("Cases"),
+            "layerAllCases": _("All matching cases (vector tiles)")}
 
 
 def console_config(request) -> dict:

@@ -164,5 +164,5 @@ def test_the_grid_map_shows_the_census_from_a_readable_zoom(live_server, people,
         # The cells too, from theirs (at least the two around the hydrants).
         page.wait_for_function("() => Object.keys(CityGrid.tiles.features(window.cityGridCells)).length >= 2")
         _click_at(page, lon, lat + 4 * METRE)
-        page.wait_for_selector(".component-popup")
+        page.wait_for_selector(".component-popup[data-loaded]")  # the names from the component's detail
         assert "消防栓1号" in page.inner_text(".component-popup") and "完好" in page.inner_text(".component-popup")

@@ -13,10 +13,11 @@
              fillColor: CLASS_COLOURS[(p.subclass || "").slice(2, 4)] || "#777777", fillOpacity: 0.9,
              dashArray: p.status === "missing" || p.status === "abandoned" ? "2 2" : null };
   }
-  function popupHtml(p, names, labels) {
-    return '<div class="component-popup" data-component="' + C.esc(p.code) + '"><strong>' +
-      C.esc(names[p.subclass] || p.subclass) + "</strong> " + C.esc(p.name || "") + "<br>" + C.esc(p.code) + " · " +
-      C.esc(labels[p.status] || p.status) + "</div>";
+  function popupHtml(p, names, labels, loading) {
+    // While the detail loads, no class or status code where a person reads: an ellipsis.
+    return '<div class="component-popup" data-component="' + C.esc(p.code) + '"' + (loading ? "" : " data-loaded") +
+      "><strong>" + C.esc(names[p.subclass] || (loading ? "…" : p.subclass)) + "</strong> " + C.esc(p.name || "") +
+      "<br>" + C.esc(p.code) + " · " + C.esc(labels[p.status] || (loading ? "…" : p.status)) + "</div>";
   }
   // From vector tiles (tiles.js), where the page has them: the view's census is never one heavy GeoJSON answer.
   // A click opens the popup at once and fills in the class's and status's names from the component's detail.
@@ -32,7 +33,7 @@
     } }).addTo(map);
     vg.on("click", function (e) {
       var p = e.layer.properties;
-      var popup = L.popup().setLatLng(e.latlng).setContent(popupHtml(p, {}, {})).openOn(map);
+      var popup = L.popup().setLatLng(e.latlng).setContent(popupHtml(p, {}, {}, true)).openOn(map);
       C.api(url + encodeURIComponent(p.code) + "/").then(function (r) {
         if (!r.ok) return;
         var names = {}, labels = {};
