@@ -217,6 +217,16 @@ POLICIES: dict[str, Policy] = {
     "gazetteer:geocode": Policy(ANY_ROLE, objects="the gazetteer's addresses, landmarks and roads"),
     "gazetteer:reverse": Policy(ANY_ROLE, objects="the gazetteer's door numbers"),
     "public-gazetteer:geocode": Policy(PUBLIC, objects="an address's text and point, rate-limited per address"),
+    # Vector tiles (map services, issue 18): a tile is no object — z/x/y name a place — and each holds only what
+    # the same user's GeoJSON would: the owning apps' scoped querysets are compiled into the tile's SQL.
+    "tiles:areas": Policy(ANY_ROLE, objects="the city's areas (everyone's)", scope=EVERYONE, replica=True),
+    "tiles:cells": Policy(ANY_ROLE, objects="the city's cells (everyone's)", scope=EVERYONE, replica=True),
+    "tiles:components": Policy(ASSET_READERS, objects="visible components in the tile (assets.scoping)",
+                               scope=EVERYONE, replica=True),
+    "tiles:pipes": Policy(PIPE_READERS, objects="visible pipes in the tile (assets.scoping)", scope=EVERYONE,
+                          replica=True),
+    "tiles:cases": Policy(ANY_ROLE, objects="cases in the tile, scoped and filtered as the case list "
+                          "(incidents.scoping)", scope=EVERYONE, replica=True),
 }
 # Open311 is public by the GeoReport specification; every admin page is the admin site's.
 PREFIX_POLICIES: dict[str, Policy] = {

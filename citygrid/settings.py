@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "alerts",
     "emergency",
     "gazetteer",
+    "tiles",
     "frontend",
 ]
 
@@ -263,6 +264,8 @@ SPECTACULAR_SETTINGS = {
 TILE_URL = os.environ.get("TILE_URL", "https://tile.openstreetmap.org/{z}/{x}/{y}.png")
 TILE_ATTRIBUTION = os.environ.get("TILE_ATTRIBUTION", "© OpenStreetMap contributors")
 TILE_DATUM = os.environ.get("TILE_DATUM", "wgs84").lower()
+# The pages draw the cells and the census from the product's vector tiles (tiles/); 0: from GeoJSON, as before.
+VECTOR_TILES = os.environ.get("VECTOR_TILES", "1") == "1"
 LEAFLET_CONFIG = {
     "DEFAULT_CENTER": (27.857, 112.925),
     "DEFAULT_ZOOM": 12,

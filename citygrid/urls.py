@@ -34,5 +34,6 @@ urlpatterns = [
     path("public/api/gazetteer/", include("gazetteer.public_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
+    path("tiles/", include("tiles.urls")),
     path("", include("frontend.urls")),
 ]

@@ -451,6 +451,8 @@ ZH = {
     "Give a list of [lon, lat] pairs.": "请给出 [经度, 纬度] 列表。",
     "At most %(n)d points per request.": "每次请求最多 %(n)d 个点。",
     "Not a WGS84 [lon, lat] pair.": "不是有效的 WGS84 [经度, 纬度]。",
+    "All matching cases (vector tiles)": "全部符合条件的案件（矢量切片）",
+    "Vector tiles": "矢量切片",
     "Cases": "案件",
     "People and access": "人员与权限",
     "Invalid, expired or revoked token.": "令牌无效、已过期或已吊销。",

@@ -41,13 +41,28 @@ def map_config() -> dict:
             "tileDatum": settings.TILE_DATUM, "markerIcons": icons}
 
 
+def tile_config(user) -> dict:
+    """The vector tile layers (tiles/) the user may read, as URL templates for Leaflet.VectorGrid, and the zoom each
+    starts at; none on a GCJ-02 base map (tiles are cut in the stored coordinates' Web Mercator) or with
+    VECTOR_TILES off: the pages then keep their GeoJSON."""
+    from tiles.layers import CELL_MIN_ZOOM, LAYERS
+
+    if not settings.VECTOR_TILES or settings.TILE_DATUM == "gcj02":
+        return {}
+    templates = {name: reverse(f"tiles:{name}", kwargs={"z": 0, "x": 0, "y": 0}).replace("/0/0/0.pbf",
+                                                                                         "/{z}/{x}/{y}.pbf")
+                 for name in LAYERS if allows(user, "GET", f"tiles:{name}")}
+    return {"tiles": templates, "tileMinZoom": {"cells": CELL_MIN_ZOOM, "components": settings.COMPONENT_MIN_ZOOM}}
+
+
 class Page(PolicyPageMixin, TemplateView):
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         context["roles"] = [ROLE_LABELS[r] for r in sorted(user_roles(self.request.user))]
         context["nav"] = nav(self.request)
-        context["map_config"] = map_config()
-        context["page_config"] = {**map_config(), **self.page_config()}
+        tiles = tile_config(self.request.user)
+        context["map_config"] = {**map_config(), **tiles}
+        context["page_config"] = {**map_config(), **tiles, **self.page_config()}
         return context
 
     def page_config(self) -> dict:
@@ -157,7 +172,7 @@ class Console(Page):
         from incidents.models import Status, Urgency
 
         return {**super().get_context_data(**kwargs), "statuses": Status.choices, "urgencies": Urgency.choices,
-                "pipes_config": pipes_config()}
+                "pipes_config": {**pipes_config(), **tile_config(self.request.user)}}
 
     def page_config(self) -> dict:
         from incidents.models import FINAL_STATUSES, Status, Urgency
@@ -241,7 +256,8 @@ def console_text() -> dict:
             "component": _("Component"), "valvesToClose": _("Valves to close:"),
             "customersCut": _("customers cut off:"), "nearestPipe": _("Nearest pipe:"),
             "noPipeNear": _("No pipe of that network in use within 30 m."),
-            "layerCells": _("Cells"), "layerDistricts": _("Districts"), "layerCases": _("Cases")}
+            "layerCells": _("Cells"), "layerDistricts": _("Districts"), "layerCases": _("Cases"),
+            "layerAllCases": _("All matching cases (vector tiles)")}
 
 
 def console_config(request) -> dict:

@@ -158,9 +158,11 @@ def test_the_grid_map_shows_the_census_from_a_readable_zoom(live_server, people,
         page.wait_for_function("() => window.cityGridCensus !== undefined")
         page.evaluate("([lat, lon]) => window.cityGridMap.setView([lat, lon], 14, {animate: false})", [lat, lon])
         page.wait_for_timeout(500)
-        assert page.evaluate("() => window.cityGridCensus.layer.getLayers().length") == 0  # too far out to read
+        assert page.evaluate("() => window.cityGridCensus.count()") == 0  # too far out to read
         page.evaluate("([lat, lon]) => window.cityGridMap.setView([lat, lon], 18, {animate: false})", [lat, lon])
-        page.wait_for_function("() => window.cityGridCensus.layer.getLayers().length === 2")
+        page.wait_for_function("() => window.cityGridCensus.count() === 2")  # drawn from the vector tiles
+        # The cells too, from theirs (at least the two around the hydrants).
+        page.wait_for_function("() => Object.keys(CityGrid.tiles.features(window.cityGridCells)).length >= 2")
         _click_at(page, lon, lat + 4 * METRE)
-        page.wait_for_selector(".component-popup")
+        page.wait_for_selector(".component-popup[data-loaded]")  # the names from the component's detail
         assert "消防栓1号" in page.inner_text(".component-popup") and "完好" in page.inner_text(".component-popup")

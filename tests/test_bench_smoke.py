@@ -218,3 +218,14 @@ def test_gazetteer(smoke_env):
         rf"^peak memory \(benchmark process\): {NUMBER} MB")
     assert as_int(generated[1]) >= 20_000 and as_int(speed[1]) == as_int(generated[1])
     assert float(rate[1]) >= 80 and float(rate[2]) >= 90  # the messy queries mostly find their address first
+def test_tiles(smoke_env):
+    text = run_bench("tiles", smoke_env)
+    data, cells15, *_ = figures(
+        text, rf"data: ({NUMBER}) cases \(({NUMBER}) open\), ({NUMBER}) components",
+        rf"tile cells z15: .* ({NUMBER}) bytes per tile",
+        *(rf"tile {layer} z18: p50 {NUMBER} ms, p95 {NUMBER} ms over 20 tiles; {NUMBER} bytes"
+          for layer in ("cells", "components", "pipes", "cases")),
+        rf"cells at zoom 16: GeoJSON p50 {NUMBER} ms, .* tiles p50 {NUMBER} ms",
+        rf"every open case of a zoom-12 view as clustered tiles: p50 {NUMBER} ms")
+    assert as_int(data[1]) == 5000 and as_int(data[3]) >= 5000
+    assert as_int(cells15[1]) > 0  # cells drawn from zoom 13, so a zoom-15 tile holds some

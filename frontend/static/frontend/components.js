@@ -13,17 +13,49 @@
              fillColor: CLASS_COLOURS[(p.subclass || "").slice(2, 4)] || "#777777", fillOpacity: 0.9,
              dashArray: p.status === "missing" || p.status === "abandoned" ? "2 2" : null };
   }
+  function popupHtml(p, names, labels, loading) {
+    // While the detail loads, no class or status code where a person reads: an ellipsis.
+    return '<div class="component-popup" data-component="' + C.esc(p.code) + '"' + (loading ? "" : " data-loaded") +
+      "><strong>" + C.esc(names[p.subclass] || (loading ? "…" : p.subclass)) + "</strong> " + C.esc(p.name || "") +
+      "<br>" + C.esc(p.code) + " · " + C.esc(labels[p.status] || (loading ? "…" : p.status)) + "</div>";
+  }
+  // From vector tiles (tiles.js), where the page has them: the view's census is never one heavy GeoJSON answer.
+  // A click opens the popup at once and fills in the class's and status's names from the component's detail.
+  function tiledLayer(map, url, template, options) {
+    // Above the overlays (a canvas of areas would take the clicks), below the markers; only the drawn shapes take
+    // pointer events, so the map under them stays clickable.
+    if (!map.getPane("census")) map.createPane("census").style.zIndex = 450;
+    var vg = C.tiles.layer(template, "components", { interactive: true, minZoom: options.minZoom, pane: "census",
+                                                     style: function (p) {
+      var s = style(p);
+      return p.shape === "point" ? L.extend(s, { fill: true }) : { color: s.fillColor, weight: 4, fill: p.shape === "area",
+                                                                   fillColor: s.fillColor, fillOpacity: 0.3 };
+    } }).addTo(map);
+    vg.on("click", function (e) {
+      var p = e.layer.properties;
+      var popup = L.popup().setLatLng(e.latlng).setContent(popupHtml(p, {}, {}, true)).openOn(map);
+      C.api(url + encodeURIComponent(p.code) + "/").then(function (r) {
+        if (!r.ok) return;
+        var names = {}, labels = {};
+        names[p.subclass] = r.data.subclass_name;
+        labels[p.status] = r.data.status_label;
+        popup.setContent(popupHtml(p, names, labels));
+      });
+      if (options.onClick) options.onClick({ properties: p });
+    });
+    return { layer: vg, refresh: function () { vg.redraw(); },
+             count: function () { return Object.keys(C.tiles.features(vg)).length; } };
+  }
   function componentLayer(map, url, datum, options) {
     options = options || {};
+    if (options.tiles) return tiledLayer(map, url, options.tiles, options);
     var names = {}, labels = {};
     var layer = L.geoJSON(null, {
       pointToLayer: function (f, latlng) { return L.circleMarker(latlng, style(f.properties)); },
       style: function (f) { var s = style(f.properties); return { color: s.fillColor, weight: 4 }; },
       onEachFeature: function (f, l) {
         var p = f.properties;
-        l.bindPopup('<div class="component-popup" data-component="' + C.esc(p.code) + '"><strong>' +
-          C.esc(names[p.subclass] || p.subclass) + "</strong> " + C.esc(p.name || "") + "<br>" + C.esc(p.code) + " · " +
-          C.esc(labels[p.status] || p.status) + "</div>");
+        l.bindPopup(popupHtml(p, names, labels));
         l.on("click", function () { if (options.onClick) options.onClick(f); });
       }
     }).addTo(map);
@@ -44,7 +76,7 @@
     }
     map.on("moveend", refresh);
     refresh();
-    return { layer: layer, refresh: refresh };
+    return { layer: layer, refresh: refresh, count: function () { return layer.getLayers().length; } };
   }
   C.componentLayer = componentLayer;
 })(window);

@@ -11,11 +11,33 @@
   window.cityGridMap = map;
   // No cluster animations: the list reloads on live events, and a reload during an animation breaks it.
   var clusters = L.markerClusterGroup({ maxClusterRadius: 50, spiderfyOnMaxZoom: true, animate: false }).addTo(map);
-  var cells = L.geoJSON(null, { style: { color: "#ff7f00", weight: 1, fillOpacity: 0.03 }, interactive: false }).addTo(map);
+  // The grid from the vector tiles where the page has them (tiles.js), otherwise as GeoJSON for the view.
+  var cellTiles = C.tiles && C.tiles.url(cfg, "cells"), cellStyle = { color: "#ff7f00", weight: 1, fillOpacity: 0.03 };
+  var cells = (cellTiles ? C.tiles.layer(cellTiles, "cells", { style: L.extend({ fill: true }, cellStyle), minZoom: 16 })
+    : L.geoJSON(null, { style: cellStyle, interactive: false })).addTo(map);
   var districts = L.geoJSON(null, { style: { color: "#0b3d63", weight: 2, fill: false }, interactive: false }).addTo(map);
   var unitLayer = L.layerGroup().addTo(map);
   var layerNames = {};
   layerNames[text.layerCells] = cells; layerNames[text.layerDistricts] = districts; layerNames[text.layerCases] = clusters;
+  // Every case the filters match, not only the list's first 500: from the vector tiles (counts per square below zoom
+  // 15, each case from it, a click opens it), an overlay to switch on.
+  var caseTiles = C.tiles && C.tiles.url(cfg, "cases"), allCases = null;
+  if (caseTiles) {
+    if (!map.getPane("caseTiles")) map.createPane("caseTiles").style.zIndex = 460;
+    allCases = C.tiles.layer(caseTiles + "?" + tileQuery(), "cases", { interactive: true, pane: "caseTiles",
+      style: function (p) {
+        var late = p.count ? p.overdue > 0 : p.overdue, n = p.count || 1;
+        return { radius: p.count ? Math.min(6 + Math.sqrt(n), 24) : 6, fill: true, fillOpacity: 0.7, weight: 1,
+                 color: "#fff", fillColor: late ? "#e31a1c" : (p.urgency === "emergency" || p.emergency ? "#ff7f00" : "#1f78b4") };
+      } });
+    allCases.on("click", function (e) {
+      var p = e.layer.properties;
+      if (p.number) open(p.number, false);
+      else map.setView(e.latlng, Math.min(map.getZoom() + 2, 18));
+    });
+    layerNames[text.layerAllCases] = allCases;
+    window.cityGridAllCases = allCases;
+  }
   window.cityGridLayers = L.control.layers(null, layerNames).addTo(map);  // sensors.js adds its layer
   var markers = {}, current = null;
 
@@ -53,6 +75,7 @@
   });
 
   function refreshCells() {
+    if (cellTiles) return;
     if (map.getZoom() < 16) { cells.clearLayers(); return; }
     var b = map.getBounds(), sw = datum.toStored(b.getSouthWest()), ne = datum.toStored(b.getNorthEast());
     C.api(cfg.apiCells + "?page_size=2000&zoom=" + map.getZoom() + "&bbox=" + [sw[0], sw[1], ne[0], ne[1]].join(",")).then(function (r) {
@@ -65,6 +88,11 @@
   map.on("moveend", refreshCells);
 
   // ---- the list and the markers
+  function tileQuery() {  // the filters, as the case list takes them (the tiles default to open cases too)
+    var form = new FormData($("filters")), params = new URLSearchParams();
+    form.forEach(function (v, k) { if (v) params.append(k, v); });
+    return params.toString();
+  }
   function query() {
     var form = new FormData($("filters")), params = new URLSearchParams();
     form.forEach(function (v, k) { if (v) params.append(k, v); });
@@ -102,6 +130,9 @@
     });
   }
   $("filters").addEventListener("change", load);
+  $("filters").addEventListener("change", function () {
+    if (allCases) allCases.setUrl(caseTiles + "?" + tileQuery());
+  });
   $("list").addEventListener("click", function (e) {
     var li = e.target.closest("[data-number]");
     if (li) open(li.dataset.number, true);

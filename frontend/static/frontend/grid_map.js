@@ -40,13 +40,19 @@
     if (layers.district.getLayers().length) map.fitBounds(layers.district.getBounds(), { maxZoom: 13 });
     el.dataset.ready = "1";
   });
-  var cells = L.geoJSON(null, { style: styles.cell, interactive: false }).addTo(map);
+  // Cells from the vector tiles where the page has them (tiles.js), otherwise as GeoJSON for the view.
+  var C = window.CityGrid, cellTiles = C.tiles && C.tiles.url(cfg, "cells");
+  var cells = (cellTiles ? C.tiles.layer(cellTiles, "cells", { style: L.extend({ fill: true }, styles.cell),
+                                                               minZoom: 15 })  // as the page says
+    : L.geoJSON(null, { style: styles.cell, interactive: false })).addTo(map);
+  window.cityGridCells = cells;
   L.control.layers(null, {
     "区/District": layers.district, "街道/Street": layers.street, "社区/Community": layers.community, "网格/Cell": cells
   }).addTo(map);
 
   var loadingCells = null;
   function refreshCells() {
+    if (cellTiles) return;
     if (map.getZoom() < 15) { cells.clearLayers(); return; }
     var b = map.getBounds(), sw = datum.toStored(b.getSouthWest()), ne = datum.toStored(b.getNorthEast());
     var url = el.dataset.apiCells + "?page_size=2000&zoom=" + map.getZoom() + "&bbox=" + [sw[0], sw[1], ne[0], ne[1]].join(",");
@@ -85,6 +91,7 @@
   });
   // The census components, from a zoom where they are readable, for those who may read them.
   if (cfg.apiComponents && window.CityGrid && window.CityGrid.componentLayer) {
-    window.cityGridCensus = window.CityGrid.componentLayer(map, cfg.apiComponents, datum);
+    window.cityGridCensus = window.CityGrid.componentLayer(map, cfg.apiComponents, datum, {
+      tiles: C.tiles && C.tiles.url(cfg, "components"), minZoom: cfg.tileMinZoom && cfg.tileMinZoom.components });
   }
 })();

@@ -27,7 +27,8 @@
       });
     }
   }).addTo(map);
-  C.componentLayer(map, cfg.apiComponents, datum);
+  window.cityGridCensus = C.componentLayer(map, cfg.apiComponents, datum, {
+    tiles: C.tiles && C.tiles.url(cfg, "components"), minZoom: cfg.tileMinZoom && cfg.tileMinZoom.components });
   var view = 0;  // the latest view asked for: an answer for an earlier one (the map moved meanwhile) is dropped
   function refresh() {
     var b = map.getBounds(), sw = datum.toStored(b.getSouthWest()), ne = datum.toStored(b.getNorthEast());
