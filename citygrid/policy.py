@@ -172,6 +172,22 @@ POLICIES: dict[str, Policy] = {
     "monitoring:alarm-summary": Policy(_r(roles.LEADER, roles.DISPATCHER), objects="alarms of the user's sensors"),
     "monitoring:reading-batch": Policy(frozenset(), PUBLIC, "readings from a gateway with its own key (Authorization: "
                                        "Gateway), for its bureau's sensors only; no user"),
+    # Open map services (ogc): OGC API – Features. The grid and the published cases are public (rate-limited per
+    # address); the census and the pipes need a reader's role (an API token) and are filtered by his scope.
+    "ogc:landing": Policy(PUBLIC, objects="the service's description"),
+    "ogc:openapi": Policy(PUBLIC, objects="the OpenAPI document of the collections the caller may read"),
+    "ogc:conformance": Policy(PUBLIC),
+    "ogc:collections": Policy(PUBLIC, objects="the collections the caller may read"),
+    **{f"ogc:{name}": Policy(PUBLIC, objects="the grid; published cases as Open311 shows them",
+                             scope=PUBLIC_OBJECTS)
+       for name in ("collection", "queryables", "schema", "items", "item")},
+    **{f"ogc:components{suffix}": Policy(ASSET_READERS, objects="visible components (assets.scoping)")
+       for suffix in ("", "-queryables", "-schema", "-items")},
+    "ogc:components-item": Policy(ASSET_READERS, objects="a visible component", scope="component"),
+    **{f"ogc:pipes{suffix}": Policy(PIPE_READERS, objects="visible pipe segments (assets.scoping)")
+       for suffix in ("", "-queryables", "-schema", "-items")},
+    "ogc:pipes-item": Policy(PIPE_READERS, objects="a visible pipe segment", scope="segment"),
+    "datums:convert": Policy(ANY_ROLE, ANY_ROLE, "no data: points converted between datums"),
 }
 # Open311 is public by the GeoReport specification; every admin page is the admin site's.
 PREFIX_POLICIES: dict[str, Policy] = {

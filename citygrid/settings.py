@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "dispatch",
     "monitoring",
     "frontend",
+    "ogc",
 ]
 
 MIDDLEWARE = [
@@ -442,3 +443,14 @@ READINGS_RAW_DAYS = int(os.environ.get("READINGS_RAW_DAYS", "400"))  # raw readi
 SENSOR_SILENT_INTERVALS = int(os.environ.get("SENSOR_SILENT_INTERVALS", "5"))  # missed intervals → maintenance case
 SENSOR_FLAPPING_EPISODES = int(os.environ.get("SENSOR_FLAPPING_EPISODES", "4"))  # episodes in the window → flapping
 SENSOR_FLAPPING_WINDOW_S = int(os.environ.get("SENSOR_FLAPPING_WINDOW_S", "3600"))
+
+# Open map services (ogc): OGC API – Features under /ogc/ (pygeoapi) and datum conversion under /api/datums/.
+OGC_TITLE = os.environ.get("OGC_TITLE", "湘潭市城市网格化管理开放地图服务")
+OGC_BASE_URL = os.environ.get("OGC_BASE_URL", "").rstrip("/")  # e.g. https://city.example/ogc; else the request's
+OGC_EXTENT = (112.4, 27.2, 113.4, 28.3)  # the collections' spatial extent (CRS84), around the city
+OGC_DEFAULT_ITEMS = int(os.environ.get("OGC_DEFAULT_ITEMS", "100"))
+OGC_MAX_ITEMS = int(os.environ.get("OGC_MAX_ITEMS", "1000"))
+OGC_PUBLIC_RATE = os.environ.get("OGC_PUBLIC_RATE", "300/m")  # public collections, per address
+DATUM_MAX_POINTS = int(os.environ.get("DATUM_MAX_POINTS", "10000"))
+# pygeoapi logs every request's parameters at INFO and WARNING; its errors still show.
+LOGGING["loggers"] = {**LOGGING.get("loggers", {}), "pygeoapi": {"level": "ERROR"}}

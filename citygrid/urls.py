@@ -27,6 +27,8 @@ urlpatterns = [
     path("api/monitoring/", include("monitoring.urls")),
     path("open311/", include("incidents.open311_urls")),
     path("public/api/", include("incidents.public_urls")),
+    path("api/datums/", include("ogc.datum_urls")),
+    path("ogc/", include("ogc.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     path("", include("frontend.urls")),
