@@ -7,9 +7,12 @@ the same middleware, and the public's requests are rate-limited per address (OGC
 answers with the configuration of the collections this caller may read, and the restricted collections' rows
 are filtered by the caller's scope (ogc.providers). Only GET (and HEAD): nothing here is writable."""
 
+from functools import lru_cache
+
 import pygeoapi.api as core
 import pygeoapi.api.itemtypes as itemtypes
 from django.conf import settings
+from django.db import connection
 from django.http import HttpResponse, JsonResponse
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -21,6 +24,23 @@ from citygrid.policy import PUBLIC, PolicyPermission, allows, policy_for
 from . import config
 from .providers import current_user
 from .service import api_for
+
+# The items' query parameters pygeoapi answers (Part 1 core, Part 2 CRS, Part 3 queryables) besides the
+# collection's own properties; anything else is a 400 (Part 1, /req/core/query-param-unknown) rather than
+# silently ignored — a misspelt filter must not return the whole collection.
+ITEM_PARAMETERS = frozenset({"bbox", "bbox-crs", "crs", "f", "lang", "limit", "offset", "resulttype", "datetime",
+                             "sortby", "properties", "skipGeometry", "q", "filter", "filter-lang", "filter-crs"})
+
+
+@lru_cache(maxsize=16)
+def _columns(view: str) -> frozenset[str]:
+    with connection.cursor() as cursor:
+        return frozenset(c.name for c in connection.introspection.get_table_description(cursor, view))
+
+
+def unknown_parameters(collection: str, params) -> list[str]:
+    known = ITEM_PARAMETERS | (_columns(config.BY_NAME[collection].view) - {"geom"})
+    return sorted(set(params) - known)
 
 
 def collections_for(user) -> tuple[str, ...]:
@@ -47,6 +67,12 @@ class OgcView(APIView):
         api = api_for(base_url(django_request), collections_for(request.user))
         api_request = APIRequest.from_django(django_request, api.locales)
         args = [a for a in (self.collection or collection, code or item) if a]
+        if type(self).operation is itemtypes.get_collection_items:
+            unknown = unknown_parameters(args[0], request.query_params)
+            if unknown:
+                return JsonResponse({"code": "InvalidParameterValue", "description": _(
+                    "Unknown query parameter: %(names)s.") % {"names": ", ".join(unknown)}}, status=400,
+                    json_dumps_params={"ensure_ascii": False})
         if not api_request.is_valid():
             headers, status, content = api.get_format_exception(api_request)
         else:
