@@ -177,6 +177,7 @@ POLICIES: dict[str, Policy] = {
     "ogc:landing": Policy(PUBLIC, objects="the service's description"),
     "ogc:openapi": Policy(PUBLIC, objects="the OpenAPI document of the collections the caller may read"),
     "ogc:conformance": Policy(PUBLIC),
+    "ogc:static": Policy(PUBLIC, objects="pygeoapi's stylesheet and images", scope=PUBLIC_OBJECTS),
     "ogc:collections": Policy(PUBLIC, objects="the collections the caller may read"),
     **{f"ogc:{name}": Policy(PUBLIC, objects="the grid; published cases as Open311 shows them",
                              scope=PUBLIC_OBJECTS)

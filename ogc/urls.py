@@ -24,6 +24,7 @@ urlpatterns = [
     path("openapi", views.openapi, name="openapi"),
     path("conformance", views.conformance, name="conformance"),
     path("collections", views.collections, name="collections"),
+    path("static/<path:path>", views.static, name="static"),
     path("collections/<public_collection:collection>", views.collections, name="collection"),
     path("collections/<public_collection:collection>/queryables", views.queryables, name="queryables"),
     path("collections/<public_collection:collection>/schema", views.schema, name="schema"),

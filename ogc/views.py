@@ -107,3 +107,15 @@ schema = view(core.get_collection_schema)
 queryables = view(itemtypes.get_collection_queryables)
 items = view(itemtypes.get_collection_items)
 item = view(itemtypes.get_collection_item)
+
+
+def static(request, path: str):
+    """pygeoapi's stylesheet and images for its HTML pages (files of the installed package, nothing else)."""
+    from pathlib import Path
+
+    import pygeoapi
+    from django.views.static import serve
+
+    if request.method not in ("GET", "HEAD"):
+        return HttpResponse(status=405)
+    return serve(request, path, document_root=str(Path(pygeoapi.__file__).parent / "static"))
