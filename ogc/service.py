@@ -19,5 +19,11 @@ itemtypes.CONFORMANCE_CLASSES_FEATURES[:] = [c for c in itemtypes.CONFORMANCE_CL
 
 @lru_cache(maxsize=32)
 def api_for(base_url: str, names: tuple[str, ...]) -> API:
-    cfg = config.build(base_url, names)
-    return API(cfg, get_oas(cfg, fail_on_invalid_collection=False))
+    """The OpenAPI document is attached when first asked for (openapi_document): generating it reads every
+    collection's columns and takes seconds, which no other request should wait for."""
+    return API(config.build(base_url, names), None)
+
+
+@lru_cache(maxsize=32)
+def openapi_document(base_url: str, names: tuple[str, ...]) -> dict:
+    return get_oas(config.build(base_url, names), fail_on_invalid_collection=False)

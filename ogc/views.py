@@ -23,7 +23,7 @@ from citygrid.policy import PUBLIC, PolicyPermission, allows, policy_for
 
 from . import config
 from .providers import current_user
-from .service import api_for
+from .service import api_for, openapi_document
 
 # The items' query parameters pygeoapi answers (Part 1 core, Part 2 CRS, Part 3 queryables) besides the
 # collection's own properties; anything else is a 400 (Part 1, /req/core/query-param-unknown) rather than
@@ -64,7 +64,10 @@ class OgcView(APIView):
         if policy_for(request.resolver_match.view_name).read == PUBLIC and _limited(django_request):
             return JsonResponse({"code": "TooManyRequests", "description": _("Too many requests; wait a minute.")},
                                 status=429, json_dumps_params={"ensure_ascii": False})
-        api = api_for(base_url(django_request), collections_for(request.user))
+        base, names = base_url(django_request), collections_for(request.user)
+        api = api_for(base, names)
+        if type(self).operation is core.openapi_:
+            api.openapi = openapi_document(base, names)
         api_request = APIRequest.from_django(django_request, api.locales)
         args = [a for a in (self.collection or collection, code or item) if a]
         if type(self).operation is itemtypes.get_collection_items:
