@@ -7,6 +7,7 @@ the asked CRS, bbox-crs); the public cases are held to the publication rule (the
 restricted collections to the caller's scope, as the API's."""
 
 import json
+import subprocess
 from datetime import timedelta
 from urllib.parse import parse_qs, urlparse
 
@@ -316,6 +317,10 @@ def test_owslib_reads_every_collection_pages_and_filters(people):
         # the client's token did not leak into the next anonymous one
         with pytest.raises(RuntimeError):
             _features(url).collection_items("components")
+        # GDAL's OGC API – Features driver (as ogr2ogr and many GIS read it) finds the layers and counts them
+        listing = subprocess.run(["ogrinfo", "-ro", "-so", f"OAPIF:{url.rstrip('/')}", "cells"], capture_output=True,
+                                 text=True, timeout=120)
+        assert f"Feature Count: {len(expected['cells'])}" in listing.stdout, listing.stdout + listing.stderr
 
 
 # --- Datums as a service ---------------------------------------------------------------------------------------
