@@ -6,6 +6,9 @@ import math
 
 from django.conf import settings
 from django.utils.translation import gettext as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -57,10 +60,24 @@ def _points(raw, errors: dict) -> list[tuple[float, float]]:
     return points
 
 
+_DATUM = serializers.ChoiceField(choices=DATUMS)
+_POINTS = serializers.ListField(child=serializers.ListField(child=serializers.FloatField(), min_length=2,
+                                                            max_length=2), min_length=1)
+_ANSWER = inline_serializer("DatumConversion", {"from": _DATUM, "to": _DATUM, "points": _POINTS,
+                                                "error_bound_m": serializers.FloatField()})
+
+
 class Convert(APIView):
+    @extend_schema(parameters=[OpenApiParameter("from", OpenApiTypes.STR, enum=list(DATUMS), required=True),
+                               OpenApiParameter("to", OpenApiTypes.STR, enum=list(DATUMS), required=True),
+                               OpenApiParameter("points", OpenApiTypes.STR, required=True,
+                                                description="lon,lat;lon,lat…")],
+                   responses={200: _ANSWER})
     def get(self, request):
         return self._answer(request.query_params)
 
+    @extend_schema(request=inline_serializer("DatumPoints", {"from": _DATUM, "to": _DATUM, "points": _POINTS}),
+                   responses={200: _ANSWER})
     def post(self, request):
         if not isinstance(request.data, dict):
             raise ValidationError({"points": [_("Send a JSON object with from, to and points.")]})

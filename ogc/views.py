@@ -56,6 +56,7 @@ def base_url(request) -> str:
 class OgcView(APIView):
     permission_classes = [PolicyPermission]  # public URLs let anyone through; the rest need a reader's role
     http_method_names = ["get", "head", "options"]
+    schema = None  # described by its own OpenAPI document (/ogc/openapi), not the staff API's
     operation = None  # a pygeoapi handler (api, request, *args)
     collection = ""  # the restricted collection a fixed URL serves
 

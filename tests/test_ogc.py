@@ -172,6 +172,9 @@ def test_public_cases_are_what_the_publication_rule_shows(client, world):
     assert "13800000000" not in json.dumps(body, ensure_ascii=False)
     assert "雨湖路 88 号" not in json.dumps(body, ensure_ascii=False)
     assert features[world["cases"]["street"].number]["properties"]["precision"] == "street"
+    # an unpublished case is not found by its number either, as on Open311
+    assert _get(client, f"/ogc/collections/cases/items/{world['cases']['hidden'].number}")[0].status_code == 404
+    assert _get(client, f"/ogc/collections/cases/items/{world['cases']['cell'].number}")[0].status_code == 200
 
 
 def test_cases_by_datetime_and_property(client, world):
