@@ -447,7 +447,7 @@ SENSOR_FLAPPING_WINDOW_S = int(os.environ.get("SENSOR_FLAPPING_WINDOW_S", "3600"
 # Open map services (ogc): OGC API – Features under /ogc/ (pygeoapi) and datum conversion under /api/datums/.
 OGC_TITLE = os.environ.get("OGC_TITLE", "湘潭市城市网格化管理开放地图服务")
 OGC_BASE_URL = os.environ.get("OGC_BASE_URL", "").rstrip("/")  # e.g. https://city.example/ogc; else the request's
-OGC_EXTENT = (112.4, 27.2, 113.4, 28.3)  # the collections' spatial extent (CRS84), around the city
+OGC_EXTENT = (112.4, 27.2, 113.4, 28.3)  # the collections' extent (CRS84) until the city's boundary is imported
 OGC_DEFAULT_ITEMS = int(os.environ.get("OGC_DEFAULT_ITEMS", "100"))
 OGC_MAX_ITEMS = int(os.environ.get("OGC_MAX_ITEMS", "1000"))
 OGC_PUBLIC_RATE = os.environ.get("OGC_PUBLIC_RATE", "300/m")  # public collections, per address

@@ -78,7 +78,17 @@ def _connection() -> dict:
     return data
 
 
-def _resource(c: Collection) -> dict:
+def _extent() -> list[float]:
+    """The city's bounding box (CRS84), which GIS clients zoom to; OGC_EXTENT before any boundary is imported."""
+    from django.contrib.gis.db.models import Extent
+
+    from grids.models import Area, Level
+
+    found = Area.objects.filter(level=Level.CITY).aggregate(extent=Extent("geom"))["extent"]
+    return [round(v, 6) for v in found] if found else list(settings.OGC_EXTENT)
+
+
+def _resource(c: Collection, bbox: list[float]) -> dict:
     provider = {
         "type": "feature",
         "name": "ogc.providers.CityProvider",
@@ -94,14 +104,13 @@ def _resource(c: Collection) -> dict:
         provider["time_field"] = c.time_field
     if c.scope:
         provider["scope"] = c.scope
-    bbox = settings.OGC_EXTENT
     return {
         "type": "collection",
         "title": {"en": c.title, "zh": c.title_zh},
         "description": {"en": c.description, "zh": c.title_zh},
         "keywords": list(c.keywords),
         "links": [],
-        "extents": {"spatial": {"bbox": list(bbox), "crs": CRS84}},
+        "extents": {"spatial": {"bbox": bbox, "crs": CRS84}},
         "providers": [provider],
     }
 
@@ -109,6 +118,7 @@ def _resource(c: Collection) -> dict:
 @lru_cache(maxsize=64)
 def build(base_url: str, names: tuple[str, ...]) -> dict:
     """The configuration serving `names` at `base_url` (e.g. https://city.example/ogc)."""
+    bbox = _extent()
     return {
         "server": {
             "bind": {"host": "0.0.0.0", "port": 0},  # served by Django, not pygeoapi's own server
@@ -119,8 +129,8 @@ def build(base_url: str, names: tuple[str, ...]) -> dict:
             "limits": {"default_items": settings.OGC_DEFAULT_ITEMS, "max_items": settings.OGC_MAX_ITEMS},
             "map": {"url": settings.TILE_URL, "attribution": settings.TILE_ATTRIBUTION},
             "pretty_print": False,
-            "templates": {"path": str(settings.BASE_DIR / "ogc" / "templates" / "pygeoapi"),
-                          "static": str(settings.BASE_DIR / "ogc" / "static")},
+            # our page frame first (ogc/templates/pygeoapi/_base.html), pygeoapi's own templates behind it
+            "templates": {"path": str(settings.BASE_DIR / "ogc" / "templates" / "pygeoapi")},
         },
         "logging": {"level": "ERROR"},
         "metadata": {
@@ -140,5 +150,5 @@ def build(base_url: str, names: tuple[str, ...]) -> dict:
                         "postalcode": "", "country": "China", "phone": "", "fax": "", "email": "", "url": base_url,
                         "hours": "", "instructions": "", "role": "pointOfContact"},
         },
-        "resources": {name: _resource(BY_NAME[name]) for name in names},
+        "resources": {name: _resource(BY_NAME[name], bbox) for name in names},
     }
