@@ -46,6 +46,9 @@ TABLE_GRANTS: dict[str, frozenset[str]] = {
     "django_migrations": READ_ONLY,  # migrations run as the owner
     "django_content_type": READ_ONLY,  # content types and permissions are created by migrate (as the owner)
     "auth_permission": READ_ONLY,
+    # OGC API – Features reads these views (ogc/migrations): a simple view is updatable, so read-only
+    **{view: READ_ONLY for view in ("ogc_district", "ogc_street", "ogc_community", "ogc_cell", "ogc_component",
+                                    "ogc_pipe", "ogc_public_case")},
 }
 SEQUENCE_GRANTS = frozenset({"USAGE"})  # nextval (the case numbers); identity columns need only INSERT
 BACKUP_GRANTS = frozenset({"SELECT"})  # tables and sequences alike: what pg_dump reads

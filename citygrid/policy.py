@@ -227,6 +227,23 @@ POLICIES: dict[str, Policy] = {
                           replica=True),
     "tiles:cases": Policy(ANY_ROLE, objects="cases in the tile, scoped and filtered as the case list "
                           "(incidents.scoping)", scope=EVERYONE, replica=True),
+    # Open map services (ogc): OGC API – Features. The grid and the published cases are public (rate-limited per
+    # address); the census and the pipes need a reader's role (an API token) and are filtered by his scope.
+    "ogc:landing": Policy(PUBLIC, objects="the service's description"),
+    "ogc:openapi": Policy(PUBLIC, objects="the OpenAPI document of the collections the caller may read"),
+    "ogc:conformance": Policy(PUBLIC),
+    "ogc:static": Policy(PUBLIC, objects="pygeoapi's stylesheet and images", scope=PUBLIC_OBJECTS),
+    "ogc:collections": Policy(PUBLIC, objects="the collections the caller may read"),
+    **{f"ogc:{name}": Policy(PUBLIC, objects="the grid; published cases as Open311 shows them",
+                             scope=PUBLIC_OBJECTS)
+       for name in ("collection", "queryables", "schema", "items", "item")},
+    **{f"ogc:components{suffix}": Policy(ASSET_READERS, objects="visible components (assets.scoping)")
+       for suffix in ("", "-queryables", "-schema", "-items")},
+    "ogc:components-item": Policy(ASSET_READERS, objects="a visible component", scope="component"),
+    **{f"ogc:pipes{suffix}": Policy(PIPE_READERS, objects="visible pipe segments (assets.scoping)")
+       for suffix in ("", "-queryables", "-schema", "-items")},
+    "ogc:pipes-item": Policy(PIPE_READERS, objects="a visible pipe segment", scope="segment"),
+    "datums:convert": Policy(ANY_ROLE, ANY_ROLE, "no data: points converted between datums"),
 }
 # Open311 is public by the GeoReport specification; every admin page is the admin site's.
 PREFIX_POLICIES: dict[str, Policy] = {

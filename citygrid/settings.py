@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "gazetteer",
     "tiles",
     "frontend",
+    "ogc",
 ]
 
 MIDDLEWARE = [
@@ -462,3 +463,13 @@ SENSOR_FLAPPING_WINDOW_S = int(os.environ.get("SENSOR_FLAPPING_WINDOW_S", "3600"
 GAZETTEER_REVERSE_MAX_M = float(os.environ.get("GAZETTEER_REVERSE_MAX_M", "500"))
 PUBLIC_GEOCODE_RATE = os.environ.get("PUBLIC_GEOCODE_RATE", "60/m")
 GAZETTEER_PREFIXES = env_list("GAZETTEER_PREFIXES", "中国,湖南省,湖南,湘潭市,湘潭")
+# Open map services (ogc): OGC API – Features under /ogc/ (pygeoapi) and datum conversion under /api/datums/.
+OGC_TITLE = os.environ.get("OGC_TITLE", "湘潭市城市网格化管理开放地图服务")
+OGC_BASE_URL = os.environ.get("OGC_BASE_URL", "").rstrip("/")  # e.g. https://city.example/ogc; else the request's
+OGC_EXTENT = (112.4, 27.2, 113.4, 28.3)  # the collections' extent (CRS84) until the city's boundary is imported
+OGC_DEFAULT_ITEMS = int(os.environ.get("OGC_DEFAULT_ITEMS", "100"))
+OGC_MAX_ITEMS = int(os.environ.get("OGC_MAX_ITEMS", "1000"))
+OGC_PUBLIC_RATE = os.environ.get("OGC_PUBLIC_RATE", "300/m")  # public collections, per address
+DATUM_MAX_POINTS = int(os.environ.get("DATUM_MAX_POINTS", "10000"))
+# pygeoapi logs every request's parameters at INFO and WARNING; its errors still show.
+LOGGING["loggers"] = {**LOGGING.get("loggers", {}), "pygeoapi": {"level": "ERROR"}}

@@ -32,6 +32,8 @@ urlpatterns = [
     path("public/warnings/", include("alerts.public_urls")),
     path("api/gazetteer/", include("gazetteer.urls")),
     path("public/api/gazetteer/", include("gazetteer.public_urls")),
+    path("api/datums/", include("ogc.datum_urls")),
+    path("ogc/", include("ogc.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     path("tiles/", include("tiles.urls")),

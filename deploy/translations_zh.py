@@ -1436,6 +1436,15 @@ ZH = {
     "an address, a landmark, a street, community or cell code — or click the map":
         "地址、地标、街道、社区或网格编码——或在地图上点击",
     "e.g. 建设路12号, 和平社区 or 城正街": "如 建设路12号、和平社区 或 城正街",
+    # Open map services (ogc, issue 18): OGC API – Features and datum conversion
+    "Open map services": "开放地图服务",
+    "Too many requests; wait a minute.": "请求过于频繁，请稍候一分钟再试。",
+    "Unknown query parameter: %(names)s.": "未知的查询参数：%(names)s。",
+    "Give one of: %(datums)s.": "请给出其中之一：%(datums)s。",
+    "Give at least one point as lon,lat.": "请至少给出一个点（经度,纬度）。",
+    "At most %(n)d points in one request.": "一次请求最多 %(n)d 个点。",
+    "Point %(i)d is not a longitude,latitude pair in range.": "第 %(i)d 个点不是有效范围内的经度,纬度。",
+    "Send a JSON object with from, to and points.": "请发送包含 from、to 和 points 的 JSON 对象。",
 }
 
 

@@ -92,6 +92,14 @@ def test_regridding_one_community_leaves_old_cases_where_they_were(people):
     # Lattice squares: only the active generation's answer by arithmetic.
     assert not LatticeSquare.objects.filter(cell=old_cell, active=True).exists()
     assert LatticeSquare.objects.filter(cell__community=a, cell__is_current=True, active=True).exists()
+    # The open map services (OGC API – Features) serve the current generation: each code names one feature.
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        cur.execute("SELECT count(*), count(DISTINCT code) FROM ogc_cell WHERE community_code = %s", [A])
+        assert cur.fetchone() == (new_count, new_count)
+        cur.execute("SELECT count(*) FROM ogc_community WHERE code = %s", [A])
+        assert cur.fetchone() == (1,)
 
 
 def test_evaluation_over_a_span_counts_each_case_where_it_was(people):
