@@ -65,7 +65,7 @@ def incident_row(i: Incident) -> dict:
 class IncidentList(APIView):
     """GET: the incidents the user sees (?status=open|ended|all, ?drill=0|1); POST: open one (dispatchers)."""
 
-    @extend_schema(responses=OpenApiTypes.OBJECT)
+    @extend_schema(responses=OpenApiTypes.OBJECT, operation_id="emergency_incidents_list")
     def get(self, request):
         qs = visible_incidents(request.user).select_related("event_type", "headquarters")
         which = request.query_params.get("status", "all")
@@ -79,7 +79,7 @@ class IncidentList(APIView):
             qs = qs.filter(drill=request.query_params["drill"] == "1")
         return Response({"results": [incident_row(i) for i in qs.order_by("-created_at")[:200]]})
 
-    @extend_schema(request=OpenInput, responses={201: OpenApiTypes.OBJECT})
+    @extend_schema(request=OpenInput, responses={201: OpenApiTypes.OBJECT}, operation_id="emergency_incidents_open")
     def post(self, request):
         data = OpenInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -104,7 +104,7 @@ class IncidentList(APIView):
 
 
 class IncidentDetail(APIView):
-    @extend_schema(responses=OpenApiTypes.OBJECT)
+    @extend_schema(responses=OpenApiTypes.OBJECT, operation_id="emergency_incident_detail")
     def get(self, request, number: str):
         incident = scoped_object(request)
         return Response({**board.incident_summary(incident), "area": json.loads(incident.area.geojson),
@@ -129,7 +129,7 @@ class IncidentAction(APIView):
     """POST /api/emergency/incidents/{number}/{action}/: `level` {level, reason}; `activate` {plan?: code};
     `status` {status, note?}; `end` {note}; `area` {area: GeoJSON}; `add-case` {case}; `mobilise` {resource, note}."""
 
-    @extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
+    @extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT, operation_id="emergency_incident_action")
     def post(self, request, number: str, action: str):
         if action not in ACTIONS:
             raise ValidationError({"action": [_("Unknown action.")]})
