@@ -153,16 +153,18 @@ def test_evaluation_and_bulletin(smoke_env):
     assert as_int(cell[1]) > 1000  # the cells of 3,000 cases, ranked
 
 
-def test_sensors_through_mosquitto_with_an_ingest_restart(smoke_env):
+def test_sensors_through_mosquitto_with_an_ingest_and_a_broker_restart(smoke_env):
     text = run_bench("sensors", smoke_env)
-    _, sent, alarms, _, _ = figures(
+    _, sent, cpu, alarms, _, _ = figures(
         text, rf"^ingest: ({NUMBER}) readings of ({NUMBER}) sensors from \d+ publishers, the ingest restarted once "
-              r"in the middle$",
+              r"in the middle and the broker once$",
         rf"^  sent ({NUMBER}), stored ({NUMBER}): (\d+) lost, (\d+) duplicated; minute rollups count ({NUMBER})",
+        rf"^  CPU per reading .*; ({NUMBER}) µs in all, so two idle cores would carry about ({NUMBER}) readings/s",
         rf"^alarm → case in the feed: (\d+) alarms, p50 {NUMBER} ms, p95 ({NUMBER}) ms",
         rf"^storage \(vacuumed\): ({NUMBER}) bytes per raw reading",
         rf"^total {NUMBER} s, peak memory of this process {NUMBER} MB")
     assert as_int(sent[1]) == as_int(sent[2]) == as_int(sent[5]) > 0 and sent[3] == sent[4] == "0"
+    assert as_int(cpu[1]) > 0 and as_int(cpu[2]) > 0
     assert as_int(alarms[1]) > 0
 
 
