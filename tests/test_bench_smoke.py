@@ -207,7 +207,8 @@ def test_emergency_board(smoke_env):
         rf"^incident board data \(HTTP, 2 workers, 4 clients\): p50 ({NUMBER}) ms, p95 ({NUMBER}) ms over 20 requests",
         rf"^incident board data \(HTTP, one client at a time\): p50 {NUMBER} ms",
         rf"^peak memory \(benchmark process\): {NUMBER} MB")
-    assert as_int(summary[1]) >= 1000 and as_int(summary[2]) == 100 and as_int(summary[3]) == 6
+    # At least what it generated: the dispatch and soak benchmarks before it share the smoke database's units.
+    assert as_int(summary[1]) >= 1000 and as_int(summary[2]) >= 100 and as_int(summary[3]) == 6
     assert float(http[1]) <= float(http[2])
 def test_gazetteer(smoke_env):
     text = run_bench("gazetteer", smoke_env)
@@ -220,6 +221,8 @@ def test_gazetteer(smoke_env):
         rf"^peak memory \(benchmark process\): {NUMBER} MB")
     assert as_int(generated[1]) >= 20_000 and as_int(speed[1]) == as_int(generated[1])
     assert float(rate[1]) >= 80 and float(rate[2]) >= 90  # the messy queries mostly find their address first
+
+
 def test_tiles(smoke_env):
     text = run_bench("tiles", smoke_env)
     data, cells15, *_ = figures(
@@ -229,5 +232,6 @@ def test_tiles(smoke_env):
           for layer in ("cells", "components", "pipes", "cases")),
         rf"cells at zoom 16: GeoJSON p50 {NUMBER} ms, .* tiles p50 {NUMBER} ms",
         rf"every open case of a zoom-12 view as clustered tiles: p50 {NUMBER} ms")
-    assert as_int(data[1]) == 5000 and as_int(data[3]) >= 5000
+    # At least what it generated: the benchmarks before it in this module share the smoke database and add cases.
+    assert as_int(data[1]) >= 5000 and as_int(data[3]) >= 5000
     assert as_int(cells15[1]) > 0  # cells drawn from zoom 13, so a zoom-15 tile holds some
