@@ -26,7 +26,8 @@ NAV = (("frontend:map", gettext_lazy("Grid map")), ("frontend:inspector", gettex
        ("frontend:console", gettext_lazy("Command console")), ("frontend:hotline", gettext_lazy("Hotline desk")),
        ("frontend:dashboard", gettext_lazy("Dashboard")), ("frontend:bulletin", gettext_lazy("Bulletin")),
        ("audit-trail", gettext_lazy("Audit trail")), ("frontend:bureau", gettext_lazy("Bureau workbench")),
-       ("frontend:unit", gettext_lazy("Crew")), ("frontend:warnings", gettext_lazy("Early warning")))
+       ("frontend:unit", gettext_lazy("Crew")), ("frontend:emergency", gettext_lazy("Emergencies")),
+       ("frontend:warnings", gettext_lazy("Early warning")))
 
 
 def map_config() -> dict:
@@ -673,7 +674,6 @@ class PublicWarnings(PublicPage):
                          "issuer": _("Issued by"), "instruction": _("What to do"), "cap": _("CAP document")}}
 # ---- Emergency command (issue 17) --------------------------------------------------------------------------
 
-NAV += (("frontend:emergency", gettext_lazy("Emergencies")),)
 
 
 def incident_task_config(request) -> dict:
