@@ -5,6 +5,7 @@ from django.conf import settings
 from django.http import HttpRequest, JsonResponse
 from django.utils.translation import gettext as _
 from django_ratelimit.core import is_ratelimited
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
@@ -32,7 +33,8 @@ class Geocode(APIView):
     """Candidates for an address as typed or said (typos, 号院/栋, full-width digits, no district), best first,
     each with a score in [0, 1]."""
 
-    @extend_schema(parameters=[GeocodeQuery], responses={200: OpenApiResponse(description="candidates")})
+    @extend_schema(parameters=[GeocodeQuery],
+                   responses={200: OpenApiResponse(OpenApiTypes.OBJECT, description="candidates")})
     def get(self, request):
         params = GeocodeQuery(data=request.query_params)
         params.is_valid(raise_exception=True)
@@ -44,8 +46,9 @@ class Reverse(APIView):
     """The nearest door number to a point, its road, and the distance in metres."""
 
     @extend_schema(parameters=[ReverseQuery],
-                   responses={200: OpenApiResponse(description="the nearest door number"),
-                              404: OpenApiResponse(description="no door number within GAZETTEER_REVERSE_MAX_M")})
+                   responses={200: OpenApiResponse(OpenApiTypes.OBJECT, description="the nearest door number"),
+                              404: OpenApiResponse(OpenApiTypes.OBJECT,
+                                                   description="no door number within GAZETTEER_REVERSE_MAX_M")})
     def get(self, request):
         params = ReverseQuery(data=request.query_params)
         params.is_valid(raise_exception=True)
