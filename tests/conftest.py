@@ -236,12 +236,41 @@ def mqtt_broker(tmp_path_factory):
             broker.stop(directory)
 
 
+def _renew_ingest_session(mqtt_broker: dict) -> None:
+    """The broker is the session's, the ingest's persistent session each test's own: what an earlier test
+    published and no ingest took (a reading to a sensor code that comes back, with another id, in the next
+    test's registry) would otherwise be delivered into this test. A clean-session connection under the ingest's
+    client id discards the old session; then it is opened afresh, as `mqtt_broker start` opens it."""
+    import threading
+
+    import paho.mqtt.client as mqtt
+    from django.conf import settings
+
+    from monitoring import broker
+    from monitoring.ingest import MqttIngest
+
+    connected = threading.Event()
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=MqttIngest.CLIENT_ID, clean_session=True,
+                         protocol=mqtt.MQTTv311)
+    client.username_pw_set(settings.MQTT_INGEST_USER, broker.ingest_password(mqtt_broker["dir"]))
+    client.on_connect = lambda *args: connected.set()
+    client.connect("127.0.0.1", mqtt_broker["port"], keepalive=10)
+    client.loop_start()
+    try:
+        assert connected.wait(10), "could not reach the test broker as the ingest"
+    finally:
+        client.disconnect()
+        client.loop_stop()
+    broker.open_ingest_session("127.0.0.1", mqtt_broker["port"], mqtt_broker["dir"])
+
+
 @pytest.fixture
 def mqtt_registry(mqtt_broker, settings):
     """Rewrite the broker's password file and ACL from the registry as it is now, and make the broker read them."""
     from monitoring import broker
 
     settings.MQTT_URL, settings.MQTT_DIR = mqtt_broker["url"], mqtt_broker["dir"]
+    _renew_ingest_session(mqtt_broker)
 
     def refresh() -> None:
         broker.write_config(mqtt_broker["dir"], mqtt_broker["port"])
