@@ -97,6 +97,8 @@ def document(*, identifier: str, sent: datetime, action: str, warning, reference
         _text(alert, "note", note)
     if references:
         _text(alert, "references", references)
+    if warning.incident:
+        _text(alert, "incidents", warning.incident)
     info = ET.SubElement(alert, f"{{{CAP_NS}}}info")
     _text(info, "language", "zh-CN")
     _text(info, "category", warning.type.cap_category)

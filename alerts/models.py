@@ -60,6 +60,10 @@ class EarlyWarning(models.Model):
     district = models.ForeignKey(Area, verbose_name=_("district"), null=True, blank=True, on_delete=models.PROTECT,
                                  limit_choices_to={"level": Level.DISTRICT}, related_name="+")
     exercise = models.BooleanField(_("drill"), default=False)
+    # The incident (突发事件) it warns for, by number — CAP's own <incidents> key; set only by the emergency app's
+    # "issue a warning for this incident" (which checks the incident), never by the warnings API (alerts sits below
+    # the emergency app and knows no incidents).
+    incident = models.CharField(_("incident"), max_length=20, blank=True, db_index=True)
     state = models.CharField(_("state"), max_length=10, choices=State.choices, default=State.ACTIVE)
     version = models.PositiveIntegerField(_("version"), default=1)  # what an update or cancel must have seen
     issued_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("issued by"), on_delete=models.PROTECT,

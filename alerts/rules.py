@@ -50,6 +50,7 @@ class Draft:
     area_desc: str = ""
     effective: datetime | None = None
     exercise: bool = False
+    incident: str = ""  # the incident's number (emergency.command.issue_warning)
 
 
 @dataclass
@@ -204,8 +205,8 @@ def issue(user: AbstractBaseUser, draft: Draft) -> EarlyWarning:
         warning = EarlyWarning.objects.create(
             type=kind, level=draft.level, headline=draft.headline.strip(), description=draft.description.strip(),
             instruction=draft.instruction.strip(), area_desc=area_desc, area=area, effective=effective,
-            expires=draft.expires, district_id=district_id, exercise=draft.exercise, issued_by=user,
-            issued_at=now, updated_at=now)
+            expires=draft.expires, district_id=district_id, exercise=draft.exercise, incident=draft.incident,
+            issued_by=user, issued_at=now, updated_at=now)
         _append(warning, "issue", user)
     return warning
 

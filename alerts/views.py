@@ -46,7 +46,8 @@ def summary(warning: EarlyWarning, user=None, *, latest: WarningLog | None = Non
         "issuer": warning.district.name if warning.district_id else _("City command centre"),
         "issued_at": timezone.localtime(warning.issued_at).isoformat(),
         "updated_at": timezone.localtime(warning.updated_at).isoformat(),
-        **({"can_change": scoping.may_change(user, warning) and warning.in_force()} if user is not None else {}),
+        **({"can_change": scoping.may_change(user, warning) and warning.in_force(),
+            "incident": warning.incident} if user is not None else {}),
         **({"identifier": latest.identifier, "cap_url": cap_url(latest, public=False)} if latest else {}),
     }
 

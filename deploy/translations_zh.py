@@ -1445,6 +1445,10 @@ ZH = {
     "At most %(n)d points in one request.": "一次请求最多 %(n)d 个点。",
     "Point %(i)d is not a longitude,latitude pair in range.": "第 %(i)d 个点不是有效范围内的经度,纬度。",
     "Send a JSON object with from, to and points.": "请发送包含 from、to 和 points 的 JSON 对象。",
+    "Warnings": "预警",
+    "Issue a warning for this incident": "为本事件发布预警",
+    "For the incident": "所属事件",
+    "Warning issued": "发布预警",
 }
 
 

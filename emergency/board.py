@@ -10,6 +10,8 @@ from django.db import connection
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from alerts.models import LEVEL_COLOURS, EarlyWarning
+from alerts.views import state_label
 from dispatch.scoping import commanded_units
 from incidents.scoping import visible_cases
 
@@ -21,6 +23,7 @@ ACTION_LABELS = {  # the log's actions as a person reads them (the board's timel
     "task_issued": _("Task issued"), "task_acknowledge": _("Task acknowledged"), "task_assign": _("Crew assigned"),
     "task_done": _("Task done"), "task_escalated": _("Task overdue, escalated (督办)"), "status": _("Status changed"),
     "end": _("Response ended"), "area": _("Area changed"), "mobilised": _("Resource mobilised"),
+    "warning_issued": _("Warning issued"),
 }
 MAX_CASE_POINTS = 20000  # the board draws each case; beyond this it says how many more there are
 RESOURCE_MARGIN_M = 3000  # resources within this distance of the area are shown too (shelters just outside it)
@@ -230,8 +233,18 @@ def pipes(user: AbstractBaseUser, incident: Incident) -> dict:
     return out
 
 
+def warnings(incident: Incident) -> list[dict]:
+    """The warnings issued for the incident (CAP <incidents> = its number), latest first, with their state now."""
+    now = timezone.now()
+    return [{"id": w.pk, "headline": w.headline, "level": w.level, "level_label": w.get_level_display(),
+             "colour": LEVEL_COLOURS[w.level], "in_force": w.in_force(now), "state_label": state_label(w, now),
+             "expires": timezone.localtime(w.expires).isoformat(), "exercise": w.exercise,
+             "area": json.loads(w.area.geojson)}
+            for w in EarlyWarning.objects.filter(incident=incident.number).order_by("-issued_at")]
+
+
 def board(user: AbstractBaseUser, incident: Incident) -> dict:
     return {"incident": incident_summary(incident), "area": json.loads(incident.area.geojson),
             "cases": cases(user, incident), "units": units(user, incident), "resources": resources(incident),
             "sensors": sensors(user, incident), "pipes": pipes(user, incident), "tasks": tasks(incident),
-            "timeline": timeline(incident)}
+            "warnings": warnings(incident), "timeline": timeline(incident)}

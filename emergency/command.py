@@ -7,6 +7,7 @@ Each locks the incident row, checks role and state, and appends to the incident 
 views only translate. `InvalidAction` is bad input (400), `Conflict` a state that does not allow it (409),
 PermissionDenied a role or scope that does not (403)."""
 
+import dataclasses
 from datetime import datetime, timedelta
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -17,6 +18,8 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from alerts import rules as warning_rules
+from alerts.models import EarlyWarning
 from citygrid import roles
 from citygrid.audit import record
 from citygrid.roles import user_roles
@@ -182,9 +185,9 @@ def _lock(incident: Incident) -> Incident:
     return locked
 
 
-def _may_command(actor: AbstractBaseUser, incident: Incident) -> bool:
+def may_command(actor: AbstractBaseUser, incident: Incident) -> bool:
     """The centres that see the incident (the scope was checked by the URL), its commander and its headquarters'
-    people command it; a bureau's staff do not (they work their tasks)."""
+    people command it; a bureau's staff who are not on the headquarters do not (they work their tasks)."""
     if _is_dispatcher(actor):
         return True
     if incident.commander_id == actor.pk:
@@ -208,7 +211,7 @@ def matching_plan(incident: Incident) -> Plan | None:
 def change_level(actor: AbstractBaseUser, incident: Incident, level: int, reason: str) -> dict:
     """升级/降级: a decision with a reason, logged; re-evaluates the plan — the one that covers the new level is
     suggested (and said in the log) when the active one no longer does, or none is active."""
-    if not _may_command(actor, incident):
+    if not may_command(actor, incident):
         raise _deny()
     if level not in Grade.values:
         raise InvalidAction({"level": [_("Choose a level from I to IV.")]})
@@ -292,7 +295,7 @@ def activate_plan(actor: AbstractBaseUser, incident: Incident, plan: Plan | None
 
 def set_status(actor: AbstractBaseUser, incident: Incident, status: str, note: str = "") -> Incident:
     """Forward only: 发生 → 响应 → 处置 → 结束. Ending needs a note (the final word of the final report)."""
-    if not _may_command(actor, incident):
+    if not may_command(actor, incident):
         raise _deny()
     if status not in Status.values:
         raise InvalidAction({"status": [_("Unknown status.")]})
@@ -315,7 +318,7 @@ def set_status(actor: AbstractBaseUser, incident: Incident, status: str, note: s
 
 
 def change_area(actor: AbstractBaseUser, incident: Incident, area) -> Incident:
-    if not _may_command(actor, incident):
+    if not may_command(actor, incident):
         raise _deny()
     geom = as_area(area)
     districts = touched_districts(geom)
@@ -346,7 +349,7 @@ def offered_cases(user: AbstractBaseUser, incident: Incident, limit: int = 100):
 
 
 def add_case(actor: AbstractBaseUser, incident: Incident, case: Case) -> IncidentCase:
-    if not _may_command(actor, incident):
+    if not may_command(actor, incident):
         raise _deny()
     if incident.drill:
         raise InvalidAction({"case": [_("A drill takes no real cases.")]})
@@ -362,7 +365,7 @@ def add_case(actor: AbstractBaseUser, incident: Incident, case: Case) -> Inciden
 
 
 def mobilise(actor: AbstractBaseUser, incident: Incident, resource: Resource, note: str = "") -> Mobilisation:
-    if not _may_command(actor, incident):
+    if not may_command(actor, incident):
         raise _deny()
     with transaction.atomic():
         locked = _lock(incident)
@@ -370,6 +373,24 @@ def mobilise(actor: AbstractBaseUser, incident: Incident, resource: Resource, no
         log(locked, actor, "mobilised", f"{resource.name} {note}".strip(), resource=resource.code,
             kind=resource.kind)
     return m
+
+
+def issue_warning(actor: AbstractBaseUser, incident: Incident, draft: warning_rules.Draft) -> EarlyWarning:
+    """预警 for the incident: issued by the warning rules (a centre's dispatcher, the area in the centre's reach),
+    tied to the incident by its number (CAP <incidents>), a drill's warning a drill (never published), and the
+    issue written in the incident's log in the same transaction."""
+    if not may_command(actor, incident):
+        raise _deny()
+    with transaction.atomic():
+        locked = _lock(incident)
+        try:
+            warning = warning_rules.issue(actor, dataclasses.replace(draft, incident=locked.number,
+                                                                     exercise=locked.drill))
+        except warning_rules.InvalidWarning as exc:
+            raise InvalidAction(exc.errors) from exc
+        log(locked, actor, "warning_issued", f"{warning.get_level_display()} · {warning.headline}",
+            warning=warning.pk, level=warning.level)
+    return warning
 
 
 # ---- Tasks ------------------------------------------------------------------------------------------------------

@@ -14,6 +14,8 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from alerts.rules import Draft
+from alerts.views import IssueInput
 from citygrid.scopes import scoped_object
 from dispatch.scoping import commanded_units
 from incidents.lifecycle import InvalidAction
@@ -122,12 +124,13 @@ class IncidentBoard(APIView):
                             content_type="application/json")
 
 
-ACTIONS = ("level", "activate", "status", "end", "area", "add-case", "mobilise")
+ACTIONS = ("level", "activate", "status", "end", "area", "add-case", "mobilise", "warning")
 
 
 class IncidentAction(APIView):
     """POST /api/emergency/incidents/{number}/{action}/: `level` {level, reason}; `activate` {plan?: code};
-    `status` {status, note?}; `end` {note}; `area` {area: GeoJSON}; `add-case` {case}; `mobilise` {resource, note}."""
+    `status` {status, note?}; `end` {note}; `area` {area: GeoJSON}; `add-case` {case}; `mobilise` {resource, note};
+    `warning` {type, level, headline, description, area, expires, …: as POST /api/warnings/, a drill's a drill}."""
 
     @extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT, operation_id="emergency_incident_action")
     def post(self, request, number: str, action: str):
@@ -165,6 +168,13 @@ class IncidentAction(APIView):
             if case is None:
                 raise ValidationError({"case": [_("No such case.")]})
             result, conflict = _call(command.add_case, user, incident, case, incident=incident)
+        elif action == "warning":
+            data = IssueInput(data=d)
+            data.is_valid(raise_exception=True)
+            draft = Draft(**{k: v for k, v in data.validated_data.items() if k != "exercise"})
+            result, conflict = _call(command.issue_warning, user, incident, draft, incident=incident)
+            if result is not None:
+                extra["warning"] = {"id": result.pk, "headline": result.headline}
         else:
             resource = visible_resources(user).filter(code=str(d.get("resource") or "")).first()
             if resource is None:

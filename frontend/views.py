@@ -1,6 +1,7 @@
 """The pages. Each is a template and one script; the data comes from the API, so a page shows what its
 user's policy and scope allow and nothing more."""
 
+import json
 from datetime import timedelta
 
 from django.conf import settings
@@ -651,7 +652,7 @@ class Warnings(Page):
 
     def page_config(self) -> dict:
         return {"apiWarnings": reverse("alerts:warning-list"), "apiTypes": reverse("alerts:types"),
-                "apiAreas": reverse("grids:area-list"),
+                "apiAreas": reverse("grids:area-list"), "incident": self.incident(),
                 "text": {"drill": _("Drill"), "inForce": _("In force"), "none": _("No warning here."),
                          "issued": _("Warning issued."), "updated": _("Warning updated."),
                          "cancelled": _("Warning cancelled."), "needArea": _("Draw the area on the map: click "
@@ -660,7 +661,23 @@ class Warnings(Page):
                          "points": _("corners"), "effective": _("Effective"), "expires": _("Expires"),
                          "issuer": _("Issued by"), "log": _("Log"), "cap": _("CAP document"),
                          "references": _("references"), "by": _("by"), "area": _("Area"),
+                         "forIncident": _("For the incident"),
                          "network": _("No answer from the server; try again.")}}
+
+    def incident(self) -> dict | None:
+        """?incident=NUMBER, from the incident board: the form opens with its area, posts to the incident (which ties
+        the warning to it and makes a drill's a drill) and goes back to the board. A number the user may not command
+        or that is not open is ignored: the page is the plain warnings page."""
+        from emergency.command import may_command
+        from emergency.scoping import visible_incidents
+
+        number = self.request.GET.get("incident", "")[:20]
+        found = visible_incidents(self.request.user).filter(number=number).first() if number else None
+        if found is None or not found.is_open or not may_command(self.request.user, found):
+            return None
+        return {"number": found.number, "title": found.title, "drill": found.drill,
+                "area": json.loads(found.area.geojson), "api": f"/api/emergency/incidents/{found.number}/warning/",
+                "board": f"/emergency/{found.number}/"}
 
 
 class PublicWarnings(PublicPage):
@@ -717,21 +734,29 @@ class IncidentBoardPage(Page):
     template_name = "frontend/incident_board.html"
 
     def get_context_data(self, **kwargs):
+        from alerts.scoping import may_issue
         from citygrid.scopes import scoped_object
+        from emergency.command import may_command
         from emergency.models import Level, Status
 
         incident = scoped_object(self.request)
+        user = self.request.user
         return {**super().get_context_data(**kwargs), "incident": incident, "levels": Level.choices,
-                "statuses": Status.choices}
+                "statuses": Status.choices,
+                "may_warn": incident.is_open and may_command(user, incident) and may_issue(user)}
 
     def page_config(self) -> dict:
         from citygrid.scopes import scoped_object
+        from emergency.command import may_command
 
-        number = scoped_object(self.request).number
-        base = f"/api/emergency/incidents/{number}/"
-        return {"mode": "board", "number": number, "apiBoard": base + "board/", "apiAction": base,
-                "apiOffered": base + "offered-cases/", "report": f"/emergency/{number}/report/",
-                "mayCommand": roles.DISPATCHER in user_roles(self.request.user), "text": emergency_text()}
+        incident = scoped_object(self.request)
+        base = f"/api/emergency/incidents/{incident.number}/"
+        # The decisions by the rules that take them: the centres, the commander and the headquarters' people (a
+        # bureau's staff member sitting on the headquarters included); offered cases are the centres' to take in.
+        return {"mode": "board", "number": incident.number, "apiBoard": base + "board/", "apiAction": base,
+                "apiOffered": base + "offered-cases/", "report": f"/emergency/{incident.number}/report/",
+                "mayCommand": may_command(self.request.user, incident),
+                "mayTakeIn": allows(self.request.user, "GET", "emergency:offered-cases"), "text": emergency_text()}
 
 
 class IncidentReportPage(Page):

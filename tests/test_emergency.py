@@ -305,6 +305,78 @@ def _page_client(user):
     return client
 
 
+def test_the_board_offers_decisions_to_whoever_the_rules_let_command(em):
+    """A bureau's staff member sitting on the commanding headquarters gets the decisions on the board page (and
+    they work); a bureau holding only tasks sees the board without them; offered cases stay the centres'."""
+    import json
+    import re
+
+    incident, _ = _open_from_case(em)
+    command.change_level(em["west_dispatcher"], incident, 3, "扩大")
+    command.activate_plan(em["dispatcher"], incident)
+
+    def config(user) -> dict:
+        html = _page_client(user).get(f"/emergency/{incident.number}/").content.decode()
+        return json.loads(re.search(r'<script id="page-config" type="application/json">(.*?)</script>', html, re.S)[1])
+
+    member, crew_bureau, centre = config(em["hq_member"]), config(em["water_staff"]), config(em["west_dispatcher"])
+    assert (member["mayCommand"], member["mayTakeIn"]) == (True, False)
+    assert (crew_bureau["mayCommand"], crew_bureau["mayTakeIn"]) == (False, False)
+    assert (centre["mayCommand"], centre["mayTakeIn"]) == (True, True)
+    r = api_client(em["hq_member"]).post(member["apiAction"] + "level/", {"level": 2, "reason": "水位继续上涨"},
+                                         format="json")
+    assert r.status_code == 200, r.content
+    r = api_client(em["water_staff"]).post(member["apiAction"] + "level/", {"level": 1, "reason": "x"},
+                                           format="json")
+    assert r.status_code == 403
+    incident.refresh_from_db()
+    assert incident.level == 2
+
+
+def _warning_body(incident, **over) -> dict:
+    import json
+
+    return {"type": "rainstorm", "level": "red", "headline": "城正街暴雨红色预警",
+            "description": "城正街一带积水严重。", "instruction": "低洼地区人员转移。",
+            "area": json.loads(incident.area.geojson),
+            "expires": (timezone.now() + timedelta(hours=6)).isoformat(), **over}
+
+
+def test_a_warning_issued_for_an_incident_is_tied_to_it_by_its_number(em):
+    """The board's 发布预警: the warning carries the incident's number (CAP <incidents>), the issue is in the
+    incident's log and on its board; a drill's warning is a drill whatever the form says; who may not command the
+    incident may not, and bad input is 400 with the fields."""
+    import xml.etree.ElementTree as ET
+
+    from alerts import cap
+    from alerts.models import EarlyWarning
+
+    incident, _ = _open_from_case(em)
+    url = f"/api/emergency/incidents/{incident.number}/warning/"
+    r = api_client(em["west_dispatcher"]).post(url, _warning_body(incident, exercise=True), format="json")
+    assert r.status_code == 200, r.content
+    warning = EarlyWarning.objects.get(pk=r.json()["warning"]["id"])
+    assert (warning.incident, warning.exercise) == (incident.number, False)
+    document = ET.fromstring(warning.log.get().cap_xml.encode())
+    cap.schema().validate(document)
+    assert document.findtext("cap:incidents", namespaces={"cap": cap.CAP_NS}) == incident.number
+    assert incident.log.filter(action="warning_issued", note__contains="城正街暴雨红色预警").count() == 1
+    board = api_client(em["dispatcher"]).get(f"/api/emergency/incidents/{incident.number}/board/").json()
+    assert [(w["id"], w["level"], w["in_force"]) for w in board["warnings"]] == [(warning.pk, "red", True)]
+
+    drill = command.open_incident(em["west_dispatcher"], title="演练", event_type=em["flood"], level=4,
+                                  area=incident.area, drill=True)
+    r = api_client(em["west_dispatcher"]).post(f"/api/emergency/incidents/{drill.number}/warning/",
+                                               _warning_body(drill), format="json")
+    assert r.status_code == 200 and EarlyWarning.objects.get(pk=r.json()["warning"]["id"]).exercise is True
+
+    assert api_client(em["water_staff"]).post(url, _warning_body(incident), format="json").status_code in (403, 404)
+    bad = api_client(em["west_dispatcher"]).post(url, _warning_body(incident, level="purple", headline=""),
+                                                 format="json")
+    assert bad.status_code == 400 and {"level", "headline"} <= set(bad.json())
+    assert EarlyWarning.objects.count() == 2
+
+
 def test_situation_reports_html_and_pdf(em):
     incident, _ = _open_from_case(em)
     command.change_level(em["west_dispatcher"], incident, 3, "扩大")

@@ -67,35 +67,30 @@ def _work_tasks(b, live_server, username, lon, lat, *, crew_unit=None, shot=None
     ctx.close()
 
 
-def _issue_red_warning(b, live_server, *, drill: bool) -> None:
-    """The city's centre issues a red rainstorm warning over the flooded streets on the warnings page: in the Atom
-    feed of warnings in force, its CAP document valid against the OASIS schema, and on the public page — unless it
-    is a drill, which is marked for the centre and never published."""
-    from tests.test_alerts_pages import _draw
-
+def _issue_red_warning(b, live_server, page, number: str, *, drill: bool) -> None:
+    """The city's centre issues a red rainstorm warning for the incident from its board: the warnings page opens
+    with the incident's area, the drill box the incident's; back on the board the warning is listed and in the
+    timeline; it is in the Atom feed of warnings in force, its CAP document valid against the OASIS schema and
+    naming the incident, and on the public page — unless it is a drill, which is never published."""
     if not WarningType.objects.exists():  # the transactional flush took the shipped types away
         load_types()
-    page = b.new_context(**DESK).new_page()
-    login(page, live_server.url, "disp_city", PASSWORD)
-    page.goto(live_server.url + "/warnings/")
-    page.wait_for_selector("#map[data-ready='1']")
-    page.click("#new-warning")
+    page.click("#issue-warning")
+    page.wait_for_selector("#issue:not([hidden]) #for-incident:not([hidden])")
+    assert number in page.inner_text("#for-incident")
+    assert page.locator("#map").get_attribute("data-polygons") == "1"  # the incident's area, drawn already
+    assert page.is_checked("input[name=exercise]") is drill and page.is_disabled("input[name=exercise]")
     page.select_option("select[name=type]", "rainstorm")
     page.check("input[name=level][value=red]")
     headline = "城正街暴雨红色预警" + ("（演练）" if drill else "")
     page.fill("input[name=headline]", headline)
     page.fill("textarea[name=description]", "城正街一带1小时降雨量已超过50毫米，低洼路段和地下车库积水。")
     page.fill("textarea[name=instruction]", "低洼地区人员立即转移；车辆绕行城正街。")
-    if drill:
-        page.check("input[name=exercise]")
-    _draw(page, [(-140, -90), (140, -90), (140, 90), (-140, 90)])
-    page.wait_for_selector("#map[data-polygons='1']")
     page.click("#issue button[type=submit]")
-    page.wait_for_selector("#detail:not([hidden]) .warning-log li[data-seq='1']")
+    page.wait_for_url(f"**/emergency/{number}/")
+    page.wait_for_selector("#timeline li[data-action='warning_issued']")
+    assert headline in page.inner_text("#warnings")
     warning = EarlyWarning.objects.get(headline=headline)
-    assert (warning.level, warning.exercise) == ("red", drill)
-    if drill:
-        assert "演练" in page.inner_text(f"#list [data-id='{warning.pk}']")
+    assert (warning.level, warning.exercise, warning.incident) == ("red", drill, number)
     feed = page.request.get(live_server.url + "/public/warnings/feed.atom")
     assert feed.ok
     ns = {"atom": cap.ATOM_NS, "cap": cap.CAP_NS}
@@ -106,12 +101,12 @@ def _issue_red_warning(b, live_server, *, drill: bool) -> None:
         document = page.request.get(entries[0].find("atom:link[@type='application/cap+xml']", ns).get("href"))
         xmlschema.XMLSchema(str(cap.SCHEMA_PATH)).validate(document.text())
         assert ET.fromstring(document.body()).findtext("cap:info/cap:headline", namespaces=ns) == headline
+        assert ET.fromstring(document.body()).findtext("cap:incidents", namespaces=ns) == number
     public = b.new_context(**DESK).new_page()
     public.goto(live_server.url + "/public/warnings/")
     public.wait_for_selector("#map[data-ready='1']")
     assert (headline in public.inner_text("#warnings")) is not drill
     public.context.close()
-    page.context.close()
 
 
 def _scenario(b, live_server, em, *, drill: bool, shots: bool) -> Incident:
@@ -164,7 +159,7 @@ def _scenario(b, live_server, em, *, drill: bool, shots: bool) -> Incident:
     assert IncidentTask.objects.filter(incident=incident).count() == 3
 
     # ---- a red warning goes out to the public (a drill's never does)
-    _issue_red_warning(b, live_server, drill=drill)
+    _issue_red_warning(b, live_server, city, number, drill=drill)
 
     # ---- the tasks reach the bureaus: the water bureau's desk sends its crew, the crew does it on its phone
     _work_tasks(b, live_server, "sw1", lon, lat, crew_unit="SW-01")

@@ -75,7 +75,7 @@
   function boardMode() {
     var layers = { area: L.layerGroup().addTo(map), cases: L.layerGroup().addTo(map), units: L.layerGroup().addTo(map),
                    resources: L.layerGroup().addTo(map), sensors: L.layerGroup().addTo(map),
-                   pipes: L.layerGroup().addTo(map) };
+                   pipes: L.layerGroup().addTo(map), warnings: L.layerGroup().addTo(map) };
     var fitted = false, current = null;
     var statusColour = { closed: "#888", processed: "#2e7d32", dispatched: "#f57c00", in_progress: "#f57c00" };
 
@@ -150,6 +150,18 @@
           "</li>";
       }).join("");
     }
+    function drawWarnings(rows) {
+      document.getElementById("warnings").innerHTML = rows.map(function (w) {
+        return '<li class="warning' + (w.in_force ? "" : " past") + '"><span class="pill" style="background:' +
+          C.esc(w.colour) + '">' + C.esc(w.level_label) + "</span> " + (w.exercise ? "<em>" + C.esc(text.drill) + "</em> " : "") +
+          "<strong>" + C.esc(w.headline) + "</strong> <small>" + C.esc(w.state_label) + "</small></li>";
+      }).join("");
+      layers.warnings.clearLayers();
+      rows.filter(function (w) { return w.in_force; }).forEach(function (w) {
+        L.geoJSON(datum.geometry(w.area), { interactive: false, style: { color: w.colour, weight: 2, fill: false,
+          dashArray: "6 4" } }).addTo(layers.warnings);
+      });
+    }
     function drawSummary(b) {
       var kinds = Object.keys(b.pipes.by_kind).map(function (k) { return k + " " + b.pipes.by_kind[k]; }).join("、");
       document.getElementById("layers-summary").textContent = text.cases + " " + b.cases.rows.length +
@@ -158,7 +170,7 @@
         " " + text.components;
     }
     function loadOffered() {
-      if (!cfg.mayCommand) return;
+      if (!cfg.mayCommand || !cfg.mayTakeIn) return;
       C.api(cfg.apiOffered).then(function (r) {
         if (!r.ok) return;
         document.getElementById("offered").innerHTML = r.data.results.map(function (c) {
@@ -176,6 +188,7 @@
         drawTasks(r.data.tasks);
         drawTimeline(r.data.timeline);
         drawResources(r.data.resources, r.data.incident.status !== "ended");
+        drawWarnings(r.data.warnings);
         drawSummary(r.data);
         document.body.dataset.loaded = r.data.incident.version;
         loadOffered();

@@ -117,6 +117,22 @@
   }
   issueForm.addEventListener("change", function (e) { if (e.target.name === "type" || e.target.name === "level") suggestHeadline(); });
   issueForm.elements.headline.addEventListener("input", function () { issueForm.elements.headline.dataset.typed = "1"; });
+  // From the incident board (?incident=): the incident's area drawn already, the drill box the incident's, and the
+  // warning posted to the incident, which ties it to its number; back to the board once issued.
+  var incident = cfg.incident;
+  function openForIncident() {
+    openIssue();
+    polygons = incident.area.coordinates.map(function (poly) {
+      return poly[0].slice(0, -1).map(function (c) { return datum.toDisplay(c[0], c[1]); });
+    });
+    redrawSketch();
+    issueForm.elements.exercise.checked = incident.drill;
+    issueForm.elements.exercise.disabled = true;
+    $("for-incident").hidden = false;
+    $("for-incident").textContent = text.forIncident + " " + incident.number + " " + incident.title;
+    map.fitBounds(L.featureGroup(sketch.getLayers()).getBounds(), { maxZoom: 15, padding: [20, 20] });
+    message("");
+  }
   issueForm.addEventListener("submit", function (e) {
     e.preventDefault();
     var f = issueForm.elements, area = drawnArea();
@@ -125,8 +141,9 @@
     var body = { type: f.type.value, level: level ? level.value : "", headline: f.headline.value,
       description: f.description.value, instruction: f.instruction.value, area_desc: f.area_desc.value, area: area,
       effective: f.effective.value || null, expires: f.expires.value, exercise: f.exercise.checked };
-    C.api(cfg.apiWarnings, { method: "POST", body: body }).then(function (r) {
+    C.api(incident ? incident.api : cfg.apiWarnings, { method: "POST", body: body }).then(function (r) {
       if (!r.ok) { errors(issueForm, r.data); return; }
+      if (incident) { window.location.assign(incident.board); return; }
       issueForm.hidden = true; stopDrawing();
       message(text.issued);
       state = "in_force"; selectTab();
@@ -223,6 +240,6 @@
       return '<label class="level-choice level-' + C.esc(l.code) + '"><input type="radio" name="level" value="' + C.esc(l.code) +
         '" data-label="' + C.esc(l.label) + '" required> ' + C.esc(l.label) + "</label>";
     }).join(""));
-    load();
+    load().then(function () { if (incident) openForIncident(); });
   });
 })();
