@@ -81,9 +81,10 @@ def _publisher(args: tuple) -> tuple[int, float]:
     """One publisher process: its share of the readings at full speed, QoS 1, waiting for every PUBACK."""
     import paho.mqtt.client as mqtt
 
-    port, user, key, codes, count, seq0, index = args
+    port, user, key, codes, count, seq0, index, deadline = args
     client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"bench-pub-{index}", protocol=mqtt.MQTTv311,
                          clean_session=True)
+    client.reconnect_delay_set(min_delay=0.2, max_delay=2)  # as devices do: back within seconds of the restart
     client.username_pw_set(user, key)
     client.max_inflight_messages_set(2000)
     client.max_queued_messages_set(0)
@@ -101,14 +102,15 @@ def _publisher(args: tuple) -> tuple[int, float]:
         infos.append(client.publish(f"citygrid/sensors/{code}", payload, qos=1))
         if len(infos) >= 20000:  # keep memory flat: wait for the oldest acknowledgements
             for info in infos[:10000]:
-                info.wait_for_publish(60)
+                info.wait_for_publish(max(deadline - time.time(), 0.01))
             infos = infos[10000:]
     for info in infos:
-        info.wait_for_publish(120)
+        info.wait_for_publish(max(deadline - time.time(), 0.01))
     done = time.time()
+    unacknowledged = sum(not info.is_published() for info in infos)
     client.loop_stop()
     client.disconnect()
-    return count, done
+    return count, done, unacknowledged
 
 
 def stored_count() -> int:
@@ -207,7 +209,10 @@ def bench_ingest(port: int, key: str, codes: list[str], readings: int, publisher
                  folder: Path) -> None:
     per = readings // publishers
     sent = per * publishers
-    jobs = [(port, "gateway-bench", key, codes[i::publishers], per, 1_000_000 * (i + 1), i) for i in range(publishers)]
+    # A publisher gives up waiting for acknowledgements after this, and says so, rather than hang the run.
+    deadline = time.time() + (120 if readings <= 50_000 else 1200)
+    jobs = [(port, "gateway-bench", key, codes[i::publishers], per, 1_000_000 * (i + 1), i, deadline)
+            for i in range(publishers)]
     ingest.start()
     time.sleep(2)
     t0 = time.time()
@@ -217,8 +222,13 @@ def bench_ingest(port: int, key: str, codes: list[str], readings: int, publisher
         while not result.ready():
             time.sleep(0.2)
             disruptions.check()
-        published_at = max(done for _, done in result.get())
-    deadline = time.time() + 900
+        published = result.get()
+    published_at = max(done for _, done, _ in published)
+    unacknowledged = sum(n for _, _, n in published)
+    if unacknowledged:
+        raise SystemExit(f"{unacknowledged:,} readings never acknowledged by the broker (publishers gave up waiting); "
+                         f"stored so far {stored_count():,} of {sent:,}; the ingest's log: {ingest.log}")
+    deadline = time.time() + (120 if readings <= 50_000 else 900)
     while stored_count() < sent and time.time() < deadline:
         disruptions.check()  # the publishers were quicker than a third or a half
         time.sleep(0.2)

@@ -114,6 +114,9 @@ class MqttIngest:
                                   clean_session=False, protocol=mqtt.MQTTv311, manual_ack=True)
         self.client.username_pw_set(settings.MQTT_INGEST_USER, password or broker.ingest_password())
         self.client.max_queued_messages_set(0)
+        # paho backs off up to 120 s between attempts; a broker restarted for an upgrade is back in seconds, and the
+        # readings wait in its queue for this one consumer, so try again every few seconds at most.
+        self.client.reconnect_delay_set(min_delay=0.5, max_delay=5)
         self.client.on_connect = self._on_connect
         # Message ids are the connection's: one received before a reconnect is not acknowledged on the new
         # connection (the id may name another message there); the broker sends it again instead.

@@ -130,6 +130,7 @@ def gateway_client(url: str | None = None, client_id: str = "citygrid-simulator"
     broker.reload()  # returns once the broker has read them
     where = broker.endpoint(url)
     client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv311)
+    client.reconnect_delay_set(min_delay=0.5, max_delay=5)  # back soon after a broker restart (paho's cap: 120 s)
     client.username_pw_set("gateway-simulator", key)
     client.max_inflight_messages_set(1000)
     client.max_queued_messages_set(0)
