@@ -54,7 +54,7 @@ $(SECRET_FILE):
 	@mkdir -p var && umask 077 && $(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(50))' > $@
 
 static: venv $(SECRET_FILE)
-	@$(PROD_ENV) $(PY) manage.py collectstatic --noinput -v0
+	@$(PROD_ENV) $(PY) manage.py refresh_static
 
 # The sensors' broker: the product's own Mosquitto on MQTT_URL's port (default 18831), its password file and ACL
 # written from the sensor registry; started where nothing answers there, reloaded where ours runs.

@@ -144,7 +144,7 @@ if [ -z "$STAGE" ]; then
     "$PY" "$PREFIX/manage.py" migrate --noinput -v0
     "$PY" "$PREFIX/manage.py" check_grants
     "$PY" "$PREFIX/manage.py" compilemessages -v0 --ignore '.venv/*'
-    "$PY" "$PREFIX/manage.py" collectstatic --noinput -v0
+    "$PY" "$PREFIX/manage.py" refresh_static
     # The services' OS user logs in as the runtime role only (peer authentication over the socket).
     hba=$(psql -d postgres -Atqc "show hba_file")
     ident=$(psql -d postgres -Atqc "show ident_file")

@@ -134,12 +134,14 @@ def browser():
 
 
 def collect_static(root: Path) -> None:
-    """The static files as `make run` serves them: collected, hashed and compressed."""
-    from django.core.management import call_command
+    """The static files as `make run` serves them: collected, hashed and compressed (again only when the sources
+    changed since `make` collected them there)."""
     from django.test.utils import override_settings
 
+    from citygrid.management.commands.refresh_static import refresh
+
     with override_settings(STATIC_ROOT=root, STORAGES=production_storages()):
-        call_command("collectstatic", interactive=False, verbosity=0)
+        refresh()
 
 
 def production_storages() -> dict:

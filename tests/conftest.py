@@ -201,12 +201,16 @@ def live_server(request, tmp_path_factory):
     """The live server as `make run` serves it: static files collected with hashed names and served by WhiteNoise
     (tests/browser.py), for the whole session once started (its middleware reads the folder when it starts)."""
     import os
+    from pathlib import Path
 
+    from django.conf import settings
     from django.test.utils import override_settings
 
     from tests.browser import collect_static, production_storages, start_live_server
 
-    root = tmp_path_factory.mktemp("static")
+    # Where `make` collects them for `make run` (var/static unless STATIC_ROOT says otherwise): collected again only
+    # if the sources changed since.
+    root = Path(settings.STATIC_ROOT)
     collect_static(root)
     production = override_settings(STATIC_ROOT=root, STORAGES=production_storages())
     production.enable()
