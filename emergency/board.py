@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from alerts.models import LEVEL_COLOURS, EarlyWarning
 from alerts.views import state_label
 from dispatch.scoping import commanded_units
+from incidents.models import Category
 from incidents.scoping import visible_cases
 
 from .models import Incident, IncidentLog, IncidentTask, Mobilisation, Resource
@@ -70,15 +71,23 @@ def timeline(incident: Incident) -> list[dict]:
 
 
 _CASES = """
-SELECT coalesce(json_agg(json_build_array(c.number, round(ST_X(c.location)::numeric, 6),
-                                          round(ST_Y(c.location)::numeric, 6), c.status, c.urgency, cat.name_zh,
-                                          l.id IS NOT NULL)), '[]')::text, count(*)
-FROM (SELECT * FROM incidents_case c
+SELECT json_build_object(
+           'number', coalesce(array_agg(c.number), '{}'),
+           'lon', coalesce(array_agg((ST_X(c.location) * 1e6)::integer), '{}'),
+           'lat', coalesce(array_agg((ST_Y(c.location) * 1e6)::integer), '{}'),
+           'status', coalesce(array_agg(c.status), '{}'), 'urgency', coalesce(array_agg(c.urgency), '{}'),
+           'category', coalesce(array_agg(c.category_id), '{}'), 'taken_in', coalesce(array_agg(l.id IS NOT NULL), '{}')
+       )::text, count(*)
+FROM (SELECT c.id, c.number, c.location, c.status, c.urgency, c.category_id FROM incidents_case c
       WHERE ST_Intersects(c.location, %(area)s::geometry) AND c.id IN ({visible})
       LIMIT %(limit)s) c
-JOIN incidents_category cat ON cat.id = c.category_id
 LEFT JOIN emergency_incidentcase l ON l.case_id = c.id AND l.incident_id = %(incident)s
 """
+# Columns rather than rows, coordinates as whole microdegrees (a tenth of a metre), the class by id with the names
+# once: PostgreSQL aggregates arrays of integers far faster than it builds a JSON array per row of rounded numerics,
+# and ten thousand cases carry no repeated names (bench/emergency.py, 10,000 cases: the board's data over HTTP, one
+# client, p95 173 → 90 ms; this query 70 → 26 ms).
+COORDINATE_SCALE = 1_000_000
 
 
 class RawJSON(str):
@@ -87,8 +96,9 @@ class RawJSON(str):
 
 
 def cases(user: AbstractBaseUser, incident: Incident) -> dict:
-    """The cases inside the area that the user sees (compact rows: number, lon, lat, status, urgency, class, part
-    of the incident) as JSON built by the database, up to MAX_CASE_POINTS."""
+    """The cases inside the area that the user sees, as columns (number, lon and lat in microdegrees, status,
+    urgency, class id — its name in `categories` —, taken into the incident) of JSON built by the database, up to
+    MAX_CASE_POINTS."""
     visible = visible_cases(user)
     if visible.query.where:
         visible_sql, visible_params = visible.values("id").query.sql_with_params()
@@ -101,10 +111,11 @@ def cases(user: AbstractBaseUser, incident: Incident) -> dict:
                                     "incident": incident.pk}, visible_params)
     with connection.cursor() as cur:
         cur.execute(sql, params)
-        rows_json, found = cur.fetchone()
+        columns, found = cur.fetchone()
+    names = dict(Category.objects.values_list("pk", "name_zh"))
     # No order: sorting ten thousand rows costs more than the map gains; at the cap the board says there are more.
-    return {"rows": RawJSON(rows_json), "count": found, "truncated": found >= MAX_CASE_POINTS,
-            "part_of_incident": incident.case_links.count()}
+    return {"columns": RawJSON(columns), "scale": COORDINATE_SCALE, "categories": {str(k): v for k, v in names.items()},
+            "count": found, "truncated": found >= MAX_CASE_POINTS, "part_of_incident": incident.case_links.count()}
 
 
 def to_json(data) -> str:

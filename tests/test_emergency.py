@@ -223,7 +223,11 @@ def test_board_shows_the_layers_in_scope(em):
     incident, case = _open_from_case(em)
     board = api_client(em["west_dispatcher"]).get(f"/api/emergency/incidents/{incident.number}/board/").json()
     assert board["incident"]["drill"] is False and board["area"]["type"] == "MultiPolygon"
-    assert [r[0] for r in board["cases"]["rows"]] == [case.number] and board["cases"]["rows"][0][6] is True
+    columns = board["cases"]["columns"]
+    assert columns["number"] == [case.number] and columns["taken_in"] == [True]
+    scale = board["cases"]["scale"]
+    assert (columns["lon"][0] / scale, columns["lat"][0] / scale) == pytest.approx(case.location.coords, abs=1e-6)
+    assert board["cases"]["categories"][str(columns["category"][0])] == case.category.name_zh
     assert [e["action"] for e in board["timeline"]] == ["open", "case_added"]
     assert board["units"] == []  # the west centre commands the west's bureaus' units, not the city's water crew
     city = api_client(em["dispatcher"]).get(f"/api/emergency/incidents/{incident.number}/board/").json()

@@ -85,10 +85,12 @@
         .addTo(layers.area);
       if (!fitted) { map.fitBounds(area.getBounds(), { maxZoom: 16, animate: false }); fitted = true; }
       layers.cases.clearLayers();
-      b.cases.rows.forEach(function (r) {
-        L.circleMarker(datum.toDisplay(r[1], r[2]), { radius: r[6] ? 6 : 3, weight: r[6] ? 2 : 0,
-          color: "#b71c1c", fillColor: statusColour[r[3]] || "#d32f2f", fillOpacity: 0.8 })
-          .bindTooltip(r[0] + " " + r[5]).addTo(layers.cases);
+      var c = b.cases.columns, scale = b.cases.scale;  // columns; lon and lat in microdegrees, classes by id
+      c.number.forEach(function (number, i) {
+        var taken = c.taken_in[i];
+        L.circleMarker(datum.toDisplay(c.lon[i] / scale, c.lat[i] / scale), { radius: taken ? 6 : 3, weight: taken ? 2 : 0,
+          color: "#b71c1c", fillColor: statusColour[c.status[i]] || "#d32f2f", fillOpacity: 0.8 })
+          .bindTooltip(number + " " + (b.cases.categories[c.category[i]] || "")).addTo(layers.cases);
       });
       layers.units.clearLayers();
       b.units.forEach(function (u) {
@@ -164,7 +166,7 @@
     }
     function drawSummary(b) {
       var kinds = Object.keys(b.pipes.by_kind).map(function (k) { return k + " " + b.pipes.by_kind[k]; }).join("、");
-      document.getElementById("layers-summary").textContent = text.cases + " " + b.cases.rows.length +
+      document.getElementById("layers-summary").textContent = text.cases + " " + b.cases.columns.number.length +
         (b.cases.truncated ? " (" + text.more + ")" : "") + " · " + text.units + " " + b.units.length + " · " +
         text.sensors + " " + b.sensors.length + " · " + text.pipes + " " + (kinds || 0) + " · " + b.pipes.components +
         " " + text.components;
