@@ -2,7 +2,8 @@
 
 An incident is visible to the city's centre (dispatchers, operators, leaders without a district), to the centres
 of the districts its area touches, to the members of its headquarters (its people, and the staff of its member
-bureaus) and to the staff of a bureau that holds one of its tasks. Tasks: the centre of the incident, the
+bureaus), to the staff of a bureau that holds one of its tasks and to those of the bureaus its active plan
+notifies (who follow it and command nothing). Tasks: the centre of the incident, the
 bureau that holds it; a crew's phone only its own unit's."""
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -40,6 +41,7 @@ def visible_incidents(user: AbstractBaseUser, qs: QuerySet | None = None) -> Que
     if roles.BUREAU_STAFF in held and bureau:
         conditions.append(Q(headquarters__bureaus=bureau))
         conditions.append(Q(pk__in=IncidentTask.objects.filter(bureau_id=bureau).values("incident_id")))
+        conditions.append(Q(plan__notify_bureaus=bureau))  # the active plan tells them: they follow it read-only
     return any_of(qs, conditions).distinct()
 
 

@@ -250,6 +250,27 @@ def test_scope_who_sees_an_incident(em):
     assert listed == []
 
 
+def test_the_bureaus_the_plan_notifies_follow_the_incident_and_command_nothing(em):
+    from grids.models import Bureau
+
+    power = Bureau.objects.create(code="430300-DL", name="国网湘潭供电公司", kind=Bureau.Kind.POWER)
+    other = Bureau.objects.create(code="430300-RQ", name="湘潭市燃气公司", kind=Bureau.Kind.GAS)
+    em["plan"].notify_bureaus.add(power)
+    told, untold = make_user("power1", roles.BUREAU_STAFF, bureau=power), make_user("gas1", roles.BUREAU_STAFF,
+                                                                                    bureau=other)
+    incident, _ = _open_from_case(em)
+    url = f"/api/emergency/incidents/{incident.number}/"
+    assert api_client(told).get(url).status_code == 404  # not before the plan is active
+    command.change_level(em["west_dispatcher"], incident, 3, "扩大")
+    command.activate_plan(em["dispatcher"], incident)
+    assert api_client(told).get(url).status_code == 200
+    assert [i["number"] for i in api_client(told).get("/api/emergency/incidents/").json()["results"]] == [
+        incident.number]
+    assert api_client(untold).get(url).status_code == 404
+    r = api_client(told).post(url + "level/", {"level": 2, "reason": "x"}, format="json")
+    assert r.status_code == 403
+
+
 def test_every_id_taking_url_out_of_scope_is_not_found_and_recorded(em):
     """Every emergency URL naming an object, every method, as an out-of-scope user of each role let through."""
     from django.urls import get_resolver
