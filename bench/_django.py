@@ -9,7 +9,7 @@ demo database, the test database or the full-size benchmark database."""
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -129,3 +129,48 @@ def gunicorn(workers: int, threads: int = 1, **env: str) -> Iterator[Server]:
     finally:
         process.terminate()
         process.wait()
+
+
+def timed_gets(port: int, key: str, urls: list[str], clients: int = 4,
+               measure: Callable[[bytes], int] = len) -> tuple[list[float], list[int], float]:
+    """GET every URL with a token from `clients` threads on persistent connections: the latencies (s, sorted),
+    `measure` of each body (its length by default) and the wall time. Anything but a 200 fails the run."""
+    import http.client
+    import threading
+    import time
+
+    lat: list[float] = []
+    sizes: list[int] = []
+    failures: list[BaseException] = []
+    lock = threading.Lock()
+
+    def client(chunk: list[str]) -> None:
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+            mine, measured = [], []
+            for url in chunk:
+                t = time.perf_counter()
+                conn.request("GET", url, headers={"Authorization": f"Token {key}"})
+                r = conn.getresponse()
+                body = r.read()
+                mine.append(time.perf_counter() - t)
+                if r.status != 200:
+                    raise AssertionError(f"GET {url} answered {r.status}: {body[:200]!r}")
+                measured.append(measure(body))
+            with lock:
+                lat.extend(mine)
+                sizes.extend(measured)
+        except BaseException as exc:  # handed to the main thread, which fails the run
+            with lock:
+                failures.append(exc)
+
+    t0 = time.perf_counter()
+    threads = [threading.Thread(target=client, args=(urls[k::clients],)) for k in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if failures:
+        raise SystemExit(f"HTTP benchmark failed: {failures[0]!r}")
+    lat.sort()
+    return lat, sizes, time.perf_counter() - t0

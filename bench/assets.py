@@ -17,13 +17,11 @@ Usage: python bench/assets.py [--components 1000000] [--lattice 170] [--requests
 """
 
 import argparse
-import http.client
 import json
 import math
 import random
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -130,43 +128,15 @@ def token() -> str:
     return ApiToken.issue(user, "bench", days=1)[1]
 
 
+def items(body: bytes) -> int:
+    """How many items an answer holds (features, results, valves or segments)."""
+    data = json.loads(body)
+    return len(data.get("features") or data.get("results") or data.get("valves") or data.get("segments") or [])
+
+
 def timed_gets(port: int, key: str, urls: list[str], clients: int = 4) -> tuple[list[float], list[int]]:
-    """GET every URL from `clients` threads on persistent connections; latencies (s) and sizes (items)."""
-    lat: list[float] = []
-    sizes: list[int] = []
-    failures: list[BaseException] = []
-    lock = threading.Lock()
-
-    def client(chunk: list[str]) -> None:
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-            mine, counted = [], []
-            for url in chunk:
-                t = time.perf_counter()
-                conn.request("GET", url, headers={"Authorization": f"Token {key}"})
-                r = conn.getresponse()
-                body = r.read()
-                mine.append(time.perf_counter() - t)
-                if r.status != 200:
-                    raise AssertionError(f"GET {url} answered {r.status}: {body[:200]!r}")
-                data = json.loads(body)
-                counted.append(len(data.get("features") or data.get("results") or data.get("valves")
-                                   or data.get("segments") or []))
-            with lock:
-                lat.extend(mine)
-                sizes.extend(counted)
-        except BaseException as exc:  # handed to the main thread, which fails the run
-            with lock:
-                failures.append(exc)
-
-    threads = [threading.Thread(target=client, args=(urls[k::clients],)) for k in range(clients)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    if failures:
-        raise SystemExit(f"HTTP benchmark failed: {failures[0]!r}")
-    lat.sort()
+    """GET every URL from `clients` threads; latencies (s) and sizes (items)."""
+    lat, sizes, _wall = _django.timed_gets(port, key, urls, clients, measure=items)
     return lat, sizes
 
 

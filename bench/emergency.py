@@ -21,16 +21,6 @@ import _city  # noqa: E402
 import _django  # noqa: E402
 
 
-def _timed_gets():
-    """bench/assets.py's GETs from client threads on persistent connections (loaded by path: `assets` is an app)."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("bench_assets", Path(__file__).resolve().parent / "assets.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.timed_gets
-
-
 def dispatcher_token() -> tuple[object, str]:
     from django.contrib.auth.models import Group, User
 
@@ -131,11 +121,10 @@ def main() -> None:
           f"{len(data['resources'])} resources, {len(data['tasks'])} tasks, {len(data['timeline'])} log entries; "
           f"{size / 1024:,.0f} KiB of JSON; in process {in_process:.0f} ms", flush=True)
     url = f"/api/emergency/incidents/{number}/board/"
-    timed_gets = _timed_gets()
     with _django.gunicorn(2) as server:
-        timed_gets(server.port, key, [url] * 4)  # warm both workers
-        lat, _sizes = timed_gets(server.port, key, [url] * requests)
-        alone, _sizes = timed_gets(server.port, key, [url] * max(requests // 4, 5), clients=1)
+        _django.timed_gets(server.port, key, [url] * 4)  # warm both workers
+        lat, _sizes, _wall = _django.timed_gets(server.port, key, [url] * requests)
+        alone, _sizes, _wall = _django.timed_gets(server.port, key, [url] * max(requests // 4, 5), clients=1)
     p50, p95 = _django.percentile(lat, 0.5) * 1000, _django.percentile(lat, 0.95) * 1000
     print(f"incident board data (HTTP, 2 workers, 4 clients): p50 {p50:.0f} ms, p95 {p95:.0f} ms over {len(lat)} "
           f"requests, {len(lat) / sum(lat) * 4:.1f} requests/s", flush=True)

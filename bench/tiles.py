@@ -25,7 +25,6 @@ import http.client
 import math
 import random
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -94,45 +93,6 @@ def view_at(lon: float, lat: float, z: int) -> tuple[tuple[float, float, float, 
     x0, y0 = tile_of(bbox[0], bbox[3], z)
     x1, y1 = tile_of(bbox[2], bbox[1], z)
     return bbox, [(z, x, y) for x in range(x0, x1 + 1) for y in range(y0, y1 + 1)]
-
-
-def fetch_all(port: int, key: str, urls: list[str], clients: int = 4) -> tuple[list[float], list[int], float]:
-    """GET every URL from `clients` threads on persistent connections: latencies (s), body sizes, wall time."""
-    lat: list[float] = []
-    sizes: list[int] = []
-    failures: list[BaseException] = []
-    lock = threading.Lock()
-
-    def client(chunk: list[str]) -> None:
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
-            mine, got = [], []
-            for url in chunk:
-                t = time.perf_counter()
-                conn.request("GET", url, headers={"Authorization": f"Token {key}"})
-                r = conn.getresponse()
-                body = r.read()
-                mine.append(time.perf_counter() - t)
-                if r.status != 200:
-                    raise AssertionError(f"GET {url} answered {r.status}: {body[:200]!r}")
-                got.append(len(body))
-            with lock:
-                lat.extend(mine)
-                sizes.extend(got)
-        except BaseException as exc:  # handed to the main thread, which fails the run
-            with lock:
-                failures.append(exc)
-
-    t0 = time.perf_counter()
-    threads = [threading.Thread(target=client, args=(urls[k::clients],)) for k in range(clients)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    if failures:
-        raise SystemExit(f"HTTP benchmark failed: {failures[0]!r}")
-    lat.sort()
-    return lat, sizes, time.perf_counter() - t0
 
 
 def ms(values: list[float], q: float) -> float:
@@ -230,13 +190,13 @@ def main() -> None:
     with _django.gunicorn(2) as server:
         warm = [f"/tiles/{layer}/{z}/{x}/{y}.pbf" for layer in ("cells", "cases", "components")
                 for z in ZOOMS for x, y in [tile_of(*places[0], z)]]
-        fetch_all(server.port, key, warm * 2)  # both workers
+        _django.timed_gets(server.port, key, warm * 2)  # both workers
         print("per tile (HTTP, 2 workers, 4 clients; bytes as sent, uncompressed):", flush=True)
         for layer in ("areas", "cells", "components", "pipes", "cases"):
             for z in ZOOMS:
                 where = pipe_places if layer == "pipes" else places
                 urls = [f"/tiles/{layer}/{z}/{x}/{y}.pbf" for x, y in (tile_of(lon, lat, z) for lon, lat in where)]
-                lat, sizes, _ = fetch_all(server.port, key, urls)
+                lat, sizes, _ = _django.timed_gets(server.port, key, urls)
                 empty = sum(1 for s in sizes if s == 0)
                 print(f"  tile {layer} z{z}: p50 {ms(lat, 0.5):.1f} ms, p95 {ms(lat, 0.95):.1f} ms over {len(lat)} "
                       f"tiles; {sum(sizes) / len(sizes):,.0f} bytes per tile on average, max {max(sizes):,}"
@@ -257,11 +217,12 @@ def main() -> None:
                 if paged:
                     t, size = geojson_pages(server.port, key, geojson.format(box))
                 else:
-                    got, sizes, t = fetch_all(server.port, key, [geojson.format(box)], clients=1)
+                    got, sizes, t = _django.timed_gets(server.port, key, [geojson.format(box)], clients=1)
                     size = sizes[0]
                 before_t.append(t)
                 before_b.append(size)
-                _, sizes, wall = fetch_all(server.port, key, [f"/tiles/{layer}/{z}/{x}/{y}.pbf" for z, x, y in tiles])
+                _, sizes, wall = _django.timed_gets(server.port, key,
+                                                    [f"/tiles/{layer}/{z}/{x}/{y}.pbf" for z, x, y in tiles])
                 after_t.append(wall)
                 after_b.append(sum(sizes))
             print(f"  {layer} at zoom {z}: GeoJSON p50 {ms(before_t, 0.5):.0f} ms, p95 {ms(before_t, 0.95):.0f} ms, "
@@ -272,11 +233,12 @@ def main() -> None:
         from incidents.models import FINAL_STATUSES, Status
 
         open_list = "/api/cases/?page_size=500&status=" + ",".join(s.value for s in Status if s not in FINAL_STATUSES)
-        before, sizes, _ = fetch_all(server.port, key, [open_list] * n_views, clients=1)
+        before, sizes, _ = _django.timed_gets(server.port, key, [open_list] * n_views, clients=1)
         _, tiles = view_at(lon, lat, 12)
         after_t, after_b = [], []
         for _i in range(n_views):
-            _, tile_sizes, wall = fetch_all(server.port, key, [f"/tiles/cases/{z}/{x}/{y}.pbf" for z, x, y in tiles])
+            _, tile_sizes, wall = _django.timed_gets(server.port, key,
+                                                     [f"/tiles/cases/{z}/{x}/{y}.pbf" for z, x, y in tiles])
             after_t.append(wall)
             after_b.append(sum(tile_sizes))
         print(f"  open cases, the console's list (500 of {open_cases:,}): p50 {ms(before, 0.5):.0f} ms, "

@@ -1,25 +1,14 @@
-from django.core.management.base import BaseCommand, CommandError
-
 from grids import generations
-from grids.generation import analyze_grid_tables
-from grids.models import Generation
+from grids.management.generation_command import GenerationCommand
 
 
-class Command(BaseCommand):
+class Command(GenerationCommand):
     help = ("Throw away the pending boundary generation (made by --new-generation, never activated): its rows "
             "are deleted and the rows it ended are open again.")
 
-    def add_arguments(self, parser):
-        parser.add_argument("generation", type=int)
+    def change(self, generation):
+        return generations.discard(generation)
 
-    def handle(self, *args, **opts):
-        generation = Generation.objects.filter(pk=opts["generation"]).first()
-        if generation is None:
-            raise CommandError(f"no generation {opts['generation']}")
-        try:
-            counts = generations.discard(generation)
-        except generations.GenerationsError as exc:
-            raise CommandError(str(exc)) from exc
-        analyze_grid_tables()
-        self.stdout.write(f"generation {opts['generation']} discarded: {counts['areas']} areas and {counts['cells']} "
-                          f"cells deleted, {counts['reopened']} rows open again")
+    def report(self, number, counts):
+        return (f"generation {number} discarded: {counts['areas']} areas and {counts['cells']} cells deleted, "
+                f"{counts['reopened']} rows open again")
