@@ -10,7 +10,8 @@ from a scratch folder) and the real `manage.py run_ingest` processes, in the ben
 
 --smoke: 200 sensors, 20,000 readings, 20 alarms, in the smoke database (bench/_django.py), run by `make test`.
 
-Usage: python bench/sensors.py [--sensors 10000] [--readings 600000] [--publishers 4] [--alarms 100] [--smoke]
+Usage: python bench/sensors.py [--sensors 10000] [--readings 600000] [--publishers 4] [--alarms 100]
+                               [--per-message 1] [--smoke]
 """
 
 import argparse
@@ -81,7 +82,7 @@ def _publisher(args: tuple) -> tuple[int, float]:
     """One publisher process: its share of the readings at full speed, QoS 1, waiting for every PUBACK."""
     import paho.mqtt.client as mqtt
 
-    port, user, key, codes, count, seq0, index, deadline = args
+    port, user, key, codes, count, seq0, index, deadline, per_message = args
     client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"bench-pub-{index}", protocol=mqtt.MQTTv311,
                          clean_session=True)
     client.reconnect_delay_set(min_delay=0.2, max_delay=2)  # as devices do: back within seconds of the restart
@@ -90,20 +91,25 @@ def _publisher(args: tuple) -> tuple[int, float]:
     client.max_queued_messages_set(0)
     client.connect("127.0.0.1", port, keepalive=30)
     client.loop_start()
-    # One reading a minute per sensor, as the year's estimate assumes, ending now (nothing in the future).
-    minutes = count // len(codes) + 1
+    # One reading a minute per sensor, as the year's estimate assumes, ending now (nothing in the future); with
+    # per_message > 1, each message carries that many successive minutes of one sensor (an array of readings).
+    ncodes = len(codes)
+    minutes = count // ncodes + 1
     t0 = time.time() - minutes * 60
+    rounds = -(-count // ncodes)
     infos = []
-    for n in range(count):
-        code = codes[n % len(codes)]
-        seq = seq0 + n
-        payload = json.dumps({"t": t0 + (n // len(codes)) * 60 + index * 1e-3, "v": round(0.5 + (n % 50) / 100, 2),
-                              "seq": seq}, separators=(",", ":"))
-        infos.append(client.publish(f"citygrid/sensors/{code}", payload, qos=1))
-        if len(infos) >= 20000:  # keep memory flat: wait for the oldest acknowledgements
-            for info in infos[:10000]:
-                info.wait_for_publish(max(deadline - time.time(), 0.01))
-            infos = infos[10000:]
+    for r0 in range(0, rounds, per_message):
+        for i, code in enumerate(codes):
+            readings = [{"t": t0 + r * 60 + index * 1e-3, "v": round(0.5 + (n % 50) / 100, 2), "seq": seq0 + n}
+                        for r in range(r0, min(r0 + per_message, rounds)) if (n := r * ncodes + i) < count]
+            if not readings:
+                continue
+            payload = json.dumps(readings[0] if per_message == 1 else readings, separators=(",", ":"))
+            infos.append(client.publish(f"citygrid/sensors/{code}", payload, qos=1))
+            if len(infos) >= 20000:  # keep memory flat: wait for the oldest acknowledgements
+                for info in infos[:10000]:
+                    info.wait_for_publish(max(deadline - time.time(), 0.01))
+                infos = infos[10000:]
     for info in infos:
         info.wait_for_publish(max(deadline - time.time(), 0.01))
     done = time.time()
@@ -206,12 +212,12 @@ class Disruptions:
 
 
 def bench_ingest(port: int, key: str, codes: list[str], readings: int, publishers: int, ingest: Ingest,
-                 folder: Path) -> None:
+                 folder: Path, per_message: int = 1) -> None:
     per = readings // publishers
     sent = per * publishers
     # A publisher gives up waiting for acknowledgements after this, and says so, rather than hang the run.
     deadline = time.time() + (120 if readings <= 50_000 else 1200)
-    jobs = [(port, "gateway-bench", key, codes[i::publishers], per, 1_000_000 * (i + 1), i, deadline)
+    jobs = [(port, "gateway-bench", key, codes[i::publishers], per, 1_000_000 * (i + 1), i, deadline, per_message)
             for i in range(publishers)]
     ingest.start()
     time.sleep(2)
@@ -244,7 +250,8 @@ def bench_ingest(port: int, key: str, codes: list[str], readings: int, publisher
     print(f"ingest: {sent:,} readings of {len(codes):,} sensors from {publishers} publishers, the ingest restarted "
           f"once in the middle{'' if disruptions.ingest_restarted else ' (not reached)'} and the broker once"
           f"{'' if disruptions.broker_restarted else ' (not reached)'}", flush=True)
-    print(f"  published in {published_at - t0:.1f} s, all stored after {t_end - t0:.1f} s: "
+    print(f"  {per_message} reading{'s' if per_message > 1 else ''} a message; "
+          f"published in {published_at - t0:.1f} s, all stored after {t_end - t0:.1f} s: "
           f"{sent / (t_end - t0):,.0f} readings/s sustained", flush=True)
     print(f"  sent {sent:,}, stored {stored:,}: {max(sent - stored, 0):,} lost, {max(stored - sent, 0):,} duplicated; "
           f"minute rollups count {rolled:,}", flush=True)
@@ -348,6 +355,8 @@ def main() -> None:
     parser.add_argument("--readings", type=int, default=600_000)
     parser.add_argument("--publishers", type=int, default=4)
     parser.add_argument("--alarms", type=int, default=100)
+    parser.add_argument("--per-message", type=int, default=1,
+                        help="readings in one MQTT message (an array of one sensor's successive readings)")
     args = parser.parse_args()
     if args.smoke:
         args.sensors, args.readings, args.publishers, args.alarms = 200, 20_000, 2, 20
@@ -371,7 +380,7 @@ def main() -> None:
     ingest = Ingest(env, folder / "ingest.log")
     t0 = time.perf_counter()
     try:
-        bench_ingest(port, key, codes, args.readings, args.publishers, ingest, folder)
+        bench_ingest(port, key, codes, args.readings, args.publishers, ingest, folder, args.per_message)
         bench_alarm_latency(port, key, gas_codes, args.alarms)
         bench_storage()
     finally:

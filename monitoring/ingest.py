@@ -121,7 +121,8 @@ class MqttIngest:
         # Message ids are the connection's: one received before a reconnect is not acknowledged on the new
         # connection (the id may name another message there); the broker sends it again instead.
         self.generation = 0
-        self.client.on_message = lambda client, userdata, msg: self.inbox.put((self.generation, msg))
+        self.client.on_message = lambda client, userdata, msg: self.inbox.put(
+            (self.generation, msg, readings.split_message(code_of(msg.topic), msg.payload)))
         self.client.on_disconnect = lambda *a, **k: self.connected.clear()
 
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
@@ -146,7 +147,7 @@ class MqttIngest:
                 continue
             try:
                 close_old_connections()
-                result = process([(code_of(m.topic), m.payload) for _, m in batch], self.registry, self.on_stored)
+                result = process([item for _, _, items in batch for item in items], self.registry, self.on_stored)
             except Exception:
                 # Nothing acknowledged: the broker redelivers these on reconnect. Reconnect now, so that it does.
                 log.exception("ingest: a batch of %d failed; not acknowledged, reconnecting", len(batch))
@@ -156,7 +157,7 @@ class MqttIngest:
                 self.stopping.clear()
                 self.start()
                 continue
-            for generation, m in batch:
+            for generation, m, _ in batch:
                 if generation == self.generation:
                     self.client.ack(m.mid, m.qos)
             self.totals.stored += result.stored
@@ -170,8 +171,9 @@ class MqttIngest:
         except queue.Empty:
             return []
         batch = [first]
+        count = len(first[2])  # readings, not messages: a message may hold many
         deadline = time.monotonic() + self.batch_seconds
-        while len(batch) < self.batch_max:
+        while count < self.batch_max:
             left = deadline - time.monotonic()
             if left <= 0:
                 break
@@ -179,6 +181,7 @@ class MqttIngest:
                 batch.append(self.inbox.get(timeout=left))
             except queue.Empty:
                 break
+            count += len(batch[-1][2])
         return batch
 
     def _drain(self) -> None:

@@ -51,6 +51,25 @@ def sensor_table(owner_id: int | None = None) -> dict[str, SensorInfo]:
             qs.values_list("code", "pk", "kind__physical_min", "kind__physical_max")}
 
 
+# A device that samples more often than it reports (a battery-powered level sensor sending a minute's samples at
+# once) or a gateway forwarding several may put an array of readings in one message: one MQTT message, one
+# acknowledgement, for many readings. Longer arrays are refused whole.
+MAX_READINGS_PER_MESSAGE = 100
+
+
+def split_message(code: str, payload: bytes | str) -> list[tuple[str, object]]:
+    """One MQTT message of sensor `code` as (code, reading) pairs for `parse`: a JSON reading object, or an array
+    of up to MAX_READINGS_PER_MESSAGE of them. Decoded once here; what is not JSON goes on as it is, for `parse` to
+    refuse and count."""
+    try:
+        data = json.loads(payload)
+    except (ValueError, UnicodeDecodeError):
+        return [(code, payload)]
+    if isinstance(data, list) and 0 < len(data) <= MAX_READINGS_PER_MESSAGE:
+        return [(code, item) for item in data]
+    return [(code, data)]  # a reading, or what parse refuses (an empty or too long array is not a reading)
+
+
 def parse(code: str, payload: bytes | str | dict, sensors: dict[str, SensorInfo],
           now: datetime | None = None) -> Reading:
     """One reading of sensor `code` from its JSON `{"t": ISO 8601 or epoch seconds, "v": number, "seq": int}`
@@ -58,8 +77,8 @@ def parse(code: str, payload: bytes | str | dict, sensors: dict[str, SensorInfo]
     info = sensors.get(code)
     if info is None:
         raise Refused(Rejection.Reason.UNKNOWN_SENSOR, code[:60])
-    if isinstance(payload, dict):
-        data = payload
+    if not isinstance(payload, bytes | str):
+        data = payload  # decoded already (split_message, or a gateway's JSON body)
     else:
         try:
             data = json.loads(payload)

@@ -200,6 +200,39 @@ def test_bad_readings_are_refused_counted_and_do_not_stop_the_ingest(devices, mq
         running.stop()
 
 
+def test_a_message_may_carry_an_array_of_readings_each_checked_and_stored_once(devices, mqtt_broker):
+    """A device that reports a minute's samples at once: one message, one acknowledgement, each reading checked on
+    its own (a bad one refused and counted, the others stored), a redelivery of the whole message stored once; an
+    array longer than MAX_READINGS_PER_MESSAGE is refused whole."""
+    from monitoring.models import topic_for
+    from monitoring.readings import MAX_READINGS_PER_MESSAGE, refused_total
+
+    west = devices["sensors"]["WL-001"]
+    start = timezone.now() - timezone.timedelta(minutes=5)
+
+    def sample(seq: int, value: float) -> dict:
+        return {"t": (start + timezone.timedelta(seconds=6 * seq)).isoformat(), "v": value, "seq": seq}
+
+    minute = json.dumps([sample(seq, 1.0 + seq / 100) for seq in range(9)] + [sample(9, 42.0)]).encode()
+    running = Running(mqtt_broker, batch_max=50, batch_seconds=0.05)
+    try:
+        publisher = _publisher(mqtt_broker["port"], "WL-001", devices["passwords"]["WL-001"])
+        for _ in range(2):  # the second as a retry: stored once
+            publisher.publish(topic_for("WL-001"), minute, qos=1).wait_for_publish(5)
+        too_long = json.dumps([sample(100 + i, 1.0) for i in range(MAX_READINGS_PER_MESSAGE + 1)]).encode()
+        publisher.publish(topic_for("WL-001"), too_long, qos=1).wait_for_publish(5)
+        publisher.publish(topic_for("WL-001"), b"[]", qos=1).wait_for_publish(5)
+        assert _wait(lambda: refused_total() == 4 and _count(west.pk) == 9), (refused_total(), _count(west.pk))
+        assert refused_total("out_of_range") == 2 and refused_total("malformed") == 2
+        with connection.cursor() as cur:
+            cur.execute("SELECT array_agg(seq ORDER BY seq) FROM monitoring_reading WHERE sensor_id = %s", [west.pk])
+            assert cur.fetchone()[0] == list(range(9))
+        publisher.loop_stop()
+        publisher.disconnect()
+    finally:
+        running.stop()
+
+
 def test_an_alarm_through_the_broker_raises_one_case_across_ingest_restarts(devices, mqtt_broker):
     """Readings past the alarm level arrive over MQTT while the ingest is stopped and started again twice: one
     episode, one case, whatever was redelivered."""
