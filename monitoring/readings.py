@@ -142,7 +142,11 @@ WITH batch AS (
 # sensors as `quiet` groups them, in id order, as on_stored locks them (an explicit FOR UPDATE in id order costs
 # a join the planner makes quadratic); should two ingesting processes still deadlock, PostgreSQL ends one batch,
 # which is not acknowledged and comes again. A sensor that another process moved out of rest meanwhile fails the
-# UPDATE's recheck and goes to Python with its rows.
+# UPDATE's recheck and goes to Python with its rows. The recheck compares with `quiet`'s columns, not constants, and
+# `quiet` is materialized: planned on the statistics of a registry that was all 'unknown' when last analyzed (a
+# fresh import; autovacuum off or not yet by), `state = 'normal'` looked like one row and the planner drove the
+# update from it, rescanning the batch for each of ten thousand sensors — two minutes a batch, where by the primary
+# key it is milliseconds.
 _QUIET = """, fresh AS (
     SELECT st.sensor_id, st.time, st.value,
         coalesce(lag(st.time) OVER w, s.last_time) AS before_time,
@@ -165,13 +169,14 @@ _QUIET = """, fresh AS (
                          false) AS normal
     FROM (SELECT *, (value - before_value) / greatest(extract(epoch FROM time - before_time) / 60, 1.0) AS rate
           FROM fresh) f
-), quiet AS (
-    SELECT sensor_id, max(time) AS last_time, (array_agg(value ORDER BY time DESC))[1] AS last_value
+), quiet AS MATERIALIZED (
+    SELECT sensor_id, max(time) AS last_time, (array_agg(value ORDER BY time DESC))[1] AS last_value,
+        'normal' AS rest_state, '' AS rest_pending
     FROM judged GROUP BY sensor_id HAVING bool_and(normal)
 ), moved AS (
     UPDATE monitoring_sensor s SET last_time = q.last_time, last_value = q.last_value
     FROM quiet q WHERE s.id = q.sensor_id
-        AND s.state = 'normal' AND s.pending_level = '' AND s.last_time < q.last_time
+        AND s.state = q.rest_state AND s.pending_level = q.rest_pending AND s.last_time < q.last_time
     RETURNING s.id
 )
 SELECT (SELECT count(*) FROM stored),

@@ -185,6 +185,12 @@ def _save(sensors: list[Sensor]) -> tuple[int, int]:
                 setattr(old, field, getattr(new, field))
             old.save()
             updated += 1
+    if created + updated >= 100:
+        # The ingest's statement joins each batch to the sensors: on the statistics of an empty registry the
+        # planner scans it for every reading (seconds a batch). Autovacuum would refresh them in a minute, if on.
+        from citygrid.dbroles import analyze
+
+        analyze("monitoring_sensor")
     return created, updated
 
 
