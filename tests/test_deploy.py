@@ -126,9 +126,16 @@ def deployed(django_db_setup, django_db_blocker):
         check = subprocess.run(["nginx", "-t", "-p", str(base / "nginx"), "-c", str(conf)], capture_output=True,
                                text=True)
         assert check.returncode == 0, check.stderr
-        processes.append(subprocess.Popen(["nginx", "-p", str(base / "nginx"), "-c", str(conf), "-g",
-                                           "daemon off;"], stderr=(base / "nginx-stderr.log").open("w")))
-        _wait_http(http_port, "/")
+        nginx = subprocess.Popen(["nginx", "-p", str(base / "nginx"), "-c", str(conf), "-g", "daemon off;"],
+                                 stderr=(base / "nginx-stderr.log").open("w"))
+        processes.append(nginx)
+        try:
+            _wait_http(http_port, "/")
+        except AssertionError as exc:  # say why: a port taken meanwhile, a refused configuration…
+            errors = [p.read_text()[-2000:] for p in (base / "nginx-stderr.log", base / "nginx" / "error.log")
+                      if p.exists()]
+            state = "running" if nginx.poll() is None else f"exited {nginx.returncode}"
+            raise AssertionError(f"{exc}; nginx {state}: {' | '.join(errors)}") from exc
         yield SimpleNamespace(base=base, rendered=rendered, web_port=web_port, http_port=http_port,
                               https_port=https_port, cert=cert, logs=logs, access_log=base / "citygrid-access.log")
     finally:
