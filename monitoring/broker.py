@@ -306,7 +306,9 @@ def stop(directory: Path | None = None) -> bool:
     if pid is None:
         return False
     os.kill(pid, signal.SIGTERM)
-    for _ in range(50):
+    # Mosquitto writes its queues to disk as it stops: wait for that (a queue of thousands of readings under load
+    # took longer than the 5 s waited before, and a broker started meanwhile found the old one still there).
+    for _ in range(600):
         try:
             os.kill(pid, 0)
         except OSError:
