@@ -10,6 +10,8 @@ from a scratch folder) and the real `manage.py run_ingest` processes, in the ben
 
 --smoke: 200 sensors, 20,000 readings, 20 alarms, in the smoke database (bench/_django.py), run by `make test`.
 
+BENCH_INGEST_LOG_LEVEL=INFO keeps the ingest's own log (connections, totals, duplicates) in the run's folder.
+
 Usage: python bench/sensors.py [--sensors 10000] [--readings 600000] [--publishers 4] [--alarms 100]
                                [--per-message 1] [--smoke]
 """
@@ -380,7 +382,7 @@ def main() -> None:
     gateway.mqtt_hash = broker.hash_passwords({"gateway-bench": key})["gateway-bench"]
     gateway.save()
     print(broker.start(folder, port), flush=True)
-    env = {**os.environ, "LOG_LEVEL": "WARNING"}
+    env = {**os.environ, "LOG_LEVEL": os.environ.get("BENCH_INGEST_LOG_LEVEL", "WARNING")}
     ingest = Ingest(env, folder / "ingest.log")
     t0 = time.perf_counter()
     try:

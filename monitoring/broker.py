@@ -147,9 +147,11 @@ persistence_location {directory / 'data'}/
 autosave_interval 30
 max_queued_messages 0
 max_queued_bytes 0
-# A batch is acknowledged after it is committed: this many may be in flight to the ingest (several batches),
-# and the rest wait in the broker's queue, not in the ingest's memory.
-max_inflight_messages 20000
+# A batch is acknowledged after it is committed: this many may be in flight to the ingest (two batches of
+# single readings, the next one ready while one is stored), and the rest wait in the broker's queue, not in the
+# ingest's memory. Whatever is in flight when the connection drops comes again: a larger window is only more to
+# receive twice.
+max_inflight_messages {2 * settings.INGEST_BATCH_MAX}
 log_dest file {directory / 'mosquitto.log'}
 log_type error
 log_type warning

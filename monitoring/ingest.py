@@ -29,6 +29,8 @@ log = logging.getLogger("citygrid.ingest")
 # any case this often, so that a sensor switched off is refused soon.
 REGISTRY_REFRESH_S = 5.0
 REGISTRY_MAX_AGE_S = 60.0
+# A batch slower than this is logged with its phases: a reading's way to an alarm is its batch's time.
+SLOW_BATCH_S = 1.0
 
 
 @dataclass
@@ -37,6 +39,7 @@ class BatchResult:
     duplicates: int = 0
     refused: dict[str, int] = field(default_factory=dict)
     refused_items: list[tuple[int, str]] = field(default_factory=list)  # (index in the batch, reason)
+    seconds: dict[str, float] = field(default_factory=dict)  # time spent by phase: parse, store, alarms
 
 
 class Registry:
@@ -59,6 +62,7 @@ def process(items: list[tuple[str, object]], registry: Registry, on_stored=None,
     """Check and store (sensor code, payload) pairs in one transaction; refusals counted in the same one, so a
     batch that fails leaves no count behind and is redelivered whole."""
     result = BatchResult()
+    t0 = time.perf_counter()
     table = registry.lookup(code for code, _ in items)
     now = timezone.now()
     good: list[readings.Reading] = []
@@ -70,15 +74,19 @@ def process(items: list[tuple[str, object]], registry: Registry, on_stored=None,
             n, _ = refused.get(exc.reason, (0, ""))
             refused[exc.reason] = (n + 1, exc.detail)
             result.refused_items.append((index, exc.reason))
+    t1 = time.perf_counter()
+    t2 = t1
     with transaction.atomic():
         # With the alarm engine, sensors at rest reading normal are moved in the insert's own statement, and only
         # the rest come back to it (readings.store, quiet): most readings cost no Python after parsing.
         count, new = readings.store(good, quiet=quiet and on_stored is not None)
+        t2 = time.perf_counter()
         if refused:
             readings.count_refused(refused, now)
         if on_stored is not None and new:
             on_stored(new)  # the alarm engine, in the same transaction: an episode is never ahead of its readings
     result.stored, result.duplicates = count, len(good) - count
+    result.seconds = {"parse": t1 - t0, "store": t2 - t1, "alarms": time.perf_counter() - t2}
     result.refused = {reason: n for reason, (n, _) in refused.items()}
     if refused:
         log.warning("refused readings: %s", ", ".join(f"{r} {n}" for r, (n, _) in sorted(refused.items())))
@@ -142,7 +150,10 @@ class MqttIngest:
     def run(self, until: Callable[[], bool] | None = None) -> None:
         """Store batches until stopped (or `until()` says so); a failed batch is not acknowledged and comes again."""
         while not self.stopping.is_set() and not (until and until()):
-            batch = self._next_batch()
+            # A message received before a reconnect cannot be acknowledged any more and the broker sends it again:
+            # storing it now would only make the second copy a duplicate to check (after a broker restart, a whole
+            # in-flight window of them, ahead of newer readings such as an alarm).
+            batch = [item for item in self._next_batch() if item[0] == self.generation]
             if not batch:
                 continue
             try:
@@ -157,6 +168,9 @@ class MqttIngest:
                 self.stopping.clear()
                 self.start()
                 continue
+            if sum(result.seconds.values()) > SLOW_BATCH_S:
+                log.warning("ingest: a batch of %d readings (%d new) took %s", sum(len(i) for _, _, i in batch),
+                            result.stored, ", ".join(f"{k} {v:.2f} s" for k, v in result.seconds.items()))
             for generation, m, _ in batch:
                 if generation == self.generation:
                     self.client.ack(m.mid, m.qos)

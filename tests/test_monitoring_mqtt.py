@@ -233,6 +233,45 @@ def test_a_message_may_carry_an_array_of_readings_each_checked_and_stored_once(d
         running.stop()
 
 
+def test_messages_received_before_a_reconnect_are_left_to_the_redelivery_not_stored_twice(devices, mqtt_broker):
+    """Messages waiting in the ingest when its connection drops cannot be acknowledged on the next one, and the
+    broker sends them again: the ingest skips the first copies, so each reading is checked once, not stored and
+    then found a duplicate (after a broker restart, a whole in-flight window ahead of newer readings)."""
+    from monitoring.ingest import MqttIngest
+    from monitoring.models import topic_for
+
+    west = devices["sensors"]["WL-001"]
+    ingest = MqttIngest(mqtt_broker["url"], batch_max=50, batch_seconds=0.05)
+    ingest.start()
+    assert ingest.connected.wait(5)
+    publisher = _publisher(mqtt_broker["port"], "WL-001", devices["passwords"]["WL-001"])
+    start = timezone.now() - timezone.timedelta(minutes=1)
+    sent = 40
+    for seq in range(sent):
+        publisher.publish(topic_for("WL-001"), _reading(seq, 1.0, start + timezone.timedelta(seconds=seq)),
+                          qos=1).wait_for_publish(5)
+    publisher.loop_stop()
+    publisher.disconnect()
+    assert _wait(lambda: ingest.inbox.qsize() == sent, 5), ingest.inbox.qsize()  # received, none stored yet
+    ingest.client.disconnect()  # the connection drops; the same persistent session comes back
+    ingest.client.loop_stop()
+    ingest.connected.clear()
+    ingest.start()
+    assert ingest.connected.wait(5)
+    assert _wait(lambda: ingest.inbox.qsize() == 2 * sent, 5), ingest.inbox.qsize()  # the broker sent them again
+    thread = threading.Thread(target=lambda: (ingest.run(until=lambda: _count(west.pk) >= sent and
+                                                         ingest.inbox.empty()), connection.close()))
+    thread.start()
+    try:
+        thread.join(20)
+        assert _count(west.pk) == sent
+        assert (ingest.totals.stored, ingest.totals.duplicates) == (sent, 0)
+    finally:
+        ingest.stopping.set()
+        thread.join(5)
+        ingest.stop()
+
+
 def test_an_alarm_through_the_broker_raises_one_case_across_ingest_restarts(devices, mqtt_broker):
     """Readings past the alarm level arrive over MQTT while the ingest is stopped and started again twice: one
     episode, one case, whatever was redelivered."""
