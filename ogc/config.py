@@ -115,6 +115,38 @@ def _resource(c: Collection, bbox: list[float]) -> dict:
     }
 
 
+def _page_assets() -> dict:
+    """What the HTML pages' frame loads from the project (hashed names in production) and the base map: the
+    tiles only where they are in WGS84, as the stored data are (a GCJ-02 base map would be off by hundreds of
+    metres; the pages that shift their drawing for it are the product's own)."""
+    from django.templatetags.static import static
+
+    return {"leaflet_css": static("leaflet/leaflet.css"), "leaflet_js": static("leaflet/leaflet.js"),
+            "pages_js": static("ogc/pages.js"),
+            "tiles": settings.TILE_URL if settings.TILE_DATUM == "wgs84" else "",
+            "labels": {name: {"zh": zh, "en": en} for name, (zh, en) in PROPERTY_LABELS.items()}}
+
+
+# The views' columns as the HTML tables head them (pygeoapi shows the property names, which stay the data's keys
+# for GIS clients): in the page's language, translated by pygeoapi with the rest of the configuration.
+PROPERTY_LABELS = {
+    "id": ("编号", "id"), "code": ("编码", "code"), "name": ("名称", "name"), "number": ("案件编号", "case number"),
+    "parent_code": ("上级编码", "parent code"), "district_code": ("区县编码", "district code"),
+    "street_code": ("街道编码", "street code"), "community_code": ("社区编码", "community code"),
+    "cell_code": ("单元网格编码", "cell code"), "updated_at": ("更新时间", "updated"),
+    "created_at": ("上报时间", "reported"), "subclass": ("部件小类", "subclass"), "status": ("状态", "status"),
+    "accuracy": ("精度", "accuracy"), "survey_date": ("普查日期", "survey date"),
+    "bureau_code": ("责任单位编码", "bureau code"), "bureau": ("责任单位", "bureau"), "owner": ("权属单位", "owner"),
+    "maintainer": ("养护单位", "maintainer"), "network_code": ("管网编码", "network code"), "kind": ("种类", "kind"),
+    "material": ("材质", "material"), "diameter_mm": ("管径（毫米）", "diameter (mm)"),
+    "pressure_class": ("压力等级", "pressure class"), "depth_start_m": ("起点埋深（米）", "depth at start (m)"),
+    "depth_end_m": ("终点埋深（米）", "depth at end (m)"), "year_laid": ("敷设年份", "year laid"),
+    "length_m": ("长度（米）", "length (m)"), "category": ("类别编码", "category code"),
+    "category_name": ("类别", "category"), "open311_status": ("Open311 状态", "Open311 status"),
+    "precision": ("位置精度", "location precision"), "place": ("位置", "place"), "description": ("描述", "description"),
+}
+
+
 @lru_cache(maxsize=64)
 def build(base_url: str, names: tuple[str, ...]) -> dict:
     """The configuration serving `names` at `base_url` (e.g. https://city.example/ogc)."""
@@ -131,6 +163,9 @@ def build(base_url: str, names: tuple[str, ...]) -> dict:
             "pretty_print": False,
             # our page frame first (ogc/templates/pygeoapi/_base.html), pygeoapi's own templates behind it
             "templates": {"path": str(settings.BASE_DIR / "ogc" / "templates" / "pygeoapi")},
+            # pygeoapi's labels in Chinese: messages.po compiled by `make` (compilemessages), read by Babel
+            "locale_dir": str(settings.BASE_DIR / "ogc" / "locale"),
+            "citygrid": _page_assets(),
         },
         "logging": {"level": "ERROR"},
         "metadata": {

@@ -15,7 +15,9 @@ from django.conf import settings
 from django.db import connection
 from django.http import HttpResponse, JsonResponse
 from django.urls import reverse
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
+from pygeoapi import l10n
 from pygeoapi.api import APIRequest, apply_gzip
 from rest_framework.views import APIView
 
@@ -69,6 +71,7 @@ class OgcView(APIView):
         api = api_for(base, names)
         if type(self).operation is core.openapi_:
             api.openapi = openapi_document(base, names)
+        _page_language(django_request)
         api_request = APIRequest.from_django(django_request, api.locales)
         args = [a for a in (self.collection or collection, code or item) if a]
         if type(self).operation is itemtypes.get_collection_items:
@@ -90,6 +93,22 @@ class OgcView(APIView):
         for key, value in headers.items():
             response[key] = value
         return response
+
+
+def _page_language(request) -> None:
+    """A page read in a browser speaks the product's language — the one the person chose, else Chinese
+    (citygrid.middleware.ChineseFirstLocaleMiddleware) — whatever the browser's preference; a client asking for
+    JSON keeps pygeoapi's negotiation (`lang=`, Accept-Language)."""
+    wants_html = request.GET.get("f") == "html" or (
+        "f" not in request.GET and "text/html" in request.headers.get("Accept", ""))
+    if wants_html and "lang" not in request.GET:
+        request.META["HTTP_ACCEPT_LANGUAGE"] = "en-US" if get_language().startswith("en") else "zh-CN"
+        request.__dict__.pop("headers", None)  # HttpRequest.headers is read once and kept: read it again
+    if wants_html:
+        # pygeoapi keeps the first configuration it translated for a language and renders every later page with
+        # it (l10n._cfg_cache, keyed by language only): a page asked for under another host name would link the
+        # first one's stylesheet and home. Translated again per page: a small dict's deep copy.
+        l10n._cfg_cache.clear()
 
 
 def _limited(request) -> bool:

@@ -103,6 +103,10 @@ def test_the_conformance_classes_declared_are_those_that_hold(client, world):
     assert landing.status_code == 200 and landing["Content-Type"].startswith("text/html")
     assert client.get("/ogc/collections/cells/items", {"f": "html", "limit": 2},
                       HTTP_HOST="127.0.0.1")["Content-Type"].startswith("text/html")
+    # a page asked for under another host name links its own stylesheet (pygeoapi caches a translated
+    # configuration per language, whoever asked first)
+    other = client.get("/ogc/", {"f": "html"}, HTTP_HOST="localhost").content.decode()
+    assert 'href="http://localhost/ogc/static/css/default.css"' in other and "127.0.0.1" not in other
     response, oas = _get(client, "/ogc/openapi")
     assert oas["openapi"].startswith("3.0") and "/collections/cells/items" in oas["paths"]
     _, landing_json = _get(client, "/ogc/")
