@@ -132,9 +132,11 @@ def gunicorn(workers: int, threads: int = 1, **env: str) -> Iterator[Server]:
 
 
 def timed_gets(port: int, key: str, urls: list[str], clients: int = 4,
-               measure: Callable[[bytes], int] = len) -> tuple[list[float], list[int], float]:
+               measure: Callable[[bytes], int] = len, accept: frozenset[int] = frozenset({200}),
+               tally: dict[int, int] | None = None) -> tuple[list[float], list[int], float]:
     """GET every URL with a token from `clients` threads on persistent connections: the latencies (s, sorted),
-    `measure` of each body (its length by default) and the wall time. Anything but a 200 fails the run."""
+    `measure` of each body (its length by default) and the wall time. A status not in `accept` fails the run;
+    `tally`, when given, counts the answers by status."""
     import http.client
     import threading
     import time
@@ -147,19 +149,23 @@ def timed_gets(port: int, key: str, urls: list[str], clients: int = 4,
     def client(chunk: list[str]) -> None:
         try:
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
-            mine, measured = [], []
+            mine, measured, seen = [], [], {}
             for url in chunk:
                 t = time.perf_counter()
                 conn.request("GET", url, headers={"Authorization": f"Token {key}"})
                 r = conn.getresponse()
                 body = r.read()
                 mine.append(time.perf_counter() - t)
-                if r.status != 200:
+                if r.status not in accept:
                     raise AssertionError(f"GET {url} answered {r.status}: {body[:200]!r}")
                 measured.append(measure(body))
+                seen[r.status] = seen.get(r.status, 0) + 1
             with lock:
                 lat.extend(mine)
                 sizes.extend(measured)
+                if tally is not None:
+                    for status, count in seen.items():
+                        tally[status] = tally.get(status, 0) + count
         except BaseException as exc:  # handed to the main thread, which fails the run
             with lock:
                 failures.append(exc)

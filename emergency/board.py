@@ -10,8 +10,8 @@ from django.db import connection
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from alerts.models import LEVEL_COLOURS, EarlyWarning
-from alerts.views import state_label
+from alerts.models import EarlyWarning
+from alerts.views import summary
 from dispatch.scoping import commanded_units
 from incidents.models import Category
 from incidents.scoping import visible_cases
@@ -245,13 +245,10 @@ def pipes(user: AbstractBaseUser, incident: Incident) -> dict:
 
 
 def warnings(incident: Incident) -> list[dict]:
-    """The warnings issued for the incident (CAP <incidents> = its number), latest first, with their state now."""
-    now = timezone.now()
-    return [{"id": w.pk, "headline": w.headline, "level": w.level, "level_label": w.get_level_display(),
-             "colour": LEVEL_COLOURS[w.level], "in_force": w.in_force(now), "state_label": state_label(w, now),
-             "expires": timezone.localtime(w.expires).isoformat(), "exercise": w.exercise,
-             "area": json.loads(w.area.geojson)}
-            for w in EarlyWarning.objects.filter(incident=incident.number).order_by("-issued_at")]
+    """The warnings issued for the incident (CAP <incidents> = its number), latest first, as the warnings page
+    shows them (alerts.views.summary) with their state now."""
+    return [summary(w) for w in EarlyWarning.objects.filter(incident=incident.number)
+            .select_related("type", "district").order_by("-issued_at")]
 
 
 def board(user: AbstractBaseUser, incident: Incident) -> dict:
