@@ -98,7 +98,8 @@ def _sub_score(wanted: str, have: str) -> float:
 def _names(cur, text: str, raw: str, roads: bool, threshold: float, limit: int,
            fuzzy: bool = True) -> dict[int, float]:
     """Roads (or named addresses) → how alike their best name is: the same name (1.0), else the same sound (0.95),
-    else by characters through the trigram index, and by sound when no name was alike enough (0.8)."""
+    else one character away (a slip key), else by characters through the trigram index, and by sound when no name
+    was alike enough (0.8)."""
     q, q_raw = trigram_text(text), trigram_text(raw)
     # Said right, or sounding right: equality on the names' btree indexes, no likeness computed (most queries).
     column = "road_id" if roads else "address_id"
@@ -111,6 +112,11 @@ def _names(cur, text: str, raw: str, roads: bool, threshold: float, limit: int,
                 f"LIMIT %s", [[sound_text(text), sound_text(raw)], limit])
     found = dict(cur.fetchall())
     if found or not fuzzy:
+        return found
+    # One character wrong (the usual slip): equality on the names' slip keys (migration 0002), no likeness search.
+    cur.execute("SELECT aid, rid, sim FROM gazetteer_names_slipped(%s, %s, %s, %s)", [q, q_raw, roads, limit])
+    found = {rid if roads else aid: sim for aid, rid, sim in cur.fetchall()}
+    if found:
         return found
     cur.execute("SELECT aid, rid, sim FROM gazetteer_names_like(%s, %s, %s, %s, %s)",
                 [q, q_raw, roads, threshold, limit])
