@@ -22,12 +22,17 @@ def user_district_id(user: AbstractBaseUser) -> int | None:
     return profile.district_id if profile else None
 
 
+def _district_ids(user: AbstractBaseUser) -> list[int]:
+    """The user's district in every boundary generation: a warning keeps the district row it was issued for."""
+    return user.profile.district_ids()
+
+
 def visible_warnings(user: AbstractBaseUser, qs: QuerySet | None = None) -> QuerySet:
     qs = EarlyWarning.objects.all() if qs is None else qs
     if not user.is_authenticated or not user_roles(user) & READERS:
         return qs.none()
     district = user_district_id(user)
-    return qs if not district else qs.filter(Q(district_id=district) | Q(district__isnull=True))
+    return qs if not district else qs.filter(Q(district_id__in=_district_ids(user)) | Q(district__isnull=True))
 
 
 def may_issue(user: AbstractBaseUser) -> bool:
@@ -39,7 +44,7 @@ def may_change(user: AbstractBaseUser, warning: EarlyWarning) -> bool:
     if not may_issue(user):
         return False
     district = user_district_id(user)
-    return not district or warning.district_id == district
+    return not district or warning.district_id in _district_ids(user)
 
 
 def _visible(user: AbstractBaseUser, pk: int, **_ignored) -> EarlyWarning | None:

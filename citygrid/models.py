@@ -40,6 +40,16 @@ class StaffProfile(models.Model):
     def __str__(self) -> str:
         return str(self.user)
 
+    def district_ids(self) -> list[int]:
+        """This person's district in every boundary generation (grids.generations.lineage), read once per
+        request: what the district scopes compare historical rows with."""
+        from grids.generations import lineage
+
+        cached = getattr(self, "_district_ids", None)
+        if cached is None or cached[0] != self.district_id:
+            self._district_ids = (self.district_id, lineage(self.district_id))
+        return self._district_ids[1]
+
     def clean(self) -> None:
         if self.district_id and self.district.level != Level.DISTRICT:
             raise ValidationError({"district": _("Choose a district, not another level.")})

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from citygrid.replicas import reading
 from incidents.models import FINAL_STATUSES
-from incidents.scoping import user_district_id
+from incidents.scoping import user_district_id, user_district_ids
 
 # Written out, not a parameter, so that the planner matches the partial index case_open_deadline_idx.
 OPEN_CASES = "NOT (c.status IN ({}))".format(", ".join(f"'{s}'" for s in sorted(FINAL_STATUSES)))
@@ -42,8 +42,8 @@ class Filter:
                        datetime.combine(self.end, time.min, tz)]
         district = user_district_id(user)
         if district:
-            clauses.append(f"{alias}.district_id = %s")
-            params.append(district)
+            clauses.append(f"{alias}.district_id = ANY(%s)")  # the district in every boundary generation
+            params.append(user_district_ids(user))
         if self.major:
             clauses.append(f"{alias}.category_id IN (SELECT k.id FROM incidents_category k JOIN incidents_category "
                            "m ON m.id = k.parent_id WHERE m.code = %s)")
@@ -59,8 +59,8 @@ def tally_where(user: AbstractBaseUser, f: Filter) -> tuple[str, list]:
     clauses, params = ["t.day >= %s", "t.day < %s"], [f.start, f.end]
     district = user_district_id(user)
     if district:
-        clauses.append("t.district_id = %s")
-        params.append(district)
+        clauses.append("t.district_id = ANY(%s)")
+        params.append(user_district_ids(user))
     if f.major:
         clauses.append("t.major_id = (SELECT id FROM incidents_category WHERE code = %s)")
         params.append(f.major)
@@ -149,9 +149,9 @@ def due_figures(user: AbstractBaseUser, f: Filter) -> dict:
     tz = timezone.get_current_timezone()
     start, end = datetime.combine(f.start, time.min, tz), datetime.combine(f.end, time.min, tz)
     district = user_district_id(user)
-    clauses, params = "", {"start": start, "end": end, "district": district, "major": f.major}
+    clauses, params = "", {"start": start, "end": end, "district": user_district_ids(user), "major": f.major}
     if district:
-        clauses += " AND c.district_id = %(district)s"
+        clauses += " AND c.district_id = ANY(%(district)s)"
     if f.major:
         clauses += (" AND c.category_id IN (SELECT k.id FROM incidents_category k JOIN incidents_category m "
                     "ON m.id = k.parent_id WHERE m.code = %(major)s)")

@@ -253,8 +253,11 @@ def evaluate(dimension: str, start: datetime, end: datetime, district_id: int | 
     """Figures for every unit of a dimension active in [start, end), best score first; counting only the cases
     of one district when `district_id` is given (a district centre sees its own district, nobody else's)."""
     flow_key, due_key, table, code_col, name_col = DIMENSIONS[dimension]
-    params = {"start": start, "end": end, "district": district_id}
-    district = "AND c.district_id = %(district)s" if district_id is not None else ""
+    from grids.generations import lineage
+
+    # The district in every boundary generation: its cases keep the district row of their time.
+    params = {"start": start, "end": end, "district": lineage(district_id)}
+    district = "AND c.district_id = ANY(%(district)s)" if district_id is not None else ""
     counts: dict[int, dict[str, int]] = {}
     hours: dict[int, dict[str, float | None]] = {}
     with reading().cursor() as cur:

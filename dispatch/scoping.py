@@ -12,7 +12,7 @@ from citygrid import roles
 from citygrid.roles import user_roles
 from citygrid.scopes import any_of
 from grids.models import Area, Cell, Level
-from incidents.scoping import user_bureau_id, user_district_id, visible_cases
+from incidents.scoping import user_bureau_id, user_district_id, user_district_ids, visible_cases
 
 from .models import ResponseUnit, UnitAssignment
 
@@ -69,7 +69,7 @@ def _area_figures(user: AbstractBaseUser, code: str, **_ignored) -> Cell | Area 
     # A code of any boundary generation: the dashboard's hot spots show each case in the cell of its time.
     cell = Cell.objects.filter(code=code).order_by("-is_current", "-generation_low").first()
     if cell is not None:
-        return cell if not district or cell.district_id == district else None
+        return cell if not district or cell.district_id in user_district_ids(user) else None
     community = (Area.objects.filter(code=code, level=Level.COMMUNITY).select_related("parent")
                  .order_by("-is_current", "-generation_low").first())
     if community is not None and (not district or community.parent.parent_id == district):
@@ -97,7 +97,7 @@ def visible_bulletins(user: AbstractBaseUser) -> QuerySet:
     if not user_roles(user) & {roles.LEADER, roles.DISPATCHER}:
         return Bulletin.objects.none()
     district = user_district_id(user)
-    return Bulletin.objects.filter(district_id=district) if district else Bulletin.objects.all()
+    return Bulletin.objects.filter(district_id__in=user_district_ids(user)) if district else Bulletin.objects.all()
 
 
 def _visible_bulletin(user: AbstractBaseUser, pk: int, **_ignored):

@@ -29,7 +29,7 @@ from dispatch.scoping import crew_unit_id
 from grids.models import Area, Level
 from incidents.lifecycle import InvalidAction
 from incidents.models import FINAL_STATUSES, Case
-from incidents.scoping import user_bureau_id, user_district_id, visible_cases
+from incidents.scoping import user_bureau_id, user_district_id, user_district_ids, visible_cases
 
 from .models import (
     EventType,
@@ -246,7 +246,7 @@ def may_activate(actor: AbstractBaseUser, plan: Plan) -> bool:
     if not _is_dispatcher(actor):
         return False
     district = user_district_id(actor)
-    return district is None or district == plan.headquarters.district_id
+    return district is None or plan.headquarters.district_id in user_district_ids(actor)
 
 
 def activate_plan(actor: AbstractBaseUser, incident: Incident, plan: Plan | None = None,

@@ -13,7 +13,7 @@ from citygrid import roles
 from citygrid.roles import user_roles
 from citygrid.scopes import any_of
 from dispatch.scoping import crew_unit_id
-from incidents.scoping import user_bureau_id, user_district_id
+from incidents.scoping import user_bureau_id, user_district_id, user_district_ids
 
 from .models import Incident, IncidentTask, Resource
 
@@ -34,7 +34,7 @@ def visible_incidents(user: AbstractBaseUser, qs: QuerySet | None = None) -> Que
     conditions = []
     if held & CENTRE_ROLES:
         conditions.append(Q(pk__in=Incident.districts.through.objects.filter(
-            area_id=user_district_id(user)).values("incident_id")))
+            area_id__in=user_district_ids(user)).values("incident_id")))
     if held & (CENTRE_ROLES | {roles.BUREAU_STAFF}):
         conditions.append(Q(headquarters__people=user))
     bureau = user_bureau_id(user)

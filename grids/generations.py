@@ -43,6 +43,18 @@ def current_cells() -> QuerySet[Cell]:
     return Cell.objects.current()
 
 
+def lineage(area_id: int | None) -> list[int]:
+    """An area's rows in every generation (its code at its level), for scopes: a district's staff move to its new
+    row when a generation changes its boundary, while cases, warnings, incidents, tallies and bulletins keep the row
+    of their time — and stay theirs. Empty for None."""
+    if area_id is None:
+        return []
+    row = Area.objects.filter(pk=area_id).values_list("code", "level").first()
+    if row is None:
+        return [area_id]
+    return sorted(Area.objects.filter(code=row[0], level=row[1]).values_list("pk", flat=True))
+
+
 def pending_generation() -> Generation | None:
     """The newest generation when it is newer than the active one (MapIt's "new" generation)."""
     active = active_generation()

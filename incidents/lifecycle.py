@@ -32,7 +32,7 @@ from grids.models import Bureau
 
 from .models import FINAL_STATUSES, Case, CaseLog, Photo, Status
 from .photos import PreparedPhoto
-from .scoping import user_bureau_id, user_district_id
+from .scoping import user_bureau_id, user_district_id, user_district_ids
 from .storage import removed_on_failure, store_photo
 
 OPEN = frozenset(Status) - FINAL_STATUSES
@@ -116,7 +116,7 @@ def _permitted(rule: Rule, user: AbstractBaseUser, case: Case) -> str | None:
         return _("Your role may not do this.")
     if rule.scope == "district":
         district = user_district_id(user)
-        if district and case.district_id != district:
+        if district and case.district_id not in user_district_ids(user):
             return _("This case is outside your district.")
     elif rule.scope == "bureau":
         if case.bureau_id is None or case.bureau_id != user_bureau_id(user):

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from citygrid.replicas import reading
+from grids.generations import lineage
 
 from .models import Satisfaction
 
@@ -52,7 +53,7 @@ def satisfaction_rates(dimension: str, start: datetime, end: datetime,
     given (as the evaluation scopes a district centre)."""
     column = _COLUMNS[dimension]
     with reading().cursor() as cur:
-        cur.execute(_SQL.format(column=column, district="AND district_id = %(district)s" if district_id else ""),
-                    {"start": start, "end": end, "district": district_id, "satisfied": Satisfaction.SATISFIED,
+        cur.execute(_SQL.format(column=column, district="AND district_id = ANY(%(district)s)" if district_id else ""),
+                    {"start": start, "end": end, "district": lineage(district_id), "satisfied": Satisfaction.SATISFIED,
                      "basically": Satisfaction.BASICALLY, "not_satisfied": Satisfaction.NOT_SATISFIED})
         return {row[0]: SatisfactionFigures(*row) for row in cur.fetchall()}

@@ -20,6 +20,13 @@ def user_district_id(user: AbstractBaseUser) -> int | None:
     return profile.district_id if profile else None
 
 
+def user_district_ids(user: AbstractBaseUser) -> list[int]:
+    """The user's district as every boundary generation has had it ([] for the city's staff): a case keeps the
+    district row of its time, and stays the district's after its boundary moves."""
+    profile = _profile(user)
+    return profile.district_ids() if profile else []
+
+
 def user_bureau_id(user: AbstractBaseUser) -> int | None:
     profile = _profile(user)
     return profile.bureau_id if profile else None
@@ -34,7 +41,7 @@ def visible_cases(user: AbstractBaseUser, qs: QuerySet | None = None) -> QuerySe
         return qs  # the city's centre sees everything
     conditions = []
     if held & {roles.OPERATOR, roles.DISPATCHER, roles.LEADER}:
-        conditions.append(Q(district_id=district))
+        conditions.append(Q(district_id__in=user_district_ids(user)))
     if roles.BUREAU_STAFF in held and user_bureau_id(user):
         conditions.append(Q(bureau_id=user_bureau_id(user)))
     if roles.INSPECTOR in held:

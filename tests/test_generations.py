@@ -271,3 +271,45 @@ def test_the_admin_shows_history_read_only(client, people):
     assert page.status_code == 200 and 'name="inspectors"' in page.content.decode()
     assert client.get(reverse("admin:grids_generation_changelist")).status_code == 200
     assert client.get(reverse("admin:grids_area_add")).status_code == 200
+
+
+def test_a_district_whose_boundary_moves_keeps_its_cases_for_its_staff(people, tmp_path):
+    """A district's boundary imported anew makes a new row for it; its staff move to the new row, its old cases keep
+    the old one (history never moves) — and the district's dispatcher still sees them, acts on them and counts
+    them in the dashboard and the evaluation, as the district's, not as another's."""
+    from django.db import connection
+
+    from citygrid import roles
+    from dispatch.dashboard import Filter
+    from incidents import lifecycle
+    from incidents.scoping import visible_cases
+    from tests.conftest import make_user
+
+    west = people["west"]
+    dispatcher = make_user("disp_west", roles.DISPATCHER, district=west)
+    lon, lat = _point(people["a"])
+    old_case = _report(lon, lat)
+    assert old_case.district_id == west.pk
+    path = _geojson(tmp_path, [("430302", "雨湖区", _ring(112.81, 27.80, 112.90, 27.90))])  # a strip given up
+    _run("import_areas", path, "--level", "district", "--new-generation", "雨湖区 boundary")
+    _run("activate_generation", str(generations.pending_generation().pk))
+    new_west = Area.objects.current().get(code="430302", level=Level.DISTRICT)
+    dispatcher.refresh_from_db()
+    assert new_west.pk != west.pk and dispatcher.profile.district_id == new_west.pk  # staff follow the new row
+    old_case.refresh_from_db()
+    assert old_case.district_id == west.pk  # the case keeps the district of its time
+    new_case = _report(lon, lat)
+    assert new_case.district_id == new_west.pk
+    assert set(visible_cases(dispatcher).values_list("pk", flat=True)) == {old_case.pk, new_case.pk}
+    assert not visible_cases(people["east_dispatcher"]).filter(pk=old_case.pk).exists()
+    response = api_client(dispatcher).get(f"/api/cases/{old_case.number}/")
+    assert response.status_code == 200
+    lifecycle.register(old_case, dispatcher)  # acting on it: not "outside your district"
+    today = timezone.localdate()
+    where, params = Filter(today - timedelta(days=1), today + timedelta(days=1)).where(dispatcher)
+    with connection.cursor() as cur:  # the dashboard's scope over the cases
+        cur.execute(f"SELECT count(*) FROM incidents_case c WHERE {where}", params)
+        assert cur.fetchone()[0] == 2
+    rows = evaluate("district", timezone.now() - timedelta(days=1), timezone.now() + timedelta(days=1),
+                    district_id=new_west.pk)
+    assert sum(r.counts["reported"] for r in rows) == 2  # both rows of the district, each case where it was
