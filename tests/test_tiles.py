@@ -179,3 +179,37 @@ def test_tiles_need_a_login_and_a_role(people, client):
     assert api_client(admin).get(url("cases", lon, lat, 15)).content == b""
     assert api_client(admin).get(url("pipes", lon, lat, 17)).status_code == 403
     assert api_client(make_user("auditor", roles.AUDITOR)).get(url("cells", lon, lat, 15)).status_code == 403
+
+
+def test_cluster_tiles_count_each_case_once_where_it_lies(people):
+    """Around a corner where four zoom-14 tiles meet: every case is counted in exactly one of them, the cluster of a
+    lone case sits on the case (in tile units), and the cluster's flags count what they say."""
+    from incidents.intake import Report, submit
+
+    lon0, lat0 = point_in(people["a"])
+    z, x, y = tile_of(lon0, lat0, 14)
+    n = 2 ** z
+    corner_lon = (x + 1) / n * 360 - 180  # the tile's east edge and south edge
+    corner_lat = math.degrees(math.atan(math.sinh(math.pi * (1 - 2 * (y + 1) / n))))
+    offsets = [(-0.0004, 0.0003), (0.0004, 0.0003), (-0.0004, -0.0003), (0.0004, -0.0003), (-0.0001, 0.00005),
+               (0.0, 0.0)]  # the last exactly on the corner: in one tile only
+    made = [submit(Report(lon=corner_lon + dx, lat=corner_lat + dy, source="hotline_12345",
+                          **({"category": "SJ0403", "urgency": "emergency"} if i == 1 else
+                             {"category": "SJ0501", "urgency": "normal"}))).case
+            for i, (dx, dy) in enumerate(offsets)]
+    client = api_client(people["dispatcher"])
+    total, emergencies = 0, 0
+    for tx, ty in ((x, y), (x + 1, y), (x, y + 1), (x + 1, y + 1)):
+        body = client.get(reverse("tiles:cases", kwargs={"z": z, "x": tx, "y": ty}))
+        features = decode(body)["cases"]["features"] if body.content else []
+        total += sum(f["properties"]["count"] for f in features)
+        emergencies += sum(f["properties"]["emergency"] for f in features)
+        for f in features:
+            if f["properties"]["count"] == 1 and made[1].location.x > corner_lon and tx == x + 1 and ty == y:
+                # the lone case north-east of the corner: its point where the case is in this tile
+                px = (made[1].location.x + 180) / 360 * n - tx
+                py = (1 - math.asinh(math.tan(math.radians(made[1].location.y))) / math.pi) / 2 * n - ty
+                gx, gy = f["geometry"]["coordinates"]
+                # within a zoom-24 pixel (4 tile units at zoom 14, a quarter of a screen pixel); decoded y points up
+                assert abs(gx - px * 4096) <= 5 and abs((4096 - gy) - py * 4096) <= 5
+    assert (total, emergencies) == (len(made), 1)

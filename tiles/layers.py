@@ -15,7 +15,18 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.contrib.gis.geos import Polygon
 from django.core.exceptions import EmptyResultSet
-from django.db.models import BinaryField, BooleanField, CharField, ExpressionWrapper, F, FloatField, Func, Q, QuerySet
+from django.db.models import (
+    BinaryField,
+    BooleanField,
+    CharField,
+    ExpressionWrapper,
+    F,
+    Func,
+    IntegerField,
+    Q,
+    QuerySet,
+)
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Now
 
 EXTENT = 4096  # tile units per side (the MVT default)
@@ -186,25 +197,48 @@ def cases(request, tile: Tile) -> tuple[str, list]:
                          k_category=F("category__code"), k_overdue=late, tile_geom=TileGeom("location", tile))
         return _mvt(rows, "cases", {"k_number": "number", "k_status": "status", "k_urgency": "urgency",
                                     "k_category": "category", "k_overdue": "overdue"})
-    # Clusters: each case counted in the one tile it lies in (no buffer, or a square at a tile's edge would count in
-    # two), its place in tile units by arithmetic on its longitude and latitude (Web Mercator; cheaper than
-    # projecting each point), a point per 16-pixel square at the mean of its cases.
-    rows = (base.filter(location__bboverlaps=tile.box(margin=0))
+    # Clusters: each case counted in the one tile it lies in, by its place on the tile pyramid stored with it
+    # (incidents migration 0011: its zoom-24 pixel and their Morton key): the tile is one range of keys, which the
+    # open cases' index answers alone, and a case's 16-pixel square is integer arithmetic on its pixel. With a
+    # status asked for (closed cases are not in that index) the box goes beside the range, for the spatial index;
+    # not otherwise, or the planner combines both and reads every case from the table again.
+    lo, hi = tile_key_range(tile)
+    side = 2 ** (KEY_ZOOM - tile.z)  # zoom-24 pixels across the tile
+    if request.query_params.get("status"):
+        base = base.filter(location__bboverlaps=tile.box(margin=0))
+    rows = (base
+            .extra(where=["incidents_case.tile_key >= %s", "incidents_case.tile_key < %s"], params=[lo, hi])
             .values(emergency=_flag(Q(urgency="emergency")), overdue=late,
-                    lon=Func("location", function="ST_X", output_field=FloatField()),
-                    lat=Func("location", function="ST_Y", output_field=FloatField())))
+                    px=RawSQL("incidents_case.tile_x - %s", [tile.x * side], output_field=IntegerField()),
+                    py=RawSQL("incidents_case.tile_y - %s", [tile.y * side], output_field=IntegerField())))
     sql, params = _sql(rows)
     if sql is None:
         return _empty()
-    n, x, y = 2 ** tile.z, tile.x, tile.y
-    tx = f"((q.lon + 180.0) / 360.0 * {n} - {x}) * {EXTENT}"
-    ty = f"((1 - ln(tan(radians(q.lat)) + 1 / cos(radians(q.lat))) / pi()) / 2 * {n} - {y}) * {EXTENT}"
+    scale, square = EXTENT / side, side * CLUSTER_UNITS // EXTENT  # tile units per pixel; pixels per square
     return (f"coalesce((SELECT ST_AsMVT(t, %s, {EXTENT}, 'geom') FROM ("
-            f"SELECT ST_MakePoint(round(avg(p.tx)), round(avg(p.ty))) AS geom, count(*) AS count, "
-            f"count(*) FILTER (WHERE p.overdue) AS overdue, count(*) FILTER (WHERE p.emergency) AS emergency "
-            f"FROM (SELECT q.overdue, q.emergency, {tx} AS tx, {ty} AS ty FROM ({sql}) q) p "
-            f"GROUP BY floor(p.tx / {CLUSTER_UNITS}), floor(p.ty / {CLUSTER_UNITS})) t), ''::bytea)",
+            f"SELECT ST_MakePoint(round(avg(q.px) * {scale!r}), round(avg(q.py) * {scale!r})) AS geom, "
+            f"count(*) AS count, count(*) FILTER (WHERE q.overdue) AS overdue, "
+            f"count(*) FILTER (WHERE q.emergency) AS emergency "
+            f"FROM ({sql}) q GROUP BY q.px / {square}, q.py / {square}) t), ''::bytea)",
             ["cases", *params])
+
+
+KEY_ZOOM = 24  # the zoom of the pixels cases' tile keys are made of (incidents migration 0011)
+
+
+def _morton(x: int, y: int) -> int:
+    """x's bits in the even places, y's in the odd ones: as incidents_morton() in SQL."""
+    key = 0
+    for bit in range(KEY_ZOOM):
+        key |= ((x >> bit) & 1) << (2 * bit) | ((y >> bit) & 1) << (2 * bit + 1)
+    return key
+
+
+def tile_key_range(tile: Tile) -> tuple[int, int]:
+    """The cases' tile keys inside a tile of zoom ≤ KEY_ZOOM: [lo, hi)."""
+    shift = 2 * (KEY_ZOOM - tile.z)
+    prefix = _morton(tile.x, tile.y)
+    return prefix << shift, (prefix + 1) << shift
 
 
 @dataclass(frozen=True)
