@@ -226,7 +226,7 @@ def pipes(user: AbstractBaseUser, incident: Incident) -> dict:
 
     out: dict = {"segments": [], "by_kind": {}, "components": 0}
     try:
-        from assets.models import Component, PipeSegment
+        from assets.models import Component, NetworkKind, PipeSegment
         from assets.scoping import visible_components, visible_segments
     except ImportError:  # an older census without pipes
         return out
@@ -234,8 +234,9 @@ def pipes(user: AbstractBaseUser, incident: Incident) -> dict:
         segs = visible_segments(user, PipeSegment.objects.filter(geom__intersects=incident.area))
         from django.db.models import Count
 
-        out["by_kind"] = {row["network__kind"]: row["n"] for row in segs.values("network__kind").annotate(
-            n=Count("id"))}
+        # By the network's name (给水, 排水…), as people read it, not its code.
+        out["by_kind"] = {str(NetworkKind(row["network__kind"]).label): row["n"]
+                          for row in segs.values("network__kind").annotate(n=Count("id"))}
         out["segments"] = [{"code": s.code, "kind": s.network.kind, "geometry": json.loads(s.geom.geojson)}
                            for s in segs.select_related("network")[:300]]
     if allows(user, "GET", "assets:component-list"):

@@ -163,8 +163,8 @@ def build(base_url: str, names: tuple[str, ...]) -> dict:
             "pretty_print": False,
             # our page frame first (ogc/templates/pygeoapi/_base.html), pygeoapi's own templates behind it
             "templates": {"path": str(settings.BASE_DIR / "ogc" / "templates" / "pygeoapi")},
-            # pygeoapi's labels in Chinese: messages.po compiled by `make` (compilemessages), read by Babel
-            "locale_dir": str(settings.BASE_DIR / "ogc" / "locale"),
+            # pygeoapi's labels in Chinese: messages.po compiled by `make` (compilemessages, ogc's), read by Babel
+            "locale_dir": str(settings.BASE_DIR / "ogc" / "pygeoapi_locale"),
             "citygrid": _page_assets(),
         },
         "logging": {"level": "ERROR"},

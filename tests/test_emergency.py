@@ -232,6 +232,15 @@ def test_board_shows_the_layers_in_scope(em):
     assert board["units"] == []  # the west centre commands the west's bureaus' units, not the city's water crew
     city = api_client(em["dispatcher"]).get(f"/api/emergency/incidents/{incident.number}/board/").json()
     assert [u["code"] for u in city["units"]] == ["SW-01"]
+    # The pipes in the area, counted by network under its name (as people read it), not its code.
+    from assets.building import build_network
+    from assets.models import PipeNetwork
+
+    lon, lat = case.location.coords
+    net = PipeNetwork.objects.create(code="W1", name="雨湖给水管网", kind="water", bureau=em["cg"])
+    build_network(net, [("P1", "junction", lon, lat), ("V1", "valve", lon + 1e-4, lat)], [("W-1", "P1", "V1")])
+    city = api_client(em["dispatcher"]).get(f"/api/emergency/incidents/{incident.number}/board/").json()
+    assert city["pipes"]["by_kind"] == {"给水": 1}
 
 
 def test_scope_who_sees_an_incident(em):

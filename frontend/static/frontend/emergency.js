@@ -121,6 +121,7 @@
         i.districts.join("、"), i.headquarters || "", i.plan || ""].filter(Boolean).join(" · ");
       var decisions = document.getElementById("decisions");
       decisions.hidden = !cfg.mayCommand || i.status === "ended";
+      document.getElementById("read-only").hidden = cfg.mayCommand || i.status === "ended"; // said, not guessed
       document.getElementById("handling-submit").hidden = i.status !== "responding";
       document.getElementById("activate-submit").hidden = !!i.plan;
       document.querySelector("#level-form select").value = String(i.level);
