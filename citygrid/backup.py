@@ -37,7 +37,10 @@ def _run(cmd: list[str], env: dict) -> str:
         raise BackupError(f"{cmd[0]} not found: install the PostgreSQL client (Debian: postgresql-client)")
     result = subprocess.run(cmd, env=env or None, capture_output=True, text=True)
     if result.returncode != 0:
-        raise BackupError(f"{cmd[0]} failed: {result.stderr.strip().splitlines()[-1] if result.stderr else ''}")
+        lines = result.stderr.strip().splitlines() if result.stderr else [""]
+        # pg_restore ends with the failed statement's last line (");"): the line naming the error says more.
+        said = next((line for line in lines if "ERROR" in line or "error:" in line), lines[-1])
+        raise BackupError(f"{cmd[0]} failed: {said.strip()}")
     return result.stdout
 
 
