@@ -200,6 +200,7 @@ class Disruptions:
     def __init__(self, sent: int, ingest: Ingest, folder: Path, port: int):
         self.sent, self.ingest, self.folder, self.port = sent, ingest, folder, port
         self.ingest_restarted = self.broker_restarted = False
+        self.stored_at_ingest_restart = 0
         self.cpu = CpuMeter(ingest, folder)
 
     def check(self) -> None:
@@ -210,8 +211,10 @@ class Disruptions:
         if not self.ingest_restarted and stored >= self.sent // 3:
             self.ingest.stop()
             self.ingest_restarted = True
+            self.stored_at_ingest_restart = stored
             self.ingest.start()
-        elif self.ingest_restarted and not self.broker_restarted and stored >= self.sent // 2:
+        elif (self.ingest_restarted and not self.broker_restarted and stored >= self.sent // 2
+              and stored > self.stored_at_ingest_restart):  # the new ingest at work: not both restarts at once
             broker.stop(self.folder)
             self.broker_restarted = True
             print(f"  (broker restarted: {broker.start(self.folder, self.port)})", flush=True)

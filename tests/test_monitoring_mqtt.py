@@ -364,3 +364,40 @@ def test_a_sensor_added_later_gets_its_account_from_the_scheduler_sync(devices, 
     assert broker.sync(mqtt_broker["dir"], mqtt_broker["port"]) is True
     assert "GAS-100" not in (mqtt_broker["dir"] / "passwd").read_text()
     assert broker.sync(mqtt_broker["dir"], mqtt_broker["port"]) is False
+
+
+def test_the_ingest_waits_for_a_broker_that_does_not_answer_yet(tmp_path):
+    """`run_ingest` started before its broker (or while it restarts) waits for it, saying so, instead of exiting:
+    unsupervised (`make run`), an ingest that gave up would leave every reading in the broker's queue."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from django.conf import settings
+
+    from monitoring import broker
+    from tests.servers import database_url, free_port
+
+    port = free_port()
+    env = {**os.environ, "DATABASE_URL": database_url(), "MQTT_URL": f"mqtt://127.0.0.1:{port}",
+           "MQTT_DIR": str(tmp_path), "LOG_LEVEL": "INFO"}
+    broker.ingest_password(tmp_path)  # the broker is configured, not started
+    ingest = subprocess.Popen([sys.executable, "manage.py", "run_ingest"], cwd=settings.BASE_DIR, env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        time.sleep(4)
+        assert ingest.poll() is None, ingest.communicate()[0]  # still there, waiting
+        broker.start(tmp_path, port, registry=False)
+        try:
+            time.sleep(4)  # it tries every RETRY_S
+            assert ingest.poll() is None
+        finally:
+            ingest.send_signal(signal.SIGTERM)
+            out = ingest.communicate(timeout=30)[0]
+            broker.stop(tmp_path)
+    finally:
+        if ingest.poll() is None:
+            ingest.kill()
+    assert "the broker does not answer" in out and f"connected to 127.0.0.1:{port}" in out, out
+    assert ingest.returncode == 0, out

@@ -9,6 +9,7 @@ from monitoring import broker
 from monitoring.ingest import MqttIngest
 
 log = logging.getLogger("citygrid.ingest")
+RETRY_S = 2
 
 
 class Command(BaseCommand):
@@ -19,11 +20,23 @@ class Command(BaseCommand):
 
         try:
             ingest = MqttIngest(on_stored=on_stored)
-            ingest.start()
-        except (broker.BrokerError, OSError) as exc:
+        except broker.BrokerError as exc:
             raise CommandError(f"cannot reach the broker: {exc}") from exc
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: ingest.stopping.set())
+        # A broker that does not answer yet (restarting, or started after this service) is waited for: readings
+        # wait in its queue meanwhile, and an ingest that gave up would leave them there until someone noticed.
+        while True:
+            try:
+                ingest.start()
+                break
+            except OSError as exc:
+                if ingest.stopping.is_set():
+                    return
+                log.warning("ingest: the broker does not answer (%s); trying again in %d s", exc, RETRY_S)
+                ingest.stopping.wait(RETRY_S)
+                if ingest.stopping.is_set():
+                    return
         try:
             ingest.run()
         finally:
