@@ -229,6 +229,8 @@ ZH = {
     'Units': '处置力量',
     'Sensors in alarm': '报警传感器',
     'Pipes in the area': '范围内管线',
+    'A warning for an incident is a drill exactly when the incident is one.':
+        '为事件发布的预警是否为演练，随事件而定。',
     "You follow this incident: its decisions are taken by the headquarters' members and the command centre.":
         '您在跟踪本事件：决策由指挥部成员和指挥中心作出。',
     'Mobilise': '调用',

@@ -61,7 +61,9 @@ def incident_row(i: Incident) -> dict:
     return {"number": i.number, "title": i.title, "level": i.level, "level_label": i.get_level_display(),
             "status": i.status, "status_label": i.get_status_display(), "drill": i.drill,
             "event_type_name": i.event_type.name, "created_at": i.created_at,
-            "headquarters": i.headquarters.name if i.headquarters_id else None}
+            "headquarters": i.headquarters.name if i.headquarters_id else None,
+            # drawn on the list's map: simplified to about 50 m (a district-wide area has thousands of vertices)
+            "area": json.loads(i.area.simplify(0.0005, preserve_topology=True).geojson)}
 
 
 class IncidentList(APIView):

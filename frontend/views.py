@@ -654,6 +654,8 @@ class Warnings(Page):
         return {"apiWarnings": reverse("alerts:warning-list"), "apiTypes": reverse("alerts:types"),
                 "apiAreas": reverse("grids:area-list"), "incident": self.incident(),
                 "text": {"drill": _("Drill"), "inForce": _("In force"), "none": _("No warning here."),
+                         "drillFollowsIncident": _("A warning for an incident is a drill exactly when the incident "
+                                                   "is one."),
                          "issued": _("Warning issued."), "updated": _("Warning updated."),
                          "cancelled": _("Warning cancelled."), "needArea": _("Draw the area on the map: click "
                                                                              "the corners, then Finish area."),
@@ -724,6 +726,7 @@ class EmergencyPage(Page):
 
         district = Area.objects.filter(pk=user_district_id(self.request.user)).first()
         return {"mode": "list", "apiIncidents": reverse("emergency:incident-list"), "board": "/emergency/",
+                "apiAreas": reverse("grids:area-list"),
                 "home": district.geom.extent if district else None, "text": emergency_text()}
 
 

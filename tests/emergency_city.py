@@ -26,7 +26,7 @@ def emergency_city(people: dict) -> dict:
     plan = Plan.objects.create(code="flood", version=1, name="湘潭市防汛应急预案", event_type=flood, most_severe=1,
                                least_severe=3, headquarters=hq, resources_note="排涝泵车、沙袋")
     plan.notify_bureaus.set([people["cg"]])
-    PlanTask.objects.create(plan=plan, kind="first_response", title="先期处置：排查积水点", bureau=people["cg"],
+    PlanTask.objects.create(plan=plan, kind="first_response", title="排查积水点", bureau=people["cg"],
                             limit_minutes=30, order=1)
     PlanTask.objects.create(plan=plan, kind="drainage", title="调派排涝泵车抢排", bureau=people["water"],
                             limit_minutes=60, order=2)

@@ -45,6 +45,16 @@ def issue(user, **over):
     return response.json()
 
 
+@pytest.fixture(autouse=True)
+def warning_types(db):
+    """The shipped warning types, which a transactional test run before (a flush) may have taken away."""
+    from alerts.models import WarningType
+    from alerts.warning_types import load_types
+
+    if not WarningType.objects.exists():
+        load_types()
+
+
 @pytest.fixture
 def west_dispatcher(people):
     return make_user("disp_west", roles.DISPATCHER, district=people["west"])

@@ -152,6 +152,9 @@ def _scenario(b, live_server, em, *, drill: bool, shots: bool) -> Incident:
     # ---- the city's centre activates the flood plan
     city = b.new_context(**DESK).new_page()
     login(city, live_server.url, "disp_city", PASSWORD)
+    city.goto(live_server.url + "/emergency/")  # the list's map: the districts named, the incident's area on it
+    city.wait_for_selector(".leaflet-tooltip.area-label >> text=雨湖区")
+    city.wait_for_selector(f"path.incident-area.level-{incident.level}")
     city.goto(live_server.url + f"/emergency/{number}/")
     city.wait_for_selector("#activate-submit:visible")
     city.click("#activate-submit")

@@ -16,14 +16,34 @@
   // ---- The list and opening an incident -------------------------------------------------------------------
   function listMode() {
     var list = document.getElementById("incidents"), ended = document.getElementById("show-ended");
-    var areas = L.layerGroup().addTo(map);
+    var areas = L.layerGroup().addTo(map), svg = L.svg();  // in SVG: a few clickable areas styled by their level
+    // The districts, outlined and named: where to draw an area is plain without a base map (an intranet).
+    var districts = L.geoJSON(null, { style: { color: "#0b3d63", weight: 2, fill: false }, interactive: false,
+      onEachFeature: function (f, layer) {
+        layer.bindTooltip(C.esc(f.properties.name), { permanent: true, direction: "center", className: "area-label" });
+      } }).addTo(map);
     if (cfg.home) {  // a district's centre: its district in view, where it draws
       map.fitBounds([datum.toDisplay(cfg.home[0], cfg.home[1]), datum.toDisplay(cfg.home[2], cfg.home[3])]);
     }
+    C.api(cfg.apiAreas + "?level=district&zoom=12&page_size=100").then(function (r) {
+      if (!r.ok) return;
+      r.data.features.forEach(function (f) { f.geometry = datum.geometry(f.geometry); });
+      districts.addData(r.data);
+      if (!cfg.home && districts.getLayers().length) map.fitBounds(districts.getBounds());
+    });
     function load() {
       var url = cfg.apiIncidents + "?status=" + (ended.checked ? "all" : "open");
       return C.api(url).then(function (r) {
         if (!r.ok) return;
+        areas.clearLayers();  // each incident's area, coloured by its level, opening its board
+        r.data.results.forEach(function (i) {
+          if (!i.area) return;
+          L.geoJSON({ type: "Feature", geometry: datum.geometry(i.area), properties: {} }, { renderer: svg,
+            className: "incident-area " + levelClass(i.level), style: { weight: 2, fillOpacity: 0.2 } })
+            .bindTooltip(C.esc(i.title)).on("click", function () {
+              window.location.href = cfg.board + encodeURIComponent(i.number) + "/";
+            }).addTo(areas);
+        });
         list.innerHTML = r.data.results.length ? r.data.results.map(function (i) {
           return '<li class="incident ' + levelClass(i.level) + (i.drill ? " drill" : "") + '">' +
             '<a href="' + cfg.board + encodeURIComponent(i.number) + '/">' +
@@ -68,7 +88,6 @@
         document.getElementById("open-error").textContent = C.errorsText(r.data);
       });
     });
-    areas.clearLayers();
   }
 
   // ---- The incident board --------------------------------------------------------------------------------

@@ -128,6 +128,7 @@
     redrawSketch();
     issueForm.elements.exercise.checked = incident.drill;
     issueForm.elements.exercise.disabled = true;
+    issueForm.elements.exercise.closest("label").title = text.drillFollowsIncident;  // why it cannot be changed
     $("for-incident").hidden = false;
     $("for-incident").textContent = text.forIncident + " " + incident.number + " " + incident.title;
     map.fitBounds(L.featureGroup(sketch.getLayers()).getBounds(), { maxZoom: 15, padding: [20, 20] });
