@@ -72,7 +72,7 @@ def _area_figures(user: AbstractBaseUser, code: str, **_ignored) -> Cell | Area 
         return cell if not district or cell.district_id in user_district_ids(user) else None
     community = (Area.objects.filter(code=code, level=Level.COMMUNITY).select_related("parent")
                  .order_by("-is_current", "-generation_low").first())
-    if community is not None and (not district or community.parent.parent_id == district):
+    if community is not None and (not district or community.parent.parent_id in user_district_ids(user)):
         return community
     return None
 

@@ -11,9 +11,13 @@ class EmergencyConfig(AppConfig):
     verbose_name = _("Emergency command")
 
     def ready(self) -> None:
+        from grids.generations import register_live_reference
+
         from .scoping import register_scopes
 
         register_scopes()
+        # A headquarters works for its district as it is now: the plan chosen for an incident compares them.
+        register_live_reference("emergency.Headquarters", "district")
 
     def scheduled_jobs(self) -> list:
         """Run by dispatch's scheduler: overdue incident tasks escalate (督办) as overdue cases do."""

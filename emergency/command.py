@@ -111,7 +111,10 @@ def circle(point: Point, metres: float = DEFAULT_RADIUS_M) -> MultiPolygon:
 
 
 def touched_districts(area: MultiPolygon) -> list[int]:
-    return list(Area.objects.filter(level=Level.DISTRICT, geom__intersects=area).values_list("pk", flat=True))
+    """The districts (as they are now: the active generation) an incident's area touches. An old generation's row
+    of a district would still cover a strip it has since given up, and its staff see incidents by every row."""
+    return list(Area.objects.current().filter(level=Level.DISTRICT, geom__intersects=area)
+                .values_list("pk", flat=True))
 
 
 def _centre_scope_check(actor: AbstractBaseUser, district_ids: list[int]) -> None:

@@ -313,3 +313,12 @@ def test_a_district_whose_boundary_moves_keeps_its_cases_for_its_staff(people, t
     rows = evaluate("district", timezone.now() - timedelta(days=1), timezone.now() + timedelta(days=1),
                     district_id=new_west.pk)
     assert sum(r.counts["reported"] for r in rows) == 2  # both rows of the district, each case where it was
+    # An incident in the strip the district gave up is not the district's (its staff see incidents by every row
+    # of their district, so the districts an area touches are the current ones).
+    from django.contrib.gis.geos import MultiPolygon, Polygon
+
+    from emergency.command import touched_districts
+
+    strip = MultiPolygon(Polygon.from_bbox((112.801, 27.85, 112.805, 27.86)), srid=4326)
+    inside = MultiPolygon(Polygon.from_bbox((112.85, 27.85, 112.86, 27.86)), srid=4326)
+    assert touched_districts(strip) == [] and touched_districts(inside) == [new_west.pk]
