@@ -126,9 +126,10 @@ class MqttIngest:
         # readings wait in its queue for this one consumer, so try again every few seconds at most.
         self.client.reconnect_delay_set(min_delay=0.5, max_delay=5)
         self.client.on_connect = self._on_connect
-        # Message ids are the connection's: one received before a reconnect is not acknowledged on the new
-        # connection (the id may name another message there); the broker sends it again instead.
+        # Acknowledgements go on the connection a message came by: one received before a reconnect is left
+        # unacknowledged, and a broker that kept the session sends it again.
         self.generation = 0
+        self.resumed: dict[int, bool] = {}  # connection → whether the broker had kept the session for it
         self.client.on_message = lambda client, userdata, msg: self.inbox.put(
             (self.generation, msg, readings.split_message(code_of(msg.topic), msg.payload)))
         self.client.on_disconnect = lambda *a, **k: self.connected.clear()
@@ -138,6 +139,7 @@ class MqttIngest:
             log.error("ingest: the broker refused the connection: %s", reason_code)
             return
         self.generation += 1
+        self.resumed[self.generation] = bool(flags.session_present)
         client.subscribe(TOPIC_PREFIX + "+", qos=1)
         self.connected.set()
         log.info("ingest: connected to %s:%d (session present: %s)", self.where.host, self.where.port,
@@ -147,13 +149,31 @@ class MqttIngest:
         self.client.connect(self.where.host, self.where.port, keepalive=30)
         self.client.loop_start()
 
+    def start_waiting(self, retry_s: float = 2.0) -> bool:
+        """Connect, waiting for a broker that does not answer yet (restarting, or started after this service):
+        readings wait in its queue meanwhile. False if stopped first."""
+        while not self.stopping.is_set():
+            try:
+                self.start()
+                return True
+            except OSError as exc:
+                log.warning("ingest: the broker does not answer (%s); trying again in %g s", exc, retry_s)
+                self.stopping.wait(retry_s)
+        return False
+
+    def _sent_again(self, generation: int) -> bool:
+        """Whether the broker sends a message of that connection again: every reconnect since found the session
+        kept. A broker that lost it (a crash since its last save) will not, and what is here must be stored."""
+        return all(self.resumed.get(g, False) for g in range(generation + 1, self.generation + 1))
+
     def run(self, until: Callable[[], bool] | None = None) -> None:
         """Store batches until stopped (or `until()` says so); a failed batch is not acknowledged and comes again."""
         while not self.stopping.is_set() and not (until and until()):
-            # A message received before a reconnect cannot be acknowledged any more and the broker sends it again:
-            # storing it now would only make the second copy a duplicate to check (after a broker restart, a whole
-            # in-flight window of them, ahead of newer readings such as an alarm).
-            batch = [item for item in self._next_batch() if item[0] == self.generation]
+            # A message received before a reconnect cannot be acknowledged any more, and a broker that kept the
+            # session sends it again: storing it now would only make the second copy a duplicate to check (after a
+            # broker restart, a whole in-flight window of them, ahead of newer readings such as an alarm).
+            batch = [item for item in self._next_batch()
+                     if item[0] == self.generation or not self._sent_again(item[0])]
             if not batch:
                 continue
             try:
@@ -162,11 +182,11 @@ class MqttIngest:
             except Exception:
                 # Nothing acknowledged: the broker redelivers these on reconnect. Reconnect now, so that it does.
                 log.exception("ingest: a batch of %d failed; not acknowledged, reconnecting", len(batch))
-                self.stop()
+                self.client.disconnect()
+                self.client.loop_stop()
                 self._drain()
-                time.sleep(1)
-                self.stopping.clear()
-                self.start()
+                if self.stopping.wait(1) or not self.start_waiting():
+                    break  # stopped meanwhile
                 continue
             if sum(result.seconds.values()) > SLOW_BATCH_S:
                 log.warning("ingest: a batch of %d readings (%d new) took %s", sum(len(i) for _, _, i in batch),

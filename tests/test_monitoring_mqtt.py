@@ -366,6 +366,52 @@ def test_a_sensor_added_later_gets_its_account_from_the_scheduler_sync(devices, 
     assert broker.sync(mqtt_broker["dir"], mqtt_broker["port"]) is False
 
 
+def test_messages_held_when_the_broker_lost_the_session_are_stored_not_dropped(devices, mqtt_broker):
+    """A broker that comes back without the ingest's session (a crash since its last save) will not send again
+    what the ingest held: those readings are stored from the ingest's own copies."""
+    from monitoring.ingest import MqttIngest
+    from monitoring.models import topic_for
+
+    west = devices["sensors"]["WL-001"]
+    ingest = MqttIngest(mqtt_broker["url"], batch_max=50, batch_seconds=0.05)
+    ingest.start()
+    assert ingest.connected.wait(5)
+    publisher = _publisher(mqtt_broker["port"], "WL-001", devices["passwords"]["WL-001"])
+    start = timezone.now() - timezone.timedelta(minutes=1)
+    for seq in range(10):
+        publisher.publish(topic_for("WL-001"), _reading(seq, 1.0, start + timezone.timedelta(seconds=seq)),
+                          qos=1).wait_for_publish(5)
+    publisher.loop_stop()
+    publisher.disconnect()
+    assert _wait(lambda: ingest.inbox.qsize() == 10, 5)
+    ingest.client.disconnect()
+    ingest.client.loop_stop()
+    # The broker forgets the session: a clean-session connection under the ingest's client id discards it.
+    forget = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=MqttIngest.CLIENT_ID, clean_session=True,
+                         protocol=mqtt.MQTTv311)
+    from monitoring.broker import ingest_password
+
+    forget.username_pw_set("citygrid-ingest", ingest_password(mqtt_broker["dir"]))
+    forget.connect("127.0.0.1", mqtt_broker["port"])
+    forget.loop_start()
+    assert _wait(forget.is_connected, 5)
+    forget.disconnect()
+    forget.loop_stop()
+    ingest.connected.clear()
+    ingest.start()
+    assert ingest.connected.wait(5) and ingest.resumed[ingest.generation] is False
+    thread = threading.Thread(target=lambda: (ingest.run(until=lambda: ingest.inbox.empty() and _count(west.pk) >= 10),
+                                              connection.close()))
+    thread.start()
+    try:
+        thread.join(20)
+        assert _count(west.pk) == 10  # nothing was sent again; the held copies were stored
+    finally:
+        ingest.stopping.set()
+        thread.join(5)
+        ingest.stop()
+
+
 def test_the_ingest_waits_for_a_broker_that_does_not_answer_yet(tmp_path):
     """`run_ingest` started before its broker (or while it restarts) waits for it, saying so, instead of exiting:
     unsupervised (`make run`), an ingest that gave up would leave every reading in the broker's queue."""

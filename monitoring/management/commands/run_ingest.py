@@ -20,23 +20,14 @@ class Command(BaseCommand):
 
         try:
             ingest = MqttIngest(on_stored=on_stored)
-        except broker.BrokerError as exc:
+        except (broker.BrokerError, OSError) as exc:
             raise CommandError(f"cannot reach the broker: {exc}") from exc
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: ingest.stopping.set())
-        # A broker that does not answer yet (restarting, or started after this service) is waited for: readings
-        # wait in its queue meanwhile, and an ingest that gave up would leave them there until someone noticed.
-        while True:
-            try:
-                ingest.start()
-                break
-            except OSError as exc:
-                if ingest.stopping.is_set():
-                    return
-                log.warning("ingest: the broker does not answer (%s); trying again in %d s", exc, RETRY_S)
-                ingest.stopping.wait(RETRY_S)
-                if ingest.stopping.is_set():
-                    return
+        # A broker that does not answer yet is waited for: an ingest that gave up (unsupervised, under `make run`)
+        # would leave every reading in the broker's queue until someone noticed.
+        if not ingest.start_waiting(RETRY_S):
+            return
         try:
             ingest.run()
         finally:
