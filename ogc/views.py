@@ -95,6 +95,22 @@ class OgcView(APIView):
         return response
 
 
+class _Uncached(dict):
+    """pygeoapi keeps the first configuration it translated for a language and renders every later page with it
+    (l10n._cfg_cache, keyed by the language only): a page asked for under another host name linked the first one's
+    stylesheet and home. Nothing is kept — each page translates its own configuration, a small dict's deep copy —
+    which holds under gunicorn's threads too, where clearing the cache per request would not."""
+
+    def get(self, key, default=None):
+        return default
+
+    def __setitem__(self, key, value) -> None:
+        pass
+
+
+l10n._cfg_cache = _Uncached()
+
+
 def _page_language(request) -> None:
     """A page read in a browser speaks the product's language — the one the person chose, else Chinese
     (citygrid.middleware.ChineseFirstLocaleMiddleware) — whatever the browser's preference; a client asking for
@@ -104,11 +120,6 @@ def _page_language(request) -> None:
     if wants_html and "lang" not in request.GET:
         request.META["HTTP_ACCEPT_LANGUAGE"] = "en-US" if get_language().startswith("en") else "zh-CN"
         request.__dict__.pop("headers", None)  # HttpRequest.headers is read once and kept: read it again
-    if wants_html:
-        # pygeoapi keeps the first configuration it translated for a language and renders every later page with
-        # it (l10n._cfg_cache, keyed by language only): a page asked for under another host name would link the
-        # first one's stylesheet and home. Translated again per page: a small dict's deep copy.
-        l10n._cfg_cache.clear()
 
 
 def _limited(request) -> bool:

@@ -322,3 +322,23 @@ def test_the_hotline_desk_finds_addresses_through_the_place_search(addresses):
     assert math.isclose(found[0]["lon"], door.geom.x) and math.isclose(found[0]["lat"], door.geom.y)
     grid_first = client.get(url("grids:places"), {"q": "和平"}).json()["results"]
     assert grid_first[0]["kind"] == "community"  # the grid's own names still come first
+
+
+def test_a_name_one_character_wrong_is_found_by_its_slip_keys(addresses):
+    """The road and the landmark a slip of one character names, found by equality on the slip keys (migration
+    0002) — not only by the trigram search behind them; two characters wrong are not a slip."""
+    from django.db import connection
+
+    from gazetteer.models import Road
+    from gazetteer.normalise import trigram_text
+
+    with connection.cursor() as cur:
+        cur.execute("SELECT rid FROM gazetteer_names_slipped(%s, %s, true, 10)",
+                    [trigram_text("建没路"), trigram_text("建没路")])
+        assert [r for (r,) in cur.fetchall()] == [Road.objects.get(name="建设路").pk]
+        cur.execute("SELECT aid FROM gazetteer_names_slipped(%s, %s, false, 10)",
+                    [trigram_text("中心医园"), trigram_text("中心医园")])  # names are kept without the city
+        assert Address.objects.get(code="POI-1").pk in [a for (a,) in cur.fetchall()]
+        cur.execute("SELECT count(*) FROM gazetteer_names_slipped(%s, %s, true, 10)",
+                    [trigram_text("见没路"), trigram_text("见没路")])
+        assert cur.fetchone()[0] == 0
