@@ -214,3 +214,19 @@ def test_cluster_tiles_count_each_case_once_where_it_lies(people):
                 assert abs(gx - px * 4096) <= 5 and abs((4096 - gy) - py * 4096) <= 5
                 placed = True
     assert (total, emergencies) == (len(made), 1) and placed
+
+
+def test_the_open_cases_tile_index_holds_exactly_the_cases_not_final(db):
+    """The covering index the cluster tiles read is partial on the final statuses, written out in its migration:
+    should FINAL_STATUSES change, the planner would silently stop using it."""
+    import re
+
+    from django.db import connection
+
+    from incidents.models import FINAL_STATUSES
+
+    with connection.cursor() as cur:
+        cur.execute("SELECT pg_get_expr(indpred, indrelid) FROM pg_index "
+                    "WHERE indexrelid = 'case_open_tile_idx'::regclass")
+        predicate = cur.fetchone()[0]
+    assert set(re.findall(r"'(\w+)'", predicate)) == set(FINAL_STATUSES)

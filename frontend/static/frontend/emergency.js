@@ -109,23 +109,23 @@
         var taken = c.taken_in[i];
         L.circleMarker(datum.toDisplay(c.lon[i] / scale, c.lat[i] / scale), { radius: taken ? 6 : 3, weight: taken ? 2 : 0,
           color: "#b71c1c", fillColor: statusColour[c.status[i]] || "#d32f2f", fillOpacity: 0.8 })
-          .bindTooltip(number + " " + (b.cases.categories[c.category[i]] || "")).addTo(layers.cases);
+          .bindTooltip(C.esc(number + " " + (b.cases.categories[c.category[i]] || ""))).addTo(layers.cases);
       });
       layers.units.clearLayers();
       b.units.forEach(function (u) {
         L.circleMarker(datum.toDisplay(u.lon, u.lat), { radius: 8, color: "#0d47a1", fillColor: "#42a5f5",
-          fillOpacity: 0.9 }).bindTooltip(u.name + " · " + u.state_label).addTo(layers.units);
+          fillOpacity: 0.9 }).bindTooltip(C.esc(u.name + " · " + u.state_label)).addTo(layers.units);
       });
       layers.resources.clearLayers();
       b.resources.forEach(function (r) {
-        L.marker(datum.toDisplay(r.lon, r.lat), { title: r.name }).bindTooltip(r.kind_label + " · " + r.name)
+        L.marker(datum.toDisplay(r.lon, r.lat), { title: r.name }).bindTooltip(C.esc(r.kind_label + " · " + r.name))
           .addTo(layers.resources);
       });
       layers.sensors.clearLayers();
       b.sensors.forEach(function (s) {
         L.circleMarker(datum.toDisplay(s.lon, s.lat), { radius: 7, color: "#000", weight: 1,
           fillColor: s.level === "alarm" ? "#d50000" : "#ffb300", fillOpacity: 1 })
-          .bindTooltip(s.name + " · " + s.level_label + " " + s.peak + s.unit).addTo(layers.sensors);
+          .bindTooltip(C.esc(s.name + " · " + s.level_label + " " + s.peak + s.unit)).addTo(layers.sensors);
       });
       layers.pipes.clearLayers();
       b.pipes.segments.forEach(function (s) {
