@@ -18,6 +18,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from citygrid.replicas import reading
+from grids.generations import lineage
 from grids.models import Area, Level
 from incidents.models import NOT_DUE_STATUSES
 
@@ -91,14 +92,8 @@ def _rows(sql: str, params: dict) -> list[tuple]:
 
 
 def _scope_sql(district_id: int | None) -> str:
-    """The district's cases, the rows of every boundary generation (params' "district": _district(district_id))."""
+    """The district's cases, the rows of every boundary generation (params' "district": lineage(district_id))."""
     return "AND c.district_id = ANY(%(district)s)" if district_id else ""
-
-
-def _district(district_id: int | None) -> list[int]:
-    from grids.generations import lineage
-
-    return lineage(district_id)
 
 
 def worst_overdue(period: Period, district_id: int | None) -> list[dict]:
@@ -111,7 +106,7 @@ def worst_overdue(period: Period, district_id: int | None) -> list[dict]:
         LEFT JOIN grids_area a ON a.id = c.community_id LEFT JOIN grids_bureau b ON b.id = c.bureau_id
         WHERE {_DUE} {_scope_sql(district_id)} AND c.deadline < %(end)s
           AND (c.processed_at IS NULL OR c.processed_at > c.deadline)
-        ORDER BY 7 DESC, c.number LIMIT {TOP}""", {"start": start, "end": end, "district": _district(district_id)})
+        ORDER BY 7 DESC, c.number LIMIT {TOP}""", {"start": start, "end": end, "district": lineage(district_id)})
     tz = timezone.get_current_timezone()
     return [{"number": n, "category": cat, "community": community, "bureau": bureau,
              "deadline": deadline.astimezone(tz).strftime("%Y-%m-%d %H:%M"),
@@ -134,9 +129,9 @@ def top_categories(period: Period, district_id: int | None) -> list[dict]:
         GROUP BY 1, 2, 3 HAVING count(*) FILTER (WHERE c.created_at >= %(start)s) > 0
         ORDER BY 4 DESC, 1 LIMIT {TOP}""",
                  {"start": start, "end": end, "before_start": before_start, "before_end": before_end,
-                  "district": _district(district_id)})
+                  "district": lineage(district_id)})
     total = _rows(f"SELECT count(*) FROM incidents_case c WHERE c.created_at >= %(start)s AND c.created_at < %(end)s "
-                  f"{_scope_sql(district_id)}", {"start": start, "end": end, "district": _district(district_id)})[0][0]
+                  f"{_scope_sql(district_id)}", {"start": start, "end": end, "district": lineage(district_id)})[0][0]
     return [{"code": code, "name": name, "major": major, "count": n, "share": round(n / total, 4) if total else None,
              "previous": before} for code, name, major, n, before in rows]
 
@@ -145,7 +140,7 @@ def hot_spots(period: Period, district_id: int | None) -> tuple[list[dict], str]
     """The cells with the most cases reported in the period, and an SVG map of them: the busiest cells shaded by
     count over the outlines of the communities, streets and districts around them, the top ten numbered."""
     start, end = period.bounds()
-    params = {"start": start, "end": end, "district": _district(district_id), "limit": MAP_CELLS}
+    params = {"start": start, "end": end, "district": lineage(district_id), "limit": MAP_CELLS}
     cells = _rows(f"""
         SELECT g.code, coalesce(a.name, ''), s.n, ST_AsSVG(ST_Transform(g.geom, 3857), 0, 0),
                ST_X(ST_Transform(ST_Centroid(g.geom), 3857)), ST_Y(ST_Transform(ST_Centroid(g.geom), 3857)),

@@ -233,29 +233,35 @@ def test_a_message_may_carry_an_array_of_readings_each_checked_and_stored_once(d
         running.stop()
 
 
-def test_messages_received_before_a_reconnect_are_left_to_the_redelivery_not_stored_twice(devices, mqtt_broker):
-    """Messages waiting in the ingest when its connection drops cannot be acknowledged on the next one, and the
-    broker sends them again: the ingest skips the first copies, so each reading is checked once, not stored and
-    then found a duplicate (after a broker restart, a whole in-flight window ahead of newer readings)."""
+def _ingest_holding(mqtt_broker: dict, devices: dict, sent: int):
+    """An ingest that has received `sent` readings of WL-001, stored none, and then lost its connection."""
     from monitoring.ingest import MqttIngest
     from monitoring.models import topic_for
 
-    west = devices["sensors"]["WL-001"]
     ingest = MqttIngest(mqtt_broker["url"], batch_max=50, batch_seconds=0.05)
     ingest.start()
     assert ingest.connected.wait(5)
     publisher = _publisher(mqtt_broker["port"], "WL-001", devices["passwords"]["WL-001"])
     start = timezone.now() - timezone.timedelta(minutes=1)
-    sent = 40
     for seq in range(sent):
         publisher.publish(topic_for("WL-001"), _reading(seq, 1.0, start + timezone.timedelta(seconds=seq)),
                           qos=1).wait_for_publish(5)
     publisher.loop_stop()
     publisher.disconnect()
     assert _wait(lambda: ingest.inbox.qsize() == sent, 5), ingest.inbox.qsize()  # received, none stored yet
-    ingest.client.disconnect()  # the connection drops; the same persistent session comes back
+    ingest.client.disconnect()  # the connection drops
     ingest.client.loop_stop()
     ingest.connected.clear()
+    return ingest
+
+
+def test_messages_received_before_a_reconnect_are_left_to_the_redelivery_not_stored_twice(devices, mqtt_broker):
+    """Messages waiting in the ingest when its connection drops cannot be acknowledged on the next one, and the
+    broker sends them again: the ingest skips the first copies, so each reading is checked once, not stored and
+    then found a duplicate (after a broker restart, a whole in-flight window ahead of newer readings)."""
+    west = devices["sensors"]["WL-001"]
+    sent = 40
+    ingest = _ingest_holding(mqtt_broker, devices, sent)  # the same persistent session comes back:
     ingest.start()
     assert ingest.connected.wait(5)
     assert _wait(lambda: ingest.inbox.qsize() == 2 * sent, 5), ingest.inbox.qsize()  # the broker sent them again
@@ -370,22 +376,9 @@ def test_messages_held_when_the_broker_lost_the_session_are_stored_not_dropped(d
     """A broker that comes back without the ingest's session (a crash since its last save) will not send again
     what the ingest held: those readings are stored from the ingest's own copies."""
     from monitoring.ingest import MqttIngest
-    from monitoring.models import topic_for
 
     west = devices["sensors"]["WL-001"]
-    ingest = MqttIngest(mqtt_broker["url"], batch_max=50, batch_seconds=0.05)
-    ingest.start()
-    assert ingest.connected.wait(5)
-    publisher = _publisher(mqtt_broker["port"], "WL-001", devices["passwords"]["WL-001"])
-    start = timezone.now() - timezone.timedelta(minutes=1)
-    for seq in range(10):
-        publisher.publish(topic_for("WL-001"), _reading(seq, 1.0, start + timezone.timedelta(seconds=seq)),
-                          qos=1).wait_for_publish(5)
-    publisher.loop_stop()
-    publisher.disconnect()
-    assert _wait(lambda: ingest.inbox.qsize() == 10, 5)
-    ingest.client.disconnect()
-    ingest.client.loop_stop()
+    ingest = _ingest_holding(mqtt_broker, devices, 10)
     # The broker forgets the session: a clean-session connection under the ingest's client id discards it.
     forget = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=MqttIngest.CLIENT_ID, clean_session=True,
                          protocol=mqtt.MQTTv311)
@@ -397,7 +390,6 @@ def test_messages_held_when_the_broker_lost_the_session_are_stored_not_dropped(d
     assert _wait(forget.is_connected, 5)
     forget.disconnect()
     forget.loop_stop()
-    ingest.connected.clear()
     ingest.start()
     assert ingest.connected.wait(5) and ingest.resumed[ingest.generation] is False
     thread = threading.Thread(target=lambda: (ingest.run(until=lambda: ingest.inbox.empty() and _count(west.pk) >= 10),
