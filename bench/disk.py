@@ -48,7 +48,7 @@ def main() -> None:
 
     owner = connect(OWNER, autocommit=True)  # VACUUM needs the tables' owner
     with owner.cursor() as cur:
-        for table in ("incidents_case", "incidents_caselog", "citygrid_auditevent"):
+        for table in ("incidents_case", "incidents_casekey", "incidents_caselog", "citygrid_auditevent"):
             cur.execute(f"VACUUM (ANALYZE) {table}")
     owner.close()
     with connection.cursor() as cur:
@@ -58,7 +58,8 @@ def main() -> None:
         n_log = cur.fetchone()[0]
         cur.execute("SELECT count(*) FROM citygrid_auditevent")
         n_audit = cur.fetchone()[0]
-        case_bytes = _relation_bytes(cur, "incidents_case")
+        # A case's key (its number and client id, unique across the months' partitions) is part of the case.
+        case_bytes = _relation_bytes(cur, "incidents_case") + _relation_bytes(cur, "incidents_casekey")
         log_bytes = _relation_bytes(cur, "incidents_caselog")
         audit_bytes = _relation_bytes(cur, "citygrid_auditevent")
     per_case = (case_bytes + log_bytes) / n_cases

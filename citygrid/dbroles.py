@@ -37,6 +37,7 @@ APPEND_ONLY = frozenset({"SELECT", "INSERT"})
 READ_ONLY = frozenset({"SELECT"})
 TABLE_GRANTS: dict[str, frozenset[str]] = {
     "incidents_caselog": APPEND_ONLY,  # the case log: the triggers refuse UPDATE/DELETE even to the owner
+    "incidents_casekey": APPEND_ONLY,  # a case's unique number and client id, written with it; they never change
     "incidents_callback": APPEND_ONLY,  # callbacks (回访): the triggers refuse UPDATE/DELETE, as for the case log
     "assets_componentlog": APPEND_ONLY,  # a component's history: the triggers refuse UPDATE/DELETE
     "alerts_warninglog": APPEND_ONLY,  # a warning's issue/update/cancel with its CAP document: as the case log
@@ -55,7 +56,7 @@ BACKUP_GRANTS = frozenset({"SELECT"})  # tables and sequences alike: what pg_dum
 # SECURITY DEFINER functions (owned by the owner, run with its rights) that the runtime role may call; nobody
 # else may (EXECUTE is revoked from PUBLIC).
 DEFINER_FUNCTIONS = ("citygrid_audit_purge", "citygrid_analyze", "citygrid_audit_partitions",
-                     "monitoring_ensure_partitions", "monitoring_drop_partitions")
+                     "monitoring_ensure_partitions", "monitoring_drop_partitions", "incidents_partitions")
 TABLE_PRIVILEGES = ("SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER")
 SEQUENCE_PRIVILEGES = ("USAGE", "SELECT", "UPDATE")
 

@@ -9,9 +9,11 @@ present), so generating up to n cases twice gives the same history, and topping 
 the same cases as generating m at once. Arithmetic on i is bigint: a million cases times a multiplier
 does not fit the 32-bit integers PostgreSQL would otherwise use."""
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from django.db import connection, transaction
+
+from incidents.partitions import ensure_partitions
 
 # Fractional parts of multiples of these irrationals are evenly spread over [0, 1) (Weyl sequences), and
 # mutually independent because the numbers are linearly independent over the rationals: case i picks its
@@ -92,26 +94,35 @@ def plan_cases(cursor, first: int, last: int, start: datetime, span_seconds: int
                    {"first": first, "last": last, "start": start, "span": span_seconds, "categories": categories})
 
 
-def generate_history(n: int, start: datetime, span_seconds: int, prefix: str, skew: float = 1.0) -> int:
+def generate_history(n: int, start: datetime, span_seconds: int, prefix: str, skew: float = 1.0,
+                     settled: bool = False) -> int:
     """Make sure `n` generated cases numbered `prefix` + 9 digits exist, reported between `start` and
     `start + span_seconds`, spread over every cell with contrast `skew` (0: evenly; 1: a city's contrasts;
-    2: the same, sharper). Returns how many were added. Every log entry is `start + span + 25 h` at the
-    latest. The grid, the catalogue and at least one bureau must exist."""
+    2: the same, sharper). Seven in ten go round the loop to their closure, two are in progress, one is
+    reported; `settled`: every one is closed, as the months of an archive are. Returns how many were added.
+    Every log entry is `start + span + 25 h` at the latest. The grid, the catalogue and at least one bureau
+    must exist."""
     with transaction.atomic(), connection.cursor() as cur:  # all of it or nothing
         cur.execute("SELECT count(*) FROM incidents_case WHERE number LIKE %s", [prefix + "%"])
         have = cur.fetchone()[0]
         if have >= n:
             return 0
         plan_cases(cur, have + 1, n, start, span_seconds, skew)
+        # The months the history spans have their partitions before it lands (else it would fill the DEFAULT
+        # partition); each case takes its id here, so that its log entries need no look-up of the case.
+        ensure_partitions(start.astimezone(UTC).date())  # months are cut in UTC
+        cur.execute("ALTER TABLE gen_case ADD COLUMN id bigint")
+        cur.execute("UPDATE gen_case SET id = nextval(pg_get_serial_sequence('incidents_case', 'id'))")
         cur.execute("""
-            INSERT INTO incidents_case (number, client_uuid, location, address, cell_id, community_id, street_id,
+            INSERT INTO incidents_case (id, number, client_uuid, location, address, cell_id, community_id, street_id,
                 district_id, category_id, description, urgency, source, contact_name, contact_phone, contact_email,
                 status, bureau_id, deadline, rework_count, version, created_at, updated_at, status_since)
-            SELECT %(prefix)s || lpad(e.i::text, 9, '0'), gen_random_uuid(), ST_PointOnSurface(c.geom), '', c.id,
+            SELECT e.id, %(prefix)s || lpad(e.i::text, 9, '0'), gen_random_uuid(), ST_PointOnSurface(c.geom), '', c.id,
                    c.community_id, c.street_id, c.district_id, e.category_id, '', 'normal', 'inspector', '', '', '',
-                   CASE WHEN e.i %% 10 < 7 THEN 'closed' WHEN e.i %% 10 < 9 THEN 'in_progress' ELSE 'reported' END,
+                   CASE WHEN %(settled)s OR e.i %% 10 < 7 THEN 'closed' WHEN e.i %% 10 < 9 THEN 'in_progress'
+                        ELSE 'reported' END,
                    e.bureau_id, e.at + interval '26 hours', 0, 1, e.at, now(), e.at
-            FROM gen_case e JOIN grids_cell c ON c.id = e.cell_id""", {"prefix": prefix})
+            FROM gen_case e JOIN grids_cell c ON c.id = e.cell_id""", {"prefix": prefix, "settled": settled})
         # (action, from, to, seconds after the report, seconds in the previous status, which cases)
         steps = [("report", "", "reported", 0, None, "true"),
                  ("register", "reported", "registered", 1800, 1800, "e.i %% 10 < 9"),
@@ -122,17 +133,18 @@ def generate_history(n: int, start: datetime, span_seconds: int, prefix: str, sk
                  ("verify_pass", "processed", "verified", 24 * 3600, 4 * 3600, "e.i %% 10 < 7"),
                  ("close", "verified", "closed", 25 * 3600, 3600, "e.i %% 10 < 7")]
         for action, frm, to, offset, seconds, condition in steps:
+            if settled and condition.startswith("e.i %% 10"):
+                condition = "true"
             # One processing report in six comes 8 hours late, after the 26-hour deadline.
             late = "(CASE WHEN e.i %% 6 = 0 THEN 8 * 3600 ELSE 0 END)" if action == "process" else "0"
             met = "e.i %% 6 <> 0" if action == "process" else "NULL"
             cur.execute(f"""
                 INSERT INTO incidents_caselog (case_id, action, from_status, to_status, note, created_at, bureau_id,
                                                seconds_in_from_status, deadline_met)
-                SELECT c.id, '{action}', '{frm}', '{to}', '', c.created_at + ({offset} + {late}) * interval '1 second',
-                       CASE WHEN '{action}' IN ('report', 'register') THEN NULL ELSE c.bureau_id END,
+                SELECT e.id, '{action}', '{frm}', '{to}', '', e.at + ({offset} + {late}) * interval '1 second',
+                       CASE WHEN '{action}' IN ('report', 'register') THEN NULL ELSE e.bureau_id END,
                        {seconds if seconds is not None else 'NULL'} + {late}, {met}
-                FROM gen_case e JOIN incidents_case c ON c.number = %(prefix)s || lpad(e.i::text, 9, '0')
-                WHERE {condition}""", {"prefix": prefix})
+                FROM gen_case e WHERE {condition}""", {"prefix": prefix})
         cur.execute("DROP TABLE gen_cell, gen_category, gen_bureau, gen_case")
     from citygrid.dbroles import analyze
 

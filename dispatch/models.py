@@ -120,7 +120,7 @@ class DispatchPolicy(models.Model):
 class RoutingDecision(models.Model):
     """Why a case went (or was proposed to go) to a bureau, so a dispatcher can see it."""
 
-    case = models.OneToOneField("incidents.Case", on_delete=models.CASCADE, related_name="routing")
+    case = models.OneToOneField("incidents.Case", on_delete=models.CASCADE, related_name="routing", db_constraint=False)
     rule = models.ForeignKey(RoutingRule, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     bureau = models.ForeignKey(Bureau, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     explanation = models.CharField(_("explanation"), max_length=300)
@@ -144,7 +144,8 @@ class Escalation(models.Model):
         NEAR_DUE = "near_due", _("Near due")
         OVERDUE = "overdue", _("Overdue")
 
-    case = models.ForeignKey("incidents.Case", on_delete=models.CASCADE, related_name="escalations")
+    case = models.ForeignKey("incidents.Case", on_delete=models.CASCADE, related_name="escalations",
+                             db_constraint=False)
     level = models.CharField(_("level"), max_length=8, choices=Level.choices)
     deadline = models.DateTimeField(_("deadline"))
     notified = models.ManyToManyField("auth.User", verbose_name=_("notified"), blank=True, related_name="+")
@@ -233,7 +234,8 @@ class ResponseUnit(models.Model):
 class UnitAssignment(models.Model):
     """A unit sent to a case, with the times of the command chain: dispatched, acknowledged, arrived, cleared."""
 
-    case = models.ForeignKey("incidents.Case", on_delete=models.PROTECT, related_name="unit_assignments")
+    case = models.ForeignKey("incidents.Case", on_delete=models.PROTECT, related_name="unit_assignments",
+                             db_constraint=False)
     unit = models.ForeignKey(ResponseUnit, on_delete=models.PROTECT, related_name="assignments")
     dispatched_by = models.ForeignKey("auth.User", null=True, on_delete=models.PROTECT, related_name="+")
     dispatched_at = models.DateTimeField(_("dispatched at"), auto_now_add=True)

@@ -207,7 +207,7 @@ class IncidentCase(models.Model):
     """A case that is part of an incident (a case belongs to one incident at most)."""
 
     incident = models.ForeignKey(Incident, on_delete=models.PROTECT, related_name="case_links")
-    case = models.OneToOneField(Case, on_delete=models.PROTECT, related_name="incident_link")
+    case = models.OneToOneField(Case, on_delete=models.PROTECT, related_name="incident_link", db_constraint=False)
     added_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     added_at = models.DateTimeField(default=timezone.now)
 

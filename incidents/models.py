@@ -138,7 +138,7 @@ class Case(models.Model):
     rework_count = models.PositiveSmallIntegerField(_("rework count"), default=0)
     postponement_until = models.DateTimeField(_("postponement requested until"), null=True, blank=True)
     merged_into = models.ForeignKey("self", verbose_name=_("merged into"), null=True, blank=True,
-                                    on_delete=models.PROTECT, related_name="merged_cases")
+                                    on_delete=models.PROTECT, related_name="merged_cases", db_constraint=False)
     # The surveyed object the case is about (部件), when the reporter picked one from the census.
     component = models.ForeignKey("assets.Component", verbose_name=_("component"), null=True, blank=True,
                                   on_delete=models.PROTECT, related_name="cases")
@@ -197,10 +197,30 @@ def sla_light(deadline, now=None) -> str:
     return "yellow" if deadline - now <= timedelta(hours=settings.NEAR_DUE_HOURS) else "green"
 
 
+class CaseKey(models.Model):
+    """A case's id, number and client id, unique across every month's partition of the cases (PostgreSQL keeps a
+    partitioned table's keys unique only with the partition key in them). Written by a database trigger with
+    each case (migration 0013); everything that points at a case points here in the database. Tables that
+    point at a case or a log entry declare `db_constraint=False`: Django could not make those foreign keys on a
+    partitioned table, and the migration makes the real ones."""
+
+    id = models.BigIntegerField(primary_key=True)
+    created_at = models.DateTimeField()
+    number = models.CharField(max_length=20, unique=True)
+    client_uuid = models.UUIDField(unique=True)
+
+    class Meta:
+        verbose_name = _("case key")
+        verbose_name_plural = _("case keys")
+
+    def __str__(self) -> str:
+        return self.number
+
+
 class CaseLog(models.Model):
     """One step of a case's life. Append-only: the database refuses UPDATE and DELETE on this table."""
 
-    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="log")
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="log", db_constraint=False)
     action = models.CharField(_("action"), max_length=24)
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("by"), null=True, blank=True,
                               on_delete=models.PROTECT, related_name="+")
@@ -236,8 +256,11 @@ class Photo(models.Model):
         AFTER = "after", _("After")
         VERIFY = "verify", _("Verification")
 
-    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="photos")
-    log_entry = models.ForeignKey(CaseLog, null=True, blank=True, on_delete=models.PROTECT, related_name="photos")
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="photos", db_constraint=False)
+    log_entry = models.ForeignKey(CaseLog, null=True, blank=True, on_delete=models.PROTECT, related_name="photos",
+                                  db_constraint=False)
+    # The entry's time, set by a database trigger: the foreign key to the partitioned log is (id, time).
+    log_entry_at = models.DateTimeField(null=True, blank=True, editable=False)
     kind = models.CharField(max_length=6, choices=Kind.choices)
     image = models.ImageField(upload_to="photos/%Y/%m/")
     thumbnail = models.ImageField(upload_to="thumbs/%Y/%m/")
@@ -280,7 +303,8 @@ class Callback(models.Model):
     the case log: the database refuses UPDATE and DELETE on this table."""
 
     # The case whose reporter was called: a hotline case merged into another is called back when that closes.
-    case = models.ForeignKey(Case, verbose_name=_("case"), on_delete=models.PROTECT, related_name="callbacks")
+    case = models.ForeignKey(Case, verbose_name=_("case"), on_delete=models.PROTECT, related_name="callbacks",
+                             db_constraint=False)
     operator = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("operator"), on_delete=models.PROTECT,
                                  related_name="+")
     reached = models.BooleanField(_("reached"))
@@ -289,7 +313,8 @@ class Callback(models.Model):
     reopened = models.BooleanField(_("reopened as rework"), default=False)
     # Whose work the answer judges, kept as at the call (the case that carried the work, its bureau and
     # district), so the satisfaction rate is one pass over this table.
-    work_case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="+", editable=False)
+    work_case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="+", editable=False,
+                                  db_constraint=False)
     bureau = models.ForeignKey(Bureau, verbose_name=_("bureau"), null=True, blank=True, on_delete=models.PROTECT,
                                related_name="+")
     district = models.ForeignKey(Area, verbose_name=_("district"), on_delete=models.PROTECT, related_name="+")

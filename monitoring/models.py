@@ -183,7 +183,7 @@ class AlarmEpisode(models.Model):
     ended_at = models.DateTimeField(_("ended"), null=True, blank=True)
     changes = models.JSONField(_("level changes"), default=list)  # [{"at", "level", "value"}]
     case = models.OneToOneField(Case, verbose_name=_("case"), null=True, blank=True, on_delete=models.PROTECT,
-                                related_name="alarm_episode")
+                                related_name="alarm_episode", db_constraint=False)
 
     class Meta:
         verbose_name = _("alarm episode")
@@ -203,7 +203,7 @@ class Silence(models.Model):
     started_at = models.DateTimeField(_("last heard"))
     ended_at = models.DateTimeField(_("heard again"), null=True, blank=True)
     case = models.OneToOneField(Case, verbose_name=_("case"), null=True, blank=True, on_delete=models.PROTECT,
-                                related_name="sensor_silence")
+                                related_name="sensor_silence", db_constraint=False)
 
     class Meta:
         verbose_name = _("silence")

@@ -103,7 +103,11 @@ def test_the_callers_lookup_uses_its_index(people):
         cur.execute("EXPLAIN " + _SQL, {"prefix": "139073%", "digits": "139073", "limit": 50})
         plan = "\n".join(row[0] for row in cur.fetchall())
         cur.execute("RESET enable_seqscan")
-    assert "case_contact_digits_idx" in plan
+        # The cases are partitioned by month: each partition has its own copy of the index.
+        cur.execute("SELECT inhrelid::regclass::text FROM pg_inherits "
+                    "WHERE inhparent = 'case_contact_digits_idx'::regclass")
+        copies = [name for (name,) in cur.fetchall()]
+    assert copies and any(name in plan for name in copies), plan
 
 
 # ---- places by name

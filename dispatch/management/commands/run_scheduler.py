@@ -35,6 +35,12 @@ def _audit_partitions() -> str:
     return f"audit trail: {ensure_partitions()} monthly partitions made"
 
 
+def _case_partitions() -> str:
+    from incidents.partitions import ensure_partitions
+
+    return f"cases and case log: {ensure_partitions()} monthly partitions made"
+
+
 def _compact_tallies() -> str:
     from dispatch.dashboard import compact_tallies
 
@@ -74,6 +80,8 @@ def jobs() -> list[tuple[str, Callable[[], str], dict]]:
                                                  "next_run_time": timezone.now()}),
         # Daily: from the first working day of a month on, last month's bulletins exist (issued once, kept);
         # also at start, so that a scheduler down at 06:00 that day catches up.
+        ("case-partitions", _case_partitions, {"trigger": "cron", "hour": 3, "minute": 25,
+                                               "next_run_time": timezone.now()}),
         ("monthly-bulletin", _bulletins, {"trigger": "cron", "hour": 6, "minute": 0, "next_run_time": timezone.now()}),
         *_app_jobs(),
     ]

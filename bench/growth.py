@@ -1,0 +1,210 @@
+"""Growth past one machine (issue 19): the same figures with 1,000,000 and with 10,000,000 cases in the tables,
+in one run, and their ratios.
+
+Stage 1: the benchmarks' October 2026 (bench/_city.py: 1,000,000 cases over 104,431 cells, most of them round
+the loop). Stage 2: nine months before it, January to September, a million cases each, every one closed (a
+city's archive; each month its own partition) — 10,000,000 in all, October unchanged. At each stage, the tables
+vacuumed and analysed as autovacuum would leave them, gunicorn started afresh (2 workers, production mode):
+
+- intake: token-authenticated POST /api/cases/ (JSON, no photo) from concurrent clients for `--seconds`
+  (bench/intake.py's client), cases/s and p50/p95, every accepted case stored once;
+- the dashboard's heatmap and choropleth at zooms 11, 13 and 15 and its KPIs, over October (bench/dashboard.py's
+  requests), p95 of `--requests` each;
+- the evaluation (综合评价) of October by bureau and by district, median of 3;
+- disk per case: the case, its key and its log entries with every index.
+
+Targets: intake ≥ 300 cases/s at both stages and the second ≥ 0.8 × the first; dashboards p95 ≤ 300 ms at
+10 M; the evaluation of a month at 10 M ≤ 1.2 × its time at 1 M.
+
+--smoke: 4 communities, 3,000 cases then 6,000 (three months of 1,000 before October), 2-second intake, in the
+smoke database (bench/_django.py), run by `make test`.
+
+Usage: python bench/growth.py [--seconds 20] [--clients 8] [--requests 40] [--smoke]
+"""
+
+import argparse
+import statistics
+import sys
+import time
+import urllib.parse
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _city  # noqa: E402
+import _django  # noqa: E402
+import dashboard  # noqa: E402
+import intake  # noqa: E402
+
+TZ = ZoneInfo("Asia/Shanghai")
+OCTOBER = (_city.HISTORY_START, datetime(2026, 11, 1, tzinfo=TZ))
+
+
+def settle() -> None:
+    """As autovacuum would leave the tables minutes after the history landed: tallies folded, vacuumed and
+    analysed (this machine's PostgreSQL may run without autovacuum)."""
+    from citygrid.dbroles import OWNER, connect
+    from dispatch.dashboard import compact_tallies
+
+    t0 = time.perf_counter()
+    compact_tallies()
+    owner = connect(OWNER, autocommit=True)  # VACUUM needs the tables' owner
+    with owner.cursor() as cur:
+        for table in ("incidents_case", "incidents_casekey", "incidents_caselog", "dispatch_dailytally"):
+            cur.execute(f"VACUUM (ANALYZE) {table}")
+    owner.close()
+    print(f"  settled (tallies folded, vacuumed, analysed) in {time.perf_counter() - t0:.0f} s", flush=True)
+
+
+def archive_months(months: int, per_month: int) -> None:
+    """`months` months before October, `per_month` closed cases each, one generation per month (prefix G1…)."""
+    from dispatch.history import generate_history
+
+    for k in range(months, 0, -1):
+        first = datetime(2026, 10 - k, 1, tzinfo=TZ)
+        after = datetime(2026, 11 - k, 1, tzinfo=TZ)
+        # The last report two days before the month ends: every step (25 h at most) stays in its month.
+        t0 = time.perf_counter()
+        added = generate_history(per_month, first, int((after - first).total_seconds()) - 2 * 86400, f"G{k}",
+                                 settled=True)
+        print(f"  {first:%Y-%m}: {added:,} closed cases with their logs generated in "
+              f"{time.perf_counter() - t0:.0f} s", flush=True)
+
+
+def measure_intake(key: str, extent, seconds: float, clients: int) -> dict:
+    with _django.gunicorn(2, 1, MEDIA_ROOT=str(_django.ROOT / "var" / "bench-media")) as server:
+        intake.run(server.port, key, extent, 1, 2, False)  # warm the workers
+        r = intake.run(server.port, key, extent, seconds, clients, False)
+    stored, lost, wrong = intake.check(r)
+    if not r["accepted"] or lost or wrong:
+        raise SystemExit(f"intake accepted {len(r['accepted'])}, lost {lost}, answered a retry with another case "
+                         f"{wrong}; refused: {r['errors'] or 'none'}")
+    lat = r["latencies"]
+    return {"rate": len(r["accepted"]) / r["wall"], "p50": _django.percentile(lat, .5) * 1000,
+            "p95": _django.percentile(lat, .95) * 1000, "stored": stored}
+
+
+def measure_dashboard(cookie: str, extent, requests: int) -> dict[str, float]:
+    import http.client
+
+    cx, cy = (extent[0] + extent[2]) / 2, (extent[1] + extent[3]) / 2
+    period = {"start": f"{OCTOBER[0]:%Y-%m-%d}", "end": f"{OCTOBER[1]:%Y-%m-%d}"}
+    p95 = {}
+    with _django.gunicorn(2, 1, OTP_REQUIRED_ROLES="") as server:
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+        for name, path in (("heatmap", "/api/dispatch/dashboard/heat/"),
+                           ("choropleth", "/api/dispatch/dashboard/choropleth/"),
+                           ("kpis", "/api/dispatch/dashboard/kpis/")):
+            for zoom in (11, 13, 15) if name != "kpis" else (11,):
+                half_w, half_h = 800 * 360 / 256 / 2 ** zoom, 450 * 360 / 256 / 2 ** zoom
+                bbox = ",".join(f"{v:.5f}" for v in (cx - half_w, cy - half_h, cx + half_w, cy + half_h))
+                query = urllib.parse.urlencode({**period, "zoom": zoom, **({} if name == "kpis" else {"bbox": bbox})})
+                dashboard.timed(conn, f"{path}?{query}", cookie)  # warm
+                lat = []
+                for _ in range(requests):
+                    elapsed, status, body = dashboard.timed(conn, f"{path}?{query}", cookie)
+                    assert status == 200, (path, status, body[:200])
+                    lat.append(elapsed)
+                lat.sort()
+                p95[f"{name} z{zoom}"] = _django.percentile(lat, .95) * 1000
+    return p95
+
+
+def measure_evaluation(repeat: int) -> dict[str, float]:
+    from dispatch.evaluation import evaluate
+
+    times = {}
+    for dimension in ("bureau", "district"):
+        runs = []
+        for _ in range(repeat):
+            t = time.perf_counter()
+            evaluate(dimension, *OCTOBER)
+            runs.append(time.perf_counter() - t)
+        times[dimension] = statistics.median(runs)
+    return times
+
+
+def disk_per_case() -> tuple[int, float]:
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        cur.execute("SELECT count(*) FROM incidents_case")
+        cases = cur.fetchone()[0]
+        total = 0
+        for table in ("incidents_case", "incidents_casekey", "incidents_caselog"):
+            cur.execute("SELECT coalesce((SELECT sum(pg_total_relation_size(relid)) "
+                        "FROM pg_partition_tree(%s::regclass)), 0)", [table])
+            total += int(cur.fetchone()[0])
+    return cases, total / cases
+
+
+def stage(label: str, key: str, cookie: str, args) -> dict:
+    settle()
+    extent = _city.district_extent()
+    cases, per_case = disk_per_case()
+    print(f"{label}: {cases:,} cases in the tables, {per_case:,.0f} bytes a case on disk (case, key, log, indexes)",
+          flush=True)
+    figures = {"cases": cases, "bytes": per_case}
+    figures["intake"] = measure_intake(key, extent, args.seconds, args.clients)
+    i = figures["intake"]
+    print(f"  intake (JSON, {args.clients} clients, gunicorn 2 workers, {args.seconds:g} s): {i['rate']:,.0f} cases/s; "
+          f"p50 {i['p50']:.1f} ms, p95 {i['p95']:.1f} ms; every accepted case stored once", flush=True)
+    figures["dashboard"] = measure_dashboard(cookie, extent, args.requests)
+    print("  dashboard p95 over October: " + "; ".join(f"{k} {v:.1f} ms" for k, v in figures["dashboard"].items()),
+          flush=True)
+    figures["evaluation"] = measure_evaluation(args.repeat)
+    print("  evaluation of October (median of "
+          f"{args.repeat}): " + "; ".join(f"by {k} {v:.2f} s" for k, v in figures["evaluation"].items()), flush=True)
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float)
+    parser.add_argument("--clients", type=int)
+    parser.add_argument("--requests", type=int)
+    parser.add_argument("--smoke", action="store_true")
+    args = parser.parse_args()
+    args.seconds = args.seconds or (2 if args.smoke else 20)
+    args.clients = args.clients or (4 if args.smoke else 8)
+    args.requests = args.requests or (3 if args.smoke else 40)
+    args.repeat = 1 if args.smoke else 3
+    first, months, per_month = (3000, 3, 1000) if args.smoke else (1_000_000, 9, 1_000_000)
+    started = time.perf_counter()
+    _django.setup(smoke=args.smoke)
+    from django.contrib.auth.models import Group, User
+
+    from citygrid.models import ApiToken, StaffProfile
+
+    _city.build_grid(args.smoke)
+    _city.ensure_history(first)
+    user, _ = User.objects.get_or_create(username="bench_inspector")
+    user.groups.add(Group.objects.get_or_create(name="inspector")[0])
+    StaffProfile.objects.get_or_create(user=user)
+    _, key = ApiToken.issue(user, "bench", days=1)
+    cookie = dashboard.session_cookie()
+    mode = " (smoke mode)" if args.smoke else ""
+    small = stage(f"stage 1{mode}", key, cookie, args)
+    t0 = time.perf_counter()
+    archive_months(months, per_month)
+    print(f"  {months} months generated in {timedelta(seconds=round(time.perf_counter() - t0))}", flush=True)
+    large = stage(f"stage 2{mode}", key, cookie, args)
+
+    print(f"growth from {small['cases']:,} to {large['cases']:,} cases{mode}:")
+    ratio = large["intake"]["rate"] / small["intake"]["rate"]
+    print(f"  intake: {small['intake']['rate']:,.0f} → {large['intake']['rate']:,.0f} cases/s, ratio {ratio:.2f} "
+          f"(target ≥ 300 at both, ratio ≥ 0.8); p95 {small['intake']['p95']:.1f} → {large['intake']['p95']:.1f} ms")
+    worst = max(large["dashboard"], key=large["dashboard"].get)
+    print(f"  dashboard: slowest p95 at {large['cases']:,} {large['dashboard'][worst]:.1f} ms ({worst}; target "
+          f"≤ 300 ms); at {small['cases']:,} {max(small['dashboard'].values()):.1f} ms")
+    for dimension, t in large["evaluation"].items():
+        print(f"  evaluation of October by {dimension}: {small['evaluation'][dimension]:.2f} → {t:.2f} s, ratio "
+              f"{t / small['evaluation'][dimension]:.2f} (target ≤ 1.2)")
+    print(f"  disk per case: {small['bytes']:,.0f} → {large['bytes']:,.0f} bytes")
+    print(f"total {timedelta(seconds=round(time.perf_counter() - started))}, peak memory of this process "
+          f"{_django.peak_rss_mb():.0f} MB")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,310 @@
+"""Cases and the case log partitioned by month (incidents/migrations/0013_partitioned_cases.py, README "Growth"):
+a case and its steps land in their months; what held on the one table holds on every partition — the
+append-only log, the grants, every index, the tallies' triggers; a case's number and client id stay unique across
+months (the case key); a period's query reads only its months; and a database that holds unpartitioned cases
+migrates without losing a row or a log entry."""
+
+import os
+import subprocess
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import psycopg2
+import pytest
+from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.utils import timezone
+
+from citygrid.dbroles import OWNER, RUNTIME, connect, create_database, drop_database, role_name
+from dispatch.history import generate_history
+from incidents.models import CaseLog
+from incidents.partitions import ensure_partitions
+from tests.servers import database_url
+
+ROOT = Path(__file__).resolve().parent.parent
+PARENTS = ("incidents_case", "incidents_caselog")
+
+
+def _month(offset: int = 0) -> tuple:
+    """The first day of this month + `offset` months, and of the month after it."""
+    today = timezone.localdate().replace(day=1)
+    y, m = divmod(today.month - 1 + offset, 12)
+    first = today.replace(year=today.year + y, month=m + 1)
+    y2, m2 = divmod(first.month, 12)
+    return first, first.replace(year=first.year + y2, month=m2 + 1)
+
+
+def _partitions(parent: str) -> set[str]:
+    with connection.cursor() as cur:
+        cur.execute("SELECT inhrelid::regclass::text FROM pg_inherits WHERE inhparent = %s::regclass", [parent])
+        return {name for (name,) in cur.fetchall()}
+
+
+def _where(table: str, row_id: int) -> str:
+    with connection.cursor() as cur:
+        cur.execute(f"SELECT tableoid::regclass::text FROM {table} WHERE id = %s", [row_id])  # noqa: S608
+        return cur.fetchone()[0]
+
+
+@pytest.fixture
+def history(people):
+    """Generated history from the 20th of the month before last into last month: cases and steps in their months'
+    partitions (the first 200 cases span 18 days of the 20)."""
+    first, _ = _month(-2)
+    generate_history(200, timezone.make_aware(timezone.datetime(first.year, first.month, 20)), 20 * 86400, "PT")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_cases_and_steps_land_in_their_months_and_every_partition_holds_the_parents_rules(history):
+    with connection.cursor() as cur:
+        cur.execute("SELECT relkind FROM pg_class WHERE relname IN %s", [PARENTS])
+        assert [kind for (kind,) in cur.fetchall()] == ["p", "p"]
+        cur.execute("SET TIME ZONE 'UTC'")  # months are cut in UTC, Django's connection time zone
+        for parent in PARENTS:
+            cur.execute(f"SELECT count(*), count(*) FILTER (WHERE tableoid::regclass::text = "  # noqa: S608
+                        f"'{parent}_p' || to_char(created_at, 'YYYYMM')) FROM {parent} WHERE true")
+            total, in_month = cur.fetchone()
+            assert total > 0 and in_month == total, parent
+    runtime = role_name(RUNTIME)
+    owner = connect(OWNER, autocommit=True)
+    try:
+        with owner.cursor() as cur:
+            for parent in PARENTS:
+                parts = _partitions(parent)
+                assert {f"{parent}_p{_month(i)[0]:%Y%m}" for i in range(-2, 3)} | {f"{parent}_default"} <= parts
+                # The parent's indexes on every partition (partitioned indexes), the parent's grants on each.
+                cur.execute("SELECT count(*) FROM pg_indexes WHERE tablename = %s", [parent])
+                indexes = cur.fetchone()[0]
+                assert indexes > 5
+                for part in sorted(parts):
+                    cur.execute("SELECT count(*) FROM pg_indexes WHERE tablename = %s", [part])
+                    assert cur.fetchone()[0] == indexes, part
+                    cur.execute("SELECT has_table_privilege(%s, %s, 'INSERT'), has_table_privilege(%s, %s, 'UPDATE'),"
+                                " has_table_privilege(%s, %s, 'DELETE')", [runtime, part] * 3)
+                    assert cur.fetchone() == ((True, True, True) if parent == "incidents_case"
+                                              else (True, False, False)), part
+            # The log is append-only on each partition, even to the owner writing to a partition directly.
+            month = f"incidents_caselog_p{_month(-1)[0]:%Y%m}"
+            for statement in (f"UPDATE {month} SET note = 'x'", f"DELETE FROM {month}"):
+                with pytest.raises(psycopg2.Error, match="append-only"):
+                    cur.execute(statement)
+    finally:
+        owner.close()
+    done = subprocess.run([sys.executable, "manage.py", "check_grants"], cwd=ROOT, capture_output=True, text=True,
+                          env={**os.environ, "DATABASE_URL": database_url()}, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_number_or_client_id_is_unique_across_months_and_never_changes(history):
+    with connection.cursor() as cur:
+        cur.execute("SELECT id, number, client_uuid, created_at FROM incidents_case ORDER BY created_at LIMIT 1")
+        case_id, number, client_uuid, created_at = cur.fetchone()
+        later = created_at + timedelta(days=40)  # another month's partition
+        for column in ("number", "client_uuid"):
+            with pytest.raises(IntegrityError), transaction.atomic():
+                cur.execute("""INSERT INTO incidents_case (number, client_uuid, location, address, district_id,
+                                    category_id, description, urgency, source, contact_name, contact_phone,
+                                    contact_email, status, rework_count, version, created_at, updated_at,
+                                    status_since)
+                                SELECT %s, %s, location, '', district_id, category_id, '', 'normal', 'inspector',
+                                       '', '', '', 'reported', 0, 1, %s, now(), %s
+                                FROM incidents_case WHERE id = %s""",
+                            [number if column == "number" else "PT999999999",
+                             client_uuid if column == "client_uuid" else "6a1e2f5e-0000-4000-8000-000000000001",
+                             later, later, case_id])
+        with pytest.raises(IntegrityError, match="never change"), transaction.atomic():
+            cur.execute("UPDATE incidents_case SET number = 'PT0' WHERE id = %s", [case_id])
+        # A corrected report time moves the case to its month; its key and everything pointing at it follow.
+        cur.execute("UPDATE incidents_case SET created_at = %s WHERE id = %s", [later, case_id])
+        cur.execute("SELECT created_at FROM incidents_casekey WHERE id = %s", [case_id])
+        assert cur.fetchone()[0] == later
+    assert _where("incidents_case", case_id) == f"incidents_case_p{later:%Y%m}"
+    assert CaseLog.objects.filter(case_id=case_id).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_log_entry_needs_its_case_and_a_photo_its_entry(history):
+    with connection.cursor() as cur:
+        with pytest.raises(IntegrityError), transaction.atomic():
+            cur.execute("INSERT INTO incidents_caselog (case_id, action, from_status, to_status, note, created_at) "
+                        "VALUES (-1, 'report', '', 'reported', '', now())")
+        with pytest.raises(IntegrityError), transaction.atomic():
+            cur.execute("INSERT INTO incidents_photo (case_id, log_entry_id, kind, image, thumbnail, width, height, "
+                        "created_at) SELECT case_id, -1, 'before', 'x.jpg', 'x.jpg', 1, 1, now() "
+                        "FROM incidents_caselog LIMIT 1")
+        cur.execute("INSERT INTO incidents_photo (case_id, log_entry_id, kind, image, thumbnail, width, height, "
+                    "created_at) SELECT case_id, id, 'before', 'x.jpg', 'x.jpg', 1, 1, now() "
+                    "FROM incidents_caselog ORDER BY id LIMIT 1 RETURNING log_entry_at")
+        assert cur.fetchone()[0] is not None  # the entry's time, for the foreign key by (id, time)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_months_made_ahead_take_over_their_rows_from_the_default_partition_without_counting_them_twice(history):
+    far, _ = _month(5)  # beyond the months made ahead: the DEFAULT partition takes it for now
+    with connection.cursor() as cur:
+        cur.execute("SELECT id FROM incidents_case ORDER BY id LIMIT 1")
+        case_id = cur.fetchone()[0]
+        cur.execute("INSERT INTO incidents_caselog (case_id, action, from_status, to_status, note, created_at) "
+                    "VALUES (%s, 'remark', 'reported', 'reported', 'clock skew', %s) RETURNING id",
+                    [case_id, far + timedelta(days=2)])
+        entry = cur.fetchone()[0]
+        cur.execute("SELECT coalesce(sum(reported), 0), coalesce(sum(closed), 0) FROM dispatch_dailytally")
+        tallies = cur.fetchone()
+    assert _where("incidents_caselog", entry) == "incidents_caselog_default"
+    assert ensure_partitions(None, 5) == 6  # months 3, 4 and 5 ahead, of both tables
+    assert _where("incidents_caselog", entry) == f"incidents_caselog_p{far:%Y%m}"
+    assert ensure_partitions(None, 5) == 0  # safe to run again
+    with connection.cursor() as cur:
+        cur.execute("SELECT coalesce(sum(reported), 0), coalesce(sum(closed), 0) FROM dispatch_dailytally")
+        assert cur.fetchone() == tallies  # moved, not reported again
+    runtime = role_name(RUNTIME)
+    with connection.cursor() as cur:
+        cur.execute("SELECT has_table_privilege(%s, %s, 'UPDATE')", [runtime, f"incidents_caselog_p{far:%Y%m}"])
+        assert cur.fetchone()[0] is False
+        with pytest.raises(DatabaseError, match="permission denied"), transaction.atomic():  # no flag helps
+            cur.execute("SET LOCAL incidents.moving_partition = 'incidents_caselog_default'")
+            cur.execute("DELETE FROM incidents_caselog WHERE id = %s", [entry])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_periods_query_reads_only_its_months(history):
+    first, after = _month(-1)
+    with connection.cursor() as cur:
+        for parent in PARENTS:
+            cur.execute(f"EXPLAIN SELECT count(*) FROM {parent} WHERE created_at >= %s AND created_at < %s",  # noqa: S608
+                        [first, after])
+            plan = "\n".join(row[0] for row in cur.fetchall())
+            print(plan)
+            assert f"{parent}_p{first:%Y%m}" in plan
+            assert f"{parent}_p{_month(-2)[0]:%Y%m}" not in plan and f"{parent}_default" not in plan
+
+
+def _run(args: list[str], env: dict, what: str) -> str:
+    started = time.monotonic()
+    done = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, f"{what} exited {done.returncode}:\n{done.stdout}\n{done.stderr}"
+    print(f"case partition migration: {what} {time.monotonic() - started:.1f} s")
+    return done.stdout
+
+
+# Everything that points at a case or a log entry, and the rows themselves, as one comparable value each.
+SNAPSHOT = {
+    table: f"SELECT count(*), md5(coalesce(string_agg(row_to_json(x)::text, ',' ORDER BY x.id), '')) FROM {table} x"
+    for table in ("incidents_case", "incidents_caselog", "incidents_callback", "dispatch_dailytally")
+}
+SNAPSHOT["incidents_photo"] = ("SELECT count(*), md5(coalesce(string_agg(concat_ws('|', id, case_id, log_entry_id, "
+                               "image), ',' ORDER BY id), '')) FROM incidents_photo")
+
+
+PRE_PARTITION = """
+from django.core.management import call_command
+from django.db import connection
+from django.db.migrations.loader import MigrationLoader
+
+before = {"incidents": "0012", "dispatch": "0014", "emergency": "0001", "monitoring": "0009"}
+apps = sorted(app for app, _name in MigrationLoader(connection).graph.leaf_nodes())
+for app in ["auth", *apps]:  # auth first (it brings the content types whole): every migrate's signal writes both
+    if app not in before:
+        call_command("migrate", app, verbosity=0)
+for app, target in before.items():
+    call_command("migrate", app, target, verbosity=0)
+"""
+
+
+def test_a_database_with_unpartitioned_cases_migrates_without_losing_a_row_or_a_log_entry():
+    """A database at the migrations before (cases and their log one table each), fourteen months of cases with
+    their steps, photos on steps, callbacks and tallies written into it, then `migrate`: every row, id and value
+    is there after, each case and step in its month, the ids carry on, the log is still append-only."""
+    name = f"citygrid_partmig_{os.getpid()}"
+    url = database_url().rsplit("/", 1)[0] + "/" + name
+    env = {**os.environ, "DATABASE_URL": url, "REDIS_URL": "off", "LOG_LEVEL": "ERROR"}
+    manage = [sys.executable, "manage.py"]
+    create_database(name, must_be_new=True)
+    try:
+        # The apps that point at cases to their migrations before the partitions; every other app to its last.
+        _run([*manage, "shell", "-c", PRE_PARTITION], env, "migrate to the migrations before")
+        conn = psycopg2.connect(url.replace("postgis://", "postgresql://"))
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute("""
+                INSERT INTO grids_area (level, code, name, geom, updated_at, is_current)
+                VALUES (1, '430302', '雨湖区', ST_Multi(ST_MakeEnvelope(112.8, 27.8, 113.0, 28.0, 4326)), now(), true)
+                RETURNING id""")
+            district = cur.fetchone()[0]
+            cur.execute("INSERT INTO auth_user (password, is_superuser, username, first_name, last_name, email, "
+                        "is_staff, is_active, date_joined) VALUES ('!', false, 'op', '', '', '', true, true, now()) "
+                        "RETURNING id")
+            operator = cur.fetchone()[0]
+            cur.execute("""
+                INSERT INTO incidents_case (number, client_uuid, location, address, district_id, category_id,
+                    description, urgency, source, contact_name, contact_phone, contact_email, status, rework_count,
+                    version, created_at, updated_at, status_since)
+                SELECT 'MG' || lpad(i::text, 9, '0'), gen_random_uuid(), ST_SetSRID(ST_MakePoint(112.9, 27.9), 4326),
+                       '', %s, (SELECT min(id) FROM incidents_category WHERE parent_id IS NOT NULL), 'case ' || i,
+                       'normal', 'inspector', '', '', '', 'closed', 0, 1, now() - make_interval(days => i), now(),
+                       now() - make_interval(days => i)
+                FROM generate_series(0, 420) i""", [district])
+            for action, hours in (("report", 0), ("register", 1), ("process", 20), ("close", 25)):
+                cur.execute("""
+                    INSERT INTO incidents_caselog (case_id, action, from_status, to_status, note, created_at)
+                    SELECT id, %s, '', %s, '', created_at + make_interval(hours => %s) FROM incidents_case""",
+                            [action, action, hours])
+            cur.execute("""
+                INSERT INTO incidents_photo (case_id, log_entry_id, kind, image, thumbnail, width, height, created_at)
+                SELECT case_id, id, 'after', 'photos/' || id || '.jpg', 'thumbs/' || id || '.jpg', 640, 480, created_at
+                FROM incidents_caselog WHERE action = 'process' AND id % 3 = 0""")
+            cur.execute("""
+                INSERT INTO incidents_callback (case_id, work_case_id, operator_id, district_id, reached, satisfaction,
+                                                note, reopened, created_at)
+                SELECT id, id, %s, district_id, true, 'satisfied', '', false, created_at + interval '2 days'
+                FROM incidents_case WHERE id %% 5 = 0""", [operator])
+            before = {}
+            for table, query in SNAPSHOT.items():
+                cur.execute(query)
+                before[table] = cur.fetchone()
+            cur.execute("SELECT max(id) FROM incidents_case")
+            last_case = cur.fetchone()[0]
+        conn.close()
+        assert before["incidents_caselog"][0] == 421 * 4 and before["incidents_photo"][0] > 100
+
+        _run([*manage, "migrate", "--noinput", "-v0"], env, "migrate")
+        _run([*manage, "check_grants"], env, "check_grants")
+
+        conn = psycopg2.connect(url.replace("postgis://", "postgresql://"))
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            for table, query in SNAPSHOT.items():
+                if table == "incidents_photo":
+                    cur.execute(query)
+                    assert cur.fetchone() == before[table], table
+                else:
+                    cur.execute(query)
+                    assert cur.fetchone() == before[table], table  # every row, id and value
+            cur.execute("SET TIME ZONE 'UTC'")
+            for parent in PARENTS:
+                cur.execute(f"SELECT count(*) FROM {parent} WHERE tableoid::regclass::text <> "  # noqa: S608
+                            f"'{parent}_p' || to_char(created_at, 'YYYYMM')")
+                assert cur.fetchone()[0] == 0, parent  # each in its month
+            cur.execute("SELECT count(*) FROM incidents_casekey")
+            assert cur.fetchone()[0] == 421
+            cur.execute("SELECT count(*) FROM incidents_photo WHERE log_entry_at IS NULL")
+            assert cur.fetchone()[0] == 0
+            cur.execute("SET ROLE citygrid_app")
+            cur.execute("""
+                INSERT INTO incidents_case (number, client_uuid, location, address, district_id, category_id,
+                    description, urgency, source, contact_name, contact_phone, contact_email, status, rework_count,
+                    version, created_at, updated_at, status_since)
+                SELECT 'MGAFTER', gen_random_uuid(), location, '', district_id, category_id, '', 'normal', 'inspector',
+                       '', '', '', 'reported', 0, 1, now(), now(), now() FROM incidents_case LIMIT 1 RETURNING id""")
+            assert cur.fetchone()[0] == last_case + 1  # the ids carry on
+        conn.close()
+        owner = connect(OWNER, name, autocommit=True)
+        try:
+            with owner.cursor() as cur, pytest.raises(psycopg2.Error, match="append-only"):
+                cur.execute("DELETE FROM incidents_caselog WHERE action = 'close'")  # even to the owner
+        finally:
+            owner.close()
+    finally:
+        drop_database(name)
