@@ -19,10 +19,11 @@ Targets: intake ≥ 300 cases/s at both stages and the second ≥ 0.8 × the fir
 --smoke: 4 communities, 3,000 cases then 6,000 (three months of 1,000 before October), 2-second intake, in the
 smoke database (bench/_django.py), run by `make test`.
 
-Usage: python bench/growth.py [--seconds 20] [--clients 8] [--requests 40] [--smoke]
+Usage: python bench/growth.py [--seconds 20] [--clients 8] [--requests 40] [--quiet-load 0.5] [--smoke]
 """
 
 import argparse
+import os
 import statistics
 import sys
 import time
@@ -139,8 +140,20 @@ def disk_per_case() -> tuple[int, float]:
     return cases, total / cases
 
 
+def wait_for_quiet(threshold: float | None) -> None:
+    """With --quiet-load: wait (up to 30 minutes) until the 1-minute load average is below `threshold`, so that
+    both stages are measured on an idle machine whatever ran beside the long generation."""
+    if threshold is None:
+        return
+    t0 = time.perf_counter()
+    while os.getloadavg()[0] >= threshold and time.perf_counter() - t0 < 1800:
+        time.sleep(10)
+    print(f"  load average {os.getloadavg()[0]:.2f} after waiting {time.perf_counter() - t0:.0f} s", flush=True)
+
+
 def stage(label: str, key: str, cookie: str, args) -> dict:
     settle()
+    wait_for_quiet(args.quiet_load)
     extent = _city.district_extent()
     cases, per_case = disk_per_case()
     print(f"{label}: {cases:,} cases in the tables, {per_case:,.0f} bytes a case on disk (case, key, log, indexes)",
@@ -164,6 +177,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float)
     parser.add_argument("--clients", type=int)
     parser.add_argument("--requests", type=int)
+    parser.add_argument("--quiet-load", type=float, help="measure only once the load average is below this")
     parser.add_argument("--smoke", action="store_true")
     args = parser.parse_args()
     args.seconds = args.seconds or (2 if args.smoke else 20)

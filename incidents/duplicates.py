@@ -28,6 +28,15 @@ def likely_duplicate_ids(case: Case, limit: int = 10) -> list[int]:
                            exclude_id=case.pk or 0, limit=limit)
 
 
+def likely_duplicates(case: Case, limit: int = 10):
+    """The same, as a queryset of cases. It names their time window too: the cases are partitioned by month of
+    report, and a look-up by id alone would search every month's partition."""
+    at = case.created_at or timezone.now()
+    window = timedelta(hours=settings.DUPLICATE_WINDOW_HOURS)
+    return Case.objects.filter(pk__in=likely_duplicate_ids(case, limit),
+                               created_at__range=(at - window, at + window))
+
+
 def duplicates_near(lon: float, lat: float, category_id: int, at: datetime | None = None, *, exclude_id: int = 0,
                     limit: int = 10) -> list[int]:
     """The same question for a report not yet saved (the hotline desk asks while the caller is on the line):

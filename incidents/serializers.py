@@ -3,7 +3,7 @@ from rest_framework import serializers
 from rest_framework_gis.serializers import GeoFeatureModelSerializer
 
 from . import lifecycle, scoping
-from .duplicates import likely_duplicate_ids
+from .duplicates import likely_duplicates
 from .models import Case, CaseLog, Category, Photo, sla_light
 
 
@@ -144,6 +144,5 @@ class CaseDetailSerializer(CaseFeatureSerializer):
     def get_likely_duplicates(self, obj) -> list[str]:
         if not obj.is_open:
             return []
-        ids = likely_duplicate_ids(obj)
-        visible = scoping.visible_cases(self._user(), Case.objects.filter(pk__in=ids))
+        visible = scoping.visible_cases(self._user(), likely_duplicates(obj))
         return list(visible.order_by("created_at", "id").values_list("number", flat=True))

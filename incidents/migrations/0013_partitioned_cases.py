@@ -199,6 +199,25 @@ BEGIN
     END LOOP;
 END $$;
 
+-- The processing times' trigger (0008) returns at once when no step of the statement is a processing report or
+-- a closure (a report, a registration...): its UPDATE, planned over every month's partition, cost 1.4 ms an intake.
+CREATE OR REPLACE FUNCTION incidents_case_times() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM new_rows WHERE action IN ('process', 'close')) THEN
+        RETURN NULL;
+    END IF;
+    UPDATE incidents_case c
+    SET processed_at = CASE WHEN p.processed > c.processed_at OR c.processed_at IS NULL
+                            THEN coalesce(p.processed, c.processed_at) ELSE c.processed_at END,
+        closed_at = coalesce(c.closed_at, p.closed)
+    FROM (SELECT case_id, max(created_at) FILTER (WHERE action = 'process') AS processed,
+                 max(created_at) FILTER (WHERE action = 'close') AS closed
+          FROM new_rows WHERE action IN ('process', 'close') GROUP BY 1) p
+    WHERE c.id = p.case_id AND (p.processed > c.processed_at OR (p.processed IS NOT NULL AND c.processed_at IS NULL)
+                                OR (p.closed IS NOT NULL AND c.closed_at IS NULL));
+    RETURN NULL;
+END $$;
+
 -- The cases' keys: one a case, kept by the statement trigger below.
 INSERT INTO incidents_casekey (id, created_at, number, client_uuid)
     SELECT id, created_at, number, client_uuid FROM incidents_case;
