@@ -5,6 +5,7 @@ lists every variable. Production sets DEBUG=0, SECRET_KEY, ALLOWED_HOSTS and DAT
 DATABASE_OWNER_URL where migrations run.
 """
 
+import json
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -218,8 +219,23 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", BASE_DIR / "var" / "static"))
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", BASE_DIR / "var" / "media"))
+# Where photos and issued bulletins are kept. The code reads and writes them only through Django's storage API
+# (field.save / field.open, never a local path), so the backend is a setting: MEDIA_STORAGE names a storage
+# class, MEDIA_STORAGE_OPTIONS (JSON) its options. The default, and the only backend the tests exercise, is the
+# file system under MEDIA_ROOT. With several web hosts each must see every file another wrote: MEDIA_ROOT is
+# then one shared mount (NFS or the like), the same path on every host (tests/test_shared_media.py). No options
+# by default on purpose: FileSystemStorage given no location follows MEDIA_ROOT, also when a test changes it.
+# The backups (citygrid/backup.py, `pitr backup-media`) copy the MEDIA_ROOT folder: another backend needs
+# backups of its own.
+MEDIA_STORAGE = os.environ.get("MEDIA_STORAGE") or "django.core.files.storage.FileSystemStorage"
+try:
+    MEDIA_STORAGE_OPTIONS = json.loads(os.environ.get("MEDIA_STORAGE_OPTIONS") or "{}")
+except ValueError as _exc:
+    raise ImproperlyConfigured(f"MEDIA_STORAGE_OPTIONS is not JSON: {_exc}") from None
+if not isinstance(MEDIA_STORAGE_OPTIONS, dict):
+    raise ImproperlyConfigured("MEDIA_STORAGE_OPTIONS must be a JSON object")
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": {"BACKEND": MEDIA_STORAGE, **({"OPTIONS": MEDIA_STORAGE_OPTIONS} if MEDIA_STORAGE_OPTIONS else {})},
     "staticfiles": {
         "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
         if DEBUG
