@@ -126,18 +126,23 @@ def measure_evaluation(repeat: int) -> dict[str, float]:
     return times
 
 
-def disk_per_case() -> tuple[int, float]:
+def disk_per_case() -> tuple[int, float, int]:
+    """Cases, bytes a case (case, key, log entries, every index), and rows the DEFAULT partitions hold (a month
+    the history did not make first would land there)."""
     from django.db import connection
 
     with connection.cursor() as cur:
         cur.execute("SELECT count(*) FROM incidents_case")
         cases = cur.fetchone()[0]
+        cur.execute("SELECT (SELECT count(*) FROM incidents_case_default) + (SELECT count(*) FROM "
+                    "incidents_caselog_default)")
+        stray = cur.fetchone()[0]
         total = 0
         for table in ("incidents_case", "incidents_casekey", "incidents_caselog"):
             cur.execute("SELECT coalesce((SELECT sum(pg_total_relation_size(relid)) "
                         "FROM pg_partition_tree(%s::regclass)), 0)", [table])
             total += int(cur.fetchone()[0])
-    return cases, total / cases
+    return cases, total / cases, stray
 
 
 def wait_for_quiet(threshold: float | None) -> None:
@@ -148,16 +153,18 @@ def wait_for_quiet(threshold: float | None) -> None:
     t0 = time.perf_counter()
     while os.getloadavg()[0] >= threshold and time.perf_counter() - t0 < 1800:
         time.sleep(10)
-    print(f"  load average {os.getloadavg()[0]:.2f} after waiting {time.perf_counter() - t0:.0f} s", flush=True)
+    load = os.getloadavg()[0]
+    print(f"  load average {load:.2f} after waiting {time.perf_counter() - t0:.0f} s"
+          + ("" if load < threshold else f" — NOT quiet (≥ {threshold}): the figures below are under load"), flush=True)
 
 
 def stage(label: str, key: str, cookie: str, args) -> dict:
     settle()
     wait_for_quiet(args.quiet_load)
     extent = _city.district_extent()
-    cases, per_case = disk_per_case()
-    print(f"{label}: {cases:,} cases in the tables, {per_case:,.0f} bytes a case on disk (case, key, log, indexes)",
-          flush=True)
+    cases, per_case, stray = disk_per_case()
+    print(f"{label}: {cases:,} cases in the tables, {per_case:,.0f} bytes a case on disk (case, key, log, indexes); "
+          f"{stray:,} rows in the DEFAULT partitions", flush=True)
     figures = {"cases": cases, "bytes": per_case}
     figures["intake"] = measure_intake(key, extent, args.seconds, args.clients)
     i = figures["intake"]

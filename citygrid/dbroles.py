@@ -297,9 +297,17 @@ def drop_database(name: str) -> None:
 PARTITION_NAME = re.compile(r"^(?P<parent>.+)_(p\d{6}|default)$")
 
 
+# Partitioned tables whose rows are written through the parent only: a row written to a partition directly would
+# skip the parent's statement triggers (the case keys, the tallies). Their partitions are read-only.
+WRITTEN_THROUGH_PARENT = frozenset({"incidents_case", "incidents_caselog"})
+
+
 def declared(table: str) -> frozenset[str]:
-    """The privileges the runtime role holds on `table` (on a partition, those of its parent)."""
+    """The privileges the runtime role holds on `table` (on a partition, those of its parent, read-only for the
+    tables written through their parents)."""
     match = PARTITION_NAME.match(table)
+    if match and match["parent"] in WRITTEN_THROUGH_PARENT:
+        return READ_ONLY
     if table not in TABLE_GRANTS and match and match["parent"] in TABLE_GRANTS:
         table = match["parent"]
     return TABLE_GRANTS.get(table, OPERATIONAL)

@@ -9,9 +9,10 @@ present), so generating up to n cases twice gives the same history, and topping 
 the same cases as generating m at once. Arithmetic on i is bigint: a million cases times a multiplier
 does not fit the 32-bit integers PostgreSQL would otherwise use."""
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from django.db import connection, transaction
+from django.utils import timezone
 
 from incidents.partitions import ensure_partitions
 
@@ -110,7 +111,7 @@ def generate_history(n: int, start: datetime, span_seconds: int, prefix: str, sk
         plan_cases(cur, have + 1, n, start, span_seconds, skew)
         # The months the history spans have their partitions before it lands (else it would fill the DEFAULT
         # partition); each case takes its id here, so that its log entries need no look-up of the case.
-        ensure_partitions(start.astimezone(UTC).date())  # months are cut in UTC
+        ensure_partitions(timezone.localdate(start))  # months are cut in the city's time zone
         cur.execute("ALTER TABLE gen_case ADD COLUMN id bigint")
         cur.execute("UPDATE gen_case SET id = nextval(pg_get_serial_sequence('incidents_case', 'id'))")
         cur.execute("""

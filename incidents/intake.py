@@ -88,11 +88,12 @@ def next_case_number() -> str:
 
 
 def _case_with_uuid(client_uuid: uuid.UUID) -> Case | None:
-    # Every report asks this first, and almost always finds nothing: a plain statement, the ORM only on a hit.
+    # Every report asks this first, and almost always finds nothing: a plain statement on the case keys (one
+    # index, however many months the cases span), the ORM only on a hit, in the case's own month.
     with connection.cursor() as cur:
-        cur.execute("SELECT id FROM incidents_case WHERE client_uuid = %s", [client_uuid])
+        cur.execute("SELECT id, created_at FROM incidents_casekey WHERE client_uuid = %s", [client_uuid])
         row = cur.fetchone()
-    return Case.objects.get(pk=row[0]) if row else None
+    return Case.objects.get(pk=row[0], created_at=row[1]) if row else None
 
 
 def _check(report: Report) -> tuple[dict[str, list[str]], Category | None, list[PreparedPhoto]]:

@@ -240,8 +240,10 @@ def test_tiles(smoke_env):
 def test_growth_from_one_size_to_the_next_in_one_run(smoke_env):
     text = run_bench("growth", smoke_env)
     stage1, stage2, intake, *_ = figures(
-        text, rf"^stage 1 \(smoke mode\): ({NUMBER}) cases in the tables, ({NUMBER}) bytes a case",
-        rf"^stage 2 \(smoke mode\): ({NUMBER}) cases in the tables, ({NUMBER}) bytes a case",
+        text, rf"^stage 1 \(smoke mode\): ({NUMBER}) cases in the tables, ({NUMBER}) bytes a case.*; (\d+) rows in "
+              r"the DEFAULT partitions",
+        rf"^stage 2 \(smoke mode\): ({NUMBER}) cases in the tables, ({NUMBER}) bytes a case.*; (\d+) rows in "
+              r"the DEFAULT partitions",
         rf"^  intake: ({NUMBER}) → ({NUMBER}) cases/s, ratio {NUMBER}",
         rf"^  dashboard: slowest p95 at {NUMBER} {NUMBER} ms \(\w+ z\d+; target ≤ 300 ms\); at {NUMBER} {NUMBER} ms",
         rf"^  evaluation of October by bureau: {NUMBER} → {NUMBER} s, ratio {NUMBER}",
@@ -249,4 +251,5 @@ def test_growth_from_one_size_to_the_next_in_one_run(smoke_env):
         rf"^total [\d:]+, peak memory of this process {NUMBER} MB")
     # Three archive months of 1,000 closed cases landed between the stages (and the first stage's intake).
     assert as_int(stage2[1]) - as_int(stage1[1]) >= 3000
+    assert stage1[3] == stage2[3] == "0"  # each month made before its history landed
     assert as_int(intake[1]) > 0 and as_int(intake[2]) > 0

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import psycopg2
 import pytest
+from django.conf import settings
 from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.utils import timezone
 
@@ -60,7 +61,7 @@ def test_cases_and_steps_land_in_their_months_and_every_partition_holds_the_pare
     with connection.cursor() as cur:
         cur.execute("SELECT relkind FROM pg_class WHERE relname IN %s", [PARENTS])
         assert [kind for (kind,) in cur.fetchall()] == ["p", "p"]
-        cur.execute("SET TIME ZONE 'UTC'")  # months are cut in UTC, Django's connection time zone
+        cur.execute("SET TIME ZONE %s", [settings.TIME_ZONE])  # months are cut in the city's time zone
         for parent in PARENTS:
             cur.execute(f"SELECT count(*), count(*) FILTER (WHERE tableoid::regclass::text = "  # noqa: S608
                         f"'{parent}_p' || to_char(created_at, 'YYYYMM')) FROM {parent} WHERE true")
@@ -82,8 +83,8 @@ def test_cases_and_steps_land_in_their_months_and_every_partition_holds_the_pare
                     assert cur.fetchone()[0] == indexes, part
                     cur.execute("SELECT has_table_privilege(%s, %s, 'INSERT'), has_table_privilege(%s, %s, 'UPDATE'),"
                                 " has_table_privilege(%s, %s, 'DELETE')", [runtime, part] * 3)
-                    assert cur.fetchone() == ((True, True, True) if parent == "incidents_case"
-                                              else (True, False, False)), part
+                    # written through the parent only (its statement triggers keep the case keys and tallies)
+                    assert cur.fetchone() == (False, False, False), part
             # The log is append-only on each partition, even to the owner writing to a partition directly.
             month = f"incidents_caselog_p{_month(-1)[0]:%Y%m}"
             for statement in (f"UPDATE {month} SET note = 'x'", f"DELETE FROM {month}"):
@@ -136,41 +137,95 @@ def test_a_log_entry_needs_its_case_and_a_photo_its_entry(history):
                         "FROM incidents_caselog LIMIT 1")
         cur.execute("INSERT INTO incidents_photo (case_id, log_entry_id, kind, image, thumbnail, width, height, "
                     "created_at) SELECT case_id, id, 'before', 'x.jpg', 'x.jpg', 1, 1, now() "
-                    "FROM incidents_caselog ORDER BY id LIMIT 1 RETURNING log_entry_at")
-        assert cur.fetchone()[0] is not None  # the entry's time, for the foreign key by (id, time)
+                    "FROM incidents_caselog ORDER BY id LIMIT 1 RETURNING id, log_entry_at")
+        photo, at = cur.fetchone()
+        assert at is not None  # the entry's time, for the foreign key by (id, time)
+        with pytest.raises(IntegrityError, match="incidents_photo_log_entry_fk"), transaction.atomic():
+            cur.execute("SET CONSTRAINTS ALL IMMEDIATE")
+            cur.execute("UPDATE incidents_photo SET log_entry_at = log_entry_at + interval '1 second' WHERE id = %s",
+                        [photo])
+
+
+def _count(table: str, where: str = "true", params=()) -> int:
+    with connection.cursor() as cur:
+        cur.execute(f"SELECT count(*) FROM {table} WHERE {where}", params)  # noqa: S608
+        return cur.fetchone()[0]
 
 
 @pytest.mark.django_db(transaction=True)
 def test_months_made_ahead_take_over_their_rows_from_the_default_partition_without_counting_them_twice(history):
-    far, _ = _month(5)  # beyond the months made ahead: the DEFAULT partition takes it for now
+    """A case, its report and closure and a photo on the closure, beyond the months made ahead (the DEFAULT
+    partitions take them), and a log entry of a past month nobody made: the next run makes those months and
+    moves every row into its month — keys, foreign keys, tallies and the log's rules intact."""
+    far, _ = _month(5)
+    past, _ = _month(-5)
+    at = timezone.make_aware(timezone.datetime(far.year, far.month, 3, 10))
     with connection.cursor() as cur:
-        cur.execute("SELECT id FROM incidents_case ORDER BY id LIMIT 1")
-        case_id = cur.fetchone()[0]
+        cur.execute("""
+            INSERT INTO incidents_case (number, client_uuid, location, address, district_id, category_id, bureau_id,
+                description, urgency, source, contact_name, contact_phone, contact_email, status, rework_count,
+                version, created_at, updated_at, status_since)
+            SELECT 'PTFAR', gen_random_uuid(), location, '', district_id, category_id, bureau_id, '', 'normal',
+                   'inspector', '', '', '', 'closed', 0, 1, %s, %s, %s FROM incidents_case LIMIT 1 RETURNING id""",
+                    [at, at, at])
+        case = cur.fetchone()[0]
+        cur.execute("""
+            INSERT INTO incidents_caselog (case_id, action, from_status, to_status, note, created_at, bureau_id)
+            SELECT %s, action, '', action, '', %s + make_interval(hours => h), bureau_id
+            FROM (VALUES ('report', 0), ('close', 25)) s(action, h), incidents_case WHERE id = %s
+            RETURNING id""", [case, at, case])
+        entries = [row[0] for row in cur.fetchall()]
+        cur.execute("INSERT INTO incidents_photo (case_id, log_entry_id, kind, image, thumbnail, width, height, "
+                    "created_at) VALUES (%s, %s, 'after', 'a.jpg', 'a.jpg', 1, 1, now())", [case, entries[1]])
         cur.execute("INSERT INTO incidents_caselog (case_id, action, from_status, to_status, note, created_at) "
-                    "VALUES (%s, 'remark', 'reported', 'reported', 'clock skew', %s) RETURNING id",
-                    [case_id, far + timedelta(days=2)])
-        entry = cur.fetchone()[0]
-        cur.execute("SELECT coalesce(sum(reported), 0), coalesce(sum(closed), 0) FROM dispatch_dailytally")
+                    "VALUES (%s, 'remark', 'closed', 'closed', 'late entry', %s) RETURNING id",
+                    [case, timezone.make_aware(timezone.datetime(past.year, past.month, 9))])
+        late = cur.fetchone()[0]
+        cur.execute("SELECT sum(reported), sum(closed) FROM dispatch_dailytally")
         tallies = cur.fetchone()
-    assert _where("incidents_caselog", entry) == "incidents_caselog_default"
-    assert ensure_partitions(None, 5) == 6  # months 3, 4 and 5 ahead, of both tables
-    assert _where("incidents_caselog", entry) == f"incidents_caselog_p{far:%Y%m}"
+    assert _where("incidents_case", case) == "incidents_case_default"
+    assert {_where("incidents_caselog", e) for e in [*entries, late]} == {"incidents_caselog_default"}
+    assert ensure_partitions(None, 5) == 2 * 6  # months 3 to 5 ahead, and the past one and those up to now, of both
+    assert _where("incidents_case", case) == f"incidents_case_p{far:%Y%m}"
+    assert {_where("incidents_caselog", e) for e in entries} == {f"incidents_caselog_p{far:%Y%m}"}
+    assert _where("incidents_caselog", late) == f"incidents_caselog_p{past:%Y%m}"
     assert ensure_partitions(None, 5) == 0  # safe to run again
+    assert _count("incidents_casekey", "id = %s", [case]) == 1
+    assert _count("incidents_photo", "log_entry_id = %s", [entries[1]]) == 1
     with connection.cursor() as cur:
-        cur.execute("SELECT coalesce(sum(reported), 0), coalesce(sum(closed), 0) FROM dispatch_dailytally")
-        assert cur.fetchone() == tallies  # moved, not reported again
-    runtime = role_name(RUNTIME)
-    with connection.cursor() as cur:
-        cur.execute("SELECT has_table_privilege(%s, %s, 'UPDATE')", [runtime, f"incidents_caselog_p{far:%Y%m}"])
-        assert cur.fetchone()[0] is False
-        with pytest.raises(DatabaseError, match="permission denied"), transaction.atomic():  # no flag helps
-            cur.execute("SET LOCAL incidents.moving_partition = 'incidents_caselog_default'")
-            cur.execute("DELETE FROM incidents_caselog WHERE id = %s", [entry])
+        cur.execute("SELECT sum(reported), sum(closed) FROM dispatch_dailytally")
+        assert cur.fetchone() == tallies  # moved, not reported or closed again
+        # The foreign keys dropped for the move are back, validated, on the moved rows too.
+        cur.execute("SELECT conname, convalidated FROM pg_constraint WHERE conname IN "
+                    "('incidents_casekey_case_fk', 'incidents_photo_log_entry_fk')")
+        assert sorted(cur.fetchall()) == [("incidents_casekey_case_fk", True), ("incidents_photo_log_entry_fk", True)]
+        with pytest.raises(IntegrityError), transaction.atomic():
+            cur.execute("SET CONSTRAINTS ALL IMMEDIATE")
+            cur.execute("UPDATE incidents_photo SET log_entry_at = log_entry_at - interval '1 hour' "
+                        "WHERE log_entry_id = %s", [entries[1]])
+    owner = connect(OWNER, autocommit=True)
+    try:  # the moved month and the DEFAULT partition, attached again, are append-only, even to the owner
+        with owner.cursor() as cur:
+            with pytest.raises(psycopg2.Error, match="append-only"):
+                cur.execute(f"DELETE FROM incidents_caselog_p{far:%Y%m} WHERE case_id = %s", [case])  # noqa: S608
+            cur.execute("SELECT count(*) FROM pg_trigger WHERE tgrelid = 'incidents_caselog_default'::regclass "
+                        "AND tgname = 'incidents_caselog_no_update_delete'")
+            assert cur.fetchone()[0] == 1  # the DEFAULT partition has the trigger back (it is empty now)
+            cur.execute("SET incidents.moving_partition = 'incidents_caselog_default'")  # no flag opens it
+            with pytest.raises(psycopg2.Error, match="append-only"):
+                cur.execute(f"DELETE FROM incidents_caselog_p{far:%Y%m}")  # noqa: S608
+    finally:
+        owner.close()
+    # the runtime role writes partitions only through their parents
+    with pytest.raises(DatabaseError, match="permission denied"), transaction.atomic(), connection.cursor() as cur:
+        cur.execute(f"INSERT INTO incidents_caselog_p{far:%Y%m} (case_id, action, from_status, to_status, "  # noqa: S608
+                    "note, created_at) VALUES (%s, 'x', '', 'x', '', %s)", [case, at])
 
 
 @pytest.mark.django_db(transaction=True)
 def test_a_periods_query_reads_only_its_months(history):
-    first, after = _month(-1)
+    """A month as the product names it (in the city's time zone, as the evaluation and the bulletins do)."""
+    first, after = (timezone.make_aware(timezone.datetime(d.year, d.month, 1)) for d in _month(-1))
     with connection.cursor() as cur:
         for parent in PARENTS:
             cur.execute(f"EXPLAIN SELECT count(*) FROM {parent} WHERE created_at >= %s AND created_at < %s",  # noqa: S608
@@ -282,7 +337,7 @@ def test_a_database_with_unpartitioned_cases_migrates_without_losing_a_row_or_a_
                 else:
                     cur.execute(query)
                     assert cur.fetchone() == before[table], table  # every row, id and value
-            cur.execute("SET TIME ZONE 'UTC'")
+            cur.execute("SET TIME ZONE 'Asia/Shanghai'")  # the months as the migration cut them (TIME_ZONE)
             for parent in PARENTS:
                 cur.execute(f"SELECT count(*) FROM {parent} WHERE tableoid::regclass::text <> "  # noqa: S608
                             f"'{parent}_p' || to_char(created_at, 'YYYYMM')")

@@ -1,4 +1,7 @@
+import re
+
 import django.db.models.deletion
+from django.conf import settings
 from django.db import migrations, models
 
 # Cases and their log by month (issue 19): PostgreSQL's declarative partitioning on the time of the report
@@ -12,51 +15,59 @@ from django.db import migrations, models
 # pointed at a case now points at its key (a real foreign key), and the key at its case by (id, created_at).
 # A photo points at its log entry by (log_entry_id, log_entry_at), the second filled by a trigger.
 #
-# incidents_partitions(from, ahead) makes the months from `from` (or the current one) to `ahead` months from
-# now, as the owner (SECURITY DEFINER, search_path pinned: the runtime role creates nothing). The scheduler calls
-# it daily; the history generator for the months it fills. Rows the DEFAULT partition took for a month it makes
-# move into it in the same transaction, straight into the new partition, so the tallies' and the processing
-# times' statement triggers (on the parents) do not count them twice.
+# incidents_partitions(from, ahead) makes the months, cut in the city's time zone (TIME_ZONE), from `from`, the
+# earliest month a DEFAULT partition holds, or the current one, to `ahead` months from now, as the owner (SECURITY
+# DEFINER, search_path pinned, no temporary table: the runtime role creates nothing and can slip nothing in). The
+# scheduler calls it daily; the history generator for the months it fills. Rows the DEFAULT partition took for a
+# month it makes move into it in the same transaction, straight into the new partition, so the tallies' and the
+# processing times' statement triggers (on the parents) do not count them twice. Partitions are read-only to
+# everyone but the owner: rows are written through the parents, whose statement triggers keep the case keys.
 #
 # Why not pg_partman (Debian's postgresql-15-partman, 4.7): its create_partition_time fails when the DEFAULT
-# partition holds rows of the month, and partition_data_time moves them through DELETE and INSERT that the case
-# log's append-only trigger refuses; the grants must be the parents' narrowed ones (check_grants), not the
-# owner's default privileges; and its extension would need its own schema in every dump and restore. The job is
-# the audit trail's (citygrid 0009) for two tables: sixty lines the scheduler already runs.
+# partition holds rows of the month, and partition_data_time moves them through DELETE and INSERT, which the case
+# log's append-only trigger refuses and the foreign keys to the moving rows break (checked partition by
+# partition); its partitions would take the owner's default privileges, not read-only ones; and its extension
+# would need its own schema in every dump and restore. The job is the audit trail's (citygrid 0009) for two
+# tables, in the scheduler the product has.
 FORWARD = r"""
-CREATE OR REPLACE FUNCTION incidents_caselog_immutable() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    -- incidents_partitions moves a month's entries out of the DEFAULT partition as the owner, deleting them and
-    -- inserting them again in one transaction; nothing else may delete or change an entry.
-    IF TG_OP = 'DELETE' AND current_setting('incidents.moving_partition', true) = TG_TABLE_NAME
-       AND current_user = (SELECT pg_get_userbyid(relowner) FROM pg_catalog.pg_class WHERE oid = TG_RELID) THEN
-        RETURN OLD;
-    END IF;
-    RAISE EXCEPTION 'the case log is append-only: % is not allowed', TG_OP;
-END $$;
-
--- Months are cut in UTC whatever the caller's time zone (the bounds are dates made timestamps in the session's).
+-- Months are cut in the city's time zone (TIME_ZONE), whatever the caller's: a month's evaluation or bulletin reads
+-- its own partition. The bounds are dates made timestamps in the function's time zone.
 CREATE FUNCTION incidents_partitions(p_from date, p_ahead integer) RETURNS integer
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp SET TimeZone = 'UTC' AS $$
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, public, pg_temp SET TimeZone = '{TIME_ZONE}' SET lock_timeout = '30s' AS $$
 DECLARE
     made integer := 0;
     m date;
     upto date;
     last date;
+    oldest date;
     parent text;
     part text;
     cols text;
     acl record;
     fk record;
+    fk_src text[];
+    fk_name text[];
+    fk_def text[];
     waiting boolean;
 BEGIN
     IF p_ahead IS NULL OR p_ahead < 0 OR p_ahead > 24 THEN
         RAISE EXCEPTION 'incidents_partitions: months ahead from 0 to 24' USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    m := date_trunc('month', least(coalesce(p_from, now()::date), now()::date))::date;
-    IF m < date '2000-01-01' THEN
-        RAISE EXCEPTION 'incidents_partitions: no months before 2000' USING ERRCODE = 'invalid_parameter_value';
+    IF p_from < date '1990-01-01' THEN
+        RAISE EXCEPTION 'incidents_partitions: no months before 1990' USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    -- One caller at a time (the scheduler, a history being generated): the second waits for the first.
+    PERFORM pg_advisory_xact_lock(hashtext('incidents_partitions'));
+    -- From the earliest month a DEFAULT partition holds (a scheduler stopped for months, a past-dated import),
+    -- else from `p_from` or the current month.
+    FOREACH parent IN ARRAY ARRAY['incidents_case', 'incidents_caselog'] LOOP
+        IF to_regclass(format('public.%I', parent || '_default')) IS NOT NULL THEN
+            EXECUTE format('SELECT least(%L::date, min(created_at)::date) FROM public.%I', oldest,
+                           parent || '_default') INTO oldest;
+        END IF;
+    END LOOP;
+    m := date_trunc('month', least(p_from, oldest, now()::date))::date;
     last := (date_trunc('month', now()) + make_interval(months => p_ahead))::date;
     WHILE m <= last LOOP
         upto := (m + interval '1 month')::date;
@@ -64,53 +75,58 @@ BEGIN
             part := parent || '_p' || to_char(m, 'YYYYMM');
             CONTINUE WHEN to_regclass('public.' || part) IS NOT NULL
                        OR (SELECT relkind FROM pg_class WHERE oid = to_regclass('public.' || parent)) <> 'p';
+            -- Made on its own and attached: ATTACH takes a lock that lets intake go on, CREATE ... PARTITION OF
+            -- one that stops it.
+            EXECUTE format('CREATE TABLE public.%I (LIKE public.%I INCLUDING DEFAULTS INCLUDING CONSTRAINTS '
+                           'INCLUDING GENERATED INCLUDING STORAGE)', part, parent);
             EXECUTE format('SELECT EXISTS (SELECT 1 FROM public.%I WHERE created_at >= %L AND created_at < %L)',
                            parent || '_default', m, upto) INTO waiting;
-            IF NOT waiting THEN
-                EXECUTE format('CREATE TABLE public.%I PARTITION OF public.%I FOR VALUES FROM (%L) TO (%L)',
-                               part, parent, m, upto);
-            ELSE
-                -- What the DEFAULT partition took for the month (a scheduler stopped for months) moves into it.
-                -- PostgreSQL checks a foreign key to a partitioned table partition by partition, so a row moved
-                -- by DELETE and INSERT would break the keys pointing at it: they are dropped for the move and
-                -- made again, validated, at its end (this transaction; rare, and slower on a large table).
-                CREATE TEMP TABLE IF NOT EXISTS incidents_moving_fks (src text, name text, def text) ON COMMIT DROP;
-                TRUNCATE incidents_moving_fks;
-                INSERT INTO incidents_moving_fks
-                    SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) FROM pg_constraint
-                    WHERE contype = 'f' AND confrelid = ('public.' || parent)::regclass AND conparentid = 0;
-                FOR fk IN SELECT * FROM incidents_moving_fks LOOP
+            IF waiting THEN
+                -- What the DEFAULT partition took for the month moves into it, as the audit trail's does: the
+                -- DEFAULT partition detached (so without the log's append-only trigger, which comes back with
+                -- it), the rows moved, both attached. PostgreSQL checks a foreign key to a partitioned table
+                -- partition by partition, so the keys pointing at this parent are dropped for the move and made
+                -- again, validated, at its end. All in this transaction; rare, and slower on a large table.
+                fk_src := '{}';
+                fk_name := '{}';
+                fk_def := '{}';
+                FOR fk IN SELECT conrelid::regclass::text AS src, conname::text AS name,
+                                 pg_get_constraintdef(oid) AS def
+                          FROM pg_constraint WHERE contype = 'f' AND conparentid = 0
+                            AND confrelid = ('public.' || parent)::regclass LOOP
+                    fk_src := fk_src || fk.src;
+                    fk_name := fk_name || fk.name;
+                    fk_def := fk_def || fk.def;
                     EXECUTE format('ALTER TABLE %s DROP CONSTRAINT %I', fk.src, fk.name);
                 END LOOP;
+                EXECUTE format('ALTER TABLE public.%I DETACH PARTITION public.%I', parent, parent || '_default');
                 SELECT string_agg(quote_ident(attname), ', ' ORDER BY attnum) INTO cols FROM pg_attribute
                 WHERE attrelid = ('public.' || parent)::regclass AND attnum > 0 AND NOT attisdropped
                   AND attgenerated = '';
-                EXECUTE format('CREATE TEMP TABLE incidents_moving ON COMMIT DROP AS SELECT %s FROM public.%I '
-                               'WHERE false', cols, parent || '_default');
-                -- the log's append-only trigger lets the owner's move through, and nothing else
-                PERFORM set_config('incidents.moving_partition', parent || '_default', true);
-                EXECUTE format('WITH moved AS (DELETE FROM public.%I WHERE created_at >= %L AND created_at < %L '
-                               'RETURNING %s) INSERT INTO incidents_moving SELECT * FROM moved',
-                               parent || '_default', m, upto, cols);
-                PERFORM set_config('incidents.moving_partition', '', true);
-                EXECUTE format('CREATE TABLE public.%I PARTITION OF public.%I FOR VALUES FROM (%L) TO (%L)',
-                               part, parent, m, upto);
                 -- straight into the month: the parents' statement triggers (tallies, case keys) saw them already
-                EXECUTE format('INSERT INTO public.%I (%s) SELECT %s FROM incidents_moving', part, cols, cols);
-                DROP TABLE incidents_moving;
-                FOR fk IN SELECT * FROM incidents_moving_fks LOOP
-                    EXECUTE format('ALTER TABLE %s ADD CONSTRAINT %I %s', fk.src, fk.name, fk.def);
+                EXECUTE format('WITH moved AS (DELETE FROM public.%I WHERE created_at >= %L AND created_at < %L '
+                               'RETURNING %s) INSERT INTO public.%I (%s) SELECT * FROM moved',
+                               parent || '_default', m, upto, cols, part, cols);
+            END IF;
+            EXECUTE format('ALTER TABLE public.%I ATTACH PARTITION public.%I FOR VALUES FROM (%L) TO (%L)',
+                           parent, part, m, upto);
+            IF waiting THEN
+                EXECUTE format('ALTER TABLE public.%I ATTACH PARTITION public.%I DEFAULT', parent, parent || '_default');
+                FOR i IN 1 .. coalesce(array_length(fk_src, 1), 0) LOOP
+                    EXECUTE format('ALTER TABLE %s ADD CONSTRAINT %I %s', fk_src[i], fk_name[i], fk_def[i]);
                 END LOOP;
             END IF;
-            -- the parent's grants, no more (the owner's default privileges gave the new table others)
+            -- Read, never written, except through the parent: a row written to a partition directly would skip
+            -- the parent's statement triggers (the case keys, the tallies). Whoever reads the parent reads it.
             FOR acl IN SELECT DISTINCT a.grantee FROM pg_class c, aclexplode(c.relacl) a
                        WHERE c.oid = to_regclass('public.' || part) AND a.grantee <> c.relowner LOOP
                 EXECUTE format('REVOKE ALL ON public.%I FROM %s', part,
                                CASE WHEN acl.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(acl.grantee)) END);
             END LOOP;
-            FOR acl IN SELECT a.grantee, a.privilege_type FROM pg_class c, aclexplode(c.relacl) a
-                       WHERE c.oid = to_regclass('public.' || parent) AND a.grantee <> c.relowner AND a.grantee <> 0 LOOP
-                EXECUTE format('GRANT %s ON public.%I TO %I', acl.privilege_type, part, pg_get_userbyid(acl.grantee));
+            FOR acl IN SELECT a.grantee FROM pg_class c, aclexplode(c.relacl) a
+                       WHERE c.oid = to_regclass('public.' || parent) AND a.grantee <> c.relowner AND a.grantee <> 0
+                         AND a.privilege_type = 'SELECT' LOOP
+                EXECUTE format('GRANT SELECT ON public.%I TO %I', part, pg_get_userbyid(acl.grantee));
             END LOOP;
             made := made + 1;
         END LOOP;
@@ -128,6 +144,7 @@ DECLARE
     acl record;
     cols text;
     first date;
+    next_id bigint;
 BEGIN
     CREATE TEMP TABLE IF NOT EXISTS incidents_saved (tbl text, kind text, name text, def text, src text);
     INSERT INTO incidents_saved
@@ -172,11 +189,13 @@ BEGIN
     SELECT string_agg(quote_ident(attname), ', ' ORDER BY attnum) INTO cols FROM pg_attribute
     WHERE attrelid = p_table::regclass AND attnum > 0 AND NOT attisdropped AND attgenerated = '';
     EXECUTE format('INSERT INTO %I (%s) SELECT %s FROM %I', p_table, cols, cols, p_table || '_unpartitioned');
-    -- the ids carry on from the old identity (the owner's default privileges let the runtime role use the sequence)
+    -- the ids carry on from the old identity, past any id it gave out (the owner's default privileges let the
+    -- runtime role use the new sequence)
+    EXECUTE format('SELECT greatest((SELECT last_value + 1 FROM %s), (SELECT coalesce(max(id), 0) + 1 FROM %I))',
+                   pg_get_serial_sequence(p_table || '_unpartitioned', 'id'), p_table) INTO next_id;
     EXECUTE format('DROP TABLE %I', p_table || '_unpartitioned');
     EXECUTE format('CREATE SEQUENCE %I OWNED BY %I.id', p_table || '_id_seq', p_table);
-    EXECUTE format('SELECT setval(%L, (SELECT coalesce(max(id), 0) + 1 FROM %I), false)', p_table || '_id_seq',
-                   p_table);
+    PERFORM setval(p_table || '_id_seq', next_id, false);
     EXECUTE format('ALTER TABLE %I ALTER COLUMN id SET DEFAULT nextval(%L)', p_table, p_table || '_id_seq');
     -- Indexes: a unique one must hold the partition key; the number's and the client id's uniqueness is the
     -- case key's (below), their indexes here serve look-ups.
@@ -273,6 +292,11 @@ ALTER TABLE incidents_photo ADD CONSTRAINT incidents_photo_log_entry_fk FOREIGN 
     REFERENCES incidents_caselog (id, created_at) DEFERRABLE INITIALLY DEFERRED;
 DROP TABLE incidents_saved;
 """
+
+if not re.fullmatch(r"[A-Za-z0-9_/+-]+", settings.TIME_ZONE):
+    raise ValueError(f"TIME_ZONE {settings.TIME_ZONE!r} is not a time zone name")
+FORWARD = FORWARD.replace("{TIME_ZONE}", settings.TIME_ZONE)
+
 
 class Migration(migrations.Migration):
 
