@@ -423,19 +423,34 @@ def test_the_ingest_waits_for_a_broker_that_does_not_answer_yet(tmp_path):
     broker.ingest_password(tmp_path)  # the broker is configured, not started
     ingest = subprocess.Popen([sys.executable, "manage.py", "run_ingest"], cwd=settings.BASE_DIR, env=env,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(ingest.stdout), daemon=True)
+    reader.start()
+
+    def said(text: str, seconds: float = 60) -> bool:
+        # By what it says, not by the clock: on a loaded machine the command takes seconds to start at all.
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline and ingest.poll() is None:
+            if any(text in line for line in list(lines)):
+                return True
+            time.sleep(0.2)
+        return any(text in line for line in list(lines))
+
     try:
-        time.sleep(4)
-        assert ingest.poll() is None, ingest.communicate()[0]  # still there, waiting
+        assert said("the broker does not answer"), "".join(lines)
+        assert ingest.poll() is None, "".join(lines)  # still there, waiting
         broker.start(tmp_path, port, registry=False)
         try:
-            time.sleep(4)  # it tries every RETRY_S
+            assert said(f"connected to 127.0.0.1:{port}"), "".join(lines)  # it tries every RETRY_S
             assert ingest.poll() is None
         finally:
             ingest.send_signal(signal.SIGTERM)
-            out = ingest.communicate(timeout=30)[0]
+            ingest.wait(timeout=30)
+            reader.join(timeout=10)
             broker.stop(tmp_path)
     finally:
         if ingest.poll() is None:
             ingest.kill()
+    out = "".join(lines)
     assert "the broker does not answer" in out and f"connected to 127.0.0.1:{port}" in out, out
     assert ingest.returncode == 0, out
