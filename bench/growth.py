@@ -19,7 +19,8 @@ Targets: intake ≥ 300 cases/s at both stages and the second ≥ 0.8 × the fir
 --smoke: 4 communities, 3,000 cases then 6,000 (three months of 1,000 before October), 2-second intake, in the
 smoke database (bench/_django.py), run by `make test`.
 
-Usage: python bench/growth.py [--seconds 20] [--clients 8] [--requests 40] [--quiet-load 0.5] [--smoke]
+Usage: python bench/growth.py [--seconds 20] [--clients 8] [--requests 40] [--quiet-load 0.5] [--jobs 2]
+       [--smoke]
 """
 
 import argparse
@@ -28,7 +29,7 @@ import statistics
 import sys
 import time
 import urllib.parse
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -42,35 +43,34 @@ TZ = ZoneInfo("Asia/Shanghai")
 OCTOBER = (_city.HISTORY_START, datetime(2026, 11, 1, tzinfo=TZ))
 
 
-def settle() -> None:
-    """As autovacuum would leave the tables minutes after the history landed: tallies folded, vacuumed and
-    analysed (this machine's PostgreSQL may run without autovacuum)."""
-    from citygrid.dbroles import OWNER, connect
-    from dispatch.dashboard import compact_tallies
-
-    t0 = time.perf_counter()
-    compact_tallies()
-    owner = connect(OWNER, autocommit=True)  # VACUUM needs the tables' owner
-    with owner.cursor() as cur:
-        for table in ("incidents_case", "incidents_casekey", "incidents_caselog", "dispatch_dailytally"):
-            cur.execute(f"VACUUM (ANALYZE) {table}")
-    owner.close()
-    print(f"  settled (tallies folded, vacuumed, analysed) in {time.perf_counter() - t0:.0f} s", flush=True)
-
-
-def archive_months(months: int, per_month: int) -> None:
-    """`months` months before October, `per_month` closed cases each, one generation per month (prefix G1…)."""
+def _archive_month(k: int, per_month: int) -> str:
     from dispatch.history import generate_history
 
-    for k in range(months, 0, -1):
-        first = datetime(2026, 10 - k, 1, tzinfo=TZ)
-        after = datetime(2026, 11 - k, 1, tzinfo=TZ)
-        # The last report two days before the month ends: every step (25 h at most) stays in its month.
-        t0 = time.perf_counter()
-        added = generate_history(per_month, first, int((after - first).total_seconds()) - 2 * 86400, f"G{k}",
-                                 settled=True)
-        print(f"  {first:%Y-%m}: {added:,} closed cases with their logs generated in "
-              f"{time.perf_counter() - t0:.0f} s", flush=True)
+    first = datetime(2026, 10 - k, 1, tzinfo=TZ)
+    after = datetime(2026, 11 - k, 1, tzinfo=TZ)
+    # The last report two days before the month ends: every step (25 h at most) stays in its month.
+    t0 = time.perf_counter()
+    added = generate_history(per_month, first, int((after - first).total_seconds()) - 2 * 86400, f"G{k}",
+                             settled=True)
+    return f"  {first:%Y-%m}: {added:,} closed cases with their logs generated in {time.perf_counter() - t0:.0f} s"
+
+
+def archive_months(months: int, per_month: int, jobs: int) -> None:
+    """`months` months before October, `per_month` closed cases each, one generation per month (prefix G1…),
+    `jobs` months at a time (each month is one statement after another in one server process: two at a time
+    keep both cores of a small machine busy)."""
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
+    from django.db import connections
+
+    from incidents.partitions import ensure_partitions
+
+    ensure_partitions(date(2026, 10 - months, 1), months)  # all of them before the months are generated side by side
+    connections.close_all()  # the workers are forked: each opens its own connection
+    with ProcessPoolExecutor(jobs, mp_context=get_context("fork")) as pool:
+        for line in pool.map(_archive_month, range(months, 0, -1), [per_month] * months):
+            print(line, flush=True)
 
 
 def measure_intake(key: str, extent, seconds: float, clients: int) -> dict:
@@ -159,7 +159,7 @@ def wait_for_quiet(threshold: float | None) -> None:
 
 
 def stage(label: str, key: str, cookie: str, args) -> dict:
-    settle()
+    _city.settle(always=True)
     wait_for_quiet(args.quiet_load)
     extent = _city.district_extent()
     cases, per_case, stray = disk_per_case()
@@ -185,6 +185,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int)
     parser.add_argument("--requests", type=int)
     parser.add_argument("--quiet-load", type=float, help="measure only once the load average is below this")
+    parser.add_argument("--jobs", type=int, default=2, help="months generated side by side")
     parser.add_argument("--smoke", action="store_true")
     args = parser.parse_args()
     args.seconds = args.seconds or (2 if args.smoke else 20)
@@ -208,7 +209,7 @@ def main() -> None:
     mode = " (smoke mode)" if args.smoke else ""
     small = stage(f"stage 1{mode}", key, cookie, args)
     t0 = time.perf_counter()
-    archive_months(months, per_month)
+    archive_months(months, per_month, args.jobs)
     print(f"  {months} months generated in {timedelta(seconds=round(time.perf_counter() - t0))}", flush=True)
     large = stage(f"stage 2{mode}", key, cookie, args)
 

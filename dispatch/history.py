@@ -103,15 +103,17 @@ def generate_history(n: int, start: datetime, span_seconds: int, prefix: str, sk
     reported; `settled`: every one is closed, as the months of an archive are. Returns how many were added.
     Every log entry is `start + span + 25 h` at the latest. The grid, the catalogue and at least one bureau
     must exist."""
+    # The months the history spans have their partitions before it lands (else it would fill the DEFAULT
+    # partition), made in a transaction of their own: the function holds its lock to the end of the caller's
+    # transaction, and another month's history could not be generated beside this one meanwhile.
+    ensure_partitions(timezone.localdate(start))  # months are cut in the city's time zone
     with transaction.atomic(), connection.cursor() as cur:  # all of it or nothing
         cur.execute("SELECT count(*) FROM incidents_case WHERE number LIKE %s", [prefix + "%"])
         have = cur.fetchone()[0]
         if have >= n:
             return 0
         plan_cases(cur, have + 1, n, start, span_seconds, skew)
-        # The months the history spans have their partitions before it lands (else it would fill the DEFAULT
-        # partition); each case takes its id here, so that its log entries need no look-up of the case.
-        ensure_partitions(timezone.localdate(start))  # months are cut in the city's time zone
+        # Each case takes its id here, so that its log entries need no look-up of the case.
         cur.execute("ALTER TABLE gen_case ADD COLUMN id bigint")
         cur.execute("UPDATE gen_case SET id = nextval(pg_get_serial_sequence('incidents_case', 'id'))")
         cur.execute("""
