@@ -67,6 +67,36 @@ def page_weight(conn, path: str, cookie: str) -> tuple[int, int, int]:
     return sent, plain, 1 + len(assets)
 
 
+ENDPOINTS = (("heatmap", "/api/dispatch/dashboard/heat/"), ("choropleth", "/api/dispatch/dashboard/choropleth/"),
+             ("kpis", "/api/dispatch/dashboard/kpis/"))
+
+
+def measure(conn, cookie: str, extent, period: dict[str, str], requests: int) -> list[dict]:
+    """Each figure of the page timed `requests` times after one warm-up: the heatmap and the choropleth at
+    zooms 11, 13 and 15 (the box a 1600×900 map would show round the extent's centre), the KPIs once (the
+    whole scope: the map's box does not apply to them). Returns name, zoom, p50, p95 (ms), items and bytes."""
+    cx, cy = (extent[0] + extent[2]) / 2, (extent[1] + extent[3]) / 2
+    figures = []
+    for name, path in ENDPOINTS:
+        for zoom in (11,) if name == "kpis" else (11, 13, 15):
+            half_w, half_h = 800 * 360 / 256 / 2 ** zoom, 450 * 360 / 256 / 2 ** zoom
+            bbox = ",".join(f"{v:.5f}" for v in (cx - half_w, cy - half_h, cx + half_w, cy + half_h))
+            query = urllib.parse.urlencode({**period, "zoom": zoom, **({} if name == "kpis" else {"bbox": bbox})})
+            timed(conn, f"{path}?{query}", cookie)  # warm
+            lat, size, items = [], 0, 0
+            for _ in range(requests):
+                elapsed, status, body = timed(conn, f"{path}?{query}", cookie)
+                assert status == 200, (path, status, body[:200])
+                lat.append(elapsed)
+                size = len(body)
+                data = json.loads(body)
+                items = len(data.get("points", data.get("features", data.get("days", []))))
+            lat.sort()
+            figures.append({"name": name, "zoom": zoom, "p50": _django.percentile(lat, .5) * 1000,
+                            "p95": _django.percentile(lat, .95) * 1000, "items": items, "bytes": size})
+    return figures
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cases", type=int)
@@ -83,38 +113,15 @@ def main() -> None:
     total = Case.objects.count()
     cookie = session_cookie()
     extent = _city.district_extent()
-    cx, cy = (extent[0] + extent[2]) / 2, (extent[1] + extent[3]) / 2
-    views = {  # zoom → bbox around the centre, as a 1600×900 map would show it
-        z: ",".join(f"{v:.5f}" for v in (cx - 800 * 360 / 256 / 2 ** z, cy - 450 * 360 / 256 / 2 ** z,
-                                          cx + 800 * 360 / 256 / 2 ** z, cy + 450 * 360 / 256 / 2 ** z))
-        for z in (11, 13, 15)}
     period = {"start": "2026-10-01", "end": "2026-11-01"}
     # The session stands for a finished login, second factor included (OTP_REQUIRED_ROLES empty).
     with _django.gunicorn(2, 1, OTP_REQUIRED_ROLES="") as server:
         conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
         print(f"dashboard over {total:,} cases (October 2026: {cases:,}), gunicorn 2 workers, one client, "
               f"{requests} requests each:")
-        for name, path in (("heatmap", "/api/dispatch/dashboard/heat/"),
-                           ("choropleth", "/api/dispatch/dashboard/choropleth/"),
-                           ("kpis", "/api/dispatch/dashboard/kpis/")):
-            for zoom, bbox in views.items():
-                if name == "kpis" and zoom != 11:
-                    continue
-                # As the page asks: the map's box for the map layers, the whole scope for the KPIs.
-                query = urllib.parse.urlencode({**period, "zoom": zoom, **({} if name == "kpis" else {"bbox": bbox})})
-                timed(conn, f"{path}?{query}", cookie)  # warm
-                lat, size, items = [], 0, 0
-                for _ in range(requests):
-                    elapsed, status, body = timed(conn, f"{path}?{query}", cookie)
-                    assert status == 200, (path, status, body[:200])
-                    lat.append(elapsed)
-                    size = len(body)
-                    data = json.loads(body)
-                    items = len(data.get("points", data.get("features", data.get("days", []))))
-                lat.sort()
-                print(f"  {name:10} zoom {zoom:2}: p50 {_django.percentile(lat, .5) * 1000:6.1f} ms, "
-                      f"p95 {_django.percentile(lat, .95) * 1000:6.1f} ms; {items:,} items, {size / 1024:,.0f} KB",
-                      flush=True)
+        for f in measure(conn, cookie, extent, period, requests):
+            print(f"  {f['name']:10} zoom {f['zoom']:2}: p50 {f['p50']:6.1f} ms, p95 {f['p95']:6.1f} ms; "
+                  f"{f['items']:,} items, {f['bytes'] / 1024:,.0f} KB", flush=True)
         for path in ("/inspector/", "/console/", "/dashboard/", "/map/"):
             sent, plain, files = page_weight(conn, path, cookie)
             print(f"  page {path:12} {files} files, {plain / 1024:,.0f} KB ({sent / 1024:,.0f} KB gzip)")

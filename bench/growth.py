@@ -28,7 +28,6 @@ import os
 import statistics
 import sys
 import time
-import urllib.parse
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -89,27 +88,11 @@ def measure_intake(key: str, extent, seconds: float, clients: int) -> dict:
 def measure_dashboard(cookie: str, extent, requests: int) -> dict[str, float]:
     import http.client
 
-    cx, cy = (extent[0] + extent[2]) / 2, (extent[1] + extent[3]) / 2
     period = {"start": f"{OCTOBER[0]:%Y-%m-%d}", "end": f"{OCTOBER[1]:%Y-%m-%d}"}
-    p95 = {}
     with _django.gunicorn(2, 1, OTP_REQUIRED_ROLES="") as server:
         conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
-        for name, path in (("heatmap", "/api/dispatch/dashboard/heat/"),
-                           ("choropleth", "/api/dispatch/dashboard/choropleth/"),
-                           ("kpis", "/api/dispatch/dashboard/kpis/")):
-            for zoom in (11, 13, 15) if name != "kpis" else (11,):
-                half_w, half_h = 800 * 360 / 256 / 2 ** zoom, 450 * 360 / 256 / 2 ** zoom
-                bbox = ",".join(f"{v:.5f}" for v in (cx - half_w, cy - half_h, cx + half_w, cy + half_h))
-                query = urllib.parse.urlencode({**period, "zoom": zoom, **({} if name == "kpis" else {"bbox": bbox})})
-                dashboard.timed(conn, f"{path}?{query}", cookie)  # warm
-                lat = []
-                for _ in range(requests):
-                    elapsed, status, body = dashboard.timed(conn, f"{path}?{query}", cookie)
-                    assert status == 200, (path, status, body[:200])
-                    lat.append(elapsed)
-                lat.sort()
-                p95[f"{name} z{zoom}"] = _django.percentile(lat, .95) * 1000
-    return p95
+        figures = dashboard.measure(conn, cookie, extent, period, requests)
+    return {f"{f['name']} z{f['zoom']}": f["p95"] for f in figures}
 
 
 def measure_evaluation(repeat: int) -> dict[str, float]:

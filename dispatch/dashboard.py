@@ -98,13 +98,19 @@ def choropleth(user: AbstractBaseUser, f: Filter, zoom: int) -> dict:
     """A GeoJSON FeatureCollection of the cells (zoom ≥ CELL_ZOOM, within bbox) or communities with cases,
     each with its count, simplified for the zoom."""
     by_cell = zoom >= CELL_ZOOM
-    where, params = f.where(user)
     tolerance = 360.0 / (256 * 2 ** zoom) / 2
     if by_cell:
+        # The cells in the map's box, each with all its cases of the period (a cell half in view shows its whole
+        # count), counted cell by cell on case_cell_time_idx without reading the cases: counting the cases in
+        # the box instead read each one's row, scattered over the month's partition, 0.5 s at a million cases.
+        where, params = Filter(f.start, f.end, f.major).where(user)
+        in_view = "a.geom && ST_MakeEnvelope(%s, %s, %s, %s, 4326)" if f.bbox else "TRUE"
         sql = f"""
             SELECT a.code, a.code, s.n, ST_AsGeoJSON(ST_SimplifyPreserveTopology(a.geom, %s), 6)
-            FROM (SELECT c.cell_id AS id, count(*) AS n FROM incidents_case c WHERE {where} AND c.cell_id IS NOT NULL
-                  GROUP BY 1) s JOIN grids_cell a ON a.id = s.id"""
+            FROM grids_cell a CROSS JOIN LATERAL (
+                SELECT count(*) AS n FROM incidents_case c WHERE c.cell_id = a.id AND {where}) s
+            WHERE {in_view} AND s.n > 0"""
+        params = [*params, *(f.bbox or ())]
     else:
         where, params = tally_where(user, f)
         sql = f"""

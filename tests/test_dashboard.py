@@ -4,8 +4,9 @@ heatmap, choropleth and KPI endpoints count what the user's scope allows."""
 from datetime import timedelta
 
 import pytest
+from django.contrib.gis.geos import Polygon
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import connection
+from django.db import connection, models
 from django.urls import reverse
 from django.utils import timezone
 
@@ -92,6 +93,30 @@ def test_dashboard_endpoints_count_within_the_scope(people):
     east = api_client(people["east_dispatcher"])  # another district's centre sees none of these
     assert east.get(reverse("dispatch:dashboard-kpis"), _period()).json()["reported"] == 0
     assert east.get(reverse("dispatch:dashboard-heat"), {**_period(), "zoom": 16}).json()["total"] == 0
+
+
+def test_the_cells_in_view_show_their_whole_count(people):
+    """At cell zoom the choropleth shows the cells the map's box touches, each with all its cases of the period,
+    also a cell only a corner of which is in view; cells out of view and other districts' cases are not counted."""
+    from grids.models import Cell
+    from incidents.models import Case
+
+    generate_history(300, timezone.now() - timedelta(days=10), 5 * 86400, "TC")
+    busiest = Case.objects.values("cell").order_by().annotate(n=models.Count("id")).order_by("-n").first()
+    cell = Cell.objects.get(pk=busiest["cell"])
+    x0, y0, x1, y1 = cell.geom.extent
+    corner = (x0, y0, x0 + (x1 - x0) / 10, y0 + (y1 - y0) / 10)  # a tenth of the cell's box, at one corner
+    leader = api_client(people["leader"])
+    url = reverse("dispatch:dashboard-choropleth")
+    shapes = leader.get(url, {**_period(), "zoom": 16, "bbox": ",".join(map(str, corner))}).json()
+    counts = {f["properties"]["code"]: f["properties"]["count"] for f in shapes["features"]}
+    assert counts[cell.code] == busiest["n"] >= 2
+    touched = set(Cell.objects.filter(geom__bboverlaps=Polygon.from_bbox(corner)).values_list("code", flat=True))
+    assert counts.keys() <= touched
+    everything = leader.get(url, {**_period(), "zoom": 16}).json()["features"]
+    assert len(counts) < len(everything) and sum(f["properties"]["count"] for f in everything) == 300
+    east = api_client(people["east_dispatcher"])
+    assert east.get(url, {**_period(), "zoom": 16, "bbox": ",".join(map(str, corner))}).json()["features"] == []
 
 
 @pytest.mark.parametrize("params", [{}, {"start": "2026-11-10", "end": "2026-11-01"},
