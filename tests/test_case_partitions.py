@@ -5,6 +5,7 @@ months (the case key); a period's query reads only its months; and a database th
 migrates without losing a row or a log entry."""
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -235,6 +236,51 @@ def test_a_periods_query_reads_only_its_months(history):
             print(plan)
             assert f"{parent}_p{first:%Y%m}" in plan
             assert f"{parent}_p{_month(-2)[0]:%Y%m}" not in plan and f"{parent}_default" not in plan
+
+
+def _plan(sql: str) -> str:
+    with connection.cursor() as cur:
+        cur.execute(f"EXPLAIN {sql}")
+        return "\n".join(row[0] for row in cur.fetchall())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_case_by_its_id_is_read_and_written_in_its_month_only(history):
+    """Case.objects.get(pk=…) and save() name the case's month (from its key), so that neither weighs every
+    month's partition; a corrected report time still moves the case, and a copy read before the move still saves."""
+    from django.test.utils import CaptureQueriesContext
+
+    from incidents.models import Case, CaseKey
+
+    pk = Case.objects.filter(number__startswith="PT").order_by("id").values_list("pk", flat=True).first()
+    with CaptureQueriesContext(connection) as queries:
+        case = Case.objects.get(pk=str(pk))  # as a URL gives it
+        case.description = "read and written in its month"
+        case.save(update_fields=["description"])
+    read, written = (next(q["sql"] for q in queries if q["sql"].startswith(verb))
+                     for verb in ('SELECT "incidents_case"', 'UPDATE "incidents_case"'))
+    month = f"incidents_case_p{timezone.localtime(case.created_at):%Y%m}"
+    for sql in (read, written):
+        plan = _plan(sql)
+        print(plan)
+        assert set(re.findall(r"incidents_case_(?:p\d{6}|default)", plan)) == {month}
+    stale = Case.objects.get(pk=pk)
+    moved_to = case.created_at + timedelta(days=35)  # a corrected report time: another month
+    case.created_at = moved_to
+    case.save()
+    assert CaseKey.objects.get(pk=pk).created_at == moved_to == Case.objects.get(pk=pk).created_at
+    case.description = "saved again after the move"
+    case.save(update_fields=["description"])
+    stale.address = "a copy read before the move"
+    stale.save(update_fields=["address"])  # its month is stale: the update by id alone follows
+    again = Case.objects.get(pk=pk)
+    assert (again.description, again.address, again.created_at) == ("saved again after the move",
+                                                                     "a copy read before the move", moved_to)
+    assert _where("incidents_case", pk) == f"incidents_case_p{timezone.localtime(moved_to):%Y%m}"
+    with pytest.raises(Case.DoesNotExist):
+        Case.objects.get(pk=10**12)
+    with pytest.raises(Case.DoesNotExist):  # out of the queryset's scope
+        Case.objects.exclude(pk=pk).get(pk=pk)
 
 
 def _run(args: list[str], env: dict, what: str) -> str:
