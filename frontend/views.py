@@ -16,6 +16,7 @@ from citygrid import roles
 from citygrid.policy import PolicyPageMixin, allows
 from citygrid.roles import ROLE_LABELS, user_roles
 from grids.models import Area
+from incidents.actions import action_labels
 
 # The pages a role lands on, first match wins; others see the grid map.
 LANDING = ((roles.INSPECTOR, "frontend:inspector"), (roles.DISPATCHER, "frontend:console"),
@@ -350,28 +351,6 @@ def timezone_localdate():
 
 
 # Bureau workbench and response crews (issue 22, part A)
-LIFECYCLE_ACTIONS = {  # every action name a case log or a page shows, as a person reads it
-    "report": gettext_lazy("Reported"), "register": gettext_lazy("Register"), "route": gettext_lazy("Routed"),
-    "reject": gettext_lazy("Do not register"), "dispatch": gettext_lazy("Dispatch"), "accept": gettext_lazy("Accept"),
-    "return": gettext_lazy("Return"), "request_postponement": gettext_lazy("Request postponement"),
-    "approve_postponement": gettext_lazy("Approve postponement"),
-    "deny_postponement": gettext_lazy("Deny postponement"),
-    "process": gettext_lazy("Report processed"), "verify_pass": gettext_lazy("Verified: fixed"),
-    "verify_fail": gettext_lazy("Verified: not fixed"), "close": gettext_lazy("Close"),
-    "cancel": gettext_lazy("Cancel"), "merge": gettext_lazy("Merge"), "warn": gettext_lazy("Near-due warning"),
-    "escalate": gettext_lazy("Escalated (督办)"), "units_sent": gettext_lazy("Units sent"),
-    "unit_acknowledge": gettext_lazy("Unit acknowledged"), "unit_arrive": gettext_lazy("Unit arrived"),
-    "unit_clear": gettext_lazy("Unit cleared"),
-    "reopen": gettext_lazy("Reopened as rework"), "callback": gettext_lazy("Called back"),
-    "sensor_level": gettext_lazy("Sensor level changed"), "sensor_clear": gettext_lazy("Sensor back to normal"),
-    "sensor_back": gettext_lazy("Sensor reports again"),
-}
-
-
-def action_labels() -> dict[str, str]:
-    return {k: str(v) for k, v in LIFECYCLE_ACTIONS.items()}
-
-
 class BureauWorkbench(Page):
     """专业部门工作台: the bureau's queue by deadline with its SLA lights, the map, the case with the actions the
     lifecycle allows now (accept, return, postponement, processing with after-photos), live; desktop and phone."""

@@ -139,6 +139,16 @@ def test_stale_version_is_a_conflict(people):
     assert exc.value.case.status == Status.REGISTERED
 
 
+def test_a_refused_step_is_named_as_a_person_reads_it(people):
+    from django.utils import translation
+
+    case = lifecycle.register(report(people), people["operator"])
+    with translation.override("zh-hans"), pytest.raises(lifecycle.TransitionError) as exc:
+        lifecycle.close(case, people["operator"])
+    message = str(exc.value)
+    assert "“已立案”" in message and "结案" in message and "close" not in message, message
+
+
 def test_the_log_is_append_only_in_the_database(people):
     entry = report(people).log.first()
     for sql in ("UPDATE incidents_caselog SET note = 'x' WHERE id = %s", "DELETE FROM incidents_caselog WHERE id = %s"):
