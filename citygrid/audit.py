@@ -2,14 +2,16 @@
 changes. One function, `record`, that every place calls. (Case actions have their own append-only trail,
 the case log, with who and when.)"""
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextvars import ContextVar
+from typing import Any
 
 from django.contrib.admin.models import LogEntry
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.db.models.signals import post_save
 from django.dispatch import receiver
 from django.http import HttpRequest
+from django.utils.translation import gettext_lazy
 
 from .models import AuditEvent
 
@@ -48,6 +50,57 @@ def current_actor():
     request = _current_request.get()
     user = getattr(request, "user", None)
     return user if user is not None and getattr(user, "is_authenticated", False) else None
+
+
+# The actions and results as the auditor reads them on the audit page (the codes stay in the data, the search and
+# the export). The apps above register their own (citygrid knows nothing of cases or incidents): exact codes, or
+# a prefix and the labels of what follows it ("case_" + a lifecycle step).
+ACTION_LABELS: dict[str, Any] = {
+    "login": gettext_lazy("Sign-in"), "logout": gettext_lazy("Sign-out"),
+    "otp_enrol": gettext_lazy("Second factor enrolled"), "otp_verify": gettext_lazy("Second factor checked"),
+    "otp_recovery_codes": gettext_lazy("Recovery codes issued"), "password_change": gettext_lazy("Password changed"),
+    "role_change": gettext_lazy("Roles changed"), "account_deactivated": gettext_lazy("Account deactivated"),
+    "permission_denied": gettext_lazy("Refused: no permission"), "out_of_scope": gettext_lazy("Refused: out of scope"),
+    "rate_limited": gettext_lazy("Refused: too many requests"), "export": gettext_lazy("Data exported"),
+    "audit_search": gettext_lazy("Audit trail searched"), "audit_export": gettext_lazy("Audit trail exported"),
+    "audit_purge": gettext_lazy("Audit trail purged past its retention"),
+    "admin_add": gettext_lazy("Administration: added"), "admin_change": gettext_lazy("Administration: changed"),
+    "admin_delete": gettext_lazy("Administration: deleted"),
+}
+RESULT_LABELS: dict[str, Any] = {"ok": gettext_lazy("succeeded"), "failed": gettext_lazy("failed"),
+                                 "denied": gettext_lazy("denied"), "refused": gettext_lazy("refused")}
+_FAMILIES: list[tuple[str, Mapping[str, Any]]] = []
+
+
+def register_action_labels(labels: Mapping[str, Any], prefix: str = "") -> None:
+    """Labels for audit actions: `labels` by exact code, or with `prefix`, by what follows the prefix."""
+    if prefix:
+        _FAMILIES.append((prefix, labels))
+        _FAMILIES.sort(key=lambda family: -len(family[0]))  # the longest prefix decides
+    else:
+        ACTION_LABELS.update(labels)
+
+
+def action_label(code: str) -> str:
+    """An audit action as a person reads it; a code nobody labelled shows as itself."""
+    if code in ACTION_LABELS:
+        return str(ACTION_LABELS[code])
+    for prefix, labels in _FAMILIES:
+        if code.startswith(prefix) and code[len(prefix):] in labels:
+            return str(labels[code[len(prefix):]])
+    return code
+
+
+def known_actions() -> list[tuple[str, str]]:
+    """Every labelled action code with its label, by label: the audit page's search offers these."""
+    codes = {code: str(label) for code, label in ACTION_LABELS.items()}
+    for prefix, labels in reversed(_FAMILIES):  # the longest prefix decides, as in action_label
+        codes.update({prefix + code: str(label) for code, label in labels.items()})
+    return sorted(codes.items(), key=lambda item: (item[1], item[0]))
+
+
+def result_label(code: str) -> str:
+    return str(RESULT_LABELS.get(code, code))
 
 
 def record(action: str, *, request: HttpRequest | None = None, user=None, username: str = "", target: str = "",

@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.views import View
 
-from .audit import record
+from .audit import RESULT_LABELS, action_label, known_actions, record, result_label
 from .exports import csv_lines
 from .models import AuditEvent
 from .policy import PolicyPageMixin
@@ -21,12 +21,16 @@ PAGE_SIZE = 100
 
 class AuditSearch(forms.Form):
     q = forms.CharField(label=_("Text"), required=False, help_text=_("In the user, object or detail."))
-    action = forms.CharField(label=_("Action"), required=False)
+    action = forms.ChoiceField(label=_("Action"), required=False)
     result = forms.ChoiceField(label=_("Result"), required=False, choices=[
-        ("", _("any")), ("ok", "ok"), ("failed", "failed"), ("denied", "denied")])
+        ("", _("any")), *RESULT_LABELS.items()])
     ip = forms.GenericIPAddressField(label=_("Address"), required=False)
     start = forms.DateField(label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
     end = forms.DateField(label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["action"].choices = [("", _("any")), *known_actions()]
 
     def clean(self):
         data = super().clean()
@@ -64,12 +68,13 @@ class AuditTrail(PolicyPageMixin, View):
         if not form.is_valid():
             return render(request, "citygrid/audit_trail.html", {"form": form}, status=400)
         page = Paginator(form.events(), PAGE_SIZE).get_page(request.GET.get("page"))
+        for event in page:  # as the auditor reads them (the codes stay in the data and the export)
+            event.action_label, event.result_label = action_label(event.action), result_label(event.result)
         record("audit_search", request=request, detail=_describe(form))
         query = request.GET.copy()
         query.pop("page", None)
         return render(request, "citygrid/audit_trail.html", {
-            "form": form, "page": page, "query": query.urlencode(),
-            "actions": AuditEvent.objects.order_by().values_list("action", flat=True).distinct()})
+            "form": form, "page": page, "query": query.urlencode()})
 
 
 class AuditExport(PolicyPageMixin, View):

@@ -16,6 +16,7 @@ class DispatchConfig(AppConfig):
         from .stages import stage_deadline
 
         register_scopes()
+        register_unit_labels()
         set_stage_deadline(stage_deadline)  # verification reports whether it came within its stage limit
         register_satisfaction()
         from grids.generations import register_live_reference
@@ -40,3 +41,13 @@ def register_satisfaction() -> None:
         return {key: figures.rate for key, figures in satisfaction_rates(dimension, start, end, district_id).items()}
 
     register_rate("satisfaction_rate", rates)
+
+
+def register_unit_labels() -> None:
+    """The response units' audit actions as the auditor reads them."""
+    from citygrid.audit import register_action_labels
+    from incidents.actions import LIFECYCLE_ACTIONS
+
+    register_action_labels({"unit_created": _("Unit created"), "unit_duty": _("Unit on or off duty"),
+                            "unit_position": _("Unit position reported"),
+                            **{code: label for code, label in LIFECYCLE_ACTIONS.items() if code.startswith("unit")}})

@@ -16,6 +16,12 @@ class EmergencyConfig(AppConfig):
         from .scoping import register_scopes
 
         register_scopes()
+        from citygrid.audit import register_action_labels
+
+        from .board import ACTION_LABELS
+
+        # The audit page's incident_level_up, incident_task_done…: the incident log's labels.
+        register_action_labels({**ACTION_LABELS, "plan": ACTION_LABELS["plan_activated"]}, prefix="incident_")
         # A headquarters works for its district as it is now: the plan chosen for an incident compares them.
         register_live_reference("emergency.Headquarters", "district")
 

@@ -18,6 +18,11 @@ class IncidentsConfig(AppConfig):
 
         register_scopes()
         audit_trail.connect()
+        from citygrid.audit import register_action_labels
+
+        from .actions import LIFECYCLE_ACTIONS
+
+        register_action_labels(LIFECYCLE_ACTIONS, prefix="case_")  # the audit page's case_close: 结案
 
         # This process forgets its cached catalogue at once on an edit; other processes within 30 s.
         for model in (Category, TimeLimit):

@@ -96,6 +96,29 @@ def test_retention_purges_only_what_is_older_than_180_days(db):
         cur.execute("DELETE FROM citygrid_auditevent WHERE id = %s", [recent])  # only through the purge function
 
 
+def test_the_audit_page_names_actions_and_results_as_a_person_reads_them(client, three):
+    """In Chinese, no action or result code shows on the auditor's page; the search offers the labels."""
+    import re
+
+    from citygrid.audit import known_actions
+
+    record("login", username="mallory", result="failed")
+    record("case_close", username="op", target="case: 20261127000001")
+    record("incident_task_done", username="hq", target="incident: YJ2026001")
+    record("unit_acknowledge", username="crew")
+    client.force_login(three["auditor"])
+    page = client.get(reverse("audit-trail"), HTTP_ACCEPT_LANGUAGE="zh-hans")
+    cells = re.findall(r"<td>(.*?)</td>", page.content.decode())
+    for label in ("登录", "失败", "结案", "任务完成", "处置力量已接收", "成功"):
+        assert label in cells, label
+    for code in ("login", "failed", "case_close", "incident_task_done", "unit_acknowledge", "ok"):
+        assert code not in cells, code
+    codes = dict(known_actions())
+    assert {"case_close", "incident_task_done", "unit_acknowledge", "login", "audit_search"} <= codes.keys()
+    found = client.get(reverse("audit-trail"), {"action": "case_close"}).content.decode()
+    assert "20261127000001" in found and "mallory" not in found
+
+
 def test_the_auditor_searches_and_exports_and_both_are_recorded(client, three):
     record("login", username="mallory", result="failed")
     record("login", username="alice")
