@@ -28,10 +28,13 @@
     });
   }
   function errorsText(data) {
-    if (!data) return "";
-    if (typeof data === "string") return data;
-    if (data.detail) return data.detail;
-    return Object.keys(data).map(function (k) { return k + ": " + [].concat(data[k]).join(" "); }).join("; ");
+    // The server's messages only: a field's name is a code nobody should read, and each message says what
+    // it is about ("未按派遣规则派遣时，请填写理由。").
+    if (data === null || data === undefined) return "";
+    if (typeof data !== "object") return String(data);
+    if (Array.isArray(data)) return data.map(errorsText).join(" ");
+    if (data.detail) return errorsText(data.detail);
+    return Object.keys(data).map(function (k) { return errorsText(data[k]); }).join(" ");
   }
   function markerIcons(cfg) {
     // By their served (hashed) names: Leaflet's own guess from leaflet.css's name fails in production.
