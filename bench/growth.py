@@ -65,7 +65,8 @@ def archive_months(months: int, per_month: int, jobs: int) -> None:
 
     from incidents.partitions import ensure_partitions
 
-    ensure_partitions(date(2026, 10 - months, 1), months)  # all of them before the months are generated side by side
+    # Every month from the first to the scheduler's two ahead of now, before the months are generated side by side.
+    ensure_partitions(date(2026, 10 - months, 1))
     connections.close_all()  # the workers are forked: each opens its own connection
     with ProcessPoolExecutor(jobs, mp_context=get_context("fork")) as pool:
         for line in pool.map(_archive_month, range(months, 0, -1), [per_month] * months):

@@ -21,7 +21,8 @@ PAGE_SIZE = 100
 
 class AuditSearch(forms.Form):
     q = forms.CharField(label=_("Text"), required=False, help_text=_("In the user, object or detail."))
-    action = forms.ChoiceField(label=_("Action"), required=False)
+    # Any code is searched for (older releases' and unlabelled ones too); the labelled ones are offered.
+    action = forms.CharField(label=_("Action"), required=False, max_length=40, widget=forms.Select)
     result = forms.ChoiceField(label=_("Result"), required=False, choices=[
         ("", _("any")), *RESULT_LABELS.items()])
     ip = forms.GenericIPAddressField(label=_("Address"), required=False)
@@ -30,7 +31,7 @@ class AuditSearch(forms.Form):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["action"].choices = [("", _("any")), *known_actions()]
+        self.fields["action"].widget.choices = [("", _("any")), *known_actions()]
 
     def clean(self):
         data = super().clean()

@@ -1478,6 +1478,7 @@ ZH = {
     'Unit created': '新建处置力量',
     'Unit on or off duty': '处置力量上岗或下岗',
     'Unit position reported': '处置力量上报位置',
+    'A case that is %(status)s does not allow “%(action)s”.': '状态为“%(status)s”的案件不能执行“%(action)s”。',
     # The case key (incidents.CaseKey, the numbers and client ids unique across months)
     'case key': '案件编号索引',
     'case keys': '案件编号索引',

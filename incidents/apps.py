@@ -21,8 +21,11 @@ class IncidentsConfig(AppConfig):
         from citygrid.audit import register_action_labels
 
         from .actions import LIFECYCLE_ACTIONS
+        from .lifecycle import RULES
 
-        register_action_labels(LIFECYCLE_ACTIONS, prefix="case_")  # the audit page's case_close: 结案
+        # The audit page's case_close: 结案 (the steps, the report and the callback are recorded as case_…).
+        register_action_labels({code: LIFECYCLE_ACTIONS[code] for code in (*RULES, "report", "callback")},
+                               prefix="case_")
 
         # This process forgets its cached catalogue at once on an edit; other processes within 30 s.
         for model in (Category, TimeLimit):

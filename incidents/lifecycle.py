@@ -140,7 +140,7 @@ def _apply(case: Case, actor: AbstractBaseUser | None, action: str, *, version: 
             raise TransitionError(_("The case was changed by someone else; reload it."), locked)
         if locked.status not in rule.sources:
             raise TransitionError(
-                _("A case that is %(status)s cannot be %(action)s.")
+                _("A case that is %(status)s does not allow “%(action)s”.")
                 % {"status": locked.get_status_display(), "action": action_label(action)}, locked)
         from_status, responsible, since = locked.status, locked.bureau_id, locked.status_since
         # The deadline this step is judged against: processing by the case's deadline, verification (核查) by

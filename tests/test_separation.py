@@ -117,6 +117,10 @@ def test_the_audit_page_names_actions_and_results_as_a_person_reads_them(client,
     assert {"case_close", "incident_task_done", "unit_acknowledge", "login", "audit_search"} <= codes.keys()
     found = client.get(reverse("audit-trail"), {"action": "case_close"}).content.decode()
     assert "20261127000001" in found and "mallory" not in found
+    record("admin", username="old-release")  # a code nobody labelled is still found, and exported
+    assert "old-release" in client.get(reverse("audit-trail"), {"action": "admin"}).content.decode()
+    export = client.get(reverse("audit-export"), {"action": "admin"})
+    assert export.status_code == 200 and "old-release" in b"".join(export.streaming_content).decode("utf-8-sig")
 
 
 def test_the_auditor_searches_and_exports_and_both_are_recorded(client, three):
