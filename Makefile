@@ -80,8 +80,11 @@ lint: venv
 audit: venv
 	@sh deploy/audit-deps.sh
 
+# One pytest-xdist worker a core (TEST_WORKERS=0: one process), each with its own test database, Redis database and
+# scratch benchmark database; pytest-django's order (tests that flush the database last) holds within each worker.
+TEST_WORKERS ?= auto
 pytest: venv
-	@$(PY) -m pytest --create-db $(PYTEST_ARGS)
+	@$(PY) -m pytest --create-db -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 bench: setup
 	@$(PY) bench/locate.py

@@ -15,10 +15,11 @@ from grids.models import Area, Bureau, Level
 
 
 @pytest.fixture(scope="session")
-def django_db_setup(request, django_test_environment, django_db_blocker):
+def django_db_setup(request, django_test_environment, django_db_modify_db_settings, django_db_blocker):
     """The test database as in production: the administrator creates it (PostGIS needs a superuser) owned by
     the owner role, which migrates it; the tests then run connected as the runtime role, so that a missing
-    grant fails a test. Transactional tests flush between tests as the owner (citygrid's `flush`)."""
+    grant fails a test. Transactional tests flush between tests as the owner (citygrid's `flush`). Under
+    pytest-xdist each worker has its own database (pytest-django's suffix, django_db_modify_db_settings)."""
     from django.db import connection
     from django.test.utils import setup_databases, teardown_databases
 
@@ -166,11 +167,18 @@ def _media_in_tmp(settings, tmp_path):
 
 def redis_url_for_tests(run_url: str) -> str:
     """The Redis database the tests count rate limits in, and clear before every test: TEST_REDIS_URL, else
-    database 15 of `make run`'s Redis server (14 when `make run` itself uses 15)."""
+    database 15 of `make run`'s Redis server (14 when `make run` itself uses 15). Each pytest-xdist worker
+    (`make test` runs two) takes the next database down, so that one worker's clearing never wipes another's
+    counts, nor `make run`'s."""
+    worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
     if os.environ.get("TEST_REDIS_URL"):
-        return os.environ["TEST_REDIS_URL"]
+        parts = urlsplit(os.environ["TEST_REDIS_URL"])
+        base = int(parts.path.strip("/") or 0)
+        return urlunsplit(parts._replace(path=f"/{(base - worker) % 16}"))
     parts = urlsplit(run_url)
-    return urlunsplit(parts._replace(path="/14" if parts.path.strip("/") == "15" else "/15"))
+    taken = int(parts.path.strip("/") or 0)
+    free = [n for n in range(15, -1, -1) if n != taken]
+    return urlunsplit(parts._replace(path=f"/{free[worker]}"))
 
 
 @pytest.fixture(scope="session", autouse=True)
