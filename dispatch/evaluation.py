@@ -26,7 +26,7 @@ case is credited to its bureau (the one responsible now; a returned case waiting
 district, street and cell.
 
 **Flow figures** — steps of the case log that happened in the period, each credited to the bureau responsible
-at that step:
+at that step and to the district, street and cell where the case was then:
 
     受理数 reported, 立案数 registered, 派遣数 dispatched, 退回数 returned, 延期数 postponed (approved),
     处置反馈数 processing_reports (with processing_reports_on_time, those by the deadline in force; reports
@@ -61,11 +61,14 @@ from incidents.models import NOT_DUE_STATUSES
 
 from .models import EvaluationWeight
 
+# Flow key (on the log `l`), due key (on the cases `c`), the units' table and their code and name columns. The log
+# entry carries its bureau and place (CaseLog), so that the flow pass reads the period's months of the log alone;
+# only the inspectors' flow joins the cases (a report's reporter).
 DIMENSIONS = {
     "bureau": ("l.bureau_id", "c.bureau_id", "grids_bureau", "code", "name"),
-    "district": ("c.district_id", "c.district_id", "grids_area", "code", "name"),
-    "street": ("c.street_id", "c.street_id", "grids_area", "code", "name"),
-    "cell": ("c.cell_id", "c.cell_id", "grids_cell", "code", "code"),
+    "district": ("l.district_id", "c.district_id", "grids_area", "code", "name"),
+    "street": ("l.street_id", "c.street_id", "grids_area", "code", "name"),
+    "cell": ("l.cell_id", "c.cell_id", "grids_cell", "code", "code"),
     # Reports count for their reporter; verifications for the inspector who made them (_VERIFY_SQL).
     "inspector": ("c.reporter_id", None, "auth_user", "username", "first_name"),
 }
@@ -139,7 +142,7 @@ SELECT l.actor_id,
        count(*) FILTER (WHERE l.action = 'verify_fail'),
        count(*) FILTER (WHERE l.deadline_met),
        count(*) FILTER (WHERE l.deadline_met IS NOT NULL)
-FROM incidents_caselog l {join}
+FROM incidents_caselog l
 WHERE l.action IN ('verify_pass', 'verify_fail') AND l.created_at >= %(start)s AND l.created_at < %(end)s
   AND l.actor_id IS NOT NULL {district}
 GROUP BY 1
@@ -258,11 +261,13 @@ def evaluate(dimension: str, start: datetime, end: datetime, district_id: int | 
     # The district in every boundary generation: its cases keep the district row of their time.
     params = {"start": start, "end": end, "district": lineage(district_id)}
     district = "AND c.district_id = ANY(%(district)s)" if district_id is not None else ""
+    # Steps count in the district where they happened (the entry's own place), cases due in the case's district.
+    step_district = "AND l.district_id = ANY(%(district)s)" if district_id is not None else ""
     counts: dict[int, dict[str, int]] = {}
     hours: dict[int, dict[str, float | None]] = {}
     with reading().cursor() as cur:
-        join = "" if flow_key.startswith("l.") and district_id is None else "JOIN incidents_case c ON c.id = l.case_id"
-        cur.execute(_FLOW_SQL.format(key=flow_key, join=join, district=district, only=ONLY.get(dimension, "")),
+        join = "" if flow_key.startswith("l.") else "JOIN incidents_case c ON c.id = l.case_id"
+        cur.execute(_FLOW_SQL.format(key=flow_key, join=join, district=step_district, only=ONLY.get(dimension, "")),
                     params)
         n, zero = len(FLOW_COUNTS), INSPECTOR_ZERO if dimension == "inspector" else UNIT_ZERO
         for k, *values in cur.fetchall():
@@ -272,8 +277,7 @@ def evaluate(dimension: str, start: datetime, end: datetime, district_id: int | 
         if dimension == "inspector":
             for row in counts.values():  # his reports' verifications are not his
                 row.update(dict.fromkeys(VERIFY_COUNTS, 0))
-            cur.execute(_VERIFY_SQL.format(join="JOIN incidents_case c ON c.id = l.case_id" if district else "",
-                                           district=district), params)
+            cur.execute(_VERIFY_SQL.format(district=step_district), params)
             for k, *values in cur.fetchall():
                 counts.setdefault(k, zero.copy()).update(zip(VERIFY_COUNTS, values, strict=True))
         if due_key:

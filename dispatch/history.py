@@ -150,11 +150,11 @@ def generate_history(n: int, start: datetime, span_seconds: int, prefix: str, sk
             met = "e.i %% 6 <> 0" if action == "process" else "NULL"
             cur.execute(f"""
                 INSERT INTO incidents_caselog (case_id, action, from_status, to_status, note, created_at, bureau_id,
-                                               seconds_in_from_status, deadline_met)
+                                               district_id, street_id, cell_id, seconds_in_from_status, deadline_met)
                 SELECT e.id, '{action}', '{frm}', '{to}', '', e.at + ({offset} + {late}) * interval '1 second',
                        CASE WHEN '{action}' IN ('report', 'register') THEN NULL ELSE e.bureau_id END,
-                       {seconds if seconds is not None else 'NULL'} + {late}, {met}
-                FROM gen_case e WHERE {condition}""", {"prefix": prefix})
+                       g.district_id, g.street_id, g.id, {seconds if seconds is not None else 'NULL'} + {late}, {met}
+                FROM gen_case e JOIN grids_cell g ON g.id = e.cell_id WHERE {condition}""", {"prefix": prefix})
         cur.execute("DROP TABLE gen_cell, gen_category, gen_bureau, gen_case")
     from citygrid.dbroles import analyze
 

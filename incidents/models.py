@@ -279,6 +279,15 @@ class CaseLog(models.Model):
     # credits each step to the bureau of its time, not to the case's bureau now.
     bureau = models.ForeignKey(Bureau, verbose_name=_("bureau"), null=True, blank=True, on_delete=models.PROTECT,
                                related_name="+")
+    # Where the case was at this step (copied from the case by save()), so that evaluation by district, street or
+    # cell reads only the period's months of the log: joining each step to its case read every month's partition
+    # of the cases, and the evaluation of a month grew with the years kept (issue 19).
+    district = models.ForeignKey(Area, verbose_name=_("district"), null=True, blank=True, on_delete=models.PROTECT,
+                                 related_name="+", db_index=False)
+    street = models.ForeignKey(Area, verbose_name=_("street"), null=True, blank=True, on_delete=models.PROTECT,
+                               related_name="+", db_index=False)
+    cell = models.ForeignKey(Cell, verbose_name=_("cell"), null=True, blank=True, on_delete=models.PROTECT,
+                             related_name="+", db_index=False)
     # Written with the step so that evaluation over a million cases is one pass over the log: how long the
     # case stayed in from_status, and, for a processing report, whether it came by the deadline.
     seconds_in_from_status = models.FloatField(null=True, blank=True, editable=False)
@@ -295,6 +304,13 @@ class CaseLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.case_id} {self.action} {self.from_status}→{self.to_status}"
+
+    def save(self, *args, **kwargs) -> None:
+        if self._state.adding and self.district_id is None and self.case_id is not None:
+            # the case as the caller holds it (just moved, it is where the step happened)
+            case = self.case
+            self.district_id, self.street_id, self.cell_id = case.district_id, case.street_id, case.cell_id
+        super().save(*args, **kwargs)
 
 
 class Photo(models.Model):

@@ -214,3 +214,37 @@ def test_inspectors_are_judged_on_their_reports_and_verifications(people, clock,
     assert (me.reported, me.registered, me.verified, me.reworked) == (3, 2, 1, 1)
     assert me.rates == {"valid_report_rate": 0.6667, "verification_on_time_rate": 0.5}
     assert me.score == pytest.approx(100 * (0.6667 + 0.5) / 2, abs=0.01)
+
+
+def test_steps_count_where_the_case_was_when_they_happened(people, clock, photo):
+    """A step is credited to the district, street and cell where its case was then (the log entry carries them,
+    as it carries the bureau); a case is due where it is now. Here a case reported in the west district is moved
+    to the east one (a corrected location) before it is processed."""
+    from grids.generation import generate_cells
+    from grids.models import Area, Level
+    from incidents.models import CaseLog
+
+    oct_ = OCTOBER[0]
+    case = _case(people, clock, oct_ + timedelta(days=3), oct_ + timedelta(days=10))
+    west, east = people["west"], people["east"]
+    assert set(case.log.values_list("district_id", "cell_id").distinct()) == {(west.pk, case.cell_id)}
+    street = Area.objects.create(level=Level.STREET, code="430304001", name="东坪街道", parent=east, geom=east.geom)
+    community = Area.objects.create(level=Level.COMMUNITY, code="430304001001", name="东坪社区", parent=street,
+                                    geom=east.geom)
+    generate_cells(community, size=1000)
+    there = community.cells.order_by("code").first()
+    Case.objects.filter(pk=case.pk).update(cell=there, community=community, street=street, district=east,
+                                           location=there.geom.point_on_surface)
+    case.refresh_from_db()
+    case = _process(people, clock, case, oct_ + timedelta(days=5), photo)
+    assert CaseLog.objects.get(case=case, action="process").district_id == east.pk
+    by_district = {f.code: f for f in evaluate("district", *OCTOBER)}
+    assert (by_district["430302"].reported, by_district["430302"].dispatched,
+            by_district["430302"].processing_reports) == (1, 1, 0)
+    assert (by_district["430304"].reported, by_district["430304"].processing_reports,
+            by_district["430304"].due) == (0, 1, 1)
+    assert "430302" not in {f.code for f in evaluate("district", *OCTOBER) if f.due}
+    by_cell = {f.code: f for f in evaluate("cell", *OCTOBER)}
+    assert by_cell[there.code].processing_reports == 1 and by_cell[there.code].reported == 0
+    mine = evaluate("district", *OCTOBER, district_id=west.pk)
+    assert [(f.code, f.reported, f.processing_reports, f.due) for f in mine] == [("430302", 1, 0, 0)]
