@@ -4,12 +4,14 @@ and daily intake/closure, on-time rate and overdue cases by bureau. Each functio
 scope (a district, or the whole city) limits what is counted.
 
 City-wide views read the daily tallies (DailyTally, kept by triggers: one row per day, community and major
-class); only views zoomed in to cells read the cases themselves, within the map's box."""
+class); only views zoomed in to cells count cases themselves: the heatmap the cases in the map's box, the
+choropleth every case of each cell the box touches."""
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from django.contrib.auth.models import AbstractBaseUser
+from django.db import connection
 from django.utils import timezone
 
 from citygrid.replicas import reading
@@ -150,24 +152,49 @@ def cell_figures(user: AbstractBaseUser, f: Filter, code: str) -> dict:
     return {"code": code, "total": sum(by_status.values()), "by_status": by_status, "by_class": by_class}
 
 
-def due_figures(user: AbstractBaseUser, f: Filter) -> dict:
-    """The period's due cases as the evaluation counts them (应结案, 结案, 按期结案 — dispatch.evaluation), in the
-    user's scope and class; one pass over the due cases through case_due_idx."""
+# The due figures of dispatch.evaluation (_DUE_SQL) from the due tally, as at the period's end %(end)s (a day):
+# "before the end" of a time is "before the end's day" of its day, the periods being whole days.
+_DUE_TALLY_SQL = """
+SELECT coalesce(sum(t.n) FILTER (WHERE t.deadline_day IS NOT NULL), 0),
+       coalesce(sum(t.n) FILTER (WHERE t.deadline_day IS NOT NULL AND t.closed_day < %(end)s), 0),
+       coalesce(sum(t.n) FILTER (WHERE t.deadline_day IS NOT NULL AND t.closed_day < %(end)s
+                                 AND t.processed_by_deadline), 0),
+       coalesce(sum(t.n) FILTER (WHERE t.processed_day < %(end)s AND t.processed_by_deadline), 0),
+       coalesce(sum(t.n) FILTER (WHERE t.processed_day < %(end)s AND NOT t.processed_by_deadline
+                                 AND t.deadline_day IS NOT NULL), 0),
+       coalesce(sum(t.n) FILTER (WHERE t.deadline_day < %(end)s
+                                 AND (t.processed_day IS NULL OR t.processed_day >= %(end)s)), 0),
+       coalesce(sum(t.n) FILTER (WHERE t.deadline_day IS NULL AND t.closed_day IS NOT NULL), 0)
+FROM dispatch_duetally t
+WHERE t.day >= %(start)s AND t.day < %(end)s {extra}
+"""
+
+
+def due_counts(start: date, end: date, district_ids: list[int] | None = None, major: str = "") -> dict[str, int]:
+    """The due counts of dispatch.evaluation (DUE_COUNTS) for the days [start, end), as at `end`, in these
+    districts (None: the city) and major class, from the due tally (DueTally) — a few thousand rows for a month,
+    where the evaluation's due pass reads each due case."""
     from . import evaluation
 
-    tz = timezone.get_current_timezone()
-    start, end = datetime.combine(f.start, time.min, tz), datetime.combine(f.end, time.min, tz)
-    district = user_district_id(user)
-    clauses, params = "", {"start": start, "end": end, "district": user_district_ids(user), "major": f.major}
-    if district:
-        clauses += " AND c.district_id = ANY(%(district)s)"
-    if f.major:
-        clauses += (" AND c.category_id IN (SELECT k.id FROM incidents_category k JOIN incidents_category m "
-                    "ON m.id = k.parent_id WHERE m.code = %(major)s)")
+    extra = ""
+    if district_ids is not None:
+        extra += " AND t.district_id = ANY(%(district)s)"
+    if major:
+        extra += " AND t.major_id = (SELECT id FROM incidents_category WHERE code = %(major)s)"
     with reading().cursor() as cur:
-        cur.execute(evaluation.due_sql(key="1", extra=clauses), params)
+        cur.execute(_DUE_TALLY_SQL.format(extra=extra),
+                    {"start": start, "end": end, "district": district_ids, "major": major})
         row = cur.fetchone()
-    counts = dict(zip(evaluation.DUE_COUNTS, row[1:], strict=True)) if row else dict.fromkeys(evaluation.DUE_COUNTS, 0)
+    return dict(zip(evaluation.DUE_COUNTS, (int(v) for v in row), strict=True))
+
+
+def due_figures(user: AbstractBaseUser, f: Filter) -> dict:
+    """The period's due cases as the evaluation counts them (应结案, 结案, 按期结案 — dispatch.evaluation), in the
+    user's scope and class, from the due tally."""
+    from . import evaluation
+
+    district = user_district_id(user)
+    counts = due_counts(f.start, f.end, user_district_ids(user) if district else None, f.major)
     rates = evaluation.rates_of(counts)
     return {"due": counts["due"], "closed_due": counts["closed"], "closed_on_time": counts["closed_on_time"],
             "overdue_unprocessed": counts["overdue_unprocessed"], "no_deadline": counts["no_deadline"],
@@ -207,10 +234,12 @@ def kpis(user: AbstractBaseUser, f: Filter) -> dict:
 
 
 def compact_tallies() -> int:
-    """Fold the tally increments into one row per day, district, community and class (the scheduler runs this
-    every few minutes). Increments written meanwhile are not in this statement's snapshot and stay for the
-    next fold; readers sum, so they see the same totals before and after. Returns the rows removed."""
-    with reading().cursor() as cur:
+    """Fold the tally increments into one row per key — the daily tallies' day, district, community and class;
+    the due tally's key, dropping keys whose increments cancel out (a case that moved on) — (the scheduler runs
+    this every few minutes). Increments written meanwhile are not in this statement's snapshot and stay for the
+    next fold; readers sum, so they see the same totals before and after. Returns the rows removed. (It
+    writes: on the primary, whatever replica the request reads.)"""
+    with connection.cursor() as cur:
         cur.execute("""
             WITH folded AS (DELETE FROM dispatch_dailytally RETURNING *),
             merged AS (
@@ -218,6 +247,14 @@ def compact_tallies() -> int:
                                                  processed, on_time)
                 SELECT day, district_id, community_id, major_id, sum(reported), sum(closed), sum(processed),
                        sum(on_time)
-                FROM folded GROUP BY 1, 2, 3, 4 RETURNING 1)
-            SELECT (SELECT count(*) FROM folded) - (SELECT count(*) FROM merged)""")
+                FROM folded GROUP BY 1, 2, 3, 4 RETURNING 1),
+            due_folded AS (DELETE FROM dispatch_duetally RETURNING *),
+            due_merged AS (
+                INSERT INTO dispatch_duetally (day, district_id, major_id, deadline_day, closed_day, processed_day,
+                                               processed_by_deadline, n)
+                SELECT day, district_id, major_id, deadline_day, closed_day, processed_day, processed_by_deadline,
+                       sum(n)
+                FROM due_folded GROUP BY 1, 2, 3, 4, 5, 6, 7 HAVING sum(n) <> 0 RETURNING 1)
+            SELECT (SELECT count(*) FROM folded) - (SELECT count(*) FROM merged)
+                   + (SELECT count(*) FROM due_folded) - (SELECT count(*) FROM due_merged)""")
         return cur.fetchone()[0]

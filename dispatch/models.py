@@ -322,6 +322,28 @@ class DailyTally(models.Model):
         indexes = [models.Index(fields=["day"], name="dailytally_day_idx")]
 
 
+class DueTally(models.Model):
+    """Due cases (应结案, dispatch.evaluation) counted per due day, district and major class, with what the due
+    figures ask of each case as at a period's end: the days of its deadline, closure and processing report, and
+    whether that report came by the deadline. The dashboard's KPIs read a month's due figures from these rows
+    (a few thousand) instead of passing over its cases (a million a month in a large city). Kept by statement
+    triggers on the cases (migration 0016) as signed increments — a case's old contribution out, its new one
+    in — folded with the daily tallies (`compact_tallies`). A row with no deadline day is a case without a
+    deadline (无时限); one with no closed day is not closed."""
+
+    day = models.DateField()  # the local day of the case's due time, least(deadline, closure)
+    district = models.ForeignKey(Area, null=True, on_delete=models.CASCADE, related_name="+")
+    major = models.ForeignKey(Category, null=True, on_delete=models.CASCADE, related_name="+")
+    deadline_day = models.DateField(null=True)
+    closed_day = models.DateField(null=True)  # set only for a case whose status is closed
+    processed_day = models.DateField(null=True)
+    processed_by_deadline = models.BooleanField()
+    n = models.IntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["day"], name="duetally_day_idx")]
+
+
 class Bulletin(models.Model):
     """A bulletin (通报) as issued for a period and a scope — the city, or one district: the figures it printed
     (JSON, so its tables export again exactly as issued) and its PDF, kept in the media storage and served

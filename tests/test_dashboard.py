@@ -126,3 +126,106 @@ def test_the_cells_in_view_show_their_whole_count(people):
 def test_bad_parameters_are_400_with_field_messages(people, params):
     response = api_client(people["leader"]).get(reverse("dispatch:dashboard-heat"), params)
     assert response.status_code == 400 and response.json()
+
+
+def test_the_due_tally_says_what_the_due_pass_over_the_cases_says_whatever_happens_to_a_case(people, monkeypatch):
+    """The KPIs' due figures come from the due tally, kept by triggers on every change of a case; they must equal
+    the evaluation's pass over the cases for any period, judged at its end, through postponements, late
+    processing, closures, reopenings, cancellations, merges, a case moved to another district — and after the
+    increments are folded."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from dispatch import evaluation
+    from dispatch.dashboard import due_counts
+    from dispatch.models import DueTally
+
+    tz = ZoneInfo("Asia/Shanghai")
+    clock = {"at": datetime(2026, 10, 1, 9, tzinfo=tz)}
+    monkeypatch.setattr(timezone, "now", lambda: clock["at"])
+    photo = prepare_photo(SimpleUploadedFile("after.jpg", jpeg(), "image/jpeg"), keep_metadata=True)
+
+    def at(day: int, hour: int = 9) -> datetime:
+        clock["at"] = datetime(2026, 10, 1, hour, tzinfo=tz) + timedelta(days=day - 1)
+        return clock["at"]
+
+    def started(day: int, deadline_day: int | None):
+        at(day)
+        case = lifecycle.register(_report(people), people["operator"])
+        deadline = None if deadline_day is None else datetime(2026, 10, 1, 18, tzinfo=tz) + timedelta(
+            days=deadline_day - 1)
+        case = lifecycle.dispatch(case, people["dispatcher"], bureau=people["cg"], deadline=deadline)
+        if deadline_day is None:
+            from incidents.models import Case
+
+            Case.objects.filter(pk=case.pk).update(deadline=None)
+            case.refresh_from_db()
+        return lifecycle.accept(case, people["cg_staff"])
+
+    def processed(case, day: int):
+        at(day, 10)
+        return lifecycle.process(case, people["cg_staff"], note="done", photos=[photo])
+
+    def closed(case, day: int):
+        at(day, 11)
+        case = lifecycle.verify(case, people["inspector"], passed=True)
+        return lifecycle.close(case, people["operator"])
+
+    closed(processed(started(1, 3), 2), 2)  # on time, closed early: due on the 2nd
+    closed(processed(started(2, 4), 6), 7)  # late: due on the 4th, processed and closed after
+    started(3, 5)  # never processed
+    postponed = started(4, 6)
+    at(5)
+    postponed = lifecycle.request_postponement(postponed, people["cg_staff"], reason="材料未到",
+                                               until=datetime(2026, 10, 20, 18, tzinfo=tz))
+    postponed = lifecycle.approve_postponement(postponed, people["dispatcher"])
+    processed(postponed, 18)
+    reopened = closed(processed(started(6, 9), 7), 8)
+    at(10)
+    reopened = lifecycle.reopen(reopened, people["operator"], reason="群众不满意")  # deadline again from dispatch
+    cancelled = started(7, 12)
+    at(8)
+    lifecycle.cancel(cancelled, people["dispatcher"], reason="重复")
+    at(9)
+    lifecycle.merge(lifecycle.register(_report(people), people["operator"]), people["operator"],
+                    into=lifecycle.register(_report(people), people["operator"]))
+    closed(processed(started(11, None), 12), 13)  # no deadline: 无时限
+    moved = started(12, 14)
+    from incidents.models import Case
+
+    Case.objects.filter(pk=moved.pk).update(district=people["east"])  # a corrected district
+    closed(processed(started(25, 40), 26), 27)  # closed early, deadline in November
+    started(28, 35)  # due in November
+
+    def by_pass(start, end, district=None):
+        tz_start, tz_end = (datetime.combine(d, datetime.min.time(), tz) for d in (start, end))
+        extra = "AND c.district_id = ANY(%(district)s)" if district else ""
+        with connection.cursor() as cur:
+            cur.execute(evaluation.due_sql("1", extra), {"start": tz_start, "end": tz_end, "district": district})
+            row = cur.fetchone()
+        return dict(zip(evaluation.DUE_COUNTS, row[1:], strict=True)) if row else dict.fromkeys(
+            evaluation.DUE_COUNTS, 0)
+
+    from datetime import date
+
+    periods = [(date(2026, 10, 1), date(2026, 11, 1)), (date(2026, 10, 1), date(2026, 10, 5)),
+               (date(2026, 10, 4), date(2026, 10, 19)), (date(2026, 10, 19), date(2026, 12, 1)),
+               (date(2026, 9, 1), date(2027, 1, 1))]
+
+    def check():
+        for start, end in periods:
+            assert due_counts(start, end) == by_pass(start, end), (start, end)
+            for district in (people["west"], people["east"]):
+                assert due_counts(start, end, [district.pk]) == by_pass(start, end, [district.pk]), (start, end)
+            assert due_counts(start, end, major="SJ06") == by_pass(start, end)
+            assert due_counts(start, end, major="SJ01") == dict.fromkeys(evaluation.DUE_COUNTS, 0)
+
+    at(30)
+    check()
+    october = due_counts(date(2026, 10, 1), date(2026, 11, 1))
+    assert october["due"] >= 7 and october["no_deadline"] == 1 and october["overdue_unprocessed"] >= 1
+    assert october["processed_late"] >= 1 and october["closed_on_time"] >= 2
+    assert due_counts(date(2026, 10, 1), date(2026, 11, 1), [people["east"].pk])["due"] == 1
+    compact_tallies()
+    assert not DueTally.objects.filter(n=0).exists()
+    check()
