@@ -64,6 +64,17 @@ class RequestIdFilter(logging.Filter):
         return True
 
 
+class RefusalFilter(logging.Filter):
+    """A refused request (a 4xx: no permission, not found) logs its one line, not the traceback of the exception
+    that refused it — Django attaches it (django.utils.log.log_response), and a traceback on every ordinary 403
+    buried the journal's real errors. A server error (5xx) keeps its traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and getattr(record, "status_code", 500) < 500:
+            record.exc_info = record.exc_text = None
+        return True
+
+
 class TrustedProxyMiddleware:
     """From a proxy of TRUSTED_PROXIES, the client's address (X-Real-IP, which the proxy sets, overwriting
     whatever the client sent) becomes REMOTE_ADDR: the audit trail, the lockouts (django-axes) and the rate

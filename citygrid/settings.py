@@ -436,10 +436,11 @@ LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "citygrid.requestid.RequestIdFilter"}},
+    "filters": {"request_id": {"()": "citygrid.requestid.RequestIdFilter"},
+                "refusal": {"()": "citygrid.requestid.RefusalFilter"}},
     "formatters": {"plain": {"format": "%(levelname)s %(name)s [%(request_id)s] %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "level": LOG_LEVEL, "filters": ["request_id"],
-                             "formatter": "plain"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "level": LOG_LEVEL,
+                             "filters": ["request_id", "refusal"], "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
 }
 
