@@ -103,6 +103,21 @@ def result_label(code: str) -> str:
     return str(RESULT_LABELS.get(code, code))
 
 
+# What a target's kind ("case: 2026…", "user: li") reads as; the apps register their own kinds (incidents: case…).
+TARGET_LABELS: dict[str, Any] = {"user": gettext_lazy("User")}
+
+
+def register_target_labels(labels: Mapping[str, Any]) -> None:
+    TARGET_LABELS.update(labels)
+
+
+def target_label(target: str) -> str:
+    """A target as a person reads it: its kind labelled ("case: 2026…" → "案件 2026…"); the stored target keeps the
+    kind's code, which searches and the export use."""
+    kind, sep, rest = target.partition(": ")
+    return f"{TARGET_LABELS[kind]} {rest}" if sep and kind in TARGET_LABELS else target
+
+
 def record(action: str, *, request: HttpRequest | None = None, user=None, username: str = "", target: str = "",
            result: str = "ok", detail: str = "") -> AuditEvent:
     request = request if request is not None else _current_request.get()

@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.views import View
 
-from .audit import RESULT_LABELS, action_label, known_actions, record, result_label
+from .audit import RESULT_LABELS, action_label, known_actions, record, result_label, target_label
 from .exports import csv_lines
 from .models import AuditEvent
 from .policy import PolicyPageMixin
@@ -71,6 +71,7 @@ class AuditTrail(PolicyPageMixin, View):
         page = Paginator(form.events(), PAGE_SIZE).get_page(request.GET.get("page"))
         for event in page:  # as the auditor reads them (the codes stay in the data and the export)
             event.action_label, event.result_label = action_label(event.action), result_label(event.result)
+            event.target_label = target_label(event.target)
         record("audit_search", request=request, detail=_describe(form))
         query = request.GET.copy()
         query.pop("page", None)

@@ -45,9 +45,12 @@ def register_satisfaction() -> None:
 
 def register_unit_labels() -> None:
     """The response units' audit actions as the auditor reads them."""
-    from citygrid.audit import register_action_labels
+    from citygrid.audit import register_action_labels, register_target_labels
     from incidents.actions import LIFECYCLE_ACTIONS
+
+    from .models import ResponseUnit
 
     register_action_labels({"unit_created": _("Unit created"), "unit_duty": _("Unit on or off duty"),
                             "unit_position": _("Unit position reported"),
                             **{code: label for code, label in LIFECYCLE_ACTIONS.items() if code.startswith("unit")}})
+    register_target_labels({"unit": ResponseUnit._meta.verbose_name})

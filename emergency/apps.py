@@ -16,12 +16,14 @@ class EmergencyConfig(AppConfig):
         from .scoping import register_scopes
 
         register_scopes()
-        from citygrid.audit import register_action_labels
+        from citygrid.audit import register_action_labels, register_target_labels
 
         from .board import ACTION_LABELS
+        from .models import Incident
 
         # The audit page's incident_level_up, incident_task_done…: the incident log's labels.
         register_action_labels({**ACTION_LABELS, "plan": ACTION_LABELS["plan_activated"]}, prefix="incident_")
+        register_target_labels({"incident": Incident._meta.verbose_name})
         # A headquarters works for its district as it is now: the plan chosen for an incident compares them.
         register_live_reference("emergency.Headquarters", "district")
 

@@ -13,12 +13,12 @@ class IncidentsConfig(AppConfig):
 
         from . import audit_trail
         from .catalogue import forget_cached
-        from .models import Category, TimeLimit
+        from .models import Case, Category, TimeLimit
         from .scoping import register_scopes
 
         register_scopes()
         audit_trail.connect()
-        from citygrid.audit import register_action_labels
+        from citygrid.audit import register_action_labels, register_target_labels
 
         from .actions import LIFECYCLE_ACTIONS
         from .lifecycle import RULES
@@ -26,6 +26,7 @@ class IncidentsConfig(AppConfig):
         # The audit page's case_close: 结案 (the steps, the report and the callback are recorded as case_…).
         register_action_labels({code: LIFECYCLE_ACTIONS[code] for code in (*RULES, "report", "callback")},
                                prefix="case_")
+        register_target_labels({"case": Case._meta.verbose_name})
 
         # This process forgets its cached catalogue at once on an edit; other processes within 30 s.
         for model in (Category, TimeLimit):

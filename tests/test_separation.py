@@ -109,10 +109,12 @@ def test_the_audit_page_names_actions_and_results_as_a_person_reads_them(client,
     client.force_login(three["auditor"])
     page = client.get(reverse("audit-trail"), HTTP_ACCEPT_LANGUAGE="zh-hans")
     cells = re.findall(r"<td>(.*?)</td>", page.content.decode())
-    for label in ("登录", "失败", "结案", "任务完成", "处置力量已接收", "成功"):
+    for label in ("登录", "失败", "结案", "任务完成", "处置力量已接收", "成功", "案件 20261127000001",
+                  "突发事件 YJ2026001"):
         assert label in cells, label
     for code in ("login", "failed", "case_close", "incident_task_done", "unit_acknowledge", "ok"):
         assert code not in cells, code
+    assert not [cell for cell in cells if cell.startswith(("case:", "incident:"))]  # the targets' kinds labelled
     codes = dict(known_actions())
     assert {"case_close", "incident_task_done", "unit_acknowledge", "login", "audit_search"} <= codes.keys()
     found = client.get(reverse("audit-trail"), {"action": "case_close"}).content.decode()
