@@ -25,6 +25,7 @@ def action_labels() -> dict[str, str]:
     return {k: str(v) for k, v in LIFECYCLE_ACTIONS.items()}
 
 
-def action_label(action: str) -> str:
-    """The action as a person reads it; an action with no label shows as its code."""
+def step_label(action: str) -> str:
+    """A case log step's action as a person reads it (the audit trail's actions have theirs in citygrid.audit);
+    an action with no label shows as its code."""
     return str(LIFECYCLE_ACTIONS.get(action, action))

@@ -30,7 +30,7 @@ from citygrid import roles
 from citygrid.roles import user_roles
 from grids.models import Bureau
 
-from .actions import action_label
+from .actions import step_label
 from .models import FINAL_STATUSES, Case, CaseLog, Photo, Status
 from .photos import PreparedPhoto
 from .scoping import user_bureau_id, user_district_id, user_district_ids
@@ -141,7 +141,7 @@ def _apply(case: Case, actor: AbstractBaseUser | None, action: str, *, version: 
         if locked.status not in rule.sources:
             raise TransitionError(
                 _("A case that is %(status)s does not allow “%(action)s”.")
-                % {"status": locked.get_status_display(), "action": action_label(action)}, locked)
+                % {"status": locked.get_status_display(), "action": step_label(action)}, locked)
         from_status, responsible, since = locked.status, locked.bureau_id, locked.status_since
         # The deadline this step is judged against: processing by the case's deadline, verification (核查) by
         # its stage limit (dispatch knows those); a step with no deadline is neither on time nor late.
