@@ -20,7 +20,7 @@ Targets: intake ≥ 300 cases/s at both stages and the second ≥ 0.8 × the fir
 smoke database (bench/_django.py), run by `make test`.
 
 Usage: python bench/growth.py [--seconds 20] [--clients 8] [--requests 40] [--quiet-load 0.5] [--jobs 2]
-       [--smoke]
+       [--months 9] [--smoke]
 """
 
 import argparse
@@ -171,6 +171,8 @@ def main() -> None:
     parser.add_argument("--requests", type=int)
     parser.add_argument("--quiet-load", type=float, help="measure only once the load average is below this")
     parser.add_argument("--jobs", type=int, default=2, help="months generated side by side")
+    parser.add_argument("--months", type=int, help="archive months before October (9: 10 M cases in all; fewer for "
+                                                   "a shorter run)")
     parser.add_argument("--smoke", action="store_true")
     args = parser.parse_args()
     args.seconds = args.seconds or (2 if args.smoke else 20)
@@ -178,6 +180,7 @@ def main() -> None:
     args.requests = args.requests or (3 if args.smoke else 40)
     args.repeat = 1 if args.smoke else 3
     first, months, per_month = (3000, 3, 1000) if args.smoke else (1_000_000, 9, 1_000_000)
+    months = args.months or months
     started = time.perf_counter()
     _django.setup(smoke=args.smoke)
     from django.contrib.auth.models import Group, User
