@@ -11,6 +11,7 @@ from django.contrib.gis.geos import LineString, MultiLineString, Point
 from django.db import transaction
 
 from grids.demo import PLANS
+from grids.models import Area, Level
 
 from .models import Address, Road
 from .writing import NewAddress, locate, road_for, write
@@ -66,6 +67,13 @@ def _road_points(plan, horizontal: bool, offset: float):
     return doors, MultiLineString(line, srid=4326)
 
 
+def _lines(geom) -> MultiLineString | None:
+    """The line parts of a clipped road, as one MultiLineString (None when nothing is left)."""
+    parts = [g for g in (geom if geom.geom_type.startswith(("Multi", "GeometryCollection")) else [geom])
+             if g.geom_type == "LineString" and not g.empty]
+    return MultiLineString(*parts, srid=4326) if parts else None
+
+
 @transaction.atomic
 def load_addresses() -> dict[str, int]:
     """Generate the demo gazetteer (nothing when it is there already); returns counts."""
@@ -85,26 +93,42 @@ def load_addresses() -> dict[str, int]:
                     code = f"{plan.code}-{name}-{number}"
                     point = Point(lon, lat, srid=4326)
                     rows.append(NewAddress(code, "door", name, str(number), "", "", [], point, "demo"))
-                    landmark = landmarks.pop((name, number), None)  # the first road of that name
-                    if landmark:
-                        rows.append(NewAddress(f"{code}-poi", "poi", name, str(number), "", landmark[0],
-                                               landmark[1], Point(lon + 0.0002, lat + 0.0001, srid=4326), "demo"))
-                    elif number % COMPOUND_EVERY == 0:
+                    if number % COMPOUND_EVERY == 0 and (name, number) not in landmarks:
                         # A compound (号院) behind the door: buildings 1…n, 30–80 m in.
                         for b in range(1, rnd.randint(2, 6) + 1):
                             dx, dy = rnd.uniform(-0.0004, 0.0004), rnd.uniform(-0.0004, 0.0004)
                             rows.append(NewAddress(f"{code}-{b}", "building", name, str(number), f"{b}栋", "",
                                                    [], Point(lon + dx, lat + dy, srid=4326), "demo"))
-    inside = locate(rows, [r.point for r in rows])
-    rows = [r for r, ok in zip(rows, inside, strict=True) if ok]
+    # A district's built-up disc reaches over its boundary: its roads and doors stop at it (a door beyond would
+    # be another district's 解放路 — a road that district does not have, picked at the hotline desk and placed
+    # in the wrong district).
+    districts = {a.code: a for a in Area.objects.current().filter(level=Level.DISTRICT,
+                                                                 code__in=[plan.code for plan in PLANS])}
+    def in_own_district(candidates: list[NewAddress]) -> list[NewAddress]:
+        inside = locate(candidates, [r.point for r in candidates])
+        return [r for r, ok in zip(candidates, inside, strict=True)
+                if ok and r.code[:6] in districts and r.located["district"] == districts[r.code[:6]].pk]
+
+    rows = in_own_district(rows)
+    # Each landmark beside the door of its number on the first road of that name, or the nearest door kept.
+    pois = []
+    for (name, number), (poi, aliases) in landmarks.items():
+        doors = [r for r in rows if r.kind == "door" and r.road == name]
+        first = [r for r in doors if r.code[:6] == doors[0].code[:6]] if doors else []
+        if first:
+            door = min(first, key=lambda r: (abs(int(r.number) - number), int(r.number)))
+            pois.append(NewAddress(f"{door.code}-poi", "poi", name, door.number, "", poi, aliases,
+                                   Point(door.point.x + 0.0002, door.point.y + 0.0001, srid=4326), "demo"))
+    rows += in_own_district(pois)
     cache: dict = {}
     for (district_code, name), line in lines.items():
-        district = next((r.located["district"] for r in rows
-                         if r.road == name and r.code.startswith(district_code)), None)
-        if district is not None:
-            road = road_for(name, district, cache, ROAD_ALIASES.get(name), line)
-            if road.geom is None:
-                Road.objects.filter(pk=road.pk).update(geom=line)
+        district = districts.get(district_code)
+        if district is None or not any(r.road == name and r.code.startswith(district_code) for r in rows):
+            continue
+        within = _lines(line.intersection(district.geom))
+        road = road_for(name, district.pk, cache, ROAD_ALIASES.get(name), within)
+        if road.geom is None:
+            Road.objects.filter(pk=road.pk).update(geom=within)
     created, _ = write(rows)
     from citygrid.dbroles import analyze
 

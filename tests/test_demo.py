@@ -3,7 +3,7 @@ import json
 import pytest
 from django.contrib.auth.models import User
 from django.core.management import call_command
-from django.db import connection, transaction
+from django.db import connection, models, transaction
 
 from citygrid import roles
 from citygrid.roles import user_roles
@@ -120,6 +120,27 @@ def test_the_demo_city_has_sensors_of_every_kind_in_its_districts(demo):
     assert all(s.cell_id and s.mqtt_hash.startswith("$7$") for s in sensors)
     gas = sensors.filter(kind__code="gas").first()
     assert gas.owner.kind == "gas" and gas.watched_object
+
+
+def test_the_demo_gazetteer_keeps_each_road_and_door_in_its_district(demo):
+    """A district's generated roads stop at its boundary: every road lies within its district, every door of it
+    is located in that district, and the landmarks are all there (picking 解放路 at the hotline desk must not
+    place a case in the neighbouring district)."""
+    from gazetteer.demo import LANDMARKS
+    from gazetteer.models import Address, Road
+
+    roads = Road.objects.filter(addresses__source="demo").distinct()
+    assert roads.count() == 16
+    with connection.cursor() as cur:
+        cur.execute("""
+            SELECT r.name, ST_Length(ST_Difference(r.geom, ST_Buffer(d.geom, 0.00001))::geography)
+            FROM gazetteer_road r JOIN grids_area d ON d.id = r.district_id
+            WHERE r.id = ANY(%s) AND (r.geom IS NULL OR NOT ST_CoveredBy(r.geom, ST_Buffer(d.geom, 0.00001)))""",
+                    [list(roads.values_list("pk", flat=True))])
+        assert cur.fetchall() == []
+    doors = Address.objects.filter(source="demo")
+    assert not doors.exclude(district_id=models.F("road__district_id")).exists()
+    assert set(doors.filter(kind="poi").values_list("name", flat=True)) == {name for _, _, name, _ in LANDMARKS}
 
 
 def test_the_demo_census_and_pipe_networks(demo):
