@@ -50,11 +50,14 @@
     var m = markers[li.dataset.number];
     if (!m) return;
     // zoomToShowLayer calls back only once the zoom has ended, and not at all when the map is still busy
-    // with an earlier move: then the popup opens at the case's place anyway, the map following.
+    // with an earlier move: then the popup opens at the case's place anyway, the map following. Whichever
+    // comes first opens it, once: the marker's own popup opened late would close the one already shown, and on
+    // a slow phone the marker may still be inside a cluster then, leaving no popup at all.
     var opened = false;
-    clusters.zoomToShowLayer(m, function () { opened = true; m.openPopup(); });
+    function open(show) { if (!opened) { opened = true; show(); } }
+    clusters.zoomToShowLayer(m, function () { open(function () { m.openPopup(); }); });
     setTimeout(function () {
-      if (!opened) L.popup().setLatLng(m.getLatLng()).setContent(m.getPopup().getContent()).openOn(map);
+      open(function () { L.popup().setLatLng(m.getLatLng()).setContent(m.getPopup().getContent()).openOn(map); });
     }, 1500);
   });
   $("filters").addEventListener("change", load);
