@@ -84,7 +84,7 @@ audit: venv
 # scratch benchmark database; pytest-django's order (tests that flush the database last) holds within each worker.
 TEST_WORKERS ?= auto
 pytest: venv
-	@$(PY) -m pytest --create-db -n $(TEST_WORKERS) $(PYTEST_ARGS)
+	@$(PY) -m pytest --create-db -n $(TEST_WORKERS) --maxprocesses 8 $(PYTEST_ARGS)
 
 bench: setup
 	@$(PY) bench/locate.py

@@ -241,6 +241,9 @@ def create_database(name: str, *, replace: bool = False, must_be_new: bool = Fal
             user, superuser = cur.fetchone()
             if not superuser:  # PostGIS is not a trusted extension: only a superuser creates it
                 raise NoAdministrator(f"{user} is not a PostgreSQL superuser")
+            # One set-up at a time on this server (the test workers each make their database at once: two
+            # ALTER ROLE of one role at the same moment fail with "tuple concurrently updated").
+            cur.execute("SELECT pg_advisory_lock(hashtext('citygrid_create_database'))")
             done = ensure_roles(cur)
             if replace:
                 cur.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(_ident(name)))

@@ -136,11 +136,17 @@ def browser():
 def collect_static(root: Path) -> None:
     """The static files as `make run` serves them: collected, hashed and compressed (again only when the sources
     changed since `make` collected them there)."""
+    import fcntl
+
     from django.test.utils import override_settings
 
     from citygrid.management.commands.refresh_static import refresh
 
-    with override_settings(STATIC_ROOT=root, STORAGES=production_storages()):
+    root.mkdir(parents=True, exist_ok=True)
+    # One collection at a time into the folder: each pytest-xdist worker's live server collects on start.
+    with open(root.parent / f".{root.name}.lock", "w") as lock, \
+            override_settings(STATIC_ROOT=root, STORAGES=production_storages()):
+        fcntl.flock(lock, fcntl.LOCK_EX)
         refresh()
 
 

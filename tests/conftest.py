@@ -166,19 +166,19 @@ def _media_in_tmp(settings, tmp_path):
 
 
 def redis_url_for_tests(run_url: str) -> str:
-    """The Redis database the tests count rate limits in, and clear before every test: TEST_REDIS_URL, else
-    database 15 of `make run`'s Redis server (14 when `make run` itself uses 15). Each pytest-xdist worker
-    (`make test` runs two) takes the next database down, so that one worker's clearing never wipes another's
-    counts, nor `make run`'s."""
+    """The Redis database the tests count rate limits in, and clear before every test: TEST_REDIS_URL's, else
+    database 15 of `make run`'s Redis server. Each pytest-xdist worker (`make test` runs one a core) takes the next
+    database down, never `make run`'s (REDIS_URL's), which they would clear."""
     worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
-    if os.environ.get("TEST_REDIS_URL"):
-        parts = urlsplit(os.environ["TEST_REDIS_URL"])
-        base = int(parts.path.strip("/") or 0)
-        return urlunsplit(parts._replace(path=f"/{(base - worker) % 16}"))
-    parts = urlsplit(run_url)
-    taken = int(parts.path.strip("/") or 0)
-    free = [n for n in range(15, -1, -1) if n != taken]
-    return urlunsplit(parts._replace(path=f"/{free[worker]}"))
+    run = urlsplit(run_url)
+    taken = int(run.path.strip("/") or 0)
+    base = urlsplit(os.environ.get("TEST_REDIS_URL") or run_url)
+    first = int(base.path.strip("/") or 0) if os.environ.get("TEST_REDIS_URL") else 15
+    free = [n % 16 for n in range(first, first - 16, -1) if n % 16 != taken or base.netloc != run.netloc]
+    if worker >= len(free):
+        raise RuntimeError(f"pytest worker {worker}: a Redis server has 16 databases, one kept for `make run`; "
+                           "run fewer workers (TEST_WORKERS)")
+    return urlunsplit(base._replace(path=f"/{free[worker]}"))
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -45,7 +45,10 @@ def smoke_env():
                if k not in ("DJANGO_ALLOW_ASYNC_UNSAFE", "LOG_LEVEL", "DATABASE_OWNER_URL", "DATABASE_BACKUP_URL")}
     url = _bench_django().smoke_database_url()
     if os.environ.get("PYTEST_XDIST_WORKER"):  # each of `make test`'s workers a scratch database of its own
-        url += "_" + os.environ["PYTEST_XDIST_WORKER"]
+        from urllib.parse import urlsplit, urlunsplit
+
+        parts = urlsplit(url)
+        url = urlunsplit(parts._replace(path=parts.path + "_" + os.environ["PYTEST_XDIST_WORKER"]))
     for forbidden in ("citygrid", "citygrid_bench", settings.DATABASES["default"]["NAME"]):
         assert dj_database_url.parse(url)["NAME"] != forbidden, url
     # The benchmarks' servers count rate limits in the tests' Redis database, not in `make run`'s.
