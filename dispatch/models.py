@@ -329,9 +329,8 @@ class DueTally(models.Model):
     (a few thousand) instead of passing over its cases (a million a month in a large city). Kept by statement
     triggers on the cases (migration 0016) as signed increments — a case's old contribution out, its new one
     in — folded with the daily tallies (`compact_tallies`). A row with no deadline day is a case without a
-    deadline (无时限); one with no closed day is not closed. The class is the one of the case's subclass when its
-    contribution was written: a subclass moved to another class leaves its cases' past rows under the old one
-    until each case changes again (as DailyTally does); totals by district and city stay exact."""
+    deadline (无时限); one with no closed day is not closed. A subclass moved to another class takes its cases'
+    rows with it (a trigger on the catalogue, migration 0017)."""
 
     day = models.DateField()  # the local day of the case's due time, least(deadline, closure)
     district = models.ForeignKey(Area, null=True, on_delete=models.CASCADE, related_name="+")

@@ -229,3 +229,11 @@ def test_the_due_tally_says_what_the_due_pass_over_the_cases_says_whatever_happe
     compact_tallies()
     assert not DueTally.objects.filter(n=0).exists()
     check()
+    # The catalogue moves the subclass (SJ0601) to another class: its cases' due figures go with it.
+    from incidents.models import Category
+
+    sj06 = due_counts(date(2026, 10, 1), date(2026, 11, 1), major="SJ06")
+    Category.objects.filter(code="SJ0601").update(parent=Category.objects.get(code="SJ01"))
+    assert due_counts(date(2026, 10, 1), date(2026, 11, 1), major="SJ01")["due"] == sj06["due"] > 0
+    assert due_counts(date(2026, 10, 1), date(2026, 11, 1), major="SJ06") == dict.fromkeys(evaluation.DUE_COUNTS, 0)
+    assert due_counts(date(2026, 10, 1), date(2026, 11, 1)) == october
