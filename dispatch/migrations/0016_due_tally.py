@@ -18,16 +18,17 @@ INSERT = ("INSERT INTO dispatch_duetally (day, district_id, major_id, deadline_d
           "processed_by_deadline, n)")
 
 
-def contribution(rows: str, sign: int) -> str:
-    """Each case of the transition table `rows` as its tally key, with `sign`."""
+def contribution(rows: str, sign: int, major: str = "COALESCE(k.parent_id, k.id)", only: str = "") -> str:
+    """Each case of the transition table `rows` as its tally key, with `sign`; `major` the class it counts under
+    (its subclass's, `k`), `only` a further condition (dispatch 0017 uses both)."""
     return f"""
     SELECT (least(r.deadline, r.closed_at) AT TIME ZONE '{TZ}')::date AS day, r.district_id,
-           COALESCE(k.parent_id, k.id) AS major_id, (r.deadline AT TIME ZONE '{TZ}')::date AS deadline_day,
+           {major} AS major_id, (r.deadline AT TIME ZONE '{TZ}')::date AS deadline_day,
            CASE WHEN r.status = 'closed' THEN (r.closed_at AT TIME ZONE '{TZ}')::date END AS closed_day,
            (r.processed_at AT TIME ZONE '{TZ}')::date AS processed_day,
            COALESCE(r.processed_at <= r.deadline, false) AS processed_by_deadline, {sign} AS n
     FROM {rows} r JOIN incidents_category k ON k.id = r.category_id
-    WHERE least(r.deadline, r.closed_at) IS NOT NULL AND r.status NOT IN ({NOT_DUE})"""
+    WHERE least(r.deadline, r.closed_at) IS NOT NULL AND r.status NOT IN ({NOT_DUE}){only}"""
 
 
 def function(name: str, parts: list[str]) -> str:
