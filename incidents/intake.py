@@ -16,7 +16,7 @@ from citygrid.audit import record
 from grids.locate import locate_many
 
 from .catalogue import subclass
-from .duplicates import likely_duplicates
+from .duplicates import likely_duplicate_numbers
 from .models import PUBLIC_SOURCES, Case, CaseLog, Category, Photo, Source, Urgency
 from .photos import PhotoError, PreparedPhoto, prepare_photo
 from .storage import removed_on_failure, store_photo
@@ -235,6 +235,4 @@ def submit(report: Report, reporter=None) -> Intake:
         return Intake(existing, False, [])
     codes = {"cell": location.cell_code, **{k: areas[k].code if k in areas else None
                                               for k in ("community", "street", "district")}}
-    duplicates = list(likely_duplicates(case).order_by("created_at", "id")
-                      .values_list("number", flat=True))
-    return Intake(case, True, duplicates, codes)
+    return Intake(case, True, likely_duplicate_numbers(case), codes)
