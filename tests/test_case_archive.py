@@ -1,0 +1,185 @@
+"""Old months of cases into the archive (incidents/migrations/0017_case_archive.py, `manage.py archive_cases`,
+README "Growth"): whole case families leave — the months' partitions detached, their later steps, callbacks,
+escalations and their notified users moved, an alarm episode's link emptied and written down, the keys last —
+in one transaction; the live months, the tallies and the foreign keys stay whole; the runtime role reads nothing of
+it; and what cannot go is refused with one line, nothing moved."""
+
+from datetime import timedelta
+
+import psycopg2
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db import DatabaseError, connection
+from django.utils import timezone
+
+from citygrid.audit import AuditEvent
+from citygrid.dbroles import BACKUP, OWNER, connect
+from dispatch.history import generate_history
+from dispatch.models import Escalation
+from incidents.archive import ArchiveError, archive_through
+from incidents.models import Callback, Case, CaseLog
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _month(offset: int):
+    first = timezone.localdate().replace(day=1)
+    y, m = divmod(first.month - 1 + offset, 12)
+    return first.replace(year=first.year + y, month=m + 1)
+
+
+def _owner_rows(sql: str, params=()) -> list[tuple]:
+    conn = connect(OWNER, autocommit=True)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(sql, params)
+            return cur.fetchall()
+    finally:
+        conn.close()
+
+
+def _count(sql: str) -> int:
+    with connection.cursor() as cur:
+        cur.execute(sql)
+        return cur.fetchone()[0]
+
+
+@pytest.fixture
+def months(people):
+    """Three months ago, settled (every case closed; the last ones close in the month after), and last month
+    live (cases still open)."""
+    old, live = _month(-3), _month(-1)
+    # reported in the month's last days: the last cases close in the month after
+    start = timezone.make_aware(timezone.datetime(old.year, old.month, 28))
+    generate_history(120, start, 3 * 86400, "AR", settled=True)
+    generate_history(60, timezone.make_aware(timezone.datetime(live.year, live.month, 3)), 10 * 86400, "LV")
+    yield {"old": old, "live": live, "people": people}
+    _owner_rows("DROP SCHEMA IF EXISTS archive CASCADE; SELECT 1")  # the archive outlives the tests' flush
+
+
+def _tallies() -> list[tuple]:
+    with connection.cursor() as cur:
+        cur.execute("SELECT day, district_id, major_id, sum(reported), sum(closed), sum(processed) "
+                    "FROM dispatch_dailytally GROUP BY 1, 2, 3 ORDER BY 1, 2, 3")
+        daily = cur.fetchall()
+        cur.execute("SELECT day, district_id, major_id, deadline_day, sum(n) FROM dispatch_duetally "
+                    "GROUP BY 1, 2, 3, 4 HAVING sum(n) <> 0 ORDER BY 1, 2, 3, 4")
+        return daily + cur.fetchall()
+
+
+def test_a_settled_month_leaves_whole_and_the_live_ones_stay_whole(months):
+    old, people = months["old"], months["people"]
+    family = list(Case.objects.filter(number__startswith="AR").order_by("id"))
+    assert len(family) == 120 and all(not c.is_open for c in family)
+    ids = [c.id for c in family]
+    steps = CaseLog.objects.filter(case_id__in=ids).count()
+    month_after = timezone.make_aware(timezone.datetime.combine(_month(-2), timezone.datetime.min.time()))
+    later_steps = CaseLog.objects.filter(case_id__in=ids, created_at__gte=month_after).count()
+    live_cases, live_steps = Case.objects.exclude(id__in=ids).count(), CaseLog.objects.exclude(case_id__in=ids).count()
+    # what belongs to an archived case: a callback (append-only), an escalation with its notified users
+    first = family[0]
+    Callback.objects.create(case=first, work_case=first, operator=people["operator"], reached=True,
+                            satisfaction="satisfied", district_id=first.district_id)
+    esc = Escalation.objects.create(case=first, level="warning", deadline=first.created_at + timedelta(days=1))
+    esc.notified.set([people["dispatcher"]])
+    before = _tallies()
+
+    # the month through which to archive is the settled one; the month after holds only live cases' steps … and the
+    # settled cases' last steps, which move row by row
+    done = archive_through(old)
+    assert done.cases == 120
+    moved: dict[str, int] = {}
+    for table, n in done.moved:  # a table may come twice: once for each of its keys pointing at a case
+        moved[table] = moved.get(table, 0) + n
+    assert moved["incidents_casekey"] == 120 and moved["incidents_callback"] >= 1
+    assert moved["dispatch_escalation"] == 1 and moved["dispatch_escalation_notified"] == 1
+    assert moved["incidents_caselog"] == later_steps > 0
+
+    # gone from the live tables, whole in the archive
+    assert not Case.objects.filter(id__in=ids).exists() and not CaseLog.objects.filter(case_id__in=ids).exists()
+    assert _count(f"SELECT count(*) FROM incidents_casekey WHERE id IN ({','.join(map(str, ids))})") == 0
+    m = f"{old:%Y%m}"
+    arch = dict(_owner_rows(
+        f"SELECT 'cases', count(*) FROM archive.incidents_case_p{m} UNION ALL "
+        f"SELECT 'steps', (SELECT count(*) FROM archive.incidents_caselog_p{m}) + "
+        "                (SELECT count(*) FROM archive.incidents_caselog) UNION ALL "
+        "SELECT 'keys', count(*) FROM archive.incidents_casekey UNION ALL "
+        "SELECT 'callbacks', count(*) FROM archive.incidents_callback UNION ALL "
+        "SELECT 'notified', count(*) FROM archive.dispatch_escalation_notified"))
+    assert arch == {"cases": 120, "steps": steps, "keys": 120, "callbacks": 1, "notified": 1}
+    # the live months untouched, the tallies as they were (a month's figures outlive its cases), every foreign key
+    # and the log's append-only rule in force
+    assert Case.objects.count() == live_cases and CaseLog.objects.count() == live_steps
+    assert _tallies() == before
+    rows = _owner_rows("SELECT count(*) FROM pg_constraint WHERE conrelid = 'incidents_casekey'::regclass "
+                       "AND contype = 'f' AND conparentid = 0 AND convalidated")
+    assert rows == [(1,)]
+    rows = _owner_rows("SELECT count(*) FROM pg_trigger WHERE tgenabled = 'D' AND tgrelid IN "
+                       "('incidents_caselog'::regclass, 'incidents_callback'::regclass)")
+    assert rows == [(0,)]
+    with pytest.raises(psycopg2.Error, match="append-only"):  # even the owner, once more
+        _owner_rows("DELETE FROM incidents_caselog WHERE id = (SELECT min(id) FROM incidents_caselog) RETURNING id")
+    # the runtime role reads nothing of it
+    with pytest.raises(DatabaseError, match="permission denied"), connection.cursor() as cur:
+        cur.execute(f"SELECT count(*) FROM archive.incidents_case_p{old:%Y%m}")
+    # the backups read it (pg_dump as the backup role)
+    conn = connect(BACKUP)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(f"SELECT count(*) FROM archive.incidents_case_p{old:%Y%m}")
+            assert cur.fetchone()[0] == 120
+    finally:
+        conn.close()
+    # the audit trail says who archived what
+    connection.close()
+    assert AuditEvent.objects.filter(action="cases_archive", target=f"month: {old:%Y-%m}").exists()
+    with pytest.raises(ArchiveError, match="no month of cases"):
+        archive_through(old)
+
+
+def test_what_cannot_go_is_refused_in_one_line_and_nothing_moves(months):
+    old, live = months["old"], months["live"]
+    cases, steps = Case.objects.count(), CaseLog.objects.count()
+    # a month not over, a month with open cases
+    with pytest.raises(CommandError, match="a month that is over"):
+        call_command("archive_cases", through=f"{timezone.localdate():%Y-%m}")
+    with pytest.raises(CommandError, match=r"not finished \(e\.g\. LV"):
+        call_command("archive_cases", through=f"{live:%Y-%m}")
+    # a later case merged into a case of the month: it would point into the archive
+    target = Case.objects.filter(number__startswith="AR").first()
+    later = Case.objects.filter(number__startswith="LV").first()
+    _owner_rows("UPDATE incidents_case SET merged_into_id = %s WHERE id = %s RETURNING id", [target.id, later.id])
+    with pytest.raises(CommandError, match=f"case {later.number} was merged into a case reported through"):
+        call_command("archive_cases", through=f"{old:%Y-%m}")
+    _owner_rows("UPDATE incidents_case SET merged_into_id = NULL WHERE id = %s RETURNING id", [later.id])
+    # a live case's callback judging an archived case's work belongs to both: it stays, so the month does
+    callback = Callback.objects.create(case=later, work_case=target, operator=months["people"]["operator"],
+                                       reached=False, district_id=later.district_id)
+    with pytest.raises(CommandError, match=f"incidents_callback .case_id. belongs to case {later.number} too"):
+        call_command("archive_cases", through=f"{old:%Y-%m}")
+    assert Callback.objects.filter(pk=callback.pk).exists()
+    assert Case.objects.count() == cases and CaseLog.objects.count() == steps
+    assert not _owner_rows("SELECT 1 FROM pg_namespace n JOIN pg_class c ON c.relnamespace = n.oid "
+                           "WHERE n.nspname = 'archive' AND c.relname LIKE 'incidents_case_p%%'")
+    with pytest.raises(CommandError, match="not a month"):
+        call_command("archive_cases", through="2026-13")
+
+
+def test_an_alarm_episodes_link_to_an_archived_case_is_emptied_and_written_down(months):
+    from monitoring.models import AlarmEpisode, Sensor, SensorKind
+
+    target = Case.objects.filter(number__startswith="AR").first()
+    kind = SensorKind.objects.first()
+    if kind is None:
+        kind = SensorKind.objects.create(code="manhole_level", name="井内液位", unit="m", physical_min=0,
+                                         physical_max=10)
+    sensor = Sensor.objects.create(code="YW-9001", kind=kind, position=target.location, owner=months["people"]["cg"])
+    at = target.created_at
+    episode = AlarmEpisode.objects.create(sensor=sensor, level="alarm", peak_level="alarm", direction="above",
+                                          started_at=at, peak_value=2.9, peak_at=at, ended_at=at, case=target)
+    archive_through(months["old"])
+    episode.refresh_from_db()
+    assert episode.case_id is None
+    assert _owner_rows("SELECT tbl, row_id, col, value FROM archive.cleared_references") == [
+        ("monitoring_alarmepisode", episode.id, "case_id", target.id)]
