@@ -491,7 +491,21 @@ def apply_grants(cur) -> list[str]:
         cur.execute(f"REVOKE ALL ON FUNCTION {signature} FROM PUBLIC")
         if name in DEFINER_FUNCTIONS:
             cur.execute(sql.SQL(f"GRANT EXECUTE ON FUNCTION {signature} TO {{}}").format(ident["runtime"]))
+    apply_archive_grants(cur)
     return changed
+
+
+def apply_archive_grants(cur) -> None:
+    """As the owner: the schema `archive` (old months of cases, incidents.archive), when there is one, is read by
+    the backup role (pg_dump reads everything) and by nobody else: the runtime role has no way in."""
+    cur.execute("SELECT 1 FROM pg_namespace WHERE nspname = 'archive'")
+    if cur.fetchone() is None:
+        return
+    backup, runtime = _ident(role_name(BACKUP)), _ident(role_name(RUNTIME))
+    for statement in ("REVOKE ALL ON SCHEMA archive FROM PUBLIC", "REVOKE ALL ON SCHEMA archive FROM {runtime}",
+                      "GRANT USAGE ON SCHEMA archive TO {backup}",
+                      "GRANT SELECT ON ALL TABLES IN SCHEMA archive TO {backup}"):
+        cur.execute(sql.SQL(statement).format(backup=backup, runtime=runtime))
 
 
 def apply_grants_after_migrate(using: str = DEFAULT_DB_ALIAS, **kwargs) -> None:

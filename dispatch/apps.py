@@ -16,6 +16,12 @@ class DispatchConfig(AppConfig):
         from .stages import stage_deadline
 
         register_scopes()
+        from incidents.archive import register_archive_guard
+
+        # A crew not cleared from a case is still busy with it: archiving the assignment would free the crew.
+        register_archive_guard("crew assignment(s) not cleared", """
+            SELECT count(*), min(c.number) FROM dispatch_unitassignment a JOIN incidents_case c ON c.id = a.case_id
+            WHERE c.created_at < %(upto)s AND a.cleared_at IS NULL""")
         register_unit_labels()
         set_stage_deadline(stage_deadline)  # verification reports whether it came within its stage limit
         register_satisfaction()

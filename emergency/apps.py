@@ -16,6 +16,13 @@ class EmergencyConfig(AppConfig):
         from .scoping import register_scopes
 
         register_scopes()
+        from incidents.archive import register_archive_guard
+
+        # An emergency still under way keeps its cases on its board.
+        register_archive_guard("link(s) to an emergency still under way", """
+            SELECT count(*), min(c.number) FROM emergency_incidentcase l
+            JOIN emergency_incident i ON i.id = l.incident_id JOIN incidents_case c ON c.id = l.case_id
+            WHERE c.created_at < %(upto)s AND i.status <> 'ended'""")
         from citygrid.audit import register_action_labels, register_target_labels
 
         from .board import ACTION_LABELS

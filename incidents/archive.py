@@ -6,11 +6,12 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
+from django.conf import settings
 from django.db import connection, transaction
 from psycopg2 import sql
 
 from citygrid.audit import record
-from citygrid.dbroles import BACKUP, as_owner, role_name
+from citygrid.dbroles import apply_archive_grants, as_owner
 
 MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 
@@ -36,20 +37,51 @@ def parse_month(text: str) -> date:
     return date(int(match[1]), int(match[2]), 1)
 
 
+# What must be over elsewhere before its cases may leave, registered by the apps that hold it (they sit above
+# incidents): a name and a statement giving (how many, an example case number) for the cases reported before
+# %(upto)s. An alarm episode still running, a crew not cleared, an emergency still being handled would lose their
+# case under them.
+GUARDS: dict[str, str] = {}
+
+
+def register_archive_guard(what: str, statement: str) -> None:
+    GUARDS[what] = statement
+
+
+# A case closed lately may still be called back (回访) or reopened as rework: it stays live this long.
+RECENT_DAYS = 30
+register_archive_guard(f"case(s) finished in the last {RECENT_DAYS} days", f"""
+    SELECT count(*), min(number) FROM incidents_case
+    WHERE created_at < %(upto)s AND status_since > now() - interval '{RECENT_DAYS} days'""")
+
+
 def archive_through(through: date) -> Archived:
-    """Archive every month of cases up to and including `through`'s, in one transaction; ArchiveError if the
-    database refuses (a case not finished, a later case pointing in, a month not over)."""
+    """Archive every month of cases up to and including `through`'s, in one transaction; ArchiveError if it may
+    not (a case not finished, something still open on one, a later case or row pointing in, a month not over) —
+    then nothing moved."""
     from django.db import DatabaseError
 
+    upto = date(through.year + through.month // 12, through.month % 12 + 1, 1)
     with as_owner():
         try:
             with transaction.atomic(), connection.cursor() as cur:
+                cur.execute("SET LOCAL TimeZone = %s", [settings.TIME_ZONE])  # months are the city's
+                for what, statement in GUARDS.items():
+                    cur.execute(statement, {"upto": upto})
+                    count, example = cur.fetchone()
+                    if count:
+                        raise ArchiveError(f"{count} {what} (e.g. case {example}): close it first")
                 cur.execute("SELECT tbl, moved FROM incidents_archive_months(%s)", [through])
                 moved = [(t, int(n)) for t, n in cur.fetchall()]
-                # The backups (pg_dump as the backup role, which reads everything) read the archive too.
-                backup = sql.Identifier(role_name(BACKUP))
-                cur.execute(sql.SQL("GRANT USAGE ON SCHEMA archive TO {}").format(backup))
-                cur.execute(sql.SQL("GRANT SELECT ON ALL TABLES IN SCHEMA archive TO {}").format(backup))
+                apply_archive_grants(cur)
+            # The keys' foreign key to the cases came back unchecked (no live key changed); checked here, in a
+            # transaction of its own, under a lock that lets intake go on.
+            with connection.cursor() as cur:
+                cur.execute("SELECT conname FROM pg_constraint WHERE conrelid = 'incidents_casekey'::regclass "
+                            "AND contype = 'f' AND conparentid = 0 AND NOT convalidated")
+                for (name,) in cur.fetchall():
+                    cur.execute(sql.SQL("ALTER TABLE incidents_casekey VALIDATE CONSTRAINT {}").format(
+                        sql.Identifier(name)))
         except DatabaseError as exc:
             raise ArchiveError(str(exc).strip().splitlines()[0]) from exc
     result = Archived(through, moved)

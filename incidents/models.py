@@ -139,9 +139,12 @@ class Case(models.Model):
                                   on_delete=models.PROTECT, related_name="+")
     street = models.ForeignKey(Area, verbose_name=_("street"), null=True, blank=True, on_delete=models.PROTECT,
                                related_name="+")
-    district = models.ForeignKey(Area, verbose_name=_("district"), on_delete=models.PROTECT, related_name="+")
+    # The district's, category's and bureau's own indexes would repeat the leading column of case_district_status_idx,
+    # case_dup_idx and case_bureau_status_idx: every report would write three more index entries for nothing.
+    district = models.ForeignKey(Area, verbose_name=_("district"), on_delete=models.PROTECT, related_name="+",
+                                 db_index=False)
     category = models.ForeignKey(Category, verbose_name=_("category"), on_delete=models.PROTECT,
-                                 related_name="cases", limit_choices_to={"parent__isnull": False})
+                                 related_name="cases", limit_choices_to={"parent__isnull": False}, db_index=False)
     description = models.TextField(_("description"), max_length=2000, blank=True)
     urgency = models.CharField(_("urgency"), max_length=10, choices=Urgency.choices, default=Urgency.NORMAL)
     source = models.CharField(_("source"), max_length=16, choices=Source.choices)
@@ -154,7 +157,7 @@ class Case(models.Model):
     status = models.CharField(_("status"), max_length=12, choices=Status.choices, default=Status.REPORTED,
                               db_index=True)
     bureau = models.ForeignKey(Bureau, verbose_name=_("bureau"), null=True, blank=True, on_delete=models.PROTECT,
-                               related_name="cases")
+                               related_name="cases", db_index=False)
     deadline = models.DateTimeField(_("deadline"), null=True, blank=True)
     rework_count = models.PositiveSmallIntegerField(_("rework count"), default=0)
     postponement_until = models.DateTimeField(_("postponement requested until"), null=True, blank=True)

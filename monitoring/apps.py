@@ -12,6 +12,12 @@ class MonitoringConfig(AppConfig):
         from .scoping import register_scopes
 
         register_scopes()
+        from incidents.archive import register_archive_guard
+
+        # An episode still running keeps its case live: its next reading would raise the case anew.
+        register_archive_guard("alarm episode(s) still running", """
+            SELECT count(*), min(c.number) FROM monitoring_alarmepisode e JOIN incidents_case c ON c.id = e.case_id
+            WHERE c.created_at < %(upto)s AND e.ended_at IS NULL""")
         from grids.generations import register_live_reference
 
         for field in ("cell", "district"):  # a sensor is where it stands now

@@ -50,9 +50,9 @@ def months(people):
     """Three months ago, settled (every case closed; the last ones close in the month after), and last month
     live (cases still open)."""
     old, live = _month(-3), _month(-1)
-    # reported in the month's last days: the last cases close in the month after
-    start = timezone.make_aware(timezone.datetime(old.year, old.month, 28))
-    generate_history(120, start, 3 * 86400, "AR", settled=True)
+    # reported in the month's last three days: the last cases close in the month after
+    start = timezone.make_aware(timezone.datetime.combine(_month(-2), timezone.datetime.min.time())) - timedelta(days=3)
+    generate_history(120, start, int(2.5 * 86400), "AR", settled=True)
     generate_history(60, timezone.make_aware(timezone.datetime(live.year, live.month, 3)), 10 * 86400, "LV")
     yield {"old": old, "live": live, "people": people}
     _owner_rows("DROP SCHEMA IF EXISTS archive CASCADE; SELECT 1")  # the archive outlives the tests' flush
@@ -183,3 +183,33 @@ def test_an_alarm_episodes_link_to_an_archived_case_is_emptied_and_written_down(
     assert episode.case_id is None
     assert _owner_rows("SELECT tbl, row_id, col, value FROM archive.cleared_references") == [
         ("monitoring_alarmepisode", episode.id, "case_id", target.id)]
+
+
+def test_something_still_open_on_a_case_keeps_its_month_and_a_month_made_again_joins_its_archive(months):
+    from monitoring.models import AlarmEpisode, Sensor, SensorKind
+
+    old = months["old"]
+    target = Case.objects.filter(number__startswith="AR").order_by("id").first()
+    kind = SensorKind.objects.first() or SensorKind.objects.create(
+        code="manhole_level", name="井内液位", unit="m", physical_min=0, physical_max=10)
+    sensor = Sensor.objects.create(code="YW-9002", kind=kind, position=target.location, owner=months["people"]["cg"])
+    at = target.created_at
+    episode = AlarmEpisode.objects.create(sensor=sensor, level="alarm", peak_level="alarm", direction="above",
+                                          started_at=at, peak_value=2.9, peak_at=at, case=target)
+    with pytest.raises(ArchiveError, match=f"1 alarm episode.s. still running .e.g. case {target.number}"):
+        archive_through(old)
+    episode.ended_at = at
+    episode.save()
+    # a case finished lately may still be called back
+    _owner_rows("UPDATE incidents_case SET status_since = now() WHERE id = %s RETURNING id", [target.id])
+    with pytest.raises(ArchiveError, match="finished in the last 30 days"):
+        archive_through(old)
+    _owner_rows("UPDATE incidents_case SET status_since = created_at + interval '2 days' WHERE id = %s RETURNING id",
+                [target.id])
+    first = archive_through(old).cases
+    # the month made again (a history generated into it) and archived again: its rows join the archived month
+    start = timezone.make_aware(timezone.datetime(old.year, old.month, 5))
+    generate_history(10, start, 86400, "AS", settled=True)
+    assert archive_through(old).cases == 10
+    assert _owner_rows(f"SELECT count(*) FROM archive.incidents_case_p{old:%Y%m}") == [(first + 10,)]
+    assert not Case.objects.filter(created_at__lt=start + timedelta(days=2)).exists()
