@@ -244,7 +244,7 @@ def test_tiles(smoke_env):
 
 def test_growth_from_one_size_to_the_next_in_one_run(smoke_env):
     text = run_bench("growth", smoke_env)
-    stage1, stage2, intake, *_ = figures(
+    stage1, stage2, intake, _dashboard, _bureau, _district, archived, _total = figures(
         text, rf"^stage 1 \(smoke mode\): ({NUMBER}) cases in the tables, ({NUMBER}) bytes a case.*; (\d+) rows in "
               r"the DEFAULT partitions",
         rf"^stage 2 \(smoke mode\): ({NUMBER}) cases in the tables, ({NUMBER}) bytes a case.*; (\d+) rows in "
@@ -253,8 +253,10 @@ def test_growth_from_one_size_to_the_next_in_one_run(smoke_env):
         rf"^  dashboard: slowest p95 at {NUMBER} {NUMBER} ms \(\w+ z\d+; target ≤ 300 ms\); at {NUMBER} {NUMBER} ms",
         rf"^  evaluation of October by bureau: {NUMBER} → {NUMBER} s, ratio {NUMBER}",
         rf"^  evaluation of October by district: {NUMBER} → {NUMBER} s, ratio {NUMBER}",
+        rf"^  archive of \d{{4}}-\d{{2}}: ({NUMBER}) cases and ({NUMBER}) steps into the schema archive in {NUMBER} s",
         rf"^total [\d:]+, peak memory of this process {NUMBER} MB")
     # Three archive months of 1,000 closed cases landed between the stages (and the first stage's intake).
     assert as_int(stage2[1]) - as_int(stage1[1]) >= 3000
     assert stage1[3] == stage2[3] == "0"  # each month made before its history landed
     assert as_int(intake[1]) > 0 and as_int(intake[2]) > 0
+    assert as_int(archived[1]) == 1000 and as_int(archived[2]) > 1000  # the oldest month, whole, with its steps
