@@ -424,6 +424,16 @@ def differences(cur) -> list[str]:
                             f"declared: {'may' if name in DEFINER_FUNCTIONS else 'may not'}")
     for name in set(DEFINER_FUNCTIONS) - found:
         problems.append(f"{name}: the SECURITY DEFINER function is missing")
+    # The archive of old cases (incidents.archive): the backup role reads it, the runtime role has no way in.
+    cur.execute("SELECT has_schema_privilege(%s, n.oid, 'USAGE'), has_schema_privilege(%s, n.oid, 'USAGE'), "
+                "(SELECT count(*) FROM pg_class c WHERE c.relnamespace = n.oid AND c.relkind IN ('r', 'p') "
+                "AND NOT has_table_privilege(%s, c.oid, 'SELECT')) FROM pg_namespace n WHERE n.nspname = 'archive'",
+                [runtime, backup, backup])
+    for runtime_in, backup_in, unreadable in cur.fetchall():
+        if runtime_in:
+            problems.append(f"archive: the runtime role {runtime} may use the schema of archived cases")
+        if not backup_in or unreadable:
+            problems.append(f"archive: the backup role {backup} cannot read {unreadable or 'any'} of its tables")
     return problems
 
 

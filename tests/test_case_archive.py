@@ -4,6 +4,7 @@ escalations and their notified users moved, an alarm episode's link emptied and 
 in one transaction; the live months, the tallies and the foreign keys stay whole; the runtime role reads nothing of
 it; and what cannot go is refused with one line, nothing moved."""
 
+import io
 from datetime import timedelta
 
 import psycopg2
@@ -14,7 +15,7 @@ from django.db import DatabaseError, connection
 from django.utils import timezone
 
 from citygrid.audit import AuditEvent
-from citygrid.dbroles import BACKUP, OWNER, connect
+from citygrid.dbroles import BACKUP, OWNER, RUNTIME, connect, role_name
 from dispatch.history import generate_history
 from dispatch.models import Escalation
 from incidents.archive import ArchiveError, archive_through
@@ -131,6 +132,15 @@ def test_a_settled_month_leaves_whole_and_the_live_ones_stay_whole(months):
             assert cur.fetchone()[0] == 120
     finally:
         conn.close()
+    # as declared: check_grants (the set-up's gate) looks at the archive too
+    call_command("check_grants")
+    runtime = role_name(RUNTIME)
+    _owner_rows(f'GRANT USAGE ON SCHEMA archive TO "{runtime}"; SELECT 1')
+    said = io.StringIO()
+    with pytest.raises(CommandError, match="1 differences"):
+        call_command("check_grants", stderr=said)
+    assert f"archive: the runtime role {runtime} may use the schema of archived cases" in said.getvalue()
+    _owner_rows(f'REVOKE USAGE ON SCHEMA archive FROM "{runtime}"; SELECT 1')
     # the audit trail says who archived what
     connection.close()
     assert AuditEvent.objects.filter(action="cases_archive", target=f"month: {old:%Y-%m}").exists()
