@@ -132,6 +132,9 @@ def test_a_settled_month_leaves_whole_and_the_live_ones_stay_whole(months):
             assert cur.fetchone()[0] == 120
     finally:
         conn.close()
+    listed = io.StringIO()
+    call_command("archive_cases", list=True, stdout=listed)
+    assert listed.getvalue().splitlines() == [f"{old:%Y-%m}  120 cases"]
     # as declared: check_grants (the set-up's gate) looks at the archive too
     call_command("check_grants")
     runtime = role_name(RUNTIME)

@@ -13,8 +13,11 @@ class Command(BaseCommand):
 
     def handle(self, *args, **opts):
         if opts["list"]:
-            for month, cases in archived_months():
+            months = archived_months()
+            for month, cases in months:
                 self.stdout.write(f"{month}  {cases} cases")
+            if not months:
+                self.stdout.write("the archive holds no month of cases")
             return
         if not opts["through"]:
             raise CommandError("give --through YYYY-MM (or --list)")
