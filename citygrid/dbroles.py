@@ -508,6 +508,8 @@ def apply_grants(cur) -> list[str]:
 def apply_archive_grants(cur) -> None:
     """As the owner: the schema `archive` (old months of cases, incidents.archive), when there is one, is read by
     the backup role (pg_dump reads everything) and by nobody else: the runtime role has no way in."""
+    if not _runtime_is_separate(cur):  # one role for all: nothing to keep apart (and no USAGE to take from it)
+        return
     cur.execute("SELECT 1 FROM pg_namespace WHERE nspname = 'archive'")
     if cur.fetchone() is None:
         return

@@ -18,6 +18,10 @@ class MonitoringConfig(AppConfig):
         register_archive_guard("alarm episode(s) still running", """
             SELECT count(*), min(c.number) FROM monitoring_alarmepisode e JOIN incidents_case c ON c.id = e.case_id
             WHERE c.created_at < %(upto)s AND e.ended_at IS NULL""")
+        # A sensor still silent keeps the case its silence raised: hearing it again notes it there.
+        register_archive_guard("silent sensor(s) not heard again", """
+            SELECT count(*), min(c.number) FROM monitoring_silence s JOIN incidents_case c ON c.id = s.case_id
+            WHERE c.created_at < %(upto)s AND s.ended_at IS NULL""")
         from grids.generations import register_live_reference
 
         for field in ("cell", "district"):  # a sensor is where it stands now

@@ -199,7 +199,7 @@ def test_an_alarm_episodes_link_to_an_archived_case_is_emptied_and_written_down(
 
 
 def test_something_still_open_on_a_case_keeps_its_month_and_a_month_made_again_joins_its_archive(months):
-    from monitoring.models import AlarmEpisode, Sensor, SensorKind
+    from monitoring.models import AlarmEpisode, Sensor, SensorKind, Silence
 
     old = months["old"]
     target = Case.objects.filter(number__startswith="AR").order_by("id").first()
@@ -213,6 +213,11 @@ def test_something_still_open_on_a_case_keeps_its_month_and_a_month_made_again_j
         archive_through(old)
     episode.ended_at = at
     episode.save()
+    silence = Silence.objects.create(sensor=sensor, started_at=at, case=target)
+    with pytest.raises(ArchiveError, match="1 silent sensor.s. not heard again"):
+        archive_through(old)
+    silence.ended_at = at
+    silence.save()
     # a case finished lately may still be called back
     _owner_rows("UPDATE incidents_case SET status_since = now() WHERE id = %s RETURNING id", [target.id])
     with pytest.raises(ArchiveError, match="finished in the last 30 days"):

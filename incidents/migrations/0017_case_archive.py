@@ -35,11 +35,6 @@ DECLARE
 BEGIN
     IF to_regclass(format('archive.%I', t)) IS NULL THEN
         EXECUTE format('CREATE TABLE archive.%I (LIKE public.%I)', t, t);
-        -- no NOT NULL either: a column the live table drops later must not stop the moves after it
-        FOR col IN SELECT attname FROM pg_attribute WHERE attrelid = format('archive.%I', t)::regclass
-                     AND attnum > 0 AND NOT attisdropped AND attnotnull LOOP
-            EXECUTE format('ALTER TABLE archive.%I ALTER COLUMN %I DROP NOT NULL', t, col.attname);
-        END LOOP;
     ELSE
         FOR col IN SELECT a.attname, format_type(a.atttypid, a.atttypmod) AS type FROM pg_attribute a
                    WHERE a.attrelid = format('public.%I', t)::regclass AND a.attnum > 0 AND NOT a.attisdropped
@@ -59,7 +54,6 @@ SET search_path = pg_catalog, public AS $$
 DECLARE
     k record;
     acl record;
-    cols text;
 BEGIN
     EXECUTE format('ALTER TABLE public.%I DETACH PARTITION public.%I', parent, part);
     FOR k IN SELECT conname FROM pg_constraint WHERE conrelid = format('public.%I', part)::regclass
@@ -71,24 +65,12 @@ BEGIN
         EXECUTE format('REVOKE ALL ON public.%I FROM %s', part,
                        CASE WHEN acl.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(acl.grantee)) END);
     END LOOP;
-    IF to_regclass(format('archive.%I', part)) IS NULL THEN
-        EXECUTE format('ALTER TABLE public.%I SET SCHEMA archive', part);
-    ELSE
-        -- the month was archived before and made again (a case dated back into it, a history generated): its rows
-        -- join the archived ones, by column name, and the emptied partition goes
-        SELECT string_agg(quote_ident(attname), ', ' ORDER BY attnum) INTO cols FROM pg_attribute
-        WHERE attrelid = format('archive.%I', part)::regclass AND attnum > 0 AND NOT attisdropped AND attgenerated = ''
-          AND attname IN (SELECT attname FROM pg_attribute WHERE attrelid = format('public.%I', part)::regclass
-                          AND attnum > 0 AND NOT attisdropped);
-        EXECUTE format('INSERT INTO archive.%I (%s) SELECT %s FROM public.%I', part, cols, cols, part);
-        EXECUTE format('DROP TABLE public.%I', part);
-    END IF;
+    EXECUTE format('ALTER TABLE public.%I SET SCHEMA archive', part);
 END $$;
 
 CREATE FUNCTION incidents_archive_months(p_through date)
 RETURNS TABLE (tbl text, moved bigint)
-LANGUAGE plpgsql SET search_path = pg_catalog, public, pg_temp SET TimeZone = '{TIME_ZONE}'
-SET lock_timeout = '30s' AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, public, pg_temp SET TimeZone = '{TIME_ZONE}' AS $$
 DECLARE
     upto timestamptz := (date_trunc('month', p_through) + interval '1 month')::date;
     part record;
@@ -256,10 +238,8 @@ BEGIN
     SET CONSTRAINTS ALL DEFERRED;
     FOREACH item IN ARRAY disabled LOOP
         IF split_part(item, '|', 1) = 'fk' THEN
-            -- NOT VALID: no live key changed; the caller validates it in a transaction of its own, which lets
-            -- intake go on (VALIDATE takes a lock that does)
-            EXECUTE format('ALTER TABLE public.incidents_casekey ADD CONSTRAINT %I %s NOT VALID',
-                           split_part(item, '|', 2), split_part(item, '|', 3));
+            EXECUTE format('ALTER TABLE public.incidents_casekey ADD CONSTRAINT %I %s', split_part(item, '|', 2),
+                           split_part(item, '|', 3));
         ELSE
             EXECUTE format('ALTER TABLE public.%s ENABLE TRIGGER %I', split_part(item, '|', 1),
                            split_part(item, '|', 2));
