@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from psycopg2 import sql
 
 from citygrid.audit import record
@@ -60,8 +60,6 @@ def archive_through(through: date) -> Archived:
     """Archive every month of cases up to and including `through`'s, in one transaction; ArchiveError if it may
     not (a case not finished, something still open on one, a later case or row pointing in, a month not over) —
     then nothing moved."""
-    from django.db import DatabaseError
-
     upto = date(through.year + through.month // 12, through.month % 12 + 1, 1)
     with as_owner():
         try:
@@ -89,8 +87,6 @@ def archive_through(through: date) -> Archived:
 
 def validate_keys() -> str:
     """Check the case keys' foreign keys left unchecked by an archive; '' when done, else the reason (one line)."""
-    from django.db import DatabaseError
-
     with as_owner():
         try:
             with transaction.atomic(), connection.cursor() as cur:
