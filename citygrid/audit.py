@@ -120,13 +120,21 @@ def target_label(target: str) -> str:
 
 def record(action: str, *, request: HttpRequest | None = None, user=None, username: str = "", target: str = "",
            result: str = "ok", detail: str = "") -> AuditEvent:
+    e = event(action, request=request, user=user, username=username, target=target, result=result, detail=detail)
+    e.save()
+    return e
+
+
+def event(action: str, *, request: HttpRequest | None = None, user=None, username: str = "", target: str = "",
+          result: str = "ok", detail: str = "") -> AuditEvent:
+    """The audit record of an action, not yet saved: record() saves it; a caller writing it with other rows in
+    one statement (citygrid.inserts) takes it from here, so the record is the same either way."""
     request = request if request is not None else _current_request.get()
     user = user if user is not None else getattr(request, "user", None)
     if user is not None and not getattr(user, "is_authenticated", False):
         user = None
-    return AuditEvent.objects.create(user=user, username=username or (user.get_username() if user else ""),
-                                     ip=client_ip(request), action=action, target=target[:200], result=result,
-                                     detail=detail)
+    return AuditEvent(user=user, username=username or (user.get_username() if user else ""),
+                      ip=client_ip(request), action=action, target=target[:200], result=result, detail=detail)
 
 
 @receiver(user_logged_in)

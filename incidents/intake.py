@@ -2,6 +2,7 @@
 a retry with the same client id returns the case already made."""
 
 import uuid
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -12,7 +13,9 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from citygrid.audit import record
+from citygrid.audit import event
+from citygrid.inserts import insert_sql, last_id
+from citygrid.models import AuditEvent
 from grids.locate import locate_many
 
 from .catalogue import subclass
@@ -80,11 +83,29 @@ def _census_change(case: Case, report: Report, reporter) -> None:
                                 note=case.description[:200])
 
 
-def next_case_number() -> str:
+def _number_sql() -> tuple[str, list]:
+    """A new case's number: the prefix, the day, the next of the sequence's last six digits (SQL, so that it
+    is drawn in the statement that writes the case)."""
+    return ("%s || lpad((nextval('incidents_case_number_seq') %% 1000000)::text, 6, '0')",
+            [f"{settings.CASE_NUMBER_PREFIX}{timezone.localdate():%Y%m%d}"])
+
+
+def _write_report(case: Case, entry: CaseLog, audit: AuditEvent) -> None:
+    """Insert the new case, its report entry and its audit record in one round trip (citygrid.inserts says
+    why), filling in the ids and the number the database gave them."""
+    # Read back from the case itself (in its month), not from its key, which a trigger fills.
+    number = f"(SELECT number FROM incidents_case WHERE id = {last_id(Case)} AND created_at = %s)"
+    statements = [insert_sql(case, {"number": _number_sql()}),
+                  insert_sql(entry, {"case_id": (last_id(Case), [])}),
+                  insert_sql(audit, {"target": (f"%s || {number}", [audit.target, case.created_at])}),
+                  (f"SELECT {last_id(Case)}, {number}, {last_id(CaseLog)}", [case.created_at])]
     with connection.cursor() as cur:
-        cur.execute("SELECT nextval('incidents_case_number_seq')")
-        seq = cur.fetchone()[0]
-    return f"{settings.CASE_NUMBER_PREFIX}{timezone.localdate():%Y%m%d}{seq % 1_000_000:06d}"
+        cur.execute(";\n".join(sql for sql, _ in statements), [p for _, params in statements for p in params])
+        case.id, case.number, entry.id = cur.fetchone()
+    for obj in (case, entry):
+        obj._state.adding, obj._state.db = False, connection.alias
+    case._stored_at = case.created_at  # the month its row lies in (Case.from_db)
+    entry.case = case
 
 
 def _case_with_uuid(client_uuid: uuid.UUID) -> Case | None:
@@ -217,14 +238,18 @@ def submit(report: Report, reporter=None) -> Intake:
         contact_email=report.contact_email.strip(), component=getattr(report, "_component", None),
     )
     try:
-        with removed_on_failure(), transaction.atomic():
-            case.number = next_case_number()
-            case.save()
-            entry = CaseLog.objects.create(case=case, action="report", actor=reporter, to_status=case.status,
-                                           note=case.description[:200], location=case.location, created_at=now)
+        entry = CaseLog(case=case, action="report", actor=reporter, to_status=case.status,
+                        note=case.description[:200], location=case.location, created_at=now,
+                        district_id=case.district_id, street_id=case.street_id, cell_id=case.cell_id)
+        audit = event("case_report", user=reporter, target="case: ", detail=str(case.source))
+        # The three rows are one transaction of their own (a multi-statement query is); photos and a census
+        # change join them in one opened here, and within a caller's transaction a savepoint keeps a clash of
+        # client ids from spoiling it.
+        own = prepared or report.census or not connection.get_autocommit()
+        with removed_on_failure(), (transaction.atomic() if own else nullcontext()):
+            _write_report(case, entry, audit)
             for p in prepared:
                 store_photo(case, p, kind=Photo.Kind.BEFORE, log_entry=entry, user=reporter)
-            record("case_report", user=reporter, target=f"case: {case.number}", detail=str(case.source))
             if report.census:
                 _census_change(case, report, reporter)
     except IntegrityError:
