@@ -11,7 +11,9 @@ vacuumed and analysed as autovacuum would leave them, gunicorn started afresh (2
 - the dashboard's heatmap and choropleth at zooms 11, 13 and 15 and its KPIs, over October (bench/dashboard.py's
   requests), p95 of `--requests` each;
 - the evaluation (综合评价) of October by bureau and by district, median of 3;
-- disk per case: the case, its key and its log entries with every index.
+- disk per case: the case, its key and its log entries with every index;
+- the machine's speed: a fixed piece of work in Python and in PostgreSQL, timed just before the stage's figures
+  (this shared machine's speed varies by the hour: the references tell how fast it was at each stage).
 
 After stage 2, the oldest month leaves for the schema `archive` (incidents.archive, `archive_cases`), timed with the
 keys' check that follows it (a later run generates that month again and drops the archive before archiving it).
@@ -145,6 +147,30 @@ def wait_for_quiet(threshold: float | None) -> None:
           + ("" if load < threshold else f" — NOT quiet (≥ {threshold}): the figures below are under load"), flush=True)
 
 
+def machine_speed(smoke: bool) -> dict[str, float]:
+    """Seconds for a fixed piece of work in Python and in PostgreSQL (best of 3), taken just before a stage's
+    figures: this shared machine's speed varies by the hour, and the references say how fast it was when each
+    stage was measured — the stages' ratios are the code's only where the references agree."""
+    from django.db import connection
+
+    n = 300_000 if smoke else 3_000_000
+
+    def best(work) -> float:
+        times = []
+        for _ in range(3):
+            t0 = time.perf_counter()
+            work()
+            times.append(time.perf_counter() - t0)
+        return min(times)
+
+    def in_postgres():
+        with connection.cursor() as cur:
+            cur.execute("SELECT count(*) FROM generate_series(1, %s) i WHERE i %% 7 = 3", [n])
+            cur.fetchone()
+
+    return {"python": best(lambda: sum(i * i % 7 for i in range(n))), "postgres": best(in_postgres)}
+
+
 def stage(label: str, key: str, args) -> dict:
     _city.settle(always=True)
     wait_for_quiet(args.quiet_load)
@@ -152,7 +178,10 @@ def stage(label: str, key: str, args) -> dict:
     cases, per_case, stray = disk_per_case()
     print(f"{label}: {cases:,} cases in the tables, {per_case:,.0f} bytes a case on disk (case, key, log, indexes); "
           f"{stray:,} rows in the DEFAULT partitions", flush=True)
-    figures = {"cases": cases, "bytes": per_case}
+    figures = {"cases": cases, "bytes": per_case, "speed": machine_speed(args.smoke)}
+    speed = figures["speed"]
+    print(f"  machine: fixed work in {speed['python']:.3f} s in Python, {speed['postgres']:.3f} s in PostgreSQL (best "
+          "of 3; lower is faster)", flush=True)
     figures["intake"] = measure_intake(key, extent, args.seconds, args.clients)
     i = figures["intake"]
     print(f"  intake (JSON, {args.clients} clients, gunicorn 2 workers, {args.seconds:g} s): {i['rate']:,.0f} cases/s; "
@@ -236,6 +265,9 @@ def main() -> None:
         print(f"  evaluation of October by {dimension}: {small['evaluation'][dimension]:.2f} → {t:.2f} s, ratio "
               f"{t / small['evaluation'][dimension]:.2f} (target ≤ 1.2)")
     print(f"  disk per case: {small['bytes']:,.0f} → {large['bytes']:,.0f} bytes")
+    print("  machine's fixed work, stage 2 against stage 1: "
+          + ", ".join(f"{k} {large['speed'][k] / small['speed'][k]:.2f} ×" for k in ("python", "postgres"))
+          + " (above 1: the machine was slower for stage 2)")
     print(archived)
     print(f"total {timedelta(seconds=round(time.perf_counter() - started))}, peak memory of this process "
           f"{_django.peak_rss_mb():.0f} MB")

@@ -244,7 +244,7 @@ def test_tiles(smoke_env):
 
 def test_growth_from_one_size_to_the_next_in_one_run(smoke_env):
     text = run_bench("growth", smoke_env)
-    stage1, stage2, intake, _dashboard, _bureau, _district, archived, _total = figures(
+    stage1, stage2, intake, _dashboard, _bureau, _district, archived, _total, machine = figures(
         text, rf"^stage 1 \(smoke mode\): ({NUMBER}) cases in the tables, ({NUMBER}) bytes a case.*; (\d+) rows in "
               r"the DEFAULT partitions",
         rf"^stage 2 \(smoke mode\): ({NUMBER}) cases in the tables, ({NUMBER}) bytes a case.*; (\d+) rows in "
@@ -254,7 +254,11 @@ def test_growth_from_one_size_to_the_next_in_one_run(smoke_env):
         rf"^  evaluation of October by bureau: {NUMBER} → {NUMBER} s, ratio {NUMBER}",
         rf"^  evaluation of October by district: {NUMBER} → {NUMBER} s, ratio {NUMBER}",
         rf"^  archive of \d{{4}}-\d{{2}}: ({NUMBER}) cases and ({NUMBER}) steps into the schema archive in {NUMBER} s",
-        rf"^total [\d:]+, peak memory of this process {NUMBER} MB")
+        rf"^total [\d:]+, peak memory of this process {NUMBER} MB",
+        rf"^  machine's fixed work, stage 2 against stage 1: python ({NUMBER}) ×, postgres ({NUMBER}) ×")
+    assert len(re.findall(rf"^  machine: fixed work in {NUMBER} s in Python, {NUMBER} s in PostgreSQL", text,
+                          re.MULTILINE)) == 2  # once a stage
+    assert float(machine[1]) > 0 and float(machine[2]) > 0
     # Three archive months of 1,000 closed cases landed between the stages (and the first stage's intake).
     assert as_int(stage2[1]) - as_int(stage1[1]) >= 3000
     assert stage1[3] == stage2[3] == "0"  # each month made before its history landed
