@@ -6,11 +6,13 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from rest_framework import authentication, exceptions
 
+from . import prepared
 from .models import ApiToken, hash_token
 from .roles import remember_roles
 
-# Every API request comes through here: the token, its user and the user's roles in one statement, read with a
-# plain cursor (a raw queryset's column matching cost as much again as the statement).
+# Every API request comes through here: the token, its user and the user's roles in one statement, prepared on
+# the connection and read with a plain cursor (a raw queryset's column matching cost as much again as the
+# statement).
 _SQL = """
 SELECT {user_columns}, t.id, t.name, t.expires_at, t.revoked_at, t.last_used_at,
        ARRAY(SELECT g.name FROM auth_group g JOIN auth_user_groups ug ON ug.group_id = g.id
@@ -32,7 +34,7 @@ class HashedTokenAuthentication(authentication.TokenAuthentication):
     def authenticate_credentials(self, key: str):
         statement, fields = _statement()
         with connection.cursor() as cur:
-            cur.execute(statement, [hash_token(key)])
+            prepared.execute(cur, statement, [hash_token(key)])
             row = cur.fetchone()
         if row is None:
             raise exceptions.AuthenticationFailed(_("Invalid, expired or revoked token."))

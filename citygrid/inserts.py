@@ -6,6 +6,8 @@ for a report. Joined in one execute they run as one round trip, each still a sta
 triggers of each (the case's key, the tallies) have run before the next one starts — which a data-modifying
 WITH would not give: its sub-statements' foreign-key checks and statement triggers all fire at its end."""
 
+from functools import lru_cache
+
 from django.db import connection
 from django.db.models import Model, signals
 
@@ -46,4 +48,12 @@ def last_id(model: type[Model]) -> str:
     """SQL for the id this session's last INSERT into `model`'s table took from its sequence; a subquery, so
     that a condition on it is one value for the planner (currval is volatile: compared as such, every row is
     read)."""
-    return f"(SELECT currval(pg_get_serial_sequence('{model._meta.db_table}', '{model._meta.pk.column}')))"
+    return f"(SELECT currval('{_sequence(model._meta.db_table, model._meta.pk.column)}'))"
+
+
+@lru_cache(maxsize=64)
+def _sequence(table: str, column: str) -> str:
+    # Looked up once per process, not in every statement that names it.
+    with connection.cursor() as cur:
+        cur.execute("SELECT pg_get_serial_sequence(%s, %s)", [table, column])
+        return cur.fetchone()[0]

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db import connection
 
+from citygrid import prepared
+
 _LEVEL_KEYS = ("community", "street", "district", "city")
 
 _SQL = """
@@ -81,10 +83,9 @@ LEFT JOIN grids_area a4 ON a4.id = a3.parent_id
 _LEVEL_NAMES = {1: "city", 2: "district", 3: "street", 4: "community"}
 
 # Planning the statement costs several milliseconds, far more than running it for a few points: small
-# batches (a phone asking where it is) run a statement prepared once per connection, with a generic plan
-# (the connection sets plan_cache_mode); large batches are planned for their size each time.
+# batches (a phone asking where it is) run it prepared once per connection, with a generic plan (the
+# connection sets plan_cache_mode); large batches are planned for their size each time.
 _PREPARED_MAX = 64
-_PREPARE = "PREPARE citygrid_locate(float8[], float8[]) AS " + _SQL.replace("%(xs)s", "$1").replace("%(ys)s", "$2")
 
 
 def _run(xs: list[float], ys: list[float]) -> list[tuple]:
@@ -92,11 +93,7 @@ def _run(xs: list[float], ys: list[float]) -> list[tuple]:
         if len(xs) > _PREPARED_MAX:
             cur.execute(_SQL, {"xs": xs, "ys": ys})
         else:
-            raw = connection.connection
-            if getattr(connection, "_citygrid_locate_prepared_on", None) is not raw:
-                cur.execute(_PREPARE)
-                connection._citygrid_locate_prepared_on = raw
-            cur.execute("EXECUTE citygrid_locate(%s, %s)", [xs, ys])
+            prepared.execute(cur, _SQL, {"xs": xs, "ys": ys})
         return cur.fetchall()
 
 

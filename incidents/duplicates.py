@@ -9,7 +9,9 @@ from .models import FINAL_STATUSES, Case
 _METRES_PER_DEGREE = 111_320.0
 
 # Intake runs this for every report, so it is one plain indexed statement: a box in degrees (generous at
-# this latitude) that the spatial index answers, then the exact distance in metres.
+# this latitude) that the spatial index answers, then the exact distance in metres. It is planned each time, not
+# prepared (citygrid.prepared): a generic plan, blind to how few cases lie in the box and how many in the hours,
+# joins the box with the time index and read every case of a day's window (4 ms against 0.4 planned).
 _SQL = """
 SELECT id, number FROM incidents_case
 WHERE category_id = %(category)s AND id <> %(id)s AND created_at BETWEEN %(start)s AND %(end)s

@@ -13,6 +13,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from citygrid import prepared
 from citygrid.audit import event
 from citygrid.inserts import insert_sql, last_id
 from citygrid.models import AuditEvent
@@ -83,24 +84,29 @@ def _census_change(case: Case, report: Report, reporter) -> None:
                                 note=case.description[:200])
 
 
+_NUMBER = "%s || lpad(({}('incidents_case_number_seq') %% 1000000)::text, 6, '0')"
+
+
 def _number_sql() -> tuple[str, list]:
     """A new case's number: the prefix, the day, the next of the sequence's last six digits (SQL, so that it
     is drawn in the statement that writes the case)."""
-    return ("%s || lpad((nextval('incidents_case_number_seq') %% 1000000)::text, 6, '0')",
-            [f"{settings.CASE_NUMBER_PREFIX}{timezone.localdate():%Y%m%d}"])
+    return _NUMBER.format("nextval"), [f"{settings.CASE_NUMBER_PREFIX}{timezone.localdate():%Y%m%d}"]
 
 
 def _write_report(case: Case, entry: CaseLog, audit: AuditEvent) -> None:
     """Insert the new case, its report entry and its audit record in one round trip (citygrid.inserts says
-    why), filling in the ids and the number the database gave them."""
-    # Read back from the case itself (in its month), not from its key, which a trigger fills.
-    number = f"(SELECT number FROM incidents_case WHERE id = {last_id(Case)} AND created_at = %s)"
-    statements = [insert_sql(case, {"number": _number_sql()}),
+    why), each a statement prepared on the connection, filling in the ids and the number the database gave
+    them."""
+    number, prefix = _number_sql()
+    # The number just drawn, made again from the sequence's value in this session: no read of the case.
+    drawn = _NUMBER.format("currval")
+    statements = [insert_sql(case, {"number": (number, prefix)}),
                   insert_sql(entry, {"case_id": (last_id(Case), [])}),
-                  insert_sql(audit, {"target": (f"%s || {number}", [audit.target, case.created_at])}),
-                  (f"SELECT {last_id(Case)}, {number}, {last_id(CaseLog)}", [case.created_at])]
+                  insert_sql(audit, {"target": (f"%s::text || {drawn}", [audit.target, *prefix])}),
+                  (f"SELECT {last_id(Case)}, {drawn}, {last_id(CaseLog)}", prefix)]
     with connection.cursor() as cur:
-        cur.execute(";\n".join(sql for sql, _ in statements), [p for _, params in statements for p in params])
+        executes = [prepared.execute_sql(cur, sql, params) for sql, params in statements]
+        cur.execute(";\n".join(sql for sql, _ in executes), [p for _, params in executes for p in params])
         case.id, case.number, entry.id = cur.fetchone()
     for obj in (case, entry):
         obj._state.adding, obj._state.db = False, connection.alias
@@ -112,7 +118,7 @@ def _case_with_uuid(client_uuid: uuid.UUID) -> Case | None:
     # Every report asks this first, and almost always finds nothing: a plain statement on the case keys (one
     # index, however many months the cases span), the ORM only on a hit, in the case's own month.
     with connection.cursor() as cur:
-        cur.execute("SELECT id, created_at FROM incidents_casekey WHERE client_uuid = %s", [client_uuid])
+        prepared.execute(cur, "SELECT id, created_at FROM incidents_casekey WHERE client_uuid = %s", [client_uuid])
         row = cur.fetchone()
     return Case.objects.get(pk=row[0], created_at=row[1]) if row else None
 

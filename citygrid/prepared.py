@@ -1,0 +1,68 @@
+"""Hot statements prepared once per database connection and executed by name thereafter.
+
+psycopg2 sends every statement as text, which PostgreSQL parses, analyses and plans anew each time. For the
+statements every report runs that is most of their cost: planning the duplicate search over the monthly
+partitions of cases took 0.35 ms against 0.06 ms to run it, the token look-up 0.18 ms against 0.04 (measured
+with pg_stat_statements under the intake benchmark). A statement prepared on the connection is parsed once and,
+with the connection's plan_cache_mode=force_generic_plan (settings), planned once; partitions are then pruned
+when it runs.
+
+A prepared statement belongs to the session, and is not undone by a rollback; it is remembered per raw
+connection, so a reconnection prepares again. This module imports nothing of the project: any app may use it.
+"""
+
+import hashlib
+import re
+from functools import lru_cache
+from typing import Any
+
+_PLACEHOLDER = re.compile(r"%%|%s|%\((\w+)\)s")
+
+
+@lru_cache(maxsize=512)
+def _parsed(sql: str) -> tuple[str, str, tuple[str, ...] | int]:
+    """The statement's name, its PREPARE, and its parameters: their count (for %s) or names (for %(name)s),
+    in the order of $1, $2, …"""
+    names: list[str] = []
+    count = 0
+
+    def number(match: re.Match) -> str:
+        nonlocal count
+        if match.group() == "%%":
+            return "%"
+        if match.group(1):
+            if match.group(1) not in names:
+                names.append(match.group(1))
+            return f"${names.index(match.group(1)) + 1}"
+        count += 1
+        return f"${count}"
+
+    body = _PLACEHOLDER.sub(number, sql)
+    if names and count:
+        raise ValueError("prepared: a statement takes %s or %(name)s placeholders, not both")
+    name = "cg_" + hashlib.blake2s(sql.encode(), digest_size=8).hexdigest()
+    return name, f"PREPARE {name} AS {body}", tuple(names) if names else count
+
+
+def execute_sql(cursor, sql: str, params: Any = ()) -> tuple[str, list]:
+    """The EXECUTE that runs `sql` (with %s or %(name)s placeholders) with `params`, as a statement and its
+    parameters for `cursor`; the statement is prepared on the cursor's connection first if it is not yet.
+    Several of these may be joined into one round trip."""
+    name, prepare, shape = _parsed(sql)
+    db = cursor.db
+    raw = db.connection
+    known = getattr(db, "_citygrid_prepared", None)
+    if known is None or known[0] is not raw:
+        known = db._citygrid_prepared = (raw, set())
+    if name not in known[1]:
+        cursor.execute(prepare)  # no parameters: the text goes as it is
+        known[1].add(name)
+    values = [params[n] for n in shape] if isinstance(shape, tuple) else list(params)
+    if isinstance(shape, int) and len(values) != shape:
+        raise ValueError(f"prepared: {shape} parameters expected, {len(values)} given")
+    return (f"EXECUTE {name}({', '.join(['%s'] * len(values))})" if values else f"EXECUTE {name}"), values
+
+
+def execute(cursor, sql: str, params: Any = ()) -> None:
+    """Run `sql` with `params` on `cursor` as a statement prepared on its connection."""
+    cursor.execute(*execute_sql(cursor, sql, params))
