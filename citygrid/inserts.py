@@ -21,27 +21,38 @@ def insert_sql(obj: Model, expressions: dict[str, tuple[str, list]] | None = Non
     # What the ORM would do and this does not (save signals, a parent table's row) is refused, not skipped.
     if meta.parents or signals.pre_save.has_listeners(type(obj)) or signals.post_save.has_listeners(type(obj)):
         raise ValueError(f"insert_sql: {meta.label} needs the ORM's save()")
-    qn = connection.ops.quote_name
-    columns, values, params = [], [], []
-    for f in meta.local_concrete_fields:
-        if (f.primary_key and getattr(obj, f.attname) is None) or getattr(f, "generated", False):
-            continue
+    with_pk = getattr(obj, meta.pk.attname) is not None
+    sql, fields = _statement(type(obj), with_pk, tuple((k, v[0]) for k, v in sorted(expressions.items())))
+    params = []
+    for f in fields:
         value = f.pre_save(obj, add=True)
-        columns.append(qn(f.column))
         if f.attname in expressions:
-            sql, own = expressions[f.attname]
-            values.append(sql)
-            params.extend(own)
+            params.extend(expressions[f.attname][1])
             continue
-        if hasattr(value, "resolve_expression") or f.has_db_default():
+        if hasattr(value, "resolve_expression"):
             raise ValueError(f"insert_sql: {meta.label}.{f.name} needs the ORM's save()")
         if getattr(value, "srid", None) not in (None, getattr(f, "srid", None)):
             raise ValueError(f"insert_sql: {meta.label}.{f.name} is in SRID {value.srid}, not the field's")
         # A geometry's value is PostGIS's adapter, which writes itself as ST_GeomFromEWKB(...).
-        values.append("%s")
         params.append(f.get_db_prep_save(value, connection))
-    return (f"INSERT INTO {qn(obj._meta.db_table)} ({', '.join(columns)}) VALUES ({', '.join(values)})",
-            params)
+    return sql, params
+
+
+@lru_cache(maxsize=64)
+def _statement(model: type[Model], with_pk: bool, expressions: tuple[tuple[str, str], ...]) -> tuple[str, tuple]:
+    # The statement's text and the fields whose values it takes, in order: the same for every row of a model.
+    qn = connection.ops.quote_name
+    given = dict(expressions)
+    fields, values = [], []
+    for f in model._meta.local_concrete_fields:
+        if (f.primary_key and not with_pk) or getattr(f, "generated", False):
+            continue
+        if f.attname not in given and f.has_db_default():
+            raise ValueError(f"insert_sql: {model._meta.label}.{f.name} needs the ORM's save()")
+        fields.append(f)
+        values.append(given.get(f.attname, "%s"))
+    columns = ", ".join(qn(f.column) for f in fields)
+    return f"INSERT INTO {qn(model._meta.db_table)} ({columns}) VALUES ({', '.join(values)})", tuple(fields)
 
 
 def last_id(model: type[Model]) -> str:

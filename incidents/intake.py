@@ -64,8 +64,7 @@ class Intake:
         c = self.case
         if self.created:
             codes = self.codes
-        else:
-            c = Case.objects.select_related("category", "cell", "community", "street", "district").get(pk=c.pk)
+        else:  # a case found by its client id comes with its places (_case_with_uuid)
             codes = {k: getattr(c, k).code if getattr(c, k) else None
                      for k in ("cell", "community", "street", "district")}
         return {"id": c.number, "type": "Feature",
@@ -120,7 +119,12 @@ def _case_with_uuid(client_uuid: uuid.UUID) -> Case | None:
     with connection.cursor() as cur:
         prepared.execute(cur, "SELECT id, created_at FROM incidents_casekey WHERE client_uuid = %s", [client_uuid])
         row = cur.fetchone()
-    return Case.objects.get(pk=row[0], created_at=row[1]) if row else None
+    if row is None:
+        return None
+    return Case.objects.select_related(*_PLACES).get(pk=row[0], created_at=row[1])
+
+
+_PLACES = ("category", "cell", "community", "street", "district")  # what a retry is answered with (summary)
 
 
 def _check(report: Report) -> tuple[dict[str, list[str]], Category | None, list[PreparedPhoto]]:
