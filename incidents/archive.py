@@ -64,7 +64,9 @@ def archive_through(through: date) -> Archived:
     with as_owner():
         try:
             with transaction.atomic(), connection.cursor() as cur:
-                cur.execute("SET LOCAL TimeZone = %s", [settings.TIME_ZONE])  # months are the city's
+                # The guards cut the months where the archive's function does: in the zone it was made with
+                # (migration 0017), which TIME_ZONE, changed since, would not be.
+                cur.execute("SELECT set_config('TimeZone', %s, true)", [_months_zone(cur)])
                 for what, statement in GUARDS.items():
                     cur.execute(statement, {"upto": upto})
                     count, example = cur.fetchone()
@@ -83,6 +85,14 @@ def archive_through(through: date) -> Archived:
     # and `validate_keys()` (or the next archive) checks again.
     result.unchecked = validate_keys()
     return result
+
+
+def _months_zone(cur) -> str:
+    """The time zone the archive's function cuts months in (set on it by its migration)."""
+    cur.execute("SELECT split_part(c, '=', 2) FROM pg_proc p, unnest(p.proconfig) c "
+                "WHERE p.oid = 'incidents_archive_months(date)'::regprocedure AND lower(c) LIKE 'timezone=%%'")
+    row = cur.fetchone()
+    return row[0] if row else settings.TIME_ZONE
 
 
 def validate_keys() -> str:

@@ -18,6 +18,7 @@ from citygrid.audit import AuditEvent
 from citygrid.dbroles import BACKUP, OWNER, RUNTIME, connect, role_name
 from dispatch.history import generate_history
 from dispatch.models import Escalation
+from incidents import archive
 from incidents.archive import ArchiveError, archive_through
 from incidents.models import Callback, Case, CaseLog
 
@@ -231,3 +232,16 @@ def test_something_still_open_on_a_case_keeps_its_month_and_a_month_made_again_j
     assert archive_through(old).cases == 10
     assert _owner_rows(f"SELECT count(*) FROM archive.incidents_case_p{old:%Y%m}") == [(first + 10,)]
     assert not Case.objects.filter(created_at__lt=start + timedelta(days=2)).exists()
+
+
+def test_the_guards_cut_months_in_the_zone_the_archive_was_made_with(months, settings, monkeypatch):
+    # TIME_ZONE changed after the migrations: the archive's function still cuts months in the zone it was made
+    # with, and so must the guards that run before it (a guard here says which zone it saw).
+    made_with = _owner_rows("SELECT split_part(c, '=', 2) FROM pg_proc p, unnest(p.proconfig) c "
+                            "WHERE p.oid = 'incidents_archive_months(date)'::regprocedure "
+                            "AND lower(c) LIKE 'timezone=%%'")
+    assert made_with == [(settings.TIME_ZONE,)]
+    settings.TIME_ZONE = "UTC" if settings.TIME_ZONE != "UTC" else "Asia/Shanghai"
+    monkeypatch.setitem(archive.GUARDS, "zone probe", "SELECT 1, current_setting('TimeZone')")
+    with pytest.raises(ArchiveError, match=rf"1 zone probe \(e\.g\. case {made_with[0][0]}\)"):
+        archive_through(months["old"])
