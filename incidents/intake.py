@@ -249,8 +249,8 @@ def submit(report: Report, reporter=None) -> Intake:
     )
     try:
         entry = CaseLog(case=case, action="report", actor=reporter, to_status=case.status,
-                        note=case.description[:200], location=case.location, created_at=now,
-                        district_id=case.district_id, street_id=case.street_id, cell_id=case.cell_id)
+                        note=case.description[:200], location=case.location, created_at=now)
+        entry.take_place()  # as save() would: the entry is written without it (_write_report)
         audit = event("case_report", user=reporter, target="case: ", detail=str(case.source))
         # The three rows are one transaction of their own (a multi-statement query is); photos and a census
         # change join them in one opened here, and within a caller's transaction a savepoint keeps a clash of

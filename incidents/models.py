@@ -308,12 +308,15 @@ class CaseLog(models.Model):
     def __str__(self) -> str:
         return f"{self.case_id} {self.action} {self.from_status}→{self.to_status}"
 
-    def save(self, *args, **kwargs) -> None:
-        # The place from the case the caller holds (just moved, it is where the step happened), with no query; an
-        # entry written without it takes it from its case in the database (trigger, migration 0016).
+    def take_place(self) -> None:
+        """The place from the case the caller holds (just moved, it is where the step happened), with no query; an
+        entry written without it takes it from its case in the database (trigger, migration 0016)."""
         if self._state.adding and self.district_id is None and CaseLog.case.is_cached(self):
             case = self.case
             self.district_id, self.street_id, self.cell_id = case.district_id, case.street_id, case.cell_id
+
+    def save(self, *args, **kwargs) -> None:
+        self.take_place()
         super().save(*args, **kwargs)
 
 
