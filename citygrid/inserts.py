@@ -67,4 +67,7 @@ def _sequence(table: str, column: str) -> str:
     # Looked up once per process, not in every statement that names it.
     with connection.cursor() as cur:
         cur.execute("SELECT pg_get_serial_sequence(%s, %s)", [table, column])
-        return cur.fetchone()[0]
+        name = cur.fetchone()[0]
+    if name is None:
+        raise ValueError(f"last_id: {table}.{column} takes no value from a sequence")
+    return name

@@ -90,7 +90,7 @@ def archive_through(through: date) -> Archived:
 def _months_zone(cur) -> str:
     """The time zone the archive's function cuts months in (set on it by its migration)."""
     cur.execute("SELECT split_part(c, '=', 2) FROM pg_proc p, unnest(p.proconfig) c "
-                "WHERE p.oid = 'incidents_archive_months(date)'::regprocedure AND lower(c) LIKE 'timezone=%%'")
+                "WHERE p.oid = 'incidents_archive_months(date)'::regprocedure AND lower(c) LIKE 'timezone=%'")
     row = cur.fetchone()
     return row[0] if row else settings.TIME_ZONE
 

@@ -104,8 +104,7 @@ def _write_report(case: Case, entry: CaseLog, audit: AuditEvent) -> None:
                   insert_sql(audit, {"target": (f"%s::text || {drawn}", [audit.target, *prefix])}),
                   (f"SELECT {last_id(Case)}, {drawn}, {last_id(CaseLog)}", prefix)]
     with connection.cursor() as cur:
-        executes = [prepared.execute_sql(cur, sql, params) for sql, params in statements]
-        cur.execute(";\n".join(sql for sql, _ in executes), [p for _, params in executes for p in params])
+        prepared.execute_many(cur, statements)
         case.id, case.number, entry.id = cur.fetchone()
     for obj in (case, entry):
         obj._state.adding, obj._state.db = False, connection.alias

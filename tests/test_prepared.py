@@ -22,7 +22,8 @@ def on_connection() -> set[str]:
 
 
 def test_a_statement_is_prepared_once_and_runs_with_its_parameters():
-    sql = "SELECT %s::int + %s::int, '100%%'"
+    sql, named = "SELECT %s::int + %s::int, '100%%'", "SELECT %(a)s::int * %(b)s::int + %(a)s::int"
+    before = on_connection()
     with connection.cursor() as cur:
         statement, params = prepared.execute_sql(cur, sql, [2, 3])
         assert statement.startswith("EXECUTE cg_") and params == [2, 3]
@@ -31,16 +32,37 @@ def test_a_statement_is_prepared_once_and_runs_with_its_parameters():
         prepared.execute(cur, sql, [4, 5])
         assert cur.fetchone() == (9, "100%")
         # Named parameters, one of them twice: each becomes one $n.
-        prepared.execute(cur, "SELECT %(a)s::int * %(b)s::int + %(a)s::int", {"a": 3, "b": 4, "unused": 0})
+        prepared.execute(cur, named, {"a": 3, "b": 4, "unused": 0})
         assert cur.fetchone() == (15,)
-    assert len([n for n in on_connection() if n.startswith("cg_")]) == 2
+    assert on_connection() - before == {prepared._parsed(sql)[0], prepared._parsed(named)[0]}
 
 
 def test_wrong_parameters_are_refused_before_anything_is_sent():
+    before = on_connection()
     with connection.cursor() as cur, pytest.raises(ValueError, match="2 parameters expected, 1 given"):
         prepared.execute(cur, "SELECT %s::int + %s::int", [1])
     with connection.cursor() as cur, pytest.raises(ValueError, match="not both"):
         prepared.execute(cur, "SELECT %s::int + %(a)s::int", [1])
+    assert on_connection() == before
+
+
+def test_statements_the_server_no_longer_holds_or_that_changed_type_are_made_again():
+    with connection.cursor() as cur:
+        cur.execute("CREATE TEMP TABLE prepared_probe (v int); INSERT INTO prepared_probe VALUES (7)")
+        prepared.execute(cur, "SELECT v FROM prepared_probe WHERE %s", [True])
+        assert cur.fetchone() == (7,)
+        cur.execute("DEALLOCATE ALL")  # behind this process's back (as a pooler or DISCARD ALL would)
+        prepared.execute(cur, "SELECT v FROM prepared_probe WHERE %s", [True])
+        assert cur.fetchone() == (7,)
+        cur.execute("ALTER TABLE prepared_probe ALTER v TYPE text")  # the result changes type (a migration)
+        prepared.execute(cur, "SELECT v FROM prepared_probe WHERE %s", [True])
+        assert cur.fetchone() == ("7",)
+        # Inside a transaction the failure spoils it: said, and made good at the next use.
+        cur.execute("DEALLOCATE ALL")
+        with pytest.raises(DatabaseError, match="does not exist"), transaction.atomic():
+            prepared.execute(cur, "SELECT v FROM prepared_probe WHERE %s", [True])
+        prepared.execute(cur, "SELECT v FROM prepared_probe WHERE %s", [True])
+        assert cur.fetchone() == ("7",)
 
 
 def test_a_rollback_keeps_the_statement_and_a_new_connection_prepares_again():
