@@ -1,3 +1,4 @@
+import logging
 import uuid
 from datetime import datetime
 
@@ -31,6 +32,8 @@ from .photos import PhotoError, prepare_photo
 from .serializers import CaseDetailSerializer, CaseFeatureSerializer, CategorySerializer
 
 OPERATOR_SOURCES = {Source.HOTLINE_12319, Source.HOTLINE_12345, Source.WEB}
+
+logger = logging.getLogger(__name__)
 
 
 def _float(data, name: str, errors: dict) -> float | None:
@@ -354,6 +357,13 @@ class PhotoFile(APIView):
     def get(self, request, pk: int, variant: str):
         photo = scoped_object(request)
         field = photo.thumbnail if variant == "thumbnail" else photo.image
-        response = FileResponse(field.open("rb"), content_type="image/jpeg")
+        try:
+            handle = field.open("rb")
+        except FileNotFoundError:
+            # The row without its file (a media store not mounted, a database restored without its photos): the
+            # reader is told it is missing, the operators are told where.
+            logger.error("photo %s: its file %s is missing from the media store", photo.pk, field.name)
+            raise Http404(_("This photo's file is missing from the media store.")) from None
+        response = FileResponse(handle, content_type="image/jpeg")
         response["Cache-Control"] = "private, no-store"  # photos show people and number plates
         return response

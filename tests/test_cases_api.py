@@ -38,6 +38,19 @@ def test_inspector_reports_a_case_with_a_photo(people):
     assert client.get(props["photos"][0]["thumbnail_url"]).status_code == 200
 
 
+def test_a_photo_whose_file_is_missing_is_a_404_said_and_logged(people, caplog):
+    client = api_client(people["inspector"])
+    number = create(client, people).json()["id"]
+    photo = Case.objects.get(number=number).photos.get()
+    photo.thumbnail.storage.delete(photo.thumbnail.name)  # a media store not mounted, a restore without photos
+    props = client.get(reverse("incidents:case-detail", args=[number])).json()["properties"]
+    response = client.get(props["photos"][0]["thumbnail_url"])
+    assert response.status_code == 404
+    assert response.json()["detail"] == "这张照片的文件已不在媒体存储中。"  # Chinese first
+    assert f"photo {photo.pk}: its file {photo.thumbnail.name} is missing" in caplog.text
+    assert client.get(props["photos"][0]["url"]).status_code == 200  # the photo itself is still there
+
+
 def test_a_retry_with_the_same_client_uuid_returns_the_same_case(people):
     client = api_client(people["inspector"])
     key = str(uuid.uuid4())
