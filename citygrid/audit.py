@@ -2,6 +2,7 @@
 changes. One function, `record`, that every place calls. (Case actions have their own append-only trail,
 the case log, with who and when.)"""
 
+import re
 from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from typing import Any
@@ -116,6 +117,26 @@ def target_label(target: str) -> str:
     kind's code, which searches and the export use."""
     kind, sep, rest = target.partition(": ")
     return f"{TARGET_LABELS[kind]} {rest}" if sep and kind in TARGET_LABELS else target
+
+
+# The codes a detail names ("registered → dispatched", "hotline_12319"), labelled by the apps that write them, for
+# the actions whose code starts with a prefix.
+_DETAIL_WORDS: list[tuple[str, Mapping[str, Any]]] = []
+_WORD = re.compile(r"[a-z][a-z0-9_]*")
+
+
+def register_detail_words(words: Mapping[str, Any], prefix: str) -> None:
+    _DETAIL_WORDS.append((prefix, words))
+
+
+def detail_label(action: str, detail: str) -> str:
+    """A detail as a person reads it: the codes the action's app labelled replaced by their labels, whole words
+    only; the stored detail keeps the codes, which searches and the export use."""
+    words: dict[str, Any] = {}
+    for prefix, labels in _DETAIL_WORDS:
+        if action.startswith(prefix):
+            words.update(labels)
+    return _WORD.sub(lambda m: str(words.get(m.group(), m.group())), detail) if words else detail
 
 
 def record(action: str, *, request: HttpRequest | None = None, user=None, username: str = "", target: str = "",

@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.views import View
 
-from .audit import RESULT_LABELS, action_label, known_actions, record, result_label, target_label
+from .audit import RESULT_LABELS, action_label, detail_label, known_actions, record, result_label, target_label
 from .exports import csv_lines
 from .models import AuditEvent
 from .policy import PolicyPageMixin
@@ -72,11 +72,13 @@ class AuditTrail(PolicyPageMixin, View):
         for event in page:  # as the auditor reads them (the codes stay in the data and the export)
             event.action_label, event.result_label = action_label(event.action), result_label(event.result)
             event.target_label = target_label(event.target)
+            event.detail_label = detail_label(event.action, event.detail)
         record("audit_search", request=request, detail=_describe(form))
         query = request.GET.copy()
         query.pop("page", None)
         return render(request, "citygrid/audit_trail.html", {
-            "form": form, "page": page, "query": query.urlencode()})
+            "form": form, "page": page, "query": query.urlencode(),
+            "not_signed_in": _("(not signed in)")})  # a report from the public, a job of the system
 
 
 class AuditExport(PolicyPageMixin, View):

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 ZH = {
+    '(not signed in)': '（未登录）',
     "This photo's file is missing from the media store.": '这张照片的文件已不在媒体存储中。',
     # Emergency command (emergency, issue 17)
     'Every task needs an owner.': '每项任务都须有责任单位。',

@@ -13,12 +13,12 @@ class IncidentsConfig(AppConfig):
 
         from . import audit_trail
         from .catalogue import forget_cached
-        from .models import Case, Category, TimeLimit
+        from .models import Case, Category, Source, Status, TimeLimit
         from .scoping import register_scopes
 
         register_scopes()
         audit_trail.connect()
-        from citygrid.audit import register_action_labels, register_target_labels
+        from citygrid.audit import register_action_labels, register_detail_words, register_target_labels
 
         from .actions import LIFECYCLE_ACTIONS
         from .lifecycle import RULES
@@ -27,6 +27,8 @@ class IncidentsConfig(AppConfig):
         register_action_labels({code: LIFECYCLE_ACTIONS[code] for code in (*RULES, "report", "callback")},
                                prefix="case_")
         register_target_labels({"case": Case._meta.verbose_name})
+        # A step's detail names the statuses ("registered → dispatched"), a report's its source.
+        register_detail_words({**dict(Status.choices), **dict(Source.choices)}, prefix="case_")
 
         # This process forgets its cached catalogue at once on an edit; other processes within 30 s.
         for model in (Category, TimeLimit):

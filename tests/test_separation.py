@@ -7,11 +7,12 @@ from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from citygrid import roles
 from citygrid.audit import purge_expired, record
 from citygrid.models import AuditEvent
+from incidents.models import Source, Status
 from tests.conftest import make_user
 
 
@@ -106,14 +107,21 @@ def test_the_audit_page_names_actions_and_results_as_a_person_reads_them(client,
     record("case_close", username="op", target="case: 20261127000001")
     record("incident_task_done", username="hq", target="incident: YJ2026001")
     record("unit_acknowledge", username="crew")
+    record("case_dispatch", username="op", target="case: 20261127000002", detail="registered → dispatched")
+    record("case_report", target="case: 20261127000003", detail="hotline_12319")  # from no signed-in user
     client.force_login(three["auditor"])
     page = client.get(reverse("audit-trail"), HTTP_ACCEPT_LANGUAGE="zh-hans")
     cells = re.findall(r"<td>(.*?)</td>", page.content.decode())
     for label in ("登录", "失败", "结案", "任务完成", "处置力量已接收", "成功", "案件 20261127000001",
-                  "突发事件 YJ2026001"):
+                  "突发事件 YJ2026001", "（未登录）"):
         assert label in cells, label
     for code in ("login", "failed", "case_close", "incident_task_done", "unit_acknowledge", "ok"):
         assert code not in cells, code
+    # a step's detail names the statuses, a report's its source: as labels, not codes
+    with translation.override("zh-hans"):
+        assert f"{Status.REGISTERED.label} → {Status.DISPATCHED.label}" in cells
+        assert str(Source.HOTLINE_12319.label) in cells
+    assert not [cell for cell in cells if re.search(r"registered|dispatched|hotline_12319", cell)]
     assert not [cell for cell in cells if cell.startswith(("case:", "incident:"))]  # the targets' kinds labelled
     codes = dict(known_actions())
     assert {"case_close", "incident_task_done", "unit_acknowledge", "login", "audit_search"} <= codes.keys()
