@@ -121,7 +121,7 @@ class Inspector(Page):
 
     def page_config(self) -> dict:
         return {"apiLocate": reverse("grids:locate"), "apiCatalogue": reverse("incidents:catalogue"),
-                "apiCells": reverse("grids:cell-list"),
+                "apiCells": reverse("grids:cell-list"), "apiAreas": reverse("grids:area-list"),
                 "apiCases": reverse("incidents:case-list"), "apiMine": reverse("incidents:my-cases"),
                 "apiTasks": reverse("incidents:verification-tasks"), "apiCase": "/api/cases/",
                 "apiNearest": reverse("assets:component-nearest"), "apiComponents": reverse("assets:component-list"),

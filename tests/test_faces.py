@@ -172,6 +172,32 @@ def test_a_report_made_offline_is_sent_once_when_the_network_returns(live_server
     assert Case.objects.exclude(pk__in=before).count() == 2
 
 
+def test_without_gps_or_tiles_the_inspector_taps_inside_the_communities_drawn(live_server, people, offline_tiles):
+    """No tile server and no GPS (refused): the communities the inspector may report in are drawn and the map opens
+    on them, so that a tap places the report in its cell."""
+    lon, lat = point_in(people["a"])
+    with browser() as b:
+        context = b.new_context(viewport={"width": 360, "height": 740}, device_scale_factor=2, is_mobile=True,
+                                has_touch=True, service_workers="block", timezone_id="Asia/Shanghai")
+        page = context.new_page()
+        login(page, live_server.url, "insp", PASSWORD)
+        page.wait_for_function("""() => { let n = 0;
+            window.cityGridMap.eachLayer(l => { if (l.feature) n++; }); return n > 0; }""")
+        # where the point is on the map as shown (the tiles' datum), tapped with a finger
+        x, y = page.evaluate("""([lon, lat]) => {
+            const cfg = JSON.parse(document.getElementById("page-config").textContent);
+            const shown = window.CityGridDatum(cfg.tileDatum).toDisplay(lon, lat);
+            if (!window.cityGridMap.getBounds().contains(shown)) return [null, null];
+            const p = window.cityGridMap.latLngToContainerPoint(shown);
+            const box = document.getElementById("map").getBoundingClientRect();
+            return [box.left + p.x, box.top + p.y]; }""", [lon, lat])
+        assert x is not None, "the map does not open on the inspector's communities"
+        page.touchscreen.tap(x, y)
+        page.wait_for_selector("#where[data-cell]")
+        assert page.get_attribute("#where", "data-cell").startswith(people["a"].code)
+        context.close()
+
+
 def test_the_inspector_page_opens_without_network(live_server, people, offline_tiles):
     lon, lat = point_in(people["a"])
     with browser() as b:
