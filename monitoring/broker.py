@@ -226,7 +226,14 @@ def start(directory: Path | None = None, port: int | None = None, *, registry: b
         if _pid(directory):
             reload(directory)
             return f"mosquitto on {where.host}:{port}: configuration reloaded"
-        return f"something already answers on {where.host}:{port}: not starting a broker there"
+        # Not this installation's broker (another checkout's, an operator's own): of use only if it takes this
+        # installation's ingest account; otherwise the ingest would be refused for as long as it ran.
+        try:
+            open_ingest_session(where.host, port, directory)
+        except (BrokerError, OSError) as exc:
+            raise BrokerError(f"another broker answers on {where.host}:{port} and does not take this installation's "
+                              f"ingest account ({exc}): stop it, or set MQTT_URL to a free port") from None
+        return f"something already answers on {where.host}:{port} and takes the ingest's account: not starting another"
     subprocess.run([_tool("mosquitto"), "-c", str(conf), "-d"], check=True, capture_output=True, timeout=30)
     for _ in range(50):
         if answers(where.host, port):
@@ -254,8 +261,12 @@ def open_ingest_session(host: str, port: int, directory: Path) -> None:
                          protocol=mqtt.MQTTv311, manual_ack=True)
     client.username_pw_set(settings.MQTT_INGEST_USER, ingest_password(directory))
 
+    refused: list[str] = []
+
     def connected(client, userdata, flags, reason_code, properties) -> None:
         if reason_code.is_failure:
+            refused.append(str(reason_code))
+            subscribed.set()
             return
         if flags.session_present:
             subscribed.set()
@@ -267,8 +278,9 @@ def open_ingest_session(host: str, port: int, directory: Path) -> None:
     try:
         client.connect(host, port, keepalive=10)
         client.loop_start()
-        if not subscribed.wait(10):
-            raise BrokerError(f"the ingest's session could not be opened on {host}:{port}")
+        if not subscribed.wait(10) or refused:
+            raise BrokerError(f"the ingest's session could not be opened on {host}:{port}"
+                              + (f": {refused[0]}" if refused else ""))
     finally:
         client.disconnect()
         client.loop_stop()

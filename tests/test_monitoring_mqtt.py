@@ -454,3 +454,28 @@ def test_the_ingest_waits_for_a_broker_that_does_not_answer_yet(tmp_path):
     out = "".join(lines)
     assert "the broker does not answer" in out and f"connected to 127.0.0.1:{port}" in out, out
     assert ingest.returncode == 0, out
+
+
+def test_another_brokers_port_is_refused_in_one_line_unless_it_takes_the_ingests_account(tmp_path):
+    """A second installation (another checkout) finds the first one's broker on its port: its ingest would be
+    refused for ever, so the start says so, in one line; the first installation's own start reloads its broker."""
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+    from django.test import override_settings
+
+    from monitoring import broker
+    from tests.servers import free_port
+
+    port = free_port()
+    first, second = tmp_path / "first", tmp_path / "second"
+    with override_settings(MQTT_URL=f"mqtt://127.0.0.1:{port}", MQTT_DIR=first):
+        broker.start(first, port, registry=False)
+    try:
+        said = rf"another broker answers on 127.0.0.1:{port} and does not take this installation's ingest account"
+        with (override_settings(MQTT_URL=f"mqtt://127.0.0.1:{port}", MQTT_DIR=second),
+              pytest.raises(CommandError, match=said + r" \(.*Not authorized.*\): stop it")):
+            call_command("mqtt_broker", "start")
+        with override_settings(MQTT_URL=f"mqtt://127.0.0.1:{port}", MQTT_DIR=first):
+            assert "reloaded" in broker.start(first, port, registry=False)
+    finally:
+        broker.stop(first)
