@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 ZH = {
+    'Sensors in view:': '视野内传感器：',
     '(not signed in)': '（未登录）',
     "This photo's file is missing from the media store.": '这张照片的文件已不在媒体存储中。',
     # Emergency command (emergency, issue 17)

@@ -227,7 +227,8 @@ def sensor_config(request) -> dict:
     return {"apiSensors": reverse("monitoring:sensor-list"), "apiSensor": "/api/monitoring/sensors/",
             "sensorStates": {value: str(label) for value, label in SensorState.choices},
             "sensorLevels": {value: str(label) for value, label in Level.choices},
-            "sensorText": {"layer": _("Sensors"), "last24h": _("Last 24 hours"), "episodes": _("Alarm episodes"),
+            "sensorText": {"layer": _("Sensors"), "legend": _("Sensors in view:"), "last24h": _("Last 24 hours"),
+                           "episodes": _("Alarm episodes"),
                            "noEpisodes": _("No alarm episodes."), "noReadings": _("No readings in this period."),
                            "lastValue": _("Last reading"), "peak": _("peak"), "case": _("case"),
                            "ongoing": _("ongoing"), "flapping": _("Flapping: no cases raised")}}

@@ -48,6 +48,8 @@ def test_the_console_shows_sensors_by_state_and_an_alarm_live(live_server, peopl
         page.wait_for_selector("#live.on")
         page.wait_for_function("() => document.body.dataset.sensorsLoaded === '2'")
         assert page.locator(".sensor-dot.sensor-normal").count() == 2
+        legend = page.inner_text("#sensor-legend")  # says what it counts
+        assert legend.startswith("视野内传感器：") and legend.rstrip().endswith("2"), legend
         # a rainstorm fills the manhole: past the alarm level for longer than the minimum duration
         _feed(well, [2.2, 2.7, 2.9, 3.1], t0, seq0=280)
         episode = AlarmEpisode.objects.get(sensor=well)

@@ -38,10 +38,12 @@
       });
       var legend = $("sensor-legend");
       if (legend) {
-        legend.innerHTML = Object.keys(COLOURS).filter(function (s) { return counts[s]; }).map(function (s) {
+        var keys = Object.keys(COLOURS).filter(function (s) { return counts[s]; }).map(function (s) {
           return '<span class="sensor-key"><i style="background:' + COLOURS[s] + '"></i>' + C.esc(cfg.sensorStates[s]) +
             " " + counts[s] + "</span>";
-        }).join(" ");
+        });
+        // Said what it counts: a state and a number alone read as nothing in particular.
+        legend.innerHTML = keys.length ? C.esc(text.legend) + " " + keys.join(" ") : "";
       }
       document.body.dataset.sensorsLoaded = String(r.data.features.length);
       if (current) open(current, true);
