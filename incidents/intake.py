@@ -112,6 +112,9 @@ def _write_report(case: Case, entry: CaseLog, audit: AuditEvent) -> None:
     entry.case = case
 
 
+_PLACES = ("category", "cell", "community", "street", "district")  # what a retry is answered with (summary)
+
+
 def _case_with_uuid(client_uuid: uuid.UUID) -> Case | None:
     # Every report asks this first, and almost always finds nothing: a plain statement on the case keys (one
     # index, however many months the cases span), the ORM only on a hit, in the case's own month.
@@ -122,8 +125,6 @@ def _case_with_uuid(client_uuid: uuid.UUID) -> Case | None:
         return None
     return Case.objects.select_related(*_PLACES).get(pk=row[0], created_at=row[1])
 
-
-_PLACES = ("category", "cell", "community", "street", "district")  # what a retry is answered with (summary)
 
 
 def _check(report: Report) -> tuple[dict[str, list[str]], Category | None, list[PreparedPhoto]]:
