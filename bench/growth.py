@@ -196,10 +196,17 @@ def stage(label: str, key: str, args) -> dict:
     return figures
 
 
-def measure_archive() -> str:
-    """The oldest month of cases into the archive, timed. The benchmark's database is a scratch one: an archive an
-    earlier run left is dropped first, so that the month is always a first archive (partitions detached), and the
-    oldest month is the one present, whatever `--months` an earlier run used."""
+def measure_archive(key: str) -> str:
+    """The oldest month of cases into the archive, timed, while reports come in one at a time (a city's ordinary
+    stream, not a load): how long the longest of them waited, in the move's transaction and in the keys' batches
+    after it. The benchmark's database is a scratch one: an archive an earlier run left is dropped first, so that the
+    month is always a first archive (partitions detached), and the oldest month is the one present, whatever
+    `--months` an earlier run used."""
+    import http.client
+    import json
+    import threading
+    import uuid
+
     from django.db import connection
 
     from citygrid.dbroles import as_owner
@@ -209,12 +216,45 @@ def measure_archive() -> str:
         cur.execute("DROP SCHEMA IF EXISTS archive CASCADE")
         cur.execute("SELECT min(created_at) FROM incidents_case")
         oldest = cur.fetchone()[0].astimezone(TZ).date().replace(day=1)
-    t0 = time.perf_counter()
-    done = archive_through(oldest)
-    elapsed = time.perf_counter() - t0
+    extent = _city.district_extent()
+    waits: list[tuple[float, float, int]] = []  # (sent, seconds, status)
+    stop = threading.Event()
+
+    def reports(port: int) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+        k = 0
+        while not stop.is_set():
+            k += 1
+            body = json.dumps({"client_uuid": str(uuid.uuid4()), "category": "SJ0601", "description": "归档时上报",
+                               "lon": extent[0] + (extent[2] - extent[0]) * (k % 97) / 97,
+                               "lat": extent[1] + (extent[3] - extent[1]) * (k % 89) / 89})
+            t = time.perf_counter()
+            conn.request("POST", "/api/cases/", body=body,
+                         headers={"Authorization": f"Token {key}", "Content-Type": "application/json"})
+            status = conn.getresponse()
+            status.read()
+            waits.append((t, time.perf_counter() - t, status.status))
+            stop.wait(0.1)
+
+    with _django.gunicorn(1, 1) as server:
+        probe = threading.Thread(target=reports, args=(server.port,))
+        probe.start()
+        time.sleep(1)
+        t0 = time.perf_counter()
+        done = archive_through(oldest)
+        elapsed = time.perf_counter() - t0
+        time.sleep(1)
+        stop.set()
+        probe.join()
     steps = sum(n for table, n in done.moved if table.startswith("incidents_caselog"))
+    moving = [w for t, w, _ in waits if t0 <= t < t0 + done.move_s] or [0.0]
+    keying = [w for t, w, _ in waits if t0 + done.move_s <= t < t0 + elapsed] or [0.0]
+    failed = sum(1 for _, _, status in waits if status not in (200, 201))
+    if failed or done.unchecked:
+        raise SystemExit(f"archive: {failed} reports refused meanwhile; keys: {done.unchecked or 'moved'}")
     return (f"  archive of {oldest:%Y-%m}: {done.cases:,} cases and {steps:,} steps into the schema archive in "
-            f"{elapsed:.1f} s (the keys' check included)")
+            f"{elapsed:.1f} s: the move {done.move_s:.1f} s (a report waited at most {max(moving) * 1000:,.0f} ms), the keys "
+            f"after it {done.keys_s:.1f} s (at most {max(keying) * 1000:,.0f} ms; {len(keying)} reports meanwhile)")
 
 
 def main() -> None:
@@ -252,7 +292,7 @@ def main() -> None:
     archive_months(months, per_month, args.jobs)
     print(f"  {months} months generated in {timedelta(seconds=round(time.perf_counter() - t0))}", flush=True)
     large = stage(f"stage 2{mode}", key, args)
-    archived = measure_archive()
+    archived = measure_archive(key)
 
     print(f"growth from {small['cases']:,} to {large['cases']:,} cases{mode}:")
     ratio = large["intake"]["rate"] / small["intake"]["rate"]

@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 
 ZH = {
+    'The case reported with this client id is archived: report again with a new client id.':
+        '用此客户端编号上报的案件已归档：请用新的客户端编号重新上报。',
     'Sensors in view:': '视野内传感器：',
     '(not signed in)': '（未登录）',
     "This photo's file is missing from the media store.": '这张照片的文件已不在媒体存储中。',

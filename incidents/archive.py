@@ -1,8 +1,10 @@
 """Old months of cases into the schema `archive` (migration 0017: incidents_archive_months), whole case families
-at a time: the cases' and the log's monthly partitions detached, everything that belongs to those cases moved,
-their keys last. Run by the owner role (the runtime role can neither do it nor read the archive)."""
+at a time: the cases' and the log's monthly partitions detached, everything that belongs to those cases moved; their
+keys after, in batches (migration 0020). Run by the owner role (the runtime role can neither do it nor read the
+archive)."""
 
 import re
+import time
 from dataclasses import dataclass
 from datetime import date
 
@@ -24,7 +26,9 @@ class ArchiveError(ValueError):
 class Archived:
     through: date
     moved: list[tuple[str, int]]  # (table, rows) in the order they moved; "(emptied)" for references cleared
-    unchecked: str = ""  # why the keys' foreign key could not be checked after the move (it stays NOT VALID)
+    unchecked: str = ""  # why the keys could not all leave, or their foreign key be checked, after the move
+    move_s: float = 0.0  # the move's transaction (reports wait on the detaches' locks in it)
+    keys_s: float = 0.0  # the keys' batches and check after it (reports go on)
 
     @property
     def cases(self) -> int:
@@ -56,11 +60,17 @@ register_archive_guard(f"case(s) finished in the last {RECENT_DAYS} days", f"""
     WHERE created_at < %(upto)s AND status_since > now() - interval '{RECENT_DAYS} days'""")
 
 
+# Keys a transaction: each deleted key is checked against the eleven foreign keys pointing at it, two of them
+# through every month's partition (about 0.13 ms a key at ten million cases): a few seconds' row locks a batch.
+KEY_BATCH = 20_000
+
+
 def archive_through(through: date) -> Archived:
     """Archive every month of cases up to and including `through`'s, in one transaction; ArchiveError if it may
     not (a case not finished, something still open on one, a later case or row pointing in, a month not over) —
-    then nothing moved."""
+    then nothing moved. Their keys follow in batches (`finish_keys`)."""
     upto = date(through.year + through.month // 12, through.month % 12 + 1, 1)
+    started = time.perf_counter()
     with as_owner():
         try:
             with transaction.atomic(), connection.cursor() as cur:
@@ -77,14 +87,36 @@ def archive_through(through: date) -> Archived:
                 apply_archive_grants(cur)
         except DatabaseError as exc:
             raise ArchiveError(str(exc).strip().splitlines()[0]) from exc
-    result = Archived(through, moved)
+    result = Archived(through, moved, move_s=time.perf_counter() - started)
     record("cases_archive", user=None, username="archive_cases", target=f"month: {through:%Y-%m}",
            detail=f"{result.cases} cases; " + ", ".join(f"{t} {n}" for t, n in moved if n))
-    # The keys' foreign key to the cases came back unchecked (no live key changed): checked now, in a transaction of
-    # its own, under a lock that lets reports go on. The months have left whatever happens here: a failure is said,
-    # and `validate_keys()` (or the next archive) checks again.
-    result.unchecked = validate_keys()
+    # The months have left whatever happens from here: a failure is said, and `finish_keys()` (archive_cases
+    # --finish, or the next archive) takes it up again.
+    started = time.perf_counter()
+    moved_keys, result.unchecked = finish_keys()
+    result.moved.append(("incidents_casekey", moved_keys))
+    result.keys_s = time.perf_counter() - started
     return result
+
+
+def finish_keys(batch: int = KEY_BATCH) -> tuple[int, str]:
+    """The archived cases' keys out of the live table, `batch` a transaction (row locks only: reports go on), then
+    their foreign key to the cases checked; (keys moved, '' or why it stopped — one line, the rest left for the next
+    call). Out of the move's transaction because each key's delete is checked against every month's partition of
+    the log and of the cases: 129 s for a million keys here, which in the move stopped reports as long."""
+    moved = 0
+    with as_owner():
+        while True:
+            try:
+                with transaction.atomic(), connection.cursor() as cur:
+                    cur.execute("SELECT taken, moved FROM incidents_archive_keys(%s)", [batch])
+                    taken, n = cur.fetchone()
+            except DatabaseError as exc:
+                return moved, str(exc).strip().splitlines()[0]
+            moved += n
+            if not taken:
+                break
+    return moved, validate_keys()
 
 
 def _months_zone(cur) -> str:
@@ -96,7 +128,8 @@ def _months_zone(cur) -> str:
 
 
 def validate_keys() -> str:
-    """Check the case keys' foreign keys left unchecked by an archive; '' when done, else the reason (one line)."""
+    """Check the case keys' foreign key to the cases, made again unchecked by an archive (a check of every key
+    against the cases, under a lock that lets reports go on); '' when done, else the reason (one line)."""
     with as_owner():
         try:
             with transaction.atomic(), connection.cursor() as cur:

@@ -123,7 +123,13 @@ def _case_with_uuid(client_uuid: uuid.UUID) -> Case | None:
         row = cur.fetchone()
     if row is None:
         return None
-    return Case.objects.select_related(*_PLACES).get(pk=row[0], created_at=row[1])
+    try:
+        return Case.objects.select_related(*_PLACES).get(pk=row[0], created_at=row[1])
+    except Case.DoesNotExist:
+        # the key outlives its case for a while when the case's month is archived (its keys leave after the
+        # move, incidents.archive.finish_keys): the report was made long ago, and cannot be shown again
+        raise IntakeError({"client_uuid": [_("The case reported with this client id is archived: "
+                                             "report again with a new client id.")]}) from None
 
 
 

@@ -21,6 +21,8 @@ from dispatch.models import Escalation
 from incidents import archive
 from incidents.archive import ArchiveError, archive_through
 from incidents.models import Callback, Case, CaseLog
+from tests.conftest import api_client
+from tests.test_cases_api import create
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -245,3 +247,47 @@ def test_the_guards_cut_months_in_the_zone_the_archive_was_made_with(months, set
     monkeypatch.setitem(archive.GUARDS, "zone probe", "SELECT 1, current_setting('TimeZone')")
     with pytest.raises(ArchiveError, match=rf"1 zone probe \(e\.g\. case {made_with[0][0]}\)"):
         archive_through(months["old"])
+
+
+def test_the_keys_leave_after_the_move_in_batches_and_a_stopped_run_is_finished(months, monkeypatch):
+    # The move's transaction leaves the keys written down (their deletes, checked against every month's partition,
+    # once held reports for minutes); the batches move them after it. Stopped before the batches: the cases are
+    # archived, their keys still live, a retry of one of their reports refused in a field message (not a 500), and
+    # a live row that points at a key meanwhile stops the batch in one line, moving nothing it should not.
+    people = months["people"]
+    family = list(Case.objects.filter(number__startswith="AR").order_by("id"))
+    ids = ",".join(str(c.id) for c in family)
+    monkeypatch.setattr(archive, "finish_keys", lambda: (0, "stopped here by the test"))
+    done = archive_through(months["old"])
+    assert done.cases == 120 and done.unchecked == "stopped here by the test"
+    assert not Case.objects.filter(number__startswith="AR").exists()
+    assert _count(f"SELECT count(*) FROM incidents_casekey WHERE id IN ({ids})") == 120
+    assert _owner_rows("SELECT count(*) FROM archive.pending_keys") == [(120,)]
+
+    client = api_client(people["inspector"])
+    retry = create(client, people, client_uuid=str(family[0].client_uuid))
+    assert retry.status_code == 400
+    assert "archived" in retry.json()["client_uuid"][0] or "归档" in retry.json()["client_uuid"][0]
+
+    # a live row pointing at a written-down key (made in the gap): the batch holding it stops, in one line, and
+    # moves nothing; the batches before it stay moved
+    last = family[-1]
+    _owner_rows("INSERT INTO dispatch_escalation (case_id, level, deadline, created_at) "
+                "VALUES (%s, 'warning', now(), now()) RETURNING id", [last.id])
+    monkeypatch.undo()
+    moved, why = archive.finish_keys(batch=50)
+    assert moved == 100 and "still pointed at from a live row" in why and "dispatch_escalation" in why
+    assert _count(f"SELECT count(*) FROM incidents_casekey WHERE id IN ({ids})") == 20
+    with pytest.raises(CommandError, match="0 keys moved, then stopped: an archived case's key is still pointed at"):
+        call_command("archive_cases", finish=True)
+    _owner_rows("DELETE FROM dispatch_escalation WHERE case_id = %s RETURNING id", [last.id])
+    said = io.StringIO()
+    call_command("archive_cases", finish=True, stdout=said)
+    assert said.getvalue().strip() == "20 keys moved; the keys' foreign key is checked"
+    assert _count(f"SELECT count(*) FROM incidents_casekey WHERE id IN ({ids})") == 0
+    assert _owner_rows("SELECT count(*) FROM archive.incidents_casekey") == [(120,)]
+    assert _owner_rows("SELECT count(*) FROM archive.pending_keys") == [(0,)]
+    assert _owner_rows("SELECT count(*) FROM pg_constraint WHERE conrelid = 'incidents_casekey'::regclass "
+                       "AND contype = 'f' AND conparentid = 0 AND NOT convalidated") == [(0,)]
+    # the report's client id is free again: a report with it makes a new case
+    assert create(client, people, client_uuid=str(family[0].client_uuid)).status_code == 201
