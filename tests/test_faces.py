@@ -195,6 +195,14 @@ def test_without_gps_or_tiles_the_inspector_taps_inside_the_communities_drawn(li
         page.touchscreen.tap(x, y)
         page.wait_for_selector("#where[data-cell]")
         assert page.get_attribute("#where", "data-cell").startswith(people["a"].code)
+        # the outlines come through every page of the list (a scope with more communities than one page holds)
+        whole, paged = page.evaluate("""async () => {
+            const cfg = JSON.parse(document.getElementById("page-config").textContent);
+            const datum = window.CityGridDatum(cfg.tileDatum), url = cfg.apiAreas + "?level=community&zoom=14";
+            const one = await window.CityGrid.features(url + "&page_size=2000", datum);
+            const byOne = await window.CityGrid.features(url + "&page_size=1", datum);
+            return [one.features.map(f => f.properties.code).sort(), byOne.features.map(f => f.properties.code).sort()]; }""")
+        assert len(whole) >= 2 and paged == whole
         context.close()
 
 

@@ -49,6 +49,17 @@
     L.tileLayer(cfg.tileUrl, { attribution: cfg.tileAttribution, maxZoom: 19 }).addTo(map);
     return map;
   }
+  // Every page of a GeoJSON list (the API pages long ones: `next`), its geometries as drawn on this base map
+  // (datum: window.CityGridDatum(...)); rejects when a page is refused or cannot be fetched.
+  function features(url, datum) {
+    return api(url).then(function (r) {
+      if (!r.ok || !r.data || !r.data.features) throw new Error("HTTP " + r.status + " " + url);
+      var fc = r.data;
+      fc.features.forEach(function (f) { f.geometry = datum.geometry(f.geometry); });
+      if (!fc.next) return fc;
+      return features(fc.next, datum).then(function (more) { fc.features = fc.features.concat(more.features); return fc; });
+    });
+  }
   // A photo from the camera or the gallery, resized on the phone before it is sent (longest side maxSide, JPEG):
   // a few hundred kilobytes instead of several megabytes over a mobile network.
   function resizePhoto(file, maxSide) {
@@ -71,6 +82,6 @@
     return h.slice(0, 8) + "-" + h.slice(8, 12) + "-" + h.slice(12, 16) + "-" + h.slice(16, 20) + "-" + h.slice(20);
   }
   global.CityGrid = { api: api, esc: esc, errorsText: errorsText, baseMap: baseMap, uuid4: uuid4, markerIcons: markerIcons,
-                      resizePhoto: resizePhoto,
+                      resizePhoto: resizePhoto, features: features,
                       config: function (id) { return JSON.parse(document.getElementById(id).textContent); } };
 })(window);

@@ -16,25 +16,14 @@
     community: { color: "#33a02c", weight: 1.5, fillOpacity: 0.04 },
     cell: { color: "#ff7f00", weight: 1, fillOpacity: 0.05 }
   };
-  function shifted(fc) {
-    fc.features.forEach(function (f) { f.geometry = datum.geometry(f.geometry); });
-    return fc;
-  }
-  function fetchAll(url) {
-    return fetch(url, { credentials: "same-origin" }).then(function (r) { return r.json(); }).then(function (fc) {
-      if (!fc.next) return fc;
-      return fetchAll(fc.next).then(function (more) { fc.features = fc.features.concat(more.features); return fc; });
-    });
-  }
   var layers = {};
   var loaded = ["district", "street", "community"].map(function (level) {
     layers[level] = L.geoJSON(null, {
       style: styles[level],
       onEachFeature: function (f, layer) { layer.bindTooltip(f.properties.name); }
     }).addTo(map);
-    return fetchAll(el.dataset.apiAreas + "?level=" + level + "&zoom=14&page_size=2000").then(function (fc) {
-      layers[level].addData(shifted(fc));
-    });
+    return window.CityGrid.features(el.dataset.apiAreas + "?level=" + level + "&zoom=14&page_size=2000", datum)
+      .then(function (fc) { layers[level].addData(fc); });
   });
   Promise.all(loaded).then(function () {
     if (layers.district.getLayers().length) map.fitBounds(layers.district.getBounds(), { maxZoom: 13 });
@@ -57,11 +46,11 @@
     var b = map.getBounds(), sw = datum.toStored(b.getSouthWest()), ne = datum.toStored(b.getNorthEast());
     var url = el.dataset.apiCells + "?page_size=2000&zoom=" + map.getZoom() + "&bbox=" + [sw[0], sw[1], ne[0], ne[1]].join(",");
     loadingCells = url;
-    fetchAll(url).then(function (fc) {
+    C.features(url, datum).then(function (fc) {
       if (loadingCells !== url) return;
       cells.clearLayers();
-      cells.addData(shifted(fc));
-    });
+      cells.addData(fc);
+    }).catch(function () { /* offline or refused: the cells shown stay */ });
   }
   map.on("moveend", refreshCells);
 

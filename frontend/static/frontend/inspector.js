@@ -70,10 +70,8 @@
   // The communities the inspector may report in, drawn from the start: without a tile server (an intranet, a
   // phone that cannot reach it) and without GPS there is then still a map to tap on; the map opens on them.
   var outlines = L.geoJSON(null, { style: { color: "#33a02c", weight: 1.5, fillOpacity: 0.04 }, interactive: false }).addTo(map);
-  C.api(cfg.apiAreas + "?level=community&zoom=14&page_size=2000").then(function (r) {
-    if (!r.ok || !r.data.features) return;
-    r.data.features.forEach(function (f) { f.geometry = datum.geometry(f.geometry); });
-    outlines.addData(r.data);
+  C.features(cfg.apiAreas + "?level=community&zoom=14&page_size=2000", datum).then(function (fc) {
+    outlines.addData(fc);
     if (!marker && outlines.getLayers().length) map.fitBounds(outlines.getBounds());
   }).catch(function () { /* offline: the page works without them */ });
   var cellShape = L.geoJSON(null, { style: { color: "#e31a1c", weight: 3, fillOpacity: 0.08 }, interactive: false }).addTo(map);
