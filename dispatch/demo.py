@@ -132,7 +132,9 @@ def load_history(n: int = 3000) -> int:
 
     if not Cell.objects.exists():
         return 0
-    added = generate_history(n, timezone.now() - timedelta(days=62), 60 * 86400, "DM", skew=2.0)
+    # Up to now, so that no day before today's demo cases is empty in the leader's daily chart (a history ending
+    # two days ago showed yesterday as a 0 day); the last day's cases are still in progress.
+    added = generate_history(n, timezone.now() - timedelta(days=62), 62 * 86400, "DM", skew=2.0)
     # Inspectors' patrols report most cases: the generated reports are their cell's inspector's, so that the
     # evaluation and the bulletin have inspectors' figures (reports, valid reports) to show.
     with connection.cursor() as cur:

@@ -101,8 +101,9 @@ def generate_history(n: int, start: datetime, span_seconds: int, prefix: str, sk
     `start + span_seconds`, spread over every cell with contrast `skew` (0: evenly; 1: a city's contrasts;
     2: the same, sharper). Seven in ten go round the loop to their closure, two are in progress, one is
     reported; `settled`: every one is closed, as the months of an archive are. Returns how many were added.
-    Every log entry is `start + span + 25 h` at the latest. The grid, the catalogue and at least one bureau
-    must exist."""
+    A case's loop takes 25 hours, 33 when its processing report comes late (one in six); nothing lies in the
+    future: a case whose loop would end after now is left in progress, its steps up to now. The grid, the
+    catalogue and at least one bureau must exist."""
     # The months the history spans have their partitions before it lands (else it would fill the DEFAULT
     # partition), made in a transaction of their own: the function holds its lock to the end of the caller's
     # transaction, and another month's history could not be generated beside this one meanwhile.
@@ -114,8 +115,15 @@ def generate_history(n: int, start: datetime, span_seconds: int, prefix: str, sk
             return 0
         plan_cases(cur, have + 1, n, start, span_seconds, skew)
         # Each case takes its id here, so that its log entries need no look-up of the case.
-        cur.execute("ALTER TABLE gen_case ADD COLUMN id bigint")
-        cur.execute("UPDATE gen_case SET id = nextval(pg_get_serial_sequence('incidents_case', 'id'))")
+        # One processing report in six comes 8 hours late, after the 26-hour deadline, and the steps after it
+        # with it; a case closes only if its loop is over by now.
+        cur.execute("ALTER TABLE gen_case ADD COLUMN id bigint, ADD COLUMN late integer, ADD COLUMN closes boolean")
+        cur.execute("""
+            UPDATE gen_case SET id = nextval(pg_get_serial_sequence('incidents_case', 'id')),
+                late = CASE WHEN i %% 6 = 0 THEN 8 * 3600 ELSE 0 END,
+                closes = (%(settled)s OR i %% 10 < 7)
+                         AND at + (25 * 3600 + CASE WHEN i %% 6 = 0 THEN 8 * 3600 ELSE 0 END) * interval '1 second'
+                             <= now()""", {"settled": settled})
         cur.execute("""
             INSERT INTO incidents_case (id, number, client_uuid, location, address, cell_id, community_id, street_id,
                 district_id, category_id, description, urgency, source, contact_name, contact_phone, contact_email,
@@ -123,16 +131,16 @@ def generate_history(n: int, start: datetime, span_seconds: int, prefix: str, sk
                 closed_at)
             SELECT e.id, %(prefix)s || lpad(e.i::text, 9, '0'), gen_random_uuid(), ST_PointOnSurface(c.geom), '', c.id,
                    c.community_id, c.street_id, c.district_id, e.category_id, '', 'normal', 'inspector', '', '', '',
-                   CASE WHEN e.closes THEN 'closed' WHEN e.i %% 10 < 9 THEN 'in_progress' ELSE 'reported' END,
+                   CASE WHEN e.closes THEN 'closed' WHEN e.i %% 10 < 9 AND e.at + interval '1 hour' <= now()
+                        THEN 'in_progress' ELSE 'reported' END,
                    e.bureau_id, e.at + interval '26 hours', 0, 1, e.at, now(), e.at,
                    -- what the log's trigger would set (its processing report, its closure; steps below), set here so
                    -- that the trigger finds nothing to change: updating a million cases again took most of the time
-                   CASE WHEN e.closes THEN e.at + (20 * 3600 + CASE WHEN e.i %% 6 = 0 THEN 8 * 3600 ELSE 0 END)
-                                                  * interval '1 second' END,
-                   CASE WHEN e.closes THEN e.at + interval '25 hours' END
-            FROM (SELECT *, %(settled)s OR i %% 10 < 7 AS closes FROM gen_case) e
+                   CASE WHEN e.closes THEN e.at + (20 * 3600 + e.late) * interval '1 second' END,
+                   CASE WHEN e.closes THEN e.at + (25 * 3600 + e.late) * interval '1 second' END
+            FROM gen_case e
             JOIN grids_cell c ON c.id = e.cell_id""",
-                    {"prefix": prefix, "settled": settled})
+                    {"prefix": prefix})
         # (action, from, to, seconds after the report, seconds in the previous status, which cases)
         steps = [("report", "", "reported", 0, None, "true"),
                  ("register", "reported", "registered", 1800, 1800, "e.i %% 10 < 9"),
@@ -143,17 +151,21 @@ def generate_history(n: int, start: datetime, span_seconds: int, prefix: str, sk
                  ("verify_pass", "processed", "verified", 24 * 3600, 4 * 3600, "e.i %% 10 < 7"),
                  ("close", "verified", "closed", 25 * 3600, 3600, "e.i %% 10 < 7")]
         for action, frm, to, offset, seconds, condition in steps:
-            if settled and condition.startswith("e.i %% 10"):
+            if action in ("process", "verify_pass", "close"):
+                condition = "e.closes"
+            elif settled and condition.startswith("e.i %% 10"):
                 condition = "true"
-            # One processing report in six comes 8 hours late, after the 26-hour deadline.
-            late = "(CASE WHEN e.i %% 6 = 0 THEN 8 * 3600 ELSE 0 END)" if action == "process" else "0"
+            # The late processing report, and every step after it, 8 hours later (gen_case.late).
+            late = "e.late" if offset >= 20 * 3600 else "0"
             met = "e.i %% 6 <> 0" if action == "process" else "NULL"
+            condition = f"({condition}) AND e.at + ({offset} + {late}) * interval '1 second' <= now()"
             cur.execute(f"""
                 INSERT INTO incidents_caselog (case_id, action, from_status, to_status, note, created_at, bureau_id,
                                                district_id, street_id, cell_id, seconds_in_from_status, deadline_met)
                 SELECT e.id, '{action}', '{frm}', '{to}', '', e.at + ({offset} + {late}) * interval '1 second',
                        CASE WHEN '{action}' IN ('report', 'register') THEN NULL ELSE e.bureau_id END,
-                       g.district_id, g.street_id, g.id, {seconds if seconds is not None else 'NULL'} + {late}, {met}
+                       g.district_id, g.street_id, g.id,
+                       {seconds if seconds is not None else 'NULL'} + {late if action == "process" else "0"}, {met}
                 FROM gen_case e JOIN grids_cell g ON g.id = e.cell_id WHERE {condition}""", {"prefix": prefix})
         cur.execute("DROP TABLE gen_cell, gen_category, gen_bureau, gen_case")
     from citygrid.dbroles import analyze

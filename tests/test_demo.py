@@ -111,6 +111,27 @@ def test_demo_cases_go_round_the_loop(demo):
     assert emergency.status == "dispatched" and emergency.log.filter(action="dispatch", actor=None).exists()
 
 
+def test_the_demo_history_leaves_no_empty_day_before_today(demo):
+    # The leader's daily chart: the generated history reaches now, so that no day before today's demo cases is
+    # empty; none of its steps lies in the future, and the cases whose loop is not over by now are still open.
+    from datetime import timedelta
+
+    from django.db.models import Max, Min
+    from django.utils import timezone
+
+    from incidents.models import Case, CaseLog
+
+    now = timezone.now()
+    span = Case.objects.filter(number__startswith="DM").aggregate(first=Min("created_at"), last=Max("created_at"))
+    assert now - timedelta(hours=12) < span["last"] <= now
+    assert not CaseLog.objects.filter(case__number__startswith="DM", created_at__gt=now).exists()
+    recent = Case.objects.filter(number__startswith="DM", created_at__gt=now - timedelta(hours=25))
+    assert recent.exists() and not recent.filter(status="closed").exists()
+    days = set(Case.objects.filter(number__startswith="DM").values_list("created_at__date", flat=True))
+    first, last = timezone.localdate(span["first"]), timezone.localdate(span["last"])
+    assert {first + timedelta(days=k) for k in range((last - first).days + 1)} <= days
+
+
 def test_the_demo_city_has_sensors_of_every_kind_in_its_districts(demo):
     from monitoring.models import Sensor, SensorKind
 
