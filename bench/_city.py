@@ -17,7 +17,7 @@ FULL_MESH = 11  # communities per side
 SMOKE_MESH = 2
 DISTRICT_CODE = "430302"
 HISTORY_START = datetime(2026, 10, 1, tzinfo=ZoneInfo("Asia/Shanghai"))  # October 2026
-HISTORY_SPAN_S = 30 * 86400  # reports up to 31 October 00:00, so every step of the loop falls in October
+HISTORY_SPAN_S = 30 * 86400  # reports up to 31 October 00:00: their steps fall in October but the late closures'
 HISTORY_PREFIX = "EV"
 
 

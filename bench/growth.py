@@ -52,7 +52,7 @@ def _archive_month(k: int, per_month: int) -> str:
 
     first = datetime(2026, 10 - k, 1, tzinfo=TZ)
     after = datetime(2026, 11 - k, 1, tzinfo=TZ)
-    # The last report two days before the month ends: every step (25 h at most) stays in its month.
+    # The last report two days before the month ends: every step (33 h at most) stays in its month.
     t0 = time.perf_counter()
     added = generate_history(per_month, first, int((after - first).total_seconds()) - 2 * 86400, f"G{k}",
                              settled=True)
@@ -210,14 +210,18 @@ def measure_archive(key: str) -> str:
     from django.db import connection
 
     from citygrid.dbroles import as_owner
-    from incidents.archive import archive_through
+    from incidents.archive import archive_through, finish_keys
 
+    finish_keys()  # keys a run stopped before moving would stay live without their archive, and clash later
     with as_owner(), connection.cursor() as cur:
         cur.execute("DROP SCHEMA IF EXISTS archive CASCADE")
         cur.execute("SELECT min(created_at) FROM incidents_case")
         oldest = cur.fetchone()[0].astimezone(TZ).date().replace(day=1)
-    extent = _city.district_extent()
-    waits: list[tuple[float, float, int]] = []  # (sent, seconds, status)
+        # where the reports are made: inside cells of the district (its bounding box's corners are not)
+        cur.execute("SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointOnSurface(geom) AS p FROM grids_cell "
+                    "ORDER BY id LIMIT 500) c")
+        places = cur.fetchall()
+    waits: list[tuple[float, float, int]] = []  # (sent, seconds, status; 0: no answer)
     stop = threading.Event()
 
     def reports(port: int) -> None:
@@ -225,18 +229,25 @@ def measure_archive(key: str) -> str:
         k = 0
         while not stop.is_set():
             k += 1
+            lon, lat = places[k % len(places)]
             body = json.dumps({"client_uuid": str(uuid.uuid4()), "category": "SJ0601", "description": "归档时上报",
-                               "lon": extent[0] + (extent[2] - extent[0]) * (k % 97) / 97,
-                               "lat": extent[1] + (extent[3] - extent[1]) * (k % 89) / 89})
+                               "lon": lon, "lat": lat})
             t = time.perf_counter()
-            conn.request("POST", "/api/cases/", body=body,
-                         headers={"Authorization": f"Token {key}", "Content-Type": "application/json"})
-            status = conn.getresponse()
-            status.read()
-            waits.append((t, time.perf_counter() - t, status.status))
+            try:
+                conn.request("POST", "/api/cases/", body=body,
+                             headers={"Authorization": f"Token {key}", "Content-Type": "application/json"})
+                answer = conn.getresponse()
+                answer.read()
+                status = answer.status
+            except (OSError, http.client.HTTPException):
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+                status = 0
+            waits.append((t, time.perf_counter() - t, status))
             stop.wait(0.1)
 
-    with _django.gunicorn(1, 1) as server:
+    # a report may wait out the whole move: the worker must not be killed for it (gunicorn's 30 s)
+    with _django.gunicorn(1, 1, GUNICORN_CMD_ARGS="--timeout 900") as server:
         probe = threading.Thread(target=reports, args=(server.port,))
         probe.start()
         time.sleep(1)
@@ -251,10 +262,13 @@ def measure_archive(key: str) -> str:
     keying = [w for t, w, _ in waits if t0 + done.move_s <= t < t0 + elapsed] or [0.0]
     failed = sum(1 for _, _, status in waits if status not in (200, 201))
     if failed or done.unchecked:
-        raise SystemExit(f"archive: {failed} reports refused meanwhile; keys: {done.unchecked or 'moved'}")
+        raise SystemExit(f"archive: {failed} reports failed meanwhile (statuses "
+                         f"{sorted({s for _, _, s in waits if s not in (200, 201)})}, 0: no answer); "
+                         f"keys: {done.unchecked or 'moved'}")
     return (f"  archive of {oldest:%Y-%m}: {done.cases:,} cases and {steps:,} steps into the schema archive in "
-            f"{elapsed:.1f} s: the move {done.move_s:.1f} s (a report waited at most {max(moving) * 1000:,.0f} ms), the keys "
-            f"after it {done.keys_s:.1f} s (at most {max(keying) * 1000:,.0f} ms; {len(keying)} reports meanwhile)")
+            f"{elapsed:.1f} s: the move {done.move_s:.1f} s (a report waited at most {max(moving) * 1000:,.0f} ms), "
+            f"the keys after it {done.keys_s:.1f} s (at most {max(keying) * 1000:,.0f} ms; {len(keying)} reports "
+            "meanwhile)")
 
 
 def main() -> None:

@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 
 ZH = {
+    # the dashboard's map: by community below zoom 14, by cell from it (the legend says which)
+    'Cases by community or cell': '案件数（社区／网格）',
     'The case reported with this client id is archived: report again with a new client id.':
         '用此客户端编号上报的案件已归档：请用新的客户端编号重新上报。',
     'Sensors in view:': '视野内传感器：',

@@ -121,10 +121,8 @@ def load_units() -> int:
 
 
 def load_history(n: int = 3000) -> int:
-    """Two months of generated case history over the demo city (ending two days ago), so that the dashboards
-    and the evaluation have something to show."""
-    from datetime import timedelta
-
+    """Generated case history over the demo city from the first day of the month before last up to now, so that
+    the dashboards, the evaluation and last month's bulletin have something to show."""
     from django.db import connection
     from django.utils import timezone
 
@@ -132,9 +130,14 @@ def load_history(n: int = 3000) -> int:
 
     if not Cell.objects.exists():
         return 0
-    # Up to now, so that no day before today's demo cases is empty in the leader's daily chart (a history ending
-    # two days ago showed yesterday as a 0 day); the last day's cases are still in progress.
-    added = generate_history(n, timezone.now() - timedelta(days=62), 62 * 86400, "DM", skew=2.0)
+    # From a month's first day: last month's bulletin compares with a whole month before it (a history starting
+    # late in that month made every figure grow six- to ninefold). Up to now, so that no day before today's demo
+    # cases is empty in the leader's daily chart; the last day's cases are still in progress.
+    now = timezone.now()
+    today = timezone.localdate(now)
+    years, month = divmod(today.month - 1 - 2, 12)  # the month before last (Jan → Nov of the year before)
+    start = timezone.make_aware(timezone.datetime(today.year + years, month + 1, 1))
+    added = generate_history(n, start, int((now - start).total_seconds()), "DM", skew=2.0)
     # Inspectors' patrols report most cases: the generated reports are their cell's inspector's, so that the
     # evaluation and the bulletin have inspectors' figures (reports, valid reports) to show.
     with connection.cursor() as cur:

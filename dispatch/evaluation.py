@@ -68,7 +68,9 @@ DIMENSIONS = {
     "bureau": ("l.bureau_id", "c.bureau_id", "grids_bureau", "code", "name"),
     "district": ("l.district_id", "c.district_id", "grids_area", "code", "name"),
     "street": ("l.street_id", "c.street_id", "grids_area", "code", "name"),
-    "cell": ("l.cell_id", "c.cell_id", "grids_cell", "code", "code"),
+    # a cell has no name of its own: it reads by its community's (和平社区), its code beside it
+    "cell": ("l.cell_id", "c.cell_id", "grids_cell", "code",
+             "(SELECT a.name FROM grids_area a WHERE a.id = grids_cell.community_id)"),
     # Reports count for their reporter; verifications for the inspector who made them (_VERIFY_SQL).
     "inspector": ("c.reporter_id", None, "auth_user", "username", "first_name"),
 }

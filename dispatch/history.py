@@ -5,11 +5,12 @@ neighbourhoods, villages) — most of them taken round the loop (registered, dis
 six late —, verified, closed), with the case log entries the evaluation and the dashboards read.
 
 Everything is a deterministic function of the case's sequence number i (and of the grid and the bureaus
-present), so generating up to n cases twice gives the same history, and topping up from n to m gives
-the same cases as generating m at once. Arithmetic on i is bigint: a million cases times a multiplier
+present, and of the time it is generated at for the cases of its last 33 hours, whose loop is not over yet), so
+generating up to n cases twice gives the same history, and topping up from n to m gives the same cases as
+generating m at once. Arithmetic on i is bigint: a million cases times a multiplier
 does not fit the 32-bit integers PostgreSQL would otherwise use."""
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -102,8 +103,11 @@ def generate_history(n: int, start: datetime, span_seconds: int, prefix: str, sk
     2: the same, sharper). Seven in ten go round the loop to their closure, two are in progress, one is
     reported; `settled`: every one is closed, as the months of an archive are. Returns how many were added.
     A case's loop takes 25 hours, 33 when its processing report comes late (one in six); nothing lies in the
-    future: a case whose loop would end after now is left in progress, its steps up to now. The grid, the
-    catalogue and at least one bureau must exist."""
+    future: a case whose loop would end after now is left open — its report, registration and dispatch as their
+    time comes, no processing, verification or closure — and the period must end by now (ValueError). The grid,
+    the catalogue and at least one bureau must exist."""
+    if start + timedelta(seconds=span_seconds) > timezone.now():
+        raise ValueError(f"a generated history ends by now, not {start + timedelta(seconds=span_seconds)}")
     # The months the history spans have their partitions before it lands (else it would fill the DEFAULT
     # partition), made in a transaction of their own: the function holds its lock to the end of the caller's
     # transaction, and another month's history could not be generated beside this one meanwhile.
@@ -131,8 +135,10 @@ def generate_history(n: int, start: datetime, span_seconds: int, prefix: str, sk
                 closed_at)
             SELECT e.id, %(prefix)s || lpad(e.i::text, 9, '0'), gen_random_uuid(), ST_PointOnSurface(c.geom), '', c.id,
                    c.community_id, c.street_id, c.district_id, e.category_id, '', 'normal', 'inspector', '', '', '',
-                   CASE WHEN e.closes THEN 'closed' WHEN e.i %% 10 < 9 AND e.at + interval '1 hour' <= now()
-                        THEN 'in_progress' ELSE 'reported' END,
+                   CASE WHEN e.closes THEN 'closed'
+                        WHEN NOT (%(settled)s OR e.i %% 10 < 9) THEN 'reported'
+                        WHEN e.at + interval '1 hour' <= now() THEN 'in_progress'
+                        WHEN e.at + interval '30 minutes' <= now() THEN 'registered' ELSE 'reported' END,
                    e.bureau_id, e.at + interval '26 hours', 0, 1, e.at, now(), e.at,
                    -- what the log's trigger would set (its processing report, its closure; steps below), set here so
                    -- that the trigger finds nothing to change: updating a million cases again took most of the time
@@ -140,7 +146,7 @@ def generate_history(n: int, start: datetime, span_seconds: int, prefix: str, sk
                    CASE WHEN e.closes THEN e.at + (25 * 3600 + e.late) * interval '1 second' END
             FROM gen_case e
             JOIN grids_cell c ON c.id = e.cell_id""",
-                    {"prefix": prefix})
+                    {"prefix": prefix, "settled": settled})
         # (action, from, to, seconds after the report, seconds in the previous status, which cases)
         steps = [("report", "", "reported", 0, None, "true"),
                  ("register", "reported", "registered", 1800, 1800, "e.i %% 10 < 9"),
@@ -153,6 +159,8 @@ def generate_history(n: int, start: datetime, span_seconds: int, prefix: str, sk
         for action, frm, to, offset, seconds, condition in steps:
             if action in ("process", "verify_pass", "close"):
                 condition = "e.closes"
+            elif action == "verify_fail":  # a failed verification needs a processing report before it
+                condition = f"e.closes AND {condition}"
             elif settled and condition.startswith("e.i %% 10"):
                 condition = "true"
             # The late processing report, and every step after it, 8 hours later (gen_case.late).

@@ -88,14 +88,15 @@ def archive_through(through: date) -> Archived:
         except DatabaseError as exc:
             raise ArchiveError(str(exc).strip().splitlines()[0]) from exc
     result = Archived(through, moved, move_s=time.perf_counter() - started)
-    record("cases_archive", user=None, username="archive_cases", target=f"month: {through:%Y-%m}",
-           detail=f"{result.cases} cases; " + ", ".join(f"{t} {n}" for t, n in moved if n))
     # The months have left whatever happens from here: a failure is said, and `finish_keys()` (archive_cases
     # --finish, or the next archive) takes it up again.
     started = time.perf_counter()
     moved_keys, result.unchecked = finish_keys()
     result.moved.append(("incidents_casekey", moved_keys))
     result.keys_s = time.perf_counter() - started
+    record("cases_archive", user=None, username="archive_cases", target=f"month: {through:%Y-%m}",
+           detail=f"{result.cases} cases; " + ", ".join(f"{t} {n}" for t, n in result.moved if n)
+           + (f"; keys not all moved or checked: {result.unchecked}" if result.unchecked else ""))
     return result
 
 

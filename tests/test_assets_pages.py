@@ -166,3 +166,10 @@ def test_the_grid_map_shows_the_census_from_a_readable_zoom(live_server, people,
         _click_at(page, lon, lat + 4 * METRE)
         page.wait_for_selector(".component-popup[data-loaded]")  # the names from the component's detail
         assert "消防栓1号" in page.inner_text(".component-popup") and "完好" in page.inner_text(".component-popup")
+        # the layers named as the page reads, the census among them: a dense census can be switched off
+        names = page.eval_on_selector_all(".leaflet-control-layers-overlays label",
+                                          "labels => labels.map(s => s.textContent.trim())")
+        assert names == ["区县", "街道", "社区", "网格", "部件"]
+        page.hover(".leaflet-control-layers")
+        page.click(".leaflet-control-layers-overlays label:has-text('部件') input")
+        assert not page.evaluate("() => window.cityGridMap.hasLayer(window.cityGridCensus.layer)")

@@ -129,6 +129,8 @@ def test_the_demo_history_leaves_no_empty_day_before_today(demo):
     assert recent.exists() and not recent.filter(status="closed").exists()
     days = set(Case.objects.filter(number__startswith="DM").values_list("created_at__date", flat=True))
     first, last = timezone.localdate(span["first"]), timezone.localdate(span["last"])
+    # from the first day of the month before last: last month's bulletin compares with a whole month
+    assert first.day == 1 and (timezone.localdate(now).month - first.month) % 12 == 2
     assert {first + timedelta(days=k) for k in range((last - first).days + 1)} <= days
 
 

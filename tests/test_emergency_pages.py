@@ -154,6 +154,12 @@ def _scenario(b, live_server, em, *, drill: bool, shots: bool) -> Incident:
     login(city, live_server.url, "disp_city", PASSWORD)
     city.goto(live_server.url + "/emergency/")  # the list's map: the districts named, the incident's area on it
     city.wait_for_selector(".leaflet-tooltip.area-label >> text=雨湖区")
+    # a district's name on its largest part, not on an islet that comes first in its multipolygon
+    islet = [[112.0, 27.0], [112.001, 27.0], [112.001, 27.001], [112.0, 27.0]]
+    body = [[112.5, 27.5], [112.9, 27.5], [112.9, 27.9], [112.5, 27.9], [112.5, 27.5]]
+    at = city.evaluate("g => { const p = CityGrid.labelPoint(g); return [p.lng, p.lat]; }",
+                       {"type": "MultiPolygon", "coordinates": [[islet], [body]]})
+    assert at == pytest.approx([112.7, 27.7])
     city.wait_for_selector(f"path.incident-area.level-{incident.level}")
     city.goto(live_server.url + f"/emergency/{number}/")
     city.wait_for_selector("#activate-submit:visible")

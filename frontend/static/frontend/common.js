@@ -60,6 +60,23 @@
       return features(fc.next, datum).then(function (more) { fc.features = fc.features.concat(more.features); return fc; });
     });
   }
+  // Where an area's name goes: the centroid of its largest part. Leaflet centres a label on a multipolygon's first
+  // part, which for a district may be a sliver or an islet (雨湖区 sat on two small islands off its body).
+  function labelPoint(geometry) {
+    var parts = geometry.type === "MultiPolygon" ? geometry.coordinates : [geometry.coordinates];
+    var best = null, bestArea = -1;
+    parts.forEach(function (rings) {
+      var ring = rings[0], a = 0, x = 0, y = 0;
+      for (var i = 0, j = ring.length - 1; i < ring.length; j = i++) {
+        var cross = ring[j][0] * ring[i][1] - ring[i][0] * ring[j][1];
+        a += cross;
+        x += (ring[j][0] + ring[i][0]) * cross;
+        y += (ring[j][1] + ring[i][1]) * cross;
+      }
+      if (Math.abs(a) > bestArea && a !== 0) { bestArea = Math.abs(a); best = L.latLng(y / (3 * a), x / (3 * a)); }
+    });
+    return best;
+  }
   // A photo from the camera or the gallery, resized on the phone before it is sent (longest side maxSide, JPEG):
   // a few hundred kilobytes instead of several megabytes over a mobile network.
   function resizePhoto(file, maxSide) {
@@ -82,6 +99,6 @@
     return h.slice(0, 8) + "-" + h.slice(8, 12) + "-" + h.slice(12, 16) + "-" + h.slice(16, 20) + "-" + h.slice(20);
   }
   global.CityGrid = { api: api, esc: esc, errorsText: errorsText, baseMap: baseMap, uuid4: uuid4, markerIcons: markerIcons,
-                      resizePhoto: resizePhoto, features: features,
+                      resizePhoto: resizePhoto, features: features, labelPoint: labelPoint,
                       config: function (id) { return JSON.parse(document.getElementById(id).textContent); } };
 })(window);

@@ -8,8 +8,12 @@
                         "06": "#e31a1c" };
   var STATUS_STROKE = { good: "#ffffff", damaged: "#e31a1c", missing: "#000000", occupied: "#ff7f00",
                         abandoned: "#999999" };
-  function style(p) {
-    return { radius: 6, weight: p.status === "good" ? 1 : 3, color: STATUS_STROKE[p.status] || "#fff",
+  // Smaller the further out: at the first zoom that shows them a city centre's census (hundreds a square
+  // kilometre) would otherwise cover the map, the cells and the case under it.
+  function style(p, zoom) {
+    var near = !zoom || zoom >= 18;
+    return { radius: near ? 6 : zoom >= 17 ? 4 : 3, weight: p.status === "good" ? 1 : near ? 3 : 2,
+             color: STATUS_STROKE[p.status] || "#fff",
              fillColor: CLASS_COLOURS[(p.subclass || "").slice(2, 4)] || "#777777", fillOpacity: 0.9,
              dashArray: p.status === "missing" || p.status === "abandoned" ? "2 2" : null };
   }
@@ -26,8 +30,8 @@
     // pointer events, so the map under them stays clickable.
     if (!map.getPane("census")) map.createPane("census").style.zIndex = 450;
     var vg = C.tiles.layer(template, "components", { interactive: true, minZoom: options.minZoom, pane: "census",
-                                                     style: function (p) {
-      var s = style(p);
+                                                     style: function (p, zoom) {
+      var s = style(p, zoom);
       return p.shape === "point" ? L.extend(s, { fill: true }) : { color: s.fillColor, weight: 4, fill: p.shape === "area",
                                                                    fillColor: s.fillColor, fillOpacity: 0.3 };
     } }).addTo(map);
@@ -51,8 +55,8 @@
     if (options.tiles) return tiledLayer(map, url, options.tiles, options);
     var names = {}, labels = {};
     var layer = L.geoJSON(null, {
-      pointToLayer: function (f, latlng) { return L.circleMarker(latlng, style(f.properties)); },
-      style: function (f) { var s = style(f.properties); return { color: s.fillColor, weight: 4 }; },
+      pointToLayer: function (f, latlng) { return L.circleMarker(latlng, style(f.properties, map.getZoom())); },
+      style: function (f) { var s = style(f.properties, map.getZoom()); return { color: s.fillColor, weight: 4 }; },
       onEachFeature: function (f, l) {
         var p = f.properties;
         l.bindPopup(popupHtml(p, names, labels));

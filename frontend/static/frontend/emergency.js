@@ -19,8 +19,10 @@
     var areas = L.layerGroup().addTo(map), svg = L.svg();  // in SVG: a few clickable areas styled by their level
     // The districts, outlined and named: where to draw an area is plain without a base map (an intranet).
     var districts = L.geoJSON(null, { style: { color: "#0b3d63", weight: 2, fill: false }, interactive: false,
-      onEachFeature: function (f, layer) {
-        layer.bindTooltip(C.esc(f.properties.name), { permanent: true, direction: "center", className: "area-label" });
+      onEachFeature: function (f) {
+        var at = C.labelPoint(f.geometry);
+        if (at) L.tooltip({ permanent: true, direction: "center", className: "area-label" })
+          .setLatLng(at).setContent(C.esc(f.properties.name)).addTo(map);
       } }).addTo(map);
     if (cfg.home) {  // a district's centre: its district in view, where it draws
       map.fitBounds([datum.toDisplay(cfg.home[0], cfg.home[1]), datum.toDisplay(cfg.home[2], cfg.home[3])]);

@@ -25,7 +25,7 @@
     return window.CityGrid.features(el.dataset.apiAreas + "?level=" + level + "&zoom=14&page_size=2000", datum)
       .then(function (fc) { layers[level].addData(fc); });
   });
-  Promise.all(loaded).then(function () {
+  Promise.all(loaded).catch(function () { /* a level refused or offline: the others still show */ }).then(function () {
     if (layers.district.getLayers().length) map.fitBounds(layers.district.getBounds(), { maxZoom: 13 });
     el.dataset.ready = "1";
   });
@@ -35,14 +35,18 @@
                                                                minZoom: 15 })  // as the page says
     : L.geoJSON(null, { style: styles.cell, interactive: false })).addTo(map);
   window.cityGridCells = cells;
-  L.control.layers(null, {
-    "区/District": layers.district, "街道/Street": layers.street, "社区/Community": layers.community, "网格/Cell": cells
-  }).addTo(map);
+  // Named as the page reads (区县, 街道, 社区, 网格; the census below joins them)
+  var overlays = {};
+  overlays[el.dataset.labelDistrict] = layers.district;
+  overlays[el.dataset.labelStreet] = layers.street;
+  overlays[el.dataset.labelCommunity] = layers.community;
+  overlays[el.dataset.labelCell] = cells;
+  var layerControl = L.control.layers(null, overlays).addTo(map);
 
   var loadingCells = null;
   function refreshCells() {
     if (cellTiles) return;
-    if (map.getZoom() < 15) { cells.clearLayers(); return; }
+    if (map.getZoom() < 15) { loadingCells = null; cells.clearLayers(); return; }
     var b = map.getBounds(), sw = datum.toStored(b.getSouthWest()), ne = datum.toStored(b.getNorthEast());
     var url = el.dataset.apiCells + "?page_size=2000&zoom=" + map.getZoom() + "&bbox=" + [sw[0], sw[1], ne[0], ne[1]].join(",");
     loadingCells = url;
@@ -82,5 +86,7 @@
   if (cfg.apiComponents && window.CityGrid && window.CityGrid.componentLayer) {
     window.cityGridCensus = window.CityGrid.componentLayer(map, cfg.apiComponents, datum, {
       tiles: C.tiles && C.tiles.url(cfg, "components"), minZoom: cfg.tileMinZoom && cfg.tileMinZoom.components });
+    // a dense census hides the cells under it: it can be switched off
+    layerControl.addOverlay(window.cityGridCensus.layer, el.dataset.labelComponents);
   }
 })();

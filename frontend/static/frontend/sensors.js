@@ -10,6 +10,9 @@
   var COLOURS = { unknown: "#9e9e9e", normal: "#2e7d32", warning: "#f9a825", alarm: "#d50000", silent: "#5d4037",
                   inactive: "#bdbdbd" };  // as citygrid.css colours the dots
   var layer = L.layerGroup().addTo(map), dots = {}, current = null;
+  // Under the cases' markers and their clusters' counts (a sensor beside a cluster hid its number); a sensor in
+  // alarm stays on top of them.
+  if (!map.getPane("sensors")) map.createPane("sensors").style.zIndex = 590;
   if (window.cityGridLayers) window.cityGridLayers.addOverlay(layer, text.layer);
 
   // The map view's sensors only (the city has thousands); a view the map has left by the time its answer comes is
@@ -28,7 +31,7 @@
         counts[p.state] = (counts[p.state] || 0) + 1;
         // DOM markers (the base map draws on a canvas): each dot has its state as a class and its code as a title.
         var dot = L.marker(datum.toDisplay(c[0], c[1]), {
-          title: p.code, zIndexOffset: p.state === "alarm" ? 1000 : 0,
+          title: p.code, zIndexOffset: p.state === "alarm" ? 1000 : 0, pane: p.state === "alarm" ? "markerPane" : "sensors",
           icon: L.divIcon({ className: "sensor-dot sensor-" + p.state, iconSize: p.state === "alarm" ? [18, 18] : [14, 14] })
         }).bindTooltip(p.code + " " + p.kind_name + " · " + p.state_name +
           (p.last_value !== null ? " · " + p.last_value + " " + p.unit : ""));
