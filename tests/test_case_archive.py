@@ -294,3 +294,54 @@ def test_the_keys_leave_after_the_move_in_batches_and_a_stopped_run_is_finished(
                        "AND contype = 'f' AND conparentid = 0 AND NOT convalidated") == [(0,)]
     # the report's client id is free again: a report with it makes a new case
     assert create(client, people, client_uuid=str(family[0].client_uuid)).status_code == 201
+
+
+def test_the_move_does_not_deadlock_with_a_report_in_flight(months):
+    # A report holds the cases (its case written) and then writes its log. The move once took the log as it went
+    # and then waited for the cases: the two waited on each other until PostgreSQL killed one (seen in the growth
+    # benchmark with reports coming in). Now the move takes the three tables at once, letting go while one is
+    # busy: the report finishes, then the move does.
+    import threading
+
+    report = connect(RUNTIME)
+    try:
+        with report.cursor() as cur:
+            cur.execute("SET lock_timeout = '10s'")
+            cur.execute("LOCK TABLE incidents_case IN ROW EXCLUSIVE MODE")  # its case written, not committed
+            outcome: dict = {}
+            mover = threading.Thread(target=lambda: outcome.update(done=_archive_in_thread(months["old"])))
+            mover.start()
+            time_waited = _wait_until_waiting_for_locks(report)
+            cur.execute("LOCK TABLE incidents_caselog IN ROW EXCLUSIVE MODE")  # then its log: not stuck
+        report.commit()
+        mover.join(60)
+        assert not mover.is_alive() and time_waited is not None
+        assert outcome["done"].cases == 120 and not outcome["done"].unchecked
+    finally:
+        report.close()
+
+
+def _archive_in_thread(through):
+    try:
+        return archive_through(through)
+    finally:
+        connection.close()  # the thread's own connection
+
+
+def _wait_until_waiting_for_locks(report) -> float | None:
+    """Until the move asks for a lock the report holds (seen from another session), or 20 s."""
+    import time
+
+    started = time.monotonic()
+    watch = connect(OWNER, autocommit=True)
+    try:
+        with watch.cursor() as cur:
+            while time.monotonic() - started < 20:
+                cur.execute("SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = "
+                            "'incidents_case'::regclass")
+                if cur.fetchone()[0]:
+                    return time.monotonic() - started
+                time.sleep(0.05)
+    finally:
+        watch.close()
+    return None

@@ -24,31 +24,17 @@ PEND_KEYS = """    -- The keys stay for now, written down: they leave in batches
     INSERT INTO archive.pending_keys SELECT id FROM archive_moved_incidents_casekey ON CONFLICT DO NOTHING;
 """
 MAKE_CLEARED = """    IF to_regclass('archive.cleared_references') IS NULL THEN"""
-KEYS_LAST = """    -- The cases' partitions, then their keys. The keys' own foreign key to the cases is set aside meanwhile (a
-    -- partition that keys point at cannot be detached; the keys cannot go first either, with the archived cases'
-    -- foreign keys still pending on them) and made again, checked, at the end.
-"""
-KEYS_LATER = """    -- The cases' partitions; their keys are written down for later. The keys' own foreign key to the cases is set
-    -- aside meanwhile (a partition that keys point at cannot be detached) and made again, NOT VALID, at the end.
-"""
-CHECK_ALL = """    -- Nothing left pointing at what moved, or nothing moves: the foreign keys say what and where.
-"""
-CHECK_MOVED = """    -- Nothing left pointing at the rows that moved, or nothing moves: the foreign keys say what and where (the
-    -- keys, still here, are checked by their batches).
-"""
 MAKE_PENDING = """    IF to_regclass('archive.pending_keys') IS NULL THEN
         CREATE TABLE archive.pending_keys (id bigint PRIMARY KEY);
     END IF;
 """ + MAKE_CLEARED
-
 
 def _archive_months(previous: str) -> str:
     """0019's incidents_archive_months with the keys left for the batches (each piece found exactly once)."""
     start = previous.index("CREATE OR REPLACE FUNCTION incidents_archive_months")
     end = previous.index("REVOKE ALL ON FUNCTION incidents_archive_months")
     function = previous[start:end]
-    for old, new in ((MOVE_KEYS, PEND_KEYS), (MAKE_CLEARED, MAKE_PENDING), (KEYS_LAST, KEYS_LATER),
-                     (CHECK_ALL, CHECK_MOVED)):
+    for old, new in ((MOVE_KEYS, PEND_KEYS), (MAKE_CLEARED, MAKE_PENDING)):
         if function.count(old) != 1:  # not an assert: `python -O` would install 0019's function unchanged
             raise RuntimeError(f"0019's function has changed; not found once: {old.strip()[:60]}")
         function = function.replace(old, new)
@@ -58,21 +44,15 @@ def _archive_months(previous: str) -> str:
 FORWARD = _archive_months(PREVIOUS) + r"""
 -- One batch of the archived cases' keys out of the live table, the oldest first: (written down taken, keys moved).
 -- The keys' foreign keys are checked before it returns, so a row still pointing at one is said here, in one line.
--- One batch at a time: two runs side by side (a scheduled archive, an `archive_cases --finish`) would take the same
--- first keys, and the second, finding them gone, would stop as if the list were empty.
 CREATE FUNCTION incidents_archive_keys(p_batch integer) RETURNS TABLE (taken bigint, moved bigint)
 LANGUAGE plpgsql SET search_path = pg_catalog, public SET lock_timeout = '30s' AS $$
 DECLARE
     cols text;
     detail text;
 BEGIN
-    IF p_batch IS NULL OR p_batch < 1 THEN
-        RAISE EXCEPTION 'a batch of keys is at least 1, not %', p_batch USING ERRCODE = 'invalid_parameter_value';
-    END IF;
     IF to_regclass('archive.pending_keys') IS NULL THEN
         taken := 0; moved := 0; RETURN NEXT; RETURN;
     END IF;
-    PERFORM pg_advisory_xact_lock(hashtext('incidents_archive_keys'));
     cols := incidents_archive_table('incidents_casekey');
     EXECUTE format('WITH batch AS (DELETE FROM archive.pending_keys WHERE id IN '
                    '(SELECT id FROM archive.pending_keys ORDER BY id LIMIT %s) RETURNING id), '
@@ -84,8 +64,8 @@ BEGIN
         SET CONSTRAINTS ALL IMMEDIATE;
     EXCEPTION WHEN foreign_key_violation THEN
         GET STACKED DIAGNOSTICS detail = PG_EXCEPTION_DETAIL;
-        RAISE EXCEPTION 'an archived case''s key is still pointed at from a live row (%): delete that row or empty its reference, then archive_cases --finish',
-            detail USING ERRCODE = 'foreign_key_violation';
+        RAISE EXCEPTION 'an archived case''s key is still pointed at from a live row (%)', detail
+            USING ERRCODE = 'foreign_key_violation';
     END;
     SET CONSTRAINTS ALL DEFERRED;
     RETURN NEXT;
