@@ -75,7 +75,7 @@ REVOKE ALL ON FUNCTION incidents_archive_keys(integer) FROM PUBLIC;
 
 # Back: 0019's function (its keys moved in the move's transaction) and no batches — refused while keys wait to be
 # moved: 0019 would never move them.
-REVERSE = r"""
+REFUSE_WHILE_KEYS_WAIT = r"""
 DO $$
 DECLARE
     n bigint := 0;
@@ -88,7 +88,8 @@ BEGIN
             USING ERRCODE = 'object_not_in_prerequisite_state';
     END IF;
 END $$;
-""" + PREVIOUS + "DROP FUNCTION IF EXISTS incidents_archive_keys(integer);\n"
+"""
+REVERSE = REFUSE_WHILE_KEYS_WAIT + PREVIOUS + "DROP FUNCTION IF EXISTS incidents_archive_keys(integer);\n"
 
 
 class Migration(migrations.Migration):
