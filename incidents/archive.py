@@ -27,7 +27,7 @@ class Archived:
     through: date
     moved: list[tuple[str, int]]  # (table, rows) in the order they moved; "(emptied)" for references cleared
     unchecked: str = ""  # why the keys could not all leave, or their foreign key be checked, after the move
-    move_s: float = 0.0  # the move's transaction (reports wait on the detaches' locks in it)
+    move_s: float = 0.0  # the move's transaction (reports wait for it: it holds the cases, their keys and log)
     keys_s: float = 0.0  # the keys' batches and check after it (reports go on)
 
     @property

@@ -2,7 +2,7 @@
   "use strict";
   var el = document.getElementById("map");
   var cfg = JSON.parse(document.getElementById("map-config").textContent);
-  var datum = window.CityGridDatum(cfg.tileDatum);
+  var datum = window.CityGridDatum(cfg.tileDatum), C = window.CityGrid;
   L.Icon.Default.imagePath = "";  // the marker images by their served (hashed) names
   L.Icon.Default.mergeOptions(cfg.markerIcons);
   var map = L.map(el, { preferCanvas: true }).setView([27.86, 112.93], 12);
@@ -22,7 +22,7 @@
       style: styles[level],
       onEachFeature: function (f, layer) { layer.bindTooltip(f.properties.name); }
     }).addTo(map);
-    return window.CityGrid.features(el.dataset.apiAreas + "?level=" + level + "&zoom=14&page_size=2000", datum)
+    return C.features(el.dataset.apiAreas + "?level=" + level + "&zoom=14&page_size=2000", datum)
       .then(function (fc) { layers[level].addData(fc); });
   });
   Promise.all(loaded).catch(function () { /* a level refused or offline: the others still show */ }).then(function () {
@@ -30,7 +30,7 @@
     el.dataset.ready = "1";
   });
   // Cells from the vector tiles where the page has them (tiles.js), otherwise as GeoJSON for the view.
-  var C = window.CityGrid, cellTiles = C.tiles && C.tiles.url(cfg, "cells");
+  var cellTiles = C.tiles && C.tiles.url(cfg, "cells");
   var cells = (cellTiles ? C.tiles.layer(cellTiles, "cells", { style: L.extend({ fill: true }, styles.cell),
                                                                minZoom: 15 })  // as the page says
     : L.geoJSON(null, { style: styles.cell, interactive: false })).addTo(map);
