@@ -50,6 +50,15 @@ def setup(database_url: str | None = None, smoke: bool = False) -> None:
     print(f"database {settings.DATABASES['default']['NAME']}" + (" (smoke mode)" if smoke else ""), flush=True)
 
 
+def shipped_workers() -> tuple[int, int]:
+    """gunicorn's workers and threads as the product is served (deploy/gunicorn.conf.py, which reads WORKERS and
+    THREADS): intake is measured as it runs, not in a shape chosen for the benchmark."""
+    import runpy
+
+    conf = runpy.run_path(str(ROOT / "deploy" / "gunicorn.conf.py"))
+    return conf["workers"], conf["threads"]
+
+
 def percentile(sorted_values: list[float], q: float) -> float:
     return sorted_values[min(len(sorted_values) - 1, int(q * len(sorted_values)))]
 

@@ -4,7 +4,8 @@ in one run, and their ratios.
 Stage 1: the benchmarks' October 2026 (bench/_city.py: 1,000,000 cases over 104,431 cells, most of them round
 the loop). Stage 2: nine months before it, January to September, a million cases each, every one closed (a
 city's archive; each month its own partition) — 10,000,000 in all, October unchanged. At each stage, the tables
-vacuumed and analysed as autovacuum would leave them, gunicorn started afresh (2 workers, production mode):
+vacuumed and analysed as autovacuum would leave them, gunicorn started afresh (production mode, with the workers and
+threads the product is served with: deploy/gunicorn.conf.py):
 
 - intake: token-authenticated POST /api/cases/ (JSON, no photo) from concurrent clients for `--seconds`
   (bench/intake.py's client), cases/s and p50/p95, every accepted case stored once;
@@ -14,6 +15,9 @@ vacuumed and analysed as autovacuum would leave them, gunicorn started afresh (2
 - disk per case: the case, its key and its log entries with every index;
 - the machine's speed: a fixed piece of work in Python and in PostgreSQL, timed just before the stage's figures
   (this shared machine's speed varies by the hour: the references tell how fast it was at each stage).
+
+On a fresh database (no case yet), stage 0 comes first: the machine's speed and intake alone, into empty tables —
+the reference the stages' intake is held against in the same run (growth should cost nothing per case).
 
 After stage 2, the oldest month leaves for the schema `archive` (incidents.archive, `archive_cases`), timed with the
 keys' check that follows it (a later run generates that month again and drops the archive before archiving it).
@@ -79,7 +83,7 @@ def archive_months(months: int, per_month: int, jobs: int) -> None:
 
 
 def measure_intake(key: str, extent, seconds: float, clients: int) -> dict:
-    with _django.gunicorn(2, 1, MEDIA_ROOT=str(_django.ROOT / "var" / "bench-media")) as server:
+    with _django.gunicorn(*_django.shipped_workers(), MEDIA_ROOT=str(_django.ROOT / "var" / "bench-media")) as server:
         intake.run(server.port, key, extent, 1, 2, False)  # warm the workers
         r = intake.run(server.port, key, extent, seconds, clients, False)
     stored, lost, wrong = intake.check(r)
@@ -95,7 +99,7 @@ def measure_dashboard(cookie: str, extent, requests: int) -> dict[str, float]:
     import http.client
 
     period = {"start": f"{OCTOBER[0]:%Y-%m-%d}", "end": f"{OCTOBER[1]:%Y-%m-%d}"}
-    with _django.gunicorn(2, 1, OTP_REQUIRED_ROLES="") as server:
+    with _django.gunicorn(*_django.shipped_workers(), OTP_REQUIRED_ROLES="") as server:
         conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
         figures = dashboard.measure(conn, cookie, extent, period, requests)
     return {f"{f['name']} z{f['zoom']}": f["p95"] for f in figures}
@@ -184,8 +188,10 @@ def stage(label: str, key: str, args) -> dict:
           "of 3; lower is faster)", flush=True)
     figures["intake"] = measure_intake(key, extent, args.seconds, args.clients)
     i = figures["intake"]
-    print(f"  intake (JSON, {args.clients} clients, gunicorn 2 workers, {args.seconds:g} s): {i['rate']:,.0f} cases/s; "
-          f"p50 {i['p50']:.1f} ms, p95 {i['p95']:.1f} ms; every accepted case stored once", flush=True)
+    workers, threads = _django.shipped_workers()
+    print(f"  intake (JSON, {args.clients} clients, gunicorn {workers} workers × {threads} threads, "
+          f"{args.seconds:g} s): {i['rate']:,.0f} cases/s; p50 {i['p50']:.1f} ms, p95 {i['p95']:.1f} ms; "
+          "every accepted case stored once", flush=True)
     cookie = dashboard.session_cookie()  # a fresh login: the stages lie further apart than a session lasts
     figures["dashboard"] = measure_dashboard(cookie, extent, args.requests)
     print("  dashboard p95 over October: " + "; ".join(f"{k} {v:.1f} ms" for k, v in figures["dashboard"].items()),
@@ -194,6 +200,24 @@ def stage(label: str, key: str, args) -> dict:
     print("  evaluation of October (median of "
           f"{args.repeat}): " + "; ".join(f"by {k} {v:.2f} s" for k, v in figures["evaluation"].items()), flush=True)
     return figures
+
+
+def fresh_stage(key: str, args) -> dict | None:
+    """Intake into empty tables, with the machine's speed: the same run's reference for the stages (None when the
+    database holds cases already: a rerun has no fresh reference)."""
+    from incidents.models import Case
+
+    if Case.objects.exists():
+        print("stage 0: skipped, the database holds cases already (a fresh database gives the empty-table reference)",
+              flush=True)
+        return None
+    wait_for_quiet(args.quiet_load)
+    speed = machine_speed(args.smoke)
+    print(f"stage 0: no case in the tables; machine: fixed work in {speed['python']:.3f} s in Python, "
+          f"{speed['postgres']:.3f} s in PostgreSQL", flush=True)
+    i = measure_intake(key, _city.district_extent(), args.seconds, args.clients)
+    print(f"  intake: {i['rate']:,.0f} cases/s; p50 {i['p50']:.1f} ms, p95 {i['p95']:.1f} ms", flush=True)
+    return {"speed": speed, "intake": i}
 
 
 def measure_archive(key: str) -> str:
@@ -295,12 +319,14 @@ def main() -> None:
     from citygrid.models import ApiToken, StaffProfile
 
     _city.build_grid(args.smoke)
-    _city.ensure_history(first)
+    _city.ensure_bureaus_and_rules()
     user, _ = User.objects.get_or_create(username="bench_inspector")
     user.groups.add(Group.objects.get_or_create(name="inspector")[0])
     StaffProfile.objects.get_or_create(user=user)
     _, key = ApiToken.issue(user, "bench", days=1)
     mode = " (smoke mode)" if args.smoke else ""
+    fresh = fresh_stage(key, args)
+    _city.ensure_history(first)
     small = stage(f"stage 1{mode}", key, args)
     t0 = time.perf_counter()
     archive_months(months, per_month, args.jobs)
@@ -312,6 +338,11 @@ def main() -> None:
     ratio = large["intake"]["rate"] / small["intake"]["rate"]
     print(f"  intake: {small['intake']['rate']:,.0f} → {large['intake']['rate']:,.0f} cases/s, ratio {ratio:.2f} "
           f"(target ≥ 300 at both, ratio ≥ 0.8); p95 {small['intake']['p95']:.1f} → {large['intake']['p95']:.1f} ms")
+    if fresh:
+        print(f"  intake into empty tables in this run: {fresh['intake']['rate']:,.0f} cases/s; stage 1 "
+              f"{small['intake']['rate'] / fresh['intake']['rate']:.2f} ×, stage 2 "
+              f"{large['intake']['rate'] / fresh['intake']['rate']:.2f} × of it; machine's fixed work then "
+              + ", ".join(f"{k} {fresh['speed'][k]:.3f} s" for k in ("python", "postgres")))
     worst = max(large["dashboard"], key=large["dashboard"].get)
     print(f"  dashboard: slowest p95 at {large['cases']:,} {large['dashboard'][worst]:.1f} ms ({worst}; target "
           f"≤ 300 ms); at {small['cases']:,} {max(small['dashboard'].values()):.1f} ms")

@@ -1,4 +1,5 @@
-"""Case intake through the real HTTP stack: gunicorn (2 sync workers, one per core, measured best) on
+"""Case intake through the real HTTP stack: gunicorn (the workers and threads the product is served with,
+deploy/gunicorn.conf.py, unless --workers/--threads say otherwise) on
 127.0.0.1, token-authenticated POST /api/cases/ from concurrent clients, first as JSON without photos,
 then as multipart with one small photo. One request in twenty repeats an earlier client_uuid, which
 must return the same case.
@@ -9,7 +10,7 @@ stored exactly once. Uses the benchmarks' scratch database (bench/_city.py, buil
 --smoke: 4 communities (about 3,400 cells), 2 seconds a run, 4 clients, in the smoke database
 (bench/_django.py), run by `make test`.
 
-Usage: python bench/intake.py [--seconds 20] [--clients 8] [--workers 2] [--threads 1] [--smoke]
+Usage: python bench/intake.py [--seconds 20] [--clients 8] [--workers N] [--threads N] [--smoke]
 """
 
 import argparse
@@ -123,8 +124,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float)
     parser.add_argument("--clients", type=int)
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=1, help="gunicorn threads per worker (gthread when > 1)")
+    workers, threads = _django.shipped_workers()
+    parser.add_argument("--workers", type=int, default=workers, help=f"gunicorn workers (as served: {workers})")
+    parser.add_argument("--threads", type=int, default=threads,
+                        help=f"gunicorn threads per worker, gthread when > 1 (as served: {threads})")
     parser.add_argument("--smoke", action="store_true", help="a small grid and short runs")
     args = parser.parse_args()
     seconds = args.seconds or (2 if args.smoke else 20)
