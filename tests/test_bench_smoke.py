@@ -264,3 +264,16 @@ def test_growth_from_one_size_to_the_next_in_one_run(smoke_env):
     assert stage1[3] == stage2[3] == "0"  # each month made before its history landed
     assert as_int(intake[1]) > 0 and as_int(intake[2]) > 0
     assert as_int(archived[1]) == 1000 and as_int(archived[2]) > 1000  # the oldest month, whole, with its steps
+    # Intake as the product is served, and the empty-table reference when the database had no case yet.
+    assert len(re.findall(r"^  intake \(JSON, \d+ clients, gunicorn 3 workers × 8 threads,", text, re.MULTILINE)) == 2
+    assert re.search(r"^stage 0: (skipped|no case in the tables)", text, re.MULTILINE), text
+
+
+def test_upgrade_from_before_the_logs_place_with_reports_coming_in(smoke_env):
+    text = run_bench("upgrade", smoke_env)
+    _back, placed, done = figures(
+        text, rf"^  back to 0014_case_cell_time in ({NUMBER}) s",
+        rf"^  incidents.0022_caselog_place_in_batches: incidents_caselog_p\d{{6}}: ({NUMBER}) log entries placed",
+        rf"^  migrate in {NUMBER} s with ({NUMBER}) reports meanwhile, the longest waited {NUMBER} ms; {NUMBER} cases, "
+        rf"{NUMBER} log entries: lost 0 cases, 0 entries; entries without a place 0, placed wrong 0")
+    assert as_int(placed[1]) > 1000 and as_int(done[1]) > 10  # the history's entries placed, reports went on

@@ -4,6 +4,7 @@ append-only log, the grants, every index, the tallies' triggers; a case's number
 months (the case key); a period's query reads only its months; and a database that holds unpartitioned cases
 migrates without losing a row or a log entry."""
 
+import importlib
 import os
 import re
 import subprocess
@@ -326,6 +327,74 @@ def test_a_case_by_its_id_is_read_and_written_in_its_month_only(history):
         Case.objects.get(pk=10**12)
     with pytest.raises(Case.DoesNotExist):  # out of the queryset's scope
         Case.objects.exclude(pk=pk).get(pk=pk)
+
+
+PLACING = importlib.import_module("incidents.migrations.0022_caselog_place_in_batches")
+
+
+def _unplace(cur, where: str) -> int:
+    """As the owner: the entries `where` says lose their place, as entries written before 0015 had none."""
+    cur.execute("BEGIN")
+    cur.execute("ALTER TABLE incidents_caselog DISABLE TRIGGER incidents_caselog_no_update_delete")
+    cur.execute(f"UPDATE incidents_caselog SET district_id = NULL, street_id = NULL, cell_id = NULL WHERE {where}")
+    n = cur.rowcount
+    cur.execute("ALTER TABLE incidents_caselog ENABLE TRIGGER incidents_caselog_no_update_delete")
+    cur.execute("COMMIT")
+    return n
+
+
+def _rows(cur, table: str, where: str = "true") -> int:
+    cur.execute(f"SELECT count(*) FROM {table} WHERE {where}")  # noqa: S608
+    return cur.fetchone()[0]
+
+
+def _misplaced(cur) -> tuple[int, int]:
+    """Entries without a place, and entries whose place is not their case's."""
+    cur.execute("""
+        SELECT count(*) FILTER (WHERE l.district_id IS NULL), count(*) FILTER (WHERE l.district_id IS NOT NULL AND
+               (l.district_id, l.street_id, l.cell_id) IS DISTINCT FROM (c.district_id, c.street_id, c.cell_id))
+        FROM incidents_caselog l JOIN incidents_case c ON c.id = l.case_id""")
+    return cur.fetchone()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_log_entries_written_before_their_place_existed_take_it_in_batches_that_hold_one_month_each(
+        history, monkeypatch):
+    """0022: a batch at a time, each its own transaction over one month's partition; a month kept busy stops the run
+    in one line with what was done kept, and a second run finishes; the log is append-only again on every month."""
+    monkeypatch.setattr(PLACING, "LOCK_TRIES_S", 0.5)
+    owner = connect(OWNER, autocommit=True)
+    other = connect(OWNER, autocommit=True)
+    try:
+        with owner.cursor() as cur, other.cursor() as busy:
+            unplaced = _unplace(cur, "true")
+            assert unplaced > 400 and _misplaced(cur) == (unplaced, 0)
+            months = sorted(p for p in _partitions("incidents_caselog") if _rows(cur, p) > 0)
+            assert len(months) >= 2
+            # The last month with entries held by a transaction that has not ended: the months before it are done,
+            # then the run stops on it.
+            busy.execute("BEGIN")
+            busy.execute(f"LOCK TABLE {months[-1]} IN SHARE MODE")
+            said: list[str] = []
+            with pytest.raises(PLACING.PartitionBusy, match=f"{months[-1]} stayed in use"):
+                PLACING.place_entries(cur, batch=7, say=said.append)
+            left = _rows(cur, months[-1], "district_id IS NULL")
+            assert left == _rows(cur, months[-1]) and _misplaced(cur) == (left, 0)
+            assert len(said) == len(months) - 1 and all("placed in" in line for line in said)
+            busy.execute("ROLLBACK")
+            assert PLACING.place_entries(cur, batch=7, say=said.append) == left
+            assert _misplaced(cur) == (0, 0)
+            assert PLACING.place_entries(cur, batch=7, say=said.append) == 0  # nothing left: nothing done
+            # Append-only again on every month, even to the owner.
+            cur.execute("SELECT count(*) FROM pg_trigger WHERE tgname = 'incidents_caselog_no_update_delete' "
+                        "AND tgenabled <> 'O'")
+            assert cur.fetchone()[0] == 0
+            for month in months:
+                with pytest.raises(psycopg2.Error, match="append-only"):
+                    cur.execute(f"DELETE FROM {month}")  # noqa: S608
+    finally:
+        owner.close()
+        other.close()
 
 
 def _run(args: list[str], env: dict, what: str) -> str:
