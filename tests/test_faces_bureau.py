@@ -150,3 +150,27 @@ def test_a_district_dispatcher_reads_words_not_codes(live_server, people):
         assert "430302-CG" not in page.inner_text("#list")  # bureaus by name in the list
     case.refresh_from_db()
     assert case.status == "dispatched" and case.bureau == people["cg"] and timezone.now() < case.deadline
+
+
+def test_the_consoles_filters_take_every_page_of_districts_and_bureaus(live_server, people):
+    """A province has more districts and bureaus than one page of the API holds: answered one a page, the city
+    console's filters still list them all (CityGrid.features and CityGrid.rows follow `next`)."""
+    import re
+
+    with browser() as b:
+        page = b.new_page(viewport={"width": 1600, "height": 900})
+        paged: list[str] = []
+
+        def one_a_page(route):
+            paged.append(route.request.url)
+            route.continue_(url=re.sub(r"page_size=\d+", "page_size=1", route.request.url))
+
+        page.route(re.compile(r".*/api/(grids/)?(areas|bureaus)/\?.*page_size=(100|500)\b.*"), one_a_page)
+        login(page, live_server.url, "disp_city", PASSWORD)
+        page.wait_for_function("() => document.querySelectorAll('#f-area option').length >= 3 && "
+                               "document.querySelectorAll('#f-bureau option').length >= 3")
+        areas = page.eval_on_selector_all("#f-area option", "os => os.map(o => o.textContent.trim())")
+        bureaus = page.eval_on_selector_all("#f-bureau option", "os => os.map(o => o.textContent.trim())")
+        assert sorted(areas[1:]) == sorted([people["west"].name, people["east"].name])
+        assert sorted(bureaus[1:]) == sorted(["雨湖区城管局", "湘潭市水务局"])
+        assert any("areas" in u for u in paged) and any("bureaus" in u for u in paged)  # the pages were one row each

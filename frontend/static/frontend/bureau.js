@@ -11,12 +11,10 @@
   window.cityGridMap = map;
   var pins = L.featureGroup().addTo(map), markers = {}, rows = {}, current = null, fitted = false;
   var outlines = L.geoJSON(null, { style: { color: "#0b3d63", weight: 1.5, fill: false }, interactive: false }).addTo(map);
-  C.api(cfg.apiAreas + "?level=district&zoom=12&page_size=100").then(function (r) {
-    if (!r.ok) return;
-    r.data.features.forEach(function (f) { f.geometry = datum.geometry(f.geometry); });
-    outlines.addData(r.data);
+  C.features(cfg.apiAreas + "?level=district&zoom=12&page_size=100", datum).then(function (fc) {
+    outlines.addData(fc);
     if (!fitted && !pins.getLayers().length && outlines.getLayers().length) map.fitBounds(outlines.getBounds(), { animate: false });
-  });
+  }).catch(function () { /* refused or offline: the page works without the outlines */ });
 
   // ---- the queue
   function query() {

@@ -60,6 +60,16 @@
       return features(fc.next, datum).then(function (more) { fc.features = fc.features.concat(more.features); return fc; });
     });
   }
+  // Every row of a list, every page of it (the API pages long ones: `next`); rejects when a page is refused or cannot
+  // be fetched.
+  function rows(url) {
+    return api(url).then(function (r) {
+      if (!r.ok || !r.data) throw new Error("HTTP " + r.status + " " + url);
+      if (Array.isArray(r.data)) return r.data;
+      if (!r.data.next) return r.data.results;
+      return rows(r.data.next).then(function (more) { return r.data.results.concat(more); });
+    });
+  }
   // Where an area's name goes: the centroid of its largest part. Leaflet centres a label on a multipolygon's first
   // part, which for a district may be a sliver or an islet (雨湖区 sat on two small islands off its body).
   function labelPoint(geometry) {
@@ -99,6 +109,6 @@
     return h.slice(0, 8) + "-" + h.slice(8, 12) + "-" + h.slice(12, 16) + "-" + h.slice(16, 20) + "-" + h.slice(20);
   }
   global.CityGrid = { api: api, esc: esc, errorsText: errorsText, baseMap: baseMap, uuid4: uuid4, markerIcons: markerIcons,
-                      resizePhoto: resizePhoto, features: features, labelPoint: labelPoint,
+                      resizePhoto: resizePhoto, features: features, rows: rows, labelPoint: labelPoint,
                       config: function (id) { return JSON.parse(document.getElementById(id).textContent); } };
 })(window);

@@ -43,29 +43,26 @@
 
   // ---- reference data for the filters
   // A district's centre works its own district: the area filter offers it and its streets, not the whole city.
-  C.api(cfg.apiAreas + "?level=district&zoom=12&page_size=100").then(function (r) {
-    if (!r.ok) return;
-    r.data.features = r.data.features.filter(function (f) { return !cfg.district || f.id === cfg.district; });
-    r.data.features.forEach(function (f) {
-      f.geometry = datum.geometry(f.geometry);
+  C.features(cfg.apiAreas + "?level=district&zoom=12&page_size=100", datum).then(function (fc) {
+    fc.features = fc.features.filter(function (f) { return !cfg.district || f.id === cfg.district; });
+    fc.features.forEach(function (f) {
       $("f-area").insertAdjacentHTML("beforeend", '<option value="' + C.esc(f.id) + '">' + C.esc(f.properties.name) + "</option>");
     });
-    districts.addData(r.data);
+    districts.addData(fc);
     if (districts.getLayers().length) map.fitBounds(districts.getBounds());
     if (!cfg.district) return;
-    C.api(cfg.apiAreas + "?level=street&parent=" + encodeURIComponent(cfg.district) + "&zoom=10&page_size=500").then(function (s) {
-      (s.ok ? s.data.features : []).forEach(function (f) {
+    return C.features(cfg.apiAreas + "?level=street&parent=" + encodeURIComponent(cfg.district) + "&zoom=10&page_size=500", datum).then(function (s) {
+      s.features.forEach(function (f) {
         $("f-area").insertAdjacentHTML("beforeend", '<option value="' + C.esc(f.id) + '">　' + C.esc(f.properties.name) + "</option>");
       });
     });
-  });
-  C.api(cfg.apiBureaus + "?page_size=500").then(function (r) {
-    var list = r.ok ? (r.data.results || r.data) : [];
+  }).catch(function () { /* refused or offline: the filter offers no area */ });
+  C.rows(cfg.apiBureaus + "?page_size=500").then(function (list) {
     list.forEach(function (b) {
       $("f-bureau").insertAdjacentHTML("beforeend", '<option value="' + C.esc(b.code) + '">' + C.esc(b.name) + "</option>");
     });
     bureaus = list;
-  });
+  }).catch(function () { /* refused or offline: the filter offers no bureau */ });
   var bureaus = [];
   C.api(cfg.apiCatalogue).then(function (r) {
     var list = r.ok ? (r.data.results || r.data) : [];

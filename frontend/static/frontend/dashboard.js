@@ -14,12 +14,10 @@
     onEachFeature: function (f, layer) { layer.on("click", function (e) { figures(f, e.latlng); }); }
   });
   var outlines = L.geoJSON(null, { style: { color: "#0b3d63", weight: 1.5, fill: false }, interactive: false }).addTo(map);
-  C.api(cfg.apiAreas + "?level=district&zoom=12&page_size=100").then(function (r) {
-    if (!r.ok) return;
-    r.data.features.forEach(function (f) { f.geometry = datum.geometry(f.geometry); });
-    outlines.addData(r.data);
+  C.features(cfg.apiAreas + "?level=district&zoom=12&page_size=100", datum).then(function (fc) {
+    outlines.addData(fc);
     if (outlines.getLayers().length) map.fitBounds(outlines.getBounds());  // redraws on moveend
-  });
+  }).catch(function () { /* refused or offline: the page works without the outlines */ });
   var peak = 1, tables = { overdue: [], ranking: [] }, chart = null;
 
   C.api(cfg.apiCatalogue).then(function (r) {

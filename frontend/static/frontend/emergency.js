@@ -27,12 +27,10 @@
     if (cfg.home) {  // a district's centre: its district in view, where it draws
       map.fitBounds([datum.toDisplay(cfg.home[0], cfg.home[1]), datum.toDisplay(cfg.home[2], cfg.home[3])]);
     }
-    C.api(cfg.apiAreas + "?level=district&zoom=12&page_size=100").then(function (r) {
-      if (!r.ok) return;
-      r.data.features.forEach(function (f) { f.geometry = datum.geometry(f.geometry); });
-      districts.addData(r.data);
+    C.features(cfg.apiAreas + "?level=district&zoom=12&page_size=100", datum).then(function (fc) {
+      districts.addData(fc);
       if (!cfg.home && districts.getLayers().length) map.fitBounds(districts.getBounds());
-    });
+    }).catch(function () { /* refused or offline: the page works without the outlines */ });
     function load() {
       var url = cfg.apiIncidents + "?status=" + (ended.checked ? "all" : "open");
       return C.api(url).then(function (r) {

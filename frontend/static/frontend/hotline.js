@@ -77,12 +77,10 @@
   var position = null, marker = null, dupLayer = L.layerGroup().addTo(map);
   var districts = L.geoJSON(null, { style: { color: "#0b3d63", weight: 2, fill: false }, interactive: false }).addTo(map);
   var cellShape = L.geoJSON(null, { style: { color: "#1565c0", weight: 3, fillOpacity: 0.08 }, interactive: false }).addTo(map);
-  C.api(cfg.apiAreas + "?level=district&zoom=11&page_size=100").then(function (r) {
-    if (!r.ok) return;
-    r.data.features.forEach(function (f) { f.geometry = datum.geometry(f.geometry); });
-    districts.addData(r.data);
+  C.features(cfg.apiAreas + "?level=district&zoom=11&page_size=100", datum).then(function (fc) {
+    districts.addData(fc);
     if (districts.getLayers().length && !position) map.fitBounds(districts.getBounds());
-  });
+  }).catch(function () { /* refused or offline: the page works without the outlines */ });
   function pin(cls) { return L.divIcon({ className: "pin " + cls, iconSize: [20, 20], html: "" }); }
   function place(lon, lat, zoom) {
     position = { lon: lon, lat: lat };

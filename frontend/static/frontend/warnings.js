@@ -11,11 +11,9 @@
   window.cityGridMap = map;
   var outlines = L.geoJSON(null, { style: { color: "#0b3d63", weight: 1.2, fill: false }, interactive: false }).addTo(map);
   var shown = L.featureGroup().addTo(map), sketch = L.featureGroup().addTo(map);
-  C.api(cfg.apiAreas + "?level=district&zoom=12&page_size=100").then(function (r) {  // where the districts are
-    if (!r.ok) return;
-    r.data.features.forEach(function (f) { f.geometry = datum.geometry(f.geometry); });
-    outlines.addData(r.data);
-  });
+  C.features(cfg.apiAreas + "?level=district&zoom=12&page_size=100", datum).then(function (fc) {  // where the districts are
+    outlines.addData(fc);
+  }).catch(function () { /* refused or offline: the page works without the outlines */ });
   var state = "in_force", warnings = {}, levels = [], openId = null;
   var polygons = [], corners = [], drawing = false;
 
