@@ -366,6 +366,10 @@ PHOTO_MAX_PIXELS = int(os.environ.get("PHOTO_MAX_PIXELS", str(40_000_000)))
 PHOTO_MAX_COUNT = int(os.environ.get("PHOTO_MAX_COUNT", "6"))
 DUPLICATE_RADIUS_M = float(os.environ.get("DUPLICATE_RADIUS_M", "50"))
 DUPLICATE_WINDOW_HOURS = float(os.environ.get("DUPLICATE_WINDOW_HOURS", "72"))
+# The evaluation ranks a bureau, district, street or cell only with at least this many cases due in the period: a
+# street office with one case closed on time (100 points) is not placed above a bureau with hundreds. Those with
+# fewer are listed after the ranked ones, with their figures and no rank.
+EVALUATION_RANK_MIN_DUE = int(os.environ.get("EVALUATION_RANK_MIN_DUE", "5"))
 NEAR_DUE_HOURS = float(os.environ.get("NEAR_DUE_HOURS", "2"))
 UNIT_POSITION_MAX_AGE_S = int(os.environ.get("UNIT_POSITION_MAX_AGE_S", "300"))
 # How often a crew's phone shares its position while on duty and its page is open (well under the age above).

@@ -13,6 +13,7 @@ import math
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
+from django.conf import settings
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -80,7 +81,8 @@ def _totals(rows: list[evaluation.Figures]) -> dict:
 
 
 def _ranking(rows: list[evaluation.Figures]) -> list[dict]:
-    return [{"rank": i, "code": r.code, "name": r.name, "score": r.score,
+    """The units in order, ranked ones numbered (evaluate puts them first); the others without a rank (None)."""
+    return [{"rank": i if r.ranked else None, "code": r.code, "name": r.name, "score": r.score,
              "counts": {k: r.counts.get(k, 0) for k in COUNTS}, "rates": r.rates}
             for i, r in enumerate(rows, start=1)]
 
@@ -246,6 +248,7 @@ def figures(start: date, end: date, district_id: int | None) -> dict:
                       .order_by("code").values_list("name", flat=True).first() or "",
                       "level": "district" if district else "city"},
             "totals": parts, "bureaus": _ranking(bureaus), "areas": _ranking(areas),
+            "rank_min_due": settings.EVALUATION_RANK_MIN_DUE,
             "areas_level": "street" if district_id else "district",
             "weights": evaluation.weights(), "overdue": worst_overdue(period, district_id),
             "categories": top_categories(period, district_id), "hot_spots": top, "map_svg": svg,
@@ -305,7 +308,7 @@ def summary(data: dict) -> list[str]:
             line += _(", most of them at %(bureau)s (%(count)d)") % {
                 "bureau": worst["name"], "count": worst["counts"]["overdue_unprocessed"]}
         lines.append(line + _("."))
-    scored = [b for b in data["bureaus"] if b["score"] is not None]
+    scored = [b for b in data["bureaus"] if b["score"] is not None and b["rank"] is not None]  # the ranked ones
     if len(scored) >= 2:
         lines.append(_("Bureaus: first %(first)s (%(first_score).1f), last %(last)s (%(last_score).1f).") % {
             "first": scored[0]["name"], "first_score": scored[0]["score"], "last": scored[-1]["name"],

@@ -48,12 +48,16 @@ registration covers it.)
 indicators the unit has; weights are data (EvaluationWeight). Rates from elsewhere join it as data too:
 `register_rate("satisfaction_rate", provider)` adds the callbacks' satisfaction rate (满意率) once the hotline
 desk records callbacks, and an EvaluationWeight row gives it its weight.
+
+**Ranking**: best score first among the units with at least EVALUATION_RANK_MIN_DUE cases due (5 unless set), then
+the others, also by score, unranked: too few cases for a rate to say much (one case closed on time is 100 points).
 """
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
 from citygrid.replicas import reading
@@ -198,6 +202,7 @@ class Figures:
     hours: dict[str, float | None] = field(default_factory=dict)
     rates: dict[str, float | None] = field(default_factory=dict)
     score: float | None = None
+    ranked: bool = True  # enough cases due to be ranked (settings.EVALUATION_RANK_MIN_DUE); inspectors always
 
     def __getattr__(self, item: str):  # f.due, f.closed… read the counts
         counts = self.__dict__.get("counts", {})
@@ -207,7 +212,7 @@ class Figures:
 
     def as_dict(self) -> dict:
         return {"code": self.code, "name": self.name, **self.counts, "hours": self.hours, "rates": self.rates,
-                "score": self.score}
+                "score": self.score, "ranked": self.ranked}
 
 
 UNIT_ZERO = dict.fromkeys((*FLOW_COUNTS, *DUE_COUNTS), 0)
@@ -299,8 +304,9 @@ def evaluate(dimension: str, start: datetime, end: datetime, district_id: int | 
         for name, by_unit in extra.items():
             rates[name] = by_unit.get(k)
         code, name = labels.get(k, (str(k), ""))
-        out.append(Figures(k, code, name, unit_counts, hours.get(k, no_hours), rates, score(rates, w)))
-    out.sort(key=lambda f: (f.score is None, -(f.score or 0), f.code))
+        ranked = inspector or unit_counts["due"] >= settings.EVALUATION_RANK_MIN_DUE
+        out.append(Figures(k, code, name, unit_counts, hours.get(k, no_hours), rates, score(rates, w), ranked))
+    out.sort(key=lambda f: (not f.ranked, f.score is None, -(f.score or 0), f.code))
     return out
 
 

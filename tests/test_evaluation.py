@@ -248,3 +248,40 @@ def test_steps_count_where_the_case_was_when_they_happened(people, clock, photo)
     assert by_cell[there.code].processing_reports == 1 and by_cell[there.code].reported == 0
     mine = evaluate("district", *OCTOBER, district_id=west.pk)
     assert [(f.code, f.reported, f.processing_reports, f.due) for f in mine] == [("430302", 1, 0, 0)]
+
+
+def test_a_bureau_with_too_few_cases_due_is_listed_after_the_ranked_ones_without_a_rank(people, clock, photo,
+                                                                                           settings):
+    """One case closed on time is 100 points: a street office with it must not rank above a bureau with many
+    cases and a few late (EVALUATION_RANK_MIN_DUE); it follows the ranked ones, in the API and the bulletin."""
+    from dispatch import bulletin
+
+    settings.EVALUATION_RANK_MIN_DUE = 4
+    oct_ = OCTOBER[0]
+    for k in range(4):  # the city-management bureau: four due, one of them processed late
+        case = _case(people, clock, oct_ + timedelta(days=2 + k), oct_ + timedelta(days=5 + k))
+        late = k == 0
+        _close(people, clock, _process(people, clock, case, oct_ + timedelta(days=(8 if late else 3) + k), photo),
+               oct_ + timedelta(days=9 + k))
+    clock.set(oct_ + timedelta(days=20))  # the water bureau: one case, processed and closed on time
+    lon, lat = point_in(people["a"])
+    small = intake.submit(intake.Report(lon=lon, lat=lat, category="SJ0601", source=Source.HOTLINE_12345)).case
+    small = lifecycle.register(small, people["operator"])
+    small = lifecycle.dispatch(small, people["dispatcher"], bureau=people["water"],
+                               deadline=oct_ + timedelta(days=25))
+    small = lifecycle.accept(small, people["water_staff"])
+    clock.set(oct_ + timedelta(days=21))
+    small = lifecycle.process(small, people["water_staff"], note="已处理", photos=[photo])
+    _close(people, clock, small, oct_ + timedelta(days=22))
+    clock.set(OCTOBER[1] + timedelta(days=1))
+
+    cg, water = evaluate("bureau", *OCTOBER)
+    assert (cg.code, cg.due, cg.ranked) == ("430302-CG", 4, True) and cg.score < 100
+    assert (water.code, water.due, water.ranked, water.score) == ("430300-SW", 1, False, 100)
+    answer = api_client(people["leader"]).get(reverse("dispatch:evaluation"), {
+        "dimension": "bureau", "start": "2026-10-01", "end": "2026-11-01"}).json()
+    assert [(r["code"], r["ranked"]) for r in answer["results"]] == [("430302-CG", True), ("430300-SW", False)]
+    data = bulletin.figures(OCTOBER[0].date(), OCTOBER[1].date(), None)
+    assert [(b["name"], b["rank"]) for b in data["bureaus"]] == [("雨湖区城管局", 1), ("湘潭市水务局", None)]
+    html = bulletin.render_html(data)
+    assert "不少于 4 件" in html or "at least 4 cases due" in html

@@ -119,7 +119,8 @@
                                "verification_on_time_rate"]
                             : ["rank", "code", "name", "score", "due", "closed", "closure_rate", "on_time_closure_rate"];
       tables.ranking = [head].concat(r.data.results.slice(0, 200).map(function (x, i) {
-        var row = [i + 1, x.code, x.name || x.code, x.score === null ? "" : x.score.toFixed(1)];
+        // Units with too few cases due for a rate to say much come after the ranked ones, without a rank.
+        var row = [x.ranked === false ? "–" : i + 1, x.code, x.name || x.code, x.score === null ? "" : x.score.toFixed(1)];
         return row.concat(head.slice(4).map(function (k) { return k in x.rates ? pct(x.rates[k]) : x[k]; }));
       }));
       // On screen a bureau or an inspector reads by name; its code (a user name, 430300-SW) stays in the CSV.
