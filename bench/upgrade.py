@@ -1,7 +1,8 @@
 """Upgrading a database that holds a city's cases (issue 19): the database taken back to `incidents` 0014 (before
 the log's place, the due tally and the archive), then `migrate` forward as an upgrade runs it, while a report's
 writes come in every 0.1 s the way the release before wrote them (a case and its first log entry, SQL naming only
-the columns 0014 has, as the runtime role). Prints each migration that took more than 0.1 s with the longest
+the columns 0014 has, as the runtime role), into the month the history fills (as a city's reports land in
+the month being filled: the current one). Prints each migration that took more than 0.1 s with the longest
 time a report's writes waited while it ran, the log entries placed by 0022, and checks that no case or log entry
 was lost and every entry has its case's place.
 
@@ -20,6 +21,7 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -29,16 +31,18 @@ import _django  # noqa: E402
 
 BACK_TO = "0014_case_cell_time"
 # A report as the release before 0015 wrote it: the case, then its report entry (the log's place did not exist), in
-# one transaction, each its own statement (the case's key is written at the end of the case's statement).
+# one transaction, each its own statement (the case's key is written at the end of the case's statement). It is
+# dated in the month the history fills, as a live city's reports land in the month the upgrade is filling (the
+# current one): each of 0022's batches over that month holds them up.
 REPORT = ("""
 INSERT INTO incidents_case (number, client_uuid, location, address, district_id, category_id, description, urgency,
     source, contact_name, contact_phone, contact_email, status, rework_count, version, created_at, updated_at,
     status_since)
 VALUES ('UP' || substr(md5(random()::text), 1, 16), gen_random_uuid(), ST_SetSRID(ST_MakePoint(%s, %s), 4326), '',
-        %s, %s, '升级时上报', 'normal', 'inspector', '', '', '', 'reported', 0, 1, now(), now(), now())
+        %s, %s, '升级时上报', 'normal', 'inspector', '', '', '', 'reported', 0, 1, %s, now(), %s)
 RETURNING id""", """
 INSERT INTO incidents_caselog (case_id, action, from_status, to_status, note, created_at)
-VALUES (%s, 'report', '', 'reported', '', now())""")
+VALUES (%s, 'report', '', 'reported', '', %s)""")
 
 
 def upgrade_url(smoke: bool) -> str:
@@ -119,8 +123,9 @@ def main() -> None:
                     t = time.perf_counter()
                     try:
                         cur.execute("BEGIN")
-                        cur.execute(REPORT[0], [x, y, district, category])
-                        cur.execute(REPORT[1], [cur.fetchone()[0]])
+                        at = _city.HISTORY_START + timedelta(days=14, seconds=k)
+                        cur.execute(REPORT[0], [x, y, district, category, at, at])
+                        cur.execute(REPORT[1], [cur.fetchone()[0], at])
                         cur.execute("COMMIT")
                     except Exception as exc:  # told at the end: the run fails
                         failures.append(str(exc).splitlines()[0])

@@ -773,7 +773,8 @@ ZH = {
     'No available unit nearby.': '附近没有可用的处置力量。',
     'No cases match.': '没有符合条件的案件。',
     'No cases in this period.': '该时段没有案件。',
-    'Ranked: units with at least %(n)s cases due in the period; the others follow, unranked (–).': '排名：时段内应处置案件不少于 %(n)s 件的单位参加排名；其余单位列于其后，不排名（–）。',
+    'Ranked: units with at least %(n)s cases due in the period; the others follow, unranked (–).':
+        '排名：时段内应处置案件不少于 %(n)s 件的单位参加排名；其余单位列于其后，不排名（–）。',
     'Text': '文本',
     'In the user, object or detail.': '在用户、对象或详情中查找。',
     'Action': '操作',

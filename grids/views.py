@@ -7,6 +7,7 @@ from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import generics, serializers, status
+from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework_gis.pagination import GeoJsonPagination
@@ -173,10 +174,18 @@ class GenerationList(generics.ListAPIView):
     pagination_class = None
 
 
+class ListPagination(PageNumberPagination):
+    """DRF's pages, of the size a client asks for (`page_size`, at most 1000): a filter's list fetched whole."""
+
+    page_size_query_param = "page_size"
+    max_page_size = 1000
+
+
 class BureauList(generics.ListAPIView):
     """Bureaus (委办局/专业部门), city-level and of each district."""
 
     serializer_class = BureauSerializer
+    pagination_class = ListPagination
     queryset = Bureau.objects.select_related("district").order_by("code")
 
 

@@ -265,7 +265,8 @@ def test_growth_from_one_size_to_the_next_in_one_run(smoke_env):
     assert as_int(intake[1]) > 0 and as_int(intake[2]) > 0
     assert as_int(archived[1]) == 1000 and as_int(archived[2]) > 1000  # the oldest month, whole, with its steps
     # Intake as the product is served, and the empty-table reference when the database had no case yet.
-    assert len(re.findall(r"^  intake \(JSON, \d+ clients, gunicorn 3 workers × 8 threads,", text, re.MULTILINE)) == 2
+    served = re.findall(r"^  intake \(JSON, \d+ clients, gunicorn \d+ workers × \d+ threads,", text, re.MULTILINE)
+    assert len(served) == 2
     assert re.search(r"^stage 0: (skipped|no case in the tables)", text, re.MULTILINE), text
 
 

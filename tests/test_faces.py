@@ -347,8 +347,9 @@ def _ranking_rows(dimension: str, start: date, end: date) -> list[list[str]]:
     zone = timezone.get_current_timezone()
     figures = evaluate(dimension, datetime.combine(start, time.min, zone), datetime.combine(end, time.min, zone))
     assert figures, "nothing to rank"
-    return [[str(i), f.code, f.name or f.code, "" if f.score is None else _fixed(f.score), str(f.due), str(f.closed),
-             _percent(f.rates["closure_rate"]), _percent(f.rates["on_time_closure_rate"])]
+    # units with too few cases due follow the ranked ones without a rank (dispatch.evaluation)
+    return [[str(i) if f.ranked else "–", f.code, f.name or f.code, "" if f.score is None else _fixed(f.score),
+             str(f.due), str(f.closed), _percent(f.rates["closure_rate"]), _percent(f.rates["on_time_closure_rate"])]
             for i, f in enumerate(figures[:200], start=1)]
 
 

@@ -166,6 +166,8 @@ def test_the_consoles_filters_take_every_page_of_districts_and_bureaus(live_serv
             route.continue_(url=re.sub(r"page_size=\d+", "page_size=1", route.request.url))
 
         page.route(re.compile(r".*/api/(grids/)?(areas|bureaus)/\?.*page_size=(100|500)\b.*"), one_a_page)
+        fetched: list[str] = []
+        page.on("request", lambda r: fetched.append(r.url) if "/bureaus/" in r.url or "/areas/" in r.url else None)
         login(page, live_server.url, "disp_city", PASSWORD)
         page.wait_for_function("() => document.querySelectorAll('#f-area option').length >= 3 && "
                                "document.querySelectorAll('#f-bureau option').length >= 3")
@@ -174,3 +176,5 @@ def test_the_consoles_filters_take_every_page_of_districts_and_bureaus(live_serv
         assert sorted(areas[1:]) == sorted([people["west"].name, people["east"].name])
         assert sorted(bureaus[1:]) == sorted(["雨湖区城管局", "湘潭市水务局"])
         assert any("areas" in u for u in paged) and any("bureaus" in u for u in paged)  # the pages were one row each
+        for kind in ("areas", "bureaus"):  # and the second page of each was asked for
+            assert any(f"/{kind}/" in u and re.search(r"[?&]page=2\b", u) for u in fetched), (kind, fetched)
