@@ -299,12 +299,13 @@ def evaluate(dimension: str, start: datetime, end: datetime, district_id: int | 
                                   for name, provider in _EXTRA_RATES.items()}
     out = []
     no_hours = dict.fromkeys(STAGES)
+    min_due = settings.EVALUATION_RANK_MIN_DUE
     for k, unit_counts in counts.items():
         rates = rates_of(unit_counts, inspector)
         for name, by_unit in extra.items():
             rates[name] = by_unit.get(k)
         code, name = labels.get(k, (str(k), ""))
-        ranked = inspector or unit_counts["due"] >= settings.EVALUATION_RANK_MIN_DUE
+        ranked = inspector or unit_counts["due"] >= min_due
         out.append(Figures(k, code, name, unit_counts, hours.get(k, no_hours), rates, score(rates, w), ranked))
     out.sort(key=lambda f: (not f.ranked, f.score is None, -(f.score or 0), f.code))
     return out

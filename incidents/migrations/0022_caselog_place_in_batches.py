@@ -68,32 +68,38 @@ def _batch(cur, partition: str, after: int, batch: int) -> tuple[int | None, int
         raise
 
 
+def _batch_when_free(cur, partition: str, after: int, batch: int) -> tuple[int | None, int]:
+    """_batch, tried again while its locks are busy, for LOCK_TRIES_S; then PartitionBusy."""
+    tried_since = time.monotonic()
+    while True:
+        try:
+            return _batch(cur, partition, after, batch)
+        except Exception as exc:
+            if not _busy(exc):
+                raise
+            if time.monotonic() - tried_since > LOCK_TRIES_S:
+                raise PartitionBusy(f"{partition} stayed in use for {LOCK_TRIES_S} s") from None
+            time.sleep(0.05)
+
+
 def place_entries(cur, batch: int = BATCH, say=print) -> int:
     """Give every log entry without a place its case's place, BATCH entries a transaction, each partition in turn;
     `cur` is a cursor in autocommit mode of the tables' owner. The number of entries placed."""
     total = 0
     for partition in _partitions(cur):
-        cur.execute(f'SELECT EXISTS (SELECT 1 FROM public."{partition}" WHERE district_id IS NULL)')  # noqa: S608
-        if not cur.fetchone()[0]:
+        # From the first entry without a place: a month placed already, or all but its last entries, is not walked.
+        cur.execute(f'SELECT min(id) FROM public."{partition}" WHERE district_id IS NULL')  # noqa: S608
+        first = cur.fetchone()[0]
+        if first is None:
             continue
-        started, after, placed = time.monotonic(), 0, 0
-        while True:
-            tried_since = time.monotonic()
-            while True:
-                try:
-                    last, n = _batch(cur, partition, after, batch)
-                    break
-                except Exception as exc:
-                    if not _busy(exc):
-                        raise
-                    if time.monotonic() - tried_since > LOCK_TRIES_S:
-                        raise PartitionBusy(
-                            f"{partition} stayed in use for {LOCK_TRIES_S} s: {placed + total:,} log entries were "
-                            "placed, the rest were not; run migrate again in a quieter moment") from None
-                    time.sleep(0.05)
-            if last is None:
-                break
-            after, placed = last, placed + n
+        started, after, placed = time.monotonic(), first - 1, 0
+        while after is not None:
+            try:
+                after, n = _batch_when_free(cur, partition, after, batch)
+            except PartitionBusy as exc:
+                raise PartitionBusy(f"{exc}: {total + placed:,} log entries were placed, the rest were not; run "
+                                    "migrate again in a quieter moment") from None
+            placed += n
         total += placed
         say(f"  {partition}: {placed:,} log entries placed in {time.monotonic() - started:.1f} s")
     return total
