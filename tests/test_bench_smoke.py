@@ -268,6 +268,9 @@ def test_growth_from_one_size_to_the_next_in_one_run(smoke_env):
     served = re.findall(r"^  intake \(JSON, \d+ clients, gunicorn \d+ workers × \d+ threads,", text, re.MULTILINE)
     assert len(served) == 2
     assert re.search(r"^stage 0: (skipped|no case in the tables)", text, re.MULTILINE), text
+    if "stage 0: no case" in text:  # measured before and after the month's first analysis
+        assert re.search(rf"^  intake into the month before its first analysis: {NUMBER} cases/s", text, re.MULTILINE)
+        assert re.search(rf"^  intake after it \({NUMBER} cases in the tables\): {NUMBER} cases/s", text, re.MULTILINE)
 
 
 def test_upgrade_from_before_the_logs_place_with_reports_coming_in(smoke_env):

@@ -6,10 +6,16 @@ generic plan — blind to how few cases lie in the box and how many in the hours
 with the box, or the subclass's index) and read every case of the window. Here the plan is generic and kept, and
 cannot take those paths: bitmap scans are off for this function only, and the subclass is compared as an
 expression; so each month's partition is read through the spatial index alone (the box of a few metres), and the
-months outside the window are pruned when it runs. A month planned while still empty (a scan of nothing) is planned
-again once autovacuum has analysed it (new statistics invalidate the plan), at the latest when the connection is
-renewed (CONN_MAX_AGE). Measured with bench/intake.py on a fresh database: 253 → 325 cases/s. tests/test_duplicates.py
-reads the plan from the function's own text.
+months outside the window are pruned when it runs.
+
+A plan is made for the statistics of its hour: a month planned while its partition was empty (a new database; a
+connection opened before midnight on the 1st) reads the whole month, which is nothing at first, until autovacuum's
+first analysis of the month — about a minute after its first 50 reports — invalidates the plan in every session
+(seen: a plan remade after another session's ANALYZE), at the latest when the connection is renewed (CONN_MAX_AGE).
+bench/growth.py measures intake on a new database both before and after that first analysis.
+
+Measured with a 12-second intake run (3 workers × 8 threads, 8 clients) on a database of about 6,000 cases: 253 →
+325 cases/s. tests/test_duplicates.py reads the plan from the function's own text.
 """
 
 from django.db import migrations
