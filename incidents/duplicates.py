@@ -11,12 +11,19 @@ from .models import FINAL_STATUSES, Case
 _METRES_PER_DEGREE = 111_320.0
 
 # Intake runs this for every report: a function of the database (migration 0023 says why), its plan made once
-# per connection and kept; the statement calling it is prepared too (citygrid.prepared). A box in degrees (generous
-# at this latitude) that the spatial index answers, then the exact distance in metres.
-_SQL = """
-SELECT id, number FROM incidents_open_cases_near(%(category)s, %(id)s, %(start)s, %(end)s, %(final)s::text[],
-                                                 %(x)s, %(y)s, %(degrees)s, %(radius)s, %(limit)s)
-"""
+# per connection and kept; the statements calling it are prepared too (citygrid.prepared). A box in degrees
+# (generous at this latitude) that the spatial index answers, then the exact distance in metres. `exclude` is the
+# SQL of the id left out: a parameter, or the id of the case the caller's statement has just written.
+_CALL = "incidents_open_cases_near(%s, {exclude}, %s, %s, %s::text[], %s, %s, %s, %s, %s)"
+
+
+def _arguments(lon: float, lat: float, category_id: int, at: datetime | None, limit: int) -> list:
+    """The call's parameters but the excluded id, in the order of its placeholders."""
+    at = at or timezone.now()
+    window = timedelta(hours=settings.DUPLICATE_WINDOW_HOURS)
+    radius = settings.DUPLICATE_RADIUS_M
+    return [category_id, at - window, at + window, [str(s) for s in FINAL_STATUSES], lon, lat,
+            radius / _METRES_PER_DEGREE * 1.5, radius, limit]
 
 
 def likely_duplicate_ids(case: Case, limit: int = 10) -> list[int]:
@@ -26,10 +33,13 @@ def likely_duplicate_ids(case: Case, limit: int = 10) -> list[int]:
                            exclude_id=case.pk or 0, limit=limit)
 
 
-def likely_duplicate_numbers(case: Case, limit: int = 10) -> list[str]:
-    """The same, as case numbers: what intake answers the reporter with, from the one statement."""
-    return [number for _id, number in _near(case.location.x, case.location.y, case.category_id, case.created_at,
-                                            exclude_id=case.pk or 0, limit=limit)]
+def likely_duplicate_numbers_sql(case: Case, exclude: str, limit: int = 10) -> tuple[str, list]:
+    """The same as case numbers, oldest first, in an array: SQL and its parameters for a statement of the caller's,
+    `exclude` the SQL of the id to leave out. Intake asks it in the round trip that writes the report, of the case
+    just written (incidents.intake)."""
+    args = _arguments(case.location.x, case.location.y, case.category_id, case.created_at, limit)
+    return (f"ARRAY(SELECT d.number FROM {_CALL.format(exclude=exclude)} WITH ORDINALITY AS d(id, number, n) "
+            "ORDER BY d.n)"), args
 
 
 def likely_duplicates(case: Case, limit: int = 10):
@@ -45,16 +55,7 @@ def duplicates_near(lon: float, lat: float, category_id: int, at: datetime | Non
                     limit: int = 10) -> list[int]:
     """The same question for a report not yet saved (the hotline desk asks while the caller is on the line):
     open cases of this subclass near this point around this time, oldest first."""
-    return [id_ for id_, _number in _near(lon, lat, category_id, at, exclude_id=exclude_id, limit=limit)]
-
-
-def _near(lon: float, lat: float, category_id: int, at: datetime | None, *, exclude_id: int,
-          limit: int) -> list[tuple[int, str]]:
-    at = at or timezone.now()
-    window = timedelta(hours=settings.DUPLICATE_WINDOW_HOURS)
-    radius = settings.DUPLICATE_RADIUS_M
+    category, *rest = _arguments(lon, lat, category_id, at, limit)
     with connection.cursor() as cur:
-        prepared.execute(cur, _SQL, {"category": category_id, "id": exclude_id, "start": at - window,
-                                     "end": at + window, "final": [str(s) for s in FINAL_STATUSES], "x": lon, "y": lat,
-                                     "degrees": radius / _METRES_PER_DEGREE * 1.5, "radius": radius, "limit": limit})
-        return cur.fetchall()
+        prepared.execute(cur, f"SELECT id FROM {_CALL.format(exclude='%s')}", [category, exclude_id, *rest])
+        return [id_ for (id_,) in cur.fetchall()]

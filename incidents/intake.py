@@ -20,7 +20,7 @@ from citygrid.models import AuditEvent
 from grids.locate import locate_many
 
 from .catalogue import subclass
-from .duplicates import likely_duplicate_numbers
+from .duplicates import likely_duplicate_numbers_sql
 from .models import PUBLIC_SOURCES, Case, CaseLog, Category, Photo, Source, Urgency
 from .photos import PhotoError, PreparedPhoto, prepare_photo
 from .storage import removed_on_failure, store_photo
@@ -92,24 +92,26 @@ def _number_sql() -> tuple[str, list]:
     return _NUMBER.format("nextval"), [f"{settings.CASE_NUMBER_PREFIX}{timezone.localdate():%Y%m%d}"]
 
 
-def _write_report(case: Case, entry: CaseLog, audit: AuditEvent) -> None:
+def _write_report(case: Case, entry: CaseLog, audit: AuditEvent) -> list[str]:
     """Insert the new case, its report entry and its audit record in one round trip (citygrid.inserts says
     why), each a statement prepared on the connection, filling in the ids and the number the database gave
-    them."""
+    them; the same round trip finds the case's likely duplicates, whose numbers it returns."""
     number, prefix = _number_sql()
     # The number just drawn, made again from the sequence's value in this session: no read of the case.
     drawn = _NUMBER.format("currval")
+    duplicates, near = likely_duplicate_numbers_sql(case, exclude=last_id(Case))
     statements = [insert_sql(case, {"number": (number, prefix)}),
                   insert_sql(entry, {"case_id": (last_id(Case), [])}),
                   insert_sql(audit, {"target": (f"%s::text || {drawn}", [audit.target, *prefix])}),
-                  (f"SELECT {last_id(Case)}, {drawn}, {last_id(CaseLog)}", prefix)]
+                  (f"SELECT {last_id(Case)}, {drawn}, {last_id(CaseLog)}, {duplicates}", [*prefix, *near])]
     with connection.cursor() as cur:
         prepared.execute_many(cur, statements)
-        case.id, case.number, entry.id = cur.fetchone()
+        case.id, case.number, entry.id, numbers = cur.fetchone()
     for obj in (case, entry):
         obj._state.adding, obj._state.db = False, connection.alias
     case._stored_at = case.created_at  # the month its row lies in (Case.from_db)
     entry.case = case
+    return numbers
 
 
 _PLACES = ("category", "cell", "community", "street", "district")  # what a retry is answered with (summary)
@@ -263,7 +265,7 @@ def submit(report: Report, reporter=None) -> Intake:
         # client ids from spoiling it.
         own = prepared or report.census or not connection.get_autocommit()
         with removed_on_failure(), (transaction.atomic() if own else nullcontext()):
-            _write_report(case, entry, audit)
+            duplicates = _write_report(case, entry, audit)
             for p in prepared:
                 store_photo(case, p, kind=Photo.Kind.BEFORE, log_entry=entry, user=reporter)
             if report.census:
@@ -276,4 +278,4 @@ def submit(report: Report, reporter=None) -> Intake:
         return Intake(existing, False, [])
     codes = {"cell": location.cell_code, **{k: areas[k].code if k in areas else None
                                               for k in ("community", "street", "district")}}
-    return Intake(case, True, likely_duplicate_numbers(case), codes)
+    return Intake(case, True, duplicates, codes)

@@ -14,7 +14,7 @@ from django.utils import timezone
 from citygrid.dbroles import analyze
 from dispatch.history import generate_history
 from incidents import intake
-from incidents.duplicates import duplicates_near, likely_duplicate_numbers
+from incidents.duplicates import duplicates_near, likely_duplicate_numbers_sql
 from incidents.models import Case, Source
 from incidents.partitions import ensure_partitions
 from tests.conftest import point_in
@@ -57,11 +57,20 @@ def test_open_cases_of_the_subclass_nearby_in_the_window_oldest_first_across_a_m
     assert duplicates_near(lon, lat, category, at, exclude_id=last_month.pk) == [near.pk]
     assert duplicates_near(lon, lat + 200 * METRE, category, at) == [far.pk]
     assert duplicates_near(lon, lat, other_subclass.category_id, at) == [other_subclass.pk]
-    # a new report: its own case is never its duplicate, the numbers come oldest first
+    # as intake asks it, in the statement that wrote the report: the case itself left out, numbers oldest first
     new = _report(lon, lat)
     _at(new, at)
     new = Case.objects.get(pk=new.pk)
-    assert likely_duplicate_numbers(new) == [last_month.number, near.number]
+    sql, params = likely_duplicate_numbers_sql(new, exclude="%s")
+    with connection.cursor() as cur:
+        cur.execute(f"SELECT {sql}", [params[0], new.pk, *params[1:]])
+        assert cur.fetchone()[0] == [last_month.number, near.number]
+    apart = lat + 100 * METRE  # more than 50 m from every case above
+    report = intake.submit(intake.Report(lon=lon, lat=apart, category="SJ0102", source=Source.HOTLINE_12345))
+    assert report.created and report.duplicates == []
+    again = intake.submit(intake.Report(lon=lon, lat=apart + 10 * METRE, category="SJ0102",
+                                        source=Source.HOTLINE_12345))
+    assert again.duplicates == [report.case.number]
 
 
 def _function_as_prepared(cur) -> tuple[str, list[str]]:
