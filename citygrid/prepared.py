@@ -5,7 +5,9 @@ statements every report runs that is most of their cost: planning the token look
 to run it, the audit record's INSERT into its partitioned trail 0.13 against 0.06 (pg_stat_statements under the
 intake benchmark). A statement prepared on the connection is parsed once and, with the connection's
 plan_cache_mode=force_generic_plan (settings), planned once; partitions are then pruned when it runs. Not every
-statement gains: one whose best plan depends on its values (incidents.duplicates) stays planned each time.
+statement gains from one generic plan: the duplicate search's would take the time index and read every case of its
+window, so it keeps its plan inside a database function whose settings rule those paths out (incidents migration
+0023); the prepared statement only calls it.
 
 A prepared statement belongs to the session, and is not undone by a rollback; it is remembered per raw
 connection, so a reconnection prepares again. Not behind a pooler that shares a session between clients (a

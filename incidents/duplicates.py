@@ -13,7 +13,9 @@ _METRES_PER_DEGREE = 111_320.0
 # Intake runs this for every report: a function of the database (migration 0023 says why), its plan made once
 # per connection and kept; the statements calling it are prepared too (citygrid.prepared). A box in degrees
 # (generous at this latitude) that the spatial index answers, then the exact distance in metres. `exclude` is the
-# SQL of the id left out: a parameter, or the id of the case the caller's statement has just written.
+# SQL of the id left out: a parameter, or the id of the case the caller's statement has just written. Asked in the
+# report's own transaction, the search sees the cases committed when its statement starts: two reports of the same
+# thing at the same instant do not see each other (as before, when it ran just after the commit, one of them did).
 _CALL = "incidents_open_cases_near(%s, {exclude}, %s, %s, %s::text[], %s, %s, %s, %s, %s)"
 
 
@@ -57,5 +59,6 @@ def duplicates_near(lon: float, lat: float, category_id: int, at: datetime | Non
     open cases of this subclass near this point around this time, oldest first."""
     category, *rest = _arguments(lon, lat, category_id, at, limit)
     with connection.cursor() as cur:
-        prepared.execute(cur, f"SELECT id FROM {_CALL.format(exclude='%s')}", [category, exclude_id, *rest])
+        prepared.execute(cur, f"SELECT d.id FROM {_CALL.format(exclude='%s')} WITH ORDINALITY AS d(id, number, n) "
+                              "ORDER BY d.n", [category, exclude_id, *rest])
         return [id_ for (id_,) in cur.fetchall()]

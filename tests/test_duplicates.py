@@ -37,15 +37,17 @@ def test_open_cases_of_the_subclass_nearby_in_the_window_oldest_first_across_a_m
     at = month + timedelta(hours=1)  # a report just after midnight on the 1st: the window reaches last month
     window = timedelta(hours=settings.DUPLICATE_WINDOW_HOURS)
     ensure_partitions((month - window).date())  # last month's partition too
+    near = _report(lon, lat + 20 * METRE)  # made first: the order by time contradicts the order by id
     last_month = _report(lon, lat)
-    near = _report(lon, lat + 20 * METRE)
     far = _report(lon, lat + 200 * METRE)
     other_subclass = _report(lon, lat, "SJ0601")
     closed = _report(lon, lat)
     too_old = _report(lon, lat)
+    too_late = _report(lon, lat)
     for case, when in ((last_month, at - timedelta(hours=20)), (near, at - timedelta(minutes=10)),
                        (far, at - timedelta(minutes=5)), (other_subclass, at - timedelta(minutes=5)),
-                       (closed, at - timedelta(minutes=5)), (too_old, at - window - timedelta(minutes=1))):
+                       (closed, at - timedelta(minutes=5)), (too_old, at - window - timedelta(minutes=1)),
+                       (too_late, at + window + timedelta(minutes=1))):
         _at(case, when)
     Case.objects.filter(pk=closed.pk).update(status="closed")
     with connection.cursor() as cur:
@@ -88,27 +90,29 @@ def _function_as_prepared(cur) -> tuple[str, list[str]]:
 
 @pytest.mark.django_db(transaction=True)
 def test_the_kept_plan_reads_each_month_through_its_spatial_index_and_prunes_the_others(people):
-    now = timezone.now()
-    generate_history(600, now - timedelta(days=3), 2 * 86400, "DP")  # this month's (and maybe last month's) cases
+    when = timezone.now() - timedelta(days=2)  # the middle of the history: its month holds cases whatever the date
+    generate_history(600, when - timedelta(days=1), 2 * 86400, "DP")
     analyze("incidents_case")
     lon, lat = point_in(people["a"])
     category = Case.objects.filter(number__startswith="DP").values_list("category_id", flat=True).first()
     window = timedelta(hours=settings.DUPLICATE_WINDOW_HOURS)
     with connection.cursor() as cur:
         prepare, config = _function_as_prepared(cur)
-        assert sorted(config) == ["enable_bitmapscan=off", "plan_cache_mode=force_generic_plan"]
+        assert sorted(config) == ["enable_bitmapscan=off", "plan_cache_mode=force_generic_plan",
+                                  "search_path=pg_catalog, public"]
         cur.execute("BEGIN")
         try:
             for setting in config:
                 cur.execute("SELECT set_config(%s, %s, true)", setting.split("=", 1))
             cur.execute(prepare)
             cur.execute("EXPLAIN EXECUTE near(%s, 0, %s, %s, %s, %s, %s, %s, %s, 10)",
-                        [category, now - window, now + window, ["closed", "cancelled"], lon, lat, 0.0007, 50.0])
+                        [category, when - window, when + window, ["closed", "cancelled"], lon, lat, 0.0007, 50.0])
             plan = "\n".join(row for (row,) in cur.fetchall())
         finally:
             cur.execute("ROLLBACK")
+            cur.execute("DEALLOCATE near")  # a prepared statement outlives a rollback
     print(plan)
     assert "Subplans Removed" in plan  # the months outside the window, pruned when it runs
-    month = f"incidents_case_p{timezone.localtime(now):%Y%m}"
+    month = f"incidents_case_p{timezone.localtime(when):%Y%m}"
     assert re.search(rf"Index Scan using {month}_location_idx on {month}", plan)
     assert not re.search(r"Bitmap|created_at_idx|category_id", plan.replace("(category_id + 0)", ""))

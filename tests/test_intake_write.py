@@ -53,6 +53,9 @@ def test_a_report_writes_its_case_entry_and_audit_record_as_the_orm_would(people
     case.description = "路面积水，已扩大"
     case.save()
     assert Case.objects.get(pk=case.pk).description == "路面积水，已扩大" and Case.objects.count() == 1
+    # The same round trip found the likely duplicates: none for the first, the first for a second one here.
+    assert result.duplicates == []
+    assert intake.submit(report(people), reporter=people["inspector"]).duplicates == [case.number]
 
 
 @pytest.mark.parametrize("table", ["citygrid_auditevent", "incidents_photo"])
