@@ -17,7 +17,8 @@ first analysis of the month — about a minute after its first 50 reports — in
 bench/growth.py measures intake on a new database both before and after that first analysis.
 
 Measured with a 12-second intake run (3 workers × 8 threads, 8 clients) on a database of about 6,000 cases, its
-month analysed: 253 → 325 cases/s. tests/test_duplicates.py reads the plan from the function's own text.
+month analysed: 253 → 325 cases/s. tests/test_duplicates.py reads the plan from the function's own text. 0024 keeps
+the plan from going parallel, as it did at 10 M cases.
 """
 
 from django.db import migrations
@@ -29,7 +30,6 @@ CREATE FUNCTION incidents_open_cases_near(p_category bigint, p_exclude bigint, p
                                           p_radius double precision, p_limit integer)
 RETURNS TABLE (id bigint, number varchar)
 LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, public
 SET enable_bitmapscan = off
 SET plan_cache_mode = force_generic_plan
 AS $$
