@@ -210,6 +210,8 @@ def fresh_stage(key: str, args) -> dict | None:
     database (or a month's first minute) has it, never analysed, so that every connection plans the duplicate search
     for an empty partition (incidents migration 0023: a scan of the whole month until autovacuum's first analysis
     replans it); then, the tables settled as autovacuum leaves them, the reference the stages are held against."""
+    from django.db import connection
+
     from incidents.models import Case
 
     if Case.objects.exists():
@@ -222,8 +224,6 @@ def fresh_stage(key: str, args) -> dict | None:
           f"{speed['postgres']:.3f} s in PostgreSQL", flush=True)
     extent = _city.district_extent()
     first = measure_intake(key, extent, args.seconds, args.clients)
-    from django.db import connection
-
     with connection.cursor() as cur:  # did autovacuum come by during the run (and replan it from then on)?
         cur.execute("SELECT max(last_autoanalyze) FROM pg_stat_user_tables WHERE relname LIKE 'incidents_case_p%%'")
         analysed = cur.fetchone()[0]

@@ -19,6 +19,12 @@ _METRES_PER_DEGREE = 111_320.0
 _CALL = "incidents_open_cases_near(%s, {exclude}, %s, %s, %s::text[], %s, %s, %s, %s, %s)"
 
 
+def _oldest_first(column: str, exclude: str) -> str:
+    """A SELECT of `column` (id or number) of the call's rows, in the function's order."""
+    return (f"SELECT d.{column} FROM {_CALL.format(exclude=exclude)} WITH ORDINALITY AS d(id, number, n) "
+            "ORDER BY d.n")
+
+
 def _arguments(lon: float, lat: float, category_id: int, at: datetime | None, limit: int) -> list:
     """The call's parameters but the excluded id, in the order of its placeholders."""
     at = at or timezone.now()
@@ -40,8 +46,7 @@ def likely_duplicate_numbers_sql(case: Case, exclude: str, limit: int = 10) -> t
     `exclude` the SQL of the id to leave out. Intake asks it in the round trip that writes the report, of the case
     just written (incidents.intake)."""
     args = _arguments(case.location.x, case.location.y, case.category_id, case.created_at, limit)
-    return (f"ARRAY(SELECT d.number FROM {_CALL.format(exclude=exclude)} WITH ORDINALITY AS d(id, number, n) "
-            "ORDER BY d.n)"), args
+    return f"ARRAY({_oldest_first('number', exclude)})", args
 
 
 def likely_duplicates(case: Case, limit: int = 10):
@@ -59,6 +64,5 @@ def duplicates_near(lon: float, lat: float, category_id: int, at: datetime | Non
     open cases of this subclass near this point around this time, oldest first."""
     category, *rest = _arguments(lon, lat, category_id, at, limit)
     with connection.cursor() as cur:
-        prepared.execute(cur, f"SELECT d.id FROM {_CALL.format(exclude='%s')} WITH ORDINALITY AS d(id, number, n) "
-                              "ORDER BY d.n", [category, exclude_id, *rest])
+        prepared.execute(cur, _oldest_first("id", "%s"), [category, exclude_id, *rest])
         return [id_ for (id_,) in cur.fetchall()]

@@ -8,12 +8,13 @@ bitmap scans are off for this function only, and the subclass is compared as an 
 is open; a plain scan of the time index still is, and tests/test_duplicates.py checks that the plan reads each
 month's partition through the spatial index (the box: the radius and half again, about ±75 m) and prunes the months
 outside the window when it runs. The time window is a filter on what the box holds: at a spot reported again and
-again, every case of the month in the box is read (a few hundred at the busiest corner of a city's month).
+again, every case of the month in the box is read (how many at a city's busiest corner was not measured).
 
 A plan is made for the statistics of its hour: a month planned while its partition was empty (a new database; a
 connection opened before midnight on the 1st) reads the whole month, which is nothing at first, until autovacuum's
-first analysis of the month — about a minute after its first 50 reports — invalidates the plan in every session
-(seen: a plan remade after another session's ANALYZE), at the latest when the connection is renewed (CONN_MAX_AGE).
+first analysis of the month — by PostgreSQL's defaults once 50 reports are in, at its next round a minute apart —
+invalidates the plan in every session (seen: a plan remade after another session's ANALYZE), at the latest when the
+connection is renewed (CONN_MAX_AGE).
 bench/growth.py measures intake on a new database both before and after that first analysis.
 
 Measured with a 12-second intake run (3 workers × 8 threads, 8 clients) on a database of about 6,000 cases, its
