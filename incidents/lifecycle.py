@@ -198,10 +198,21 @@ def reject(case: Case, actor, *, reason: str, version: int | None = None) -> Cas
     return _apply(case, actor, "reject", version=version, note=_required(reason, "reason"))
 
 
+def bureau_serves(bureau: Bureau, case: Case) -> bool:
+    """A city bureau serves every district; a district's bureau only its own (by code: a case keeps the district
+    row of its boundary generation)."""
+    if bureau.district_id is None or bureau.district_id == case.district_id:
+        return True
+    return case.district_id is not None and bureau.district.code == case.district.code
+
+
 def dispatch(case: Case, actor, *, bureau: Bureau, note: str = "", deadline: datetime | None = None,
              version: int | None = None) -> Case:
     if bureau is None or not bureau.active:
         raise InvalidAction({"bureau": [_("Choose an active bureau.")]})
+    if not bureau_serves(bureau, case):
+        raise InvalidAction({"bureau": [_("%(bureau)s works in another district: choose a city bureau or one of "
+                                          "%(district)s.") % {"bureau": bureau.name, "district": case.district}]})
 
     def assign(c: Case) -> None:
         c.bureau = bureau

@@ -237,7 +237,8 @@
     var main = buttons("act"), reasoned = buttons("act-reason"), merge = buttons("act-merge");
     return (main ? '<form id="act" class="actions">' +
         (actions.indexOf("dispatch") >= 0 ? '<label class="opt bureau">' + C.esc(text.bureau) + ' <select name="bureau">' +
-          bureaus.map(function (b) {
+          // a city bureau serves every district, a district's bureau its own (incidents.lifecycle.bureau_serves)
+          bureaus.filter(function (b) { return !b.district || b.district === p.district; }).map(function (b) {
             return '<option value="' + C.esc(b.code) + '"' + (b.code === suggested ? " selected" : "") + ">" + C.esc(b.name) + "</option>";
           }).join("") + "</select></label>" : "") +
         '<label class="opt note">' + C.esc(text.note) + ' <input name="note"></label>' +
