@@ -141,6 +141,9 @@ def open_incident(actor: AbstractBaseUser, *, title: str, event_type: EventType,
         raise InvalidAction({"level": [_("Choose a level from I to IV.")]})
     if not (title or "").strip():
         raise InvalidAction({"title": [_("This field is required.")]})
+    if headquarters is not None and not may_place_under(actor, headquarters):
+        raise InvalidAction({"headquarters": [_("%(name)s is not a headquarters you may place an incident under.")
+                                              % {"name": headquarters.name}]})
     if drill and (case is not None or episode is not None):
         raise InvalidAction({"drill": [_("A drill is opened by hand: real cases and alarms stay out of it.")]})
     if episode is not None and case is None and episode.case_id:
@@ -241,15 +244,20 @@ def change_level(actor: AbstractBaseUser, incident: Incident, level: int, reason
     return {"incident": locked, "suggested_plan": suggested if not covered else None}
 
 
-def may_activate(actor: AbstractBaseUser, plan: Plan) -> bool:
-    """A city headquarters' plan: the city's centre or the headquarters' people; a district headquarters' plan:
-    also that district's centre."""
-    if plan.headquarters.people.filter(pk=actor.pk).exists():
+def may_place_under(actor: AbstractBaseUser, headquarters: Headquarters) -> bool:
+    """Who may put an incident under a headquarters (naming it at the opening, or activating one of its plans): a
+    city headquarters, the city's centre or the headquarters' people; a district headquarters, also that
+    district's centre. Its people and member bureaus then see the incident."""
+    if headquarters.people.filter(pk=actor.pk).exists():
         return True
     if not _is_dispatcher(actor):
         return False
     district = user_district_id(actor)
-    return district is None or plan.headquarters.district_id in user_district_ids(actor)
+    return district is None or headquarters.district_id in user_district_ids(actor)
+
+
+def may_activate(actor: AbstractBaseUser, plan: Plan) -> bool:
+    return may_place_under(actor, plan.headquarters)
 
 
 def activate_plan(actor: AbstractBaseUser, incident: Incident, plan: Plan | None = None,
