@@ -160,17 +160,19 @@ def detail(component: Component, user) -> dict:
                      "changes": e.changes, "note": e.note}
                     for e in component.log.select_related("actor").order_by("-created_at", "-id")[:50]],
         "cases": hooks.component_cases(component, user),
-        "pipe": pipe_of(component),
+        "pipe": pipe_of(component, user),
     }
 
 
-def pipe_of(component: Component) -> dict | None:
+def pipe_of(component: Component, user) -> dict | None:
     """For a component that is a point of a pressurised network (a hydrant…): the valves to close for a burst
-    there (on the first pipe leaving it), so a case about it shows them."""
+    there (on the first pipe leaving it), so a case about it shows them — to those who may read that network's
+    pipes (a component's reader is not always one: an inspector, another bureau's staff)."""
     from . import pipes
     from .models import VALVED_KINDS, PipeSegment
+    from .scoping import visible_points, visible_segments
 
-    point = component.pipe_points.select_related("network").first()
+    point = visible_points(user, component.pipe_points.select_related("network")).first()
     if point is None:
         return None
     out = {"point": point.code, "kind": point.kind, "network": point.network.name,
@@ -178,8 +180,8 @@ def pipe_of(component: Component) -> dict | None:
     if point.network.kind in VALVED_KINDS:
         from django.db.models import Q
 
-        segment = (PipeSegment.objects.select_related("network").filter(Q(source=point) | Q(target=point),
-                                                                        status="in_use").order_by("code").first())
+        segment = (visible_segments(user, PipeSegment.objects.select_related("network"))
+                   .filter(Q(source=point) | Q(target=point), status="in_use").order_by("code").first())
         if segment is not None:
             out["isolation"] = pipes.isolation(segment).as_dict()
     return out

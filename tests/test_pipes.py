@@ -156,13 +156,22 @@ def test_a_hydrant_on_the_network_shows_the_valves_of_a_burst_there(water, peopl
 
     j3 = PipePoint.objects.get(code="J3")
     hydrant = Component(code=codes.make_code("430302", "BJ0108", 1), subclass="BJ0108",
-                        geom=Point(j3.geom.x, j3.geom.y, srid=4326))
+                        geom=Point(j3.geom.x, j3.geom.y, srid=4326), bureau=people["cg"])
     census.save_component(hydrant, None)
     j3.component = hydrant
     j3.save()
-    body = api_client(people["dispatcher"]).get(reverse("assets:component-detail", args=[hydrant.code])).json()
+    url = reverse("assets:component-detail", args=[hydrant.code])
+    body = api_client(people["dispatcher"]).get(url).json()
     assert body["pipe"]["point"] == "J3" and body["pipe"]["network_kind"] == "water"
     assert [v["code"] for v in body["pipe"]["isolation"]["valves"]] == ["V1", "V2", "V3"]
+    # The hydrant's readers who may not read the water network (the inspector of its cell, the bureau keeping the
+    # hydrant but not the mains) see the component without the network's points and valves.
+    for reader in (people["inspector"], people["cg_staff"]):
+        body = api_client(reader).get(url).json()
+        assert body["code"] == hydrant.code and body["pipe"] is None
+    water.bureau = people["cg"]
+    water.save()
+    assert api_client(people["cg_staff"]).get(url).json()["pipe"]["isolation"]["valves"]
 
 
 def test_an_isolated_area_larger_than_the_first_window_is_found_whole(people):
