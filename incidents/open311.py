@@ -20,7 +20,7 @@ from citygrid.audit import record
 from citygrid.models import hash_token
 
 from . import intake, publication
-from .models import Case, Category, Open311Client, Source, Urgency
+from .models import PUBLIC_SOURCES, Case, Category, Open311Client, Source, Urgency
 
 MAX_RESULTS = 1000
 # Intake's field names as GeoReport v2 calls them, for error messages a client's developer can act on.
@@ -230,7 +230,10 @@ def request_detail(request, number: str, fmt: str):
 @_endpoint
 @require_http_methods(["GET"])
 def token(request, token: str, fmt: str):
-    case = Case.objects.filter(client_uuid=token).first() if _is_uuid(token) else None
+    # Only what the public reported answers: a staff report's client id (an inspector's phone, the hotline) is
+    # nobody's token here, and its number is not for the public.
+    case = (Case.objects.filter(client_uuid=token, source__in=PUBLIC_SOURCES).only("number").first()
+            if _is_uuid(token) else None)
     if case is None:
         raise Open311Error(404, f"token {token} not found")
     return _render(fmt, [{"service_request_id": case.number, "token": token}], "service_requests", "request")

@@ -4,6 +4,7 @@ from xml.etree import ElementTree as ET
 
 import pytest
 
+from incidents import intake
 from incidents.models import Case, Status
 from incidents.open311 import issue_client_key
 from tests.conftest import point_in
@@ -102,6 +103,10 @@ def test_jurisdiction_and_tokens(client, people, key):
     number = post(client, people, key).json()[0]["service_request_id"]
     token = str(Case.objects.get(number=number).client_uuid)
     assert client.get(f"{BASE}/tokens/{token}.json").json() == [{"service_request_id": number, "token": token}]
+    staff = intake.submit(intake.Report(lon=Case.objects.get(number=number).location.x,
+                                        lat=Case.objects.get(number=number).location.y, category="SJ0601",
+                                        source="inspector"), reporter=people["inspector"]).case
+    assert client.get(f"{BASE}/tokens/{staff.client_uuid}.json").status_code == 404  # not the public's
     assert client.get(f"{BASE}/services.json?jurisdiction_id=xiangtan.gov.cn").status_code == 200
     assert client.get(f"{BASE}/services.json?jurisdiction_id=elsewhere.gov").status_code == 404
     assert client.get(f"{BASE}/services.yaml").status_code == 404
