@@ -113,7 +113,11 @@ class IncidentDetail(APIView):
         incident = scoped_object(request)
         return Response({**board.incident_summary(incident), "area": json.loads(incident.area.geojson),
                          "tasks": board.tasks(incident), "timeline": board.timeline(incident),
-                         "cases": [link.case.number for link in incident.case_links.select_related("case")]})
+                         # the incident's cases the user may see (a headquarters' member from another district
+                         # sees the incident, not every case of it: as on the board)
+                         "cases": list(visible_cases(request.user).filter(
+                             pk__in=incident.case_links.values("case_id")).order_by("number")
+                             .values_list("number", flat=True))})
 
 
 class IncidentBoard(APIView):
