@@ -7,7 +7,7 @@ from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -293,9 +293,14 @@ class EvaluationSeries(APIView):
         interval = request.query_params.get("interval", "day")
         if interval not in ("day", "week", "month"):
             raise ValidationError({"interval": [_("Choose day, week or month.")]})
+        district = user_district_id(request.user)
+        # A unit the user's evaluation of the period does not list (another district's, or none by that code)
+        # gets no series: found before the steps' evaluations, which would run for nothing.
+        if not any(f.code == code for f in evaluation.evaluate(dimension, start, end, district_id=district)):
+            raise NotFound(_("No figures for %(code)s in this period and your scope.") % {"code": code})
         series = []
         for a, b in _steps(start, end, interval):
-            row = next((f for f in evaluation.evaluate(dimension, a, b, district_id=user_district_id(request.user))
+            row = next((f for f in evaluation.evaluate(dimension, a, b, district_id=district)
                         if f.code == code), None)
             series.append({"start": a, "end": b, **(row.as_dict() if row else {"code": code})})
         return Response({"dimension": dimension, "code": code, "interval": interval, "series": series})

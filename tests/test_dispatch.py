@@ -399,6 +399,11 @@ def test_evaluation_against_hand_computed_cases(people):
     series = leader.get(reverse("dispatch:evaluation-series"),
                         {"dimension": "district", "code": "430302", **days}).json()
     assert sum(s.get("reported", 0) for s in series["series"]) == 3
+    # another district's centre, or a code that is no unit: no series (and no evaluation per step for it)
+    for who, code in ((people["east_dispatcher"], "430302"), (people["leader"], "999999")):
+        answer = api_client(who).get(reverse("dispatch:evaluation-series"), {"dimension": "district", "code": code,
+                                                                             **days})
+        assert answer.status_code == 404 and code in answer.json()["detail"]
     assert leader.get(reverse("dispatch:evaluation"), {"dimension": "planet"}).status_code == 400
     assert api_client(people["inspector"]).get(reverse("dispatch:evaluation"),
                                                {"dimension": "bureau"}).status_code == 403
