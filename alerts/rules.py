@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.contrib.gis.geos import GEOSException, GEOSGeometry, MultiPolygon, Polygon
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone, translation
@@ -211,10 +212,15 @@ def issue(user: AbstractBaseUser, draft: Draft) -> EarlyWarning:
     return warning
 
 
-def _locked(user: AbstractBaseUser, warning: EarlyWarning, version: int) -> EarlyWarning:
+def _ensure_may_change(user: AbstractBaseUser, warning: EarlyWarning) -> None:
+    """Before anything else is read or checked: a centre that may read a warning (the city's, across districts)
+    may not therefore change it (403)."""
     if not scoping.may_change(user, warning):
-        raise InvalidWarning({"detail": _("This warning is another centre's: only it, or the city's centre, "
-                                          "may change it.")})
+        raise PermissionDenied(_("This warning is another centre's: only it, or the city's centre, may change it."))
+
+
+def _locked(user: AbstractBaseUser, warning: EarlyWarning, version: int) -> EarlyWarning:
+    _ensure_may_change(user, warning)
     current = EarlyWarning.objects.select_for_update(of=("self",)).select_related("type", "district").get(
         pk=warning.pk)
     if current.version != version:
@@ -228,6 +234,7 @@ def _locked(user: AbstractBaseUser, warning: EarlyWarning, version: int) -> Earl
 
 def update(user: AbstractBaseUser, warning: EarlyWarning, change: Change) -> EarlyWarning:
     """An Update: any of level, texts, area and expiry; the type, the effective time and the drill mark stay."""
+    _ensure_may_change(user, warning)
     errors: dict = {}
     if change.level is not None and change.level not in WarningLevel.values:
         errors["level"] = _("Choose a level: blue, yellow, orange or red.")
@@ -272,6 +279,7 @@ def update(user: AbstractBaseUser, warning: EarlyWarning, change: Change) -> Ear
 
 def cancel(user: AbstractBaseUser, warning: EarlyWarning, *, version: int, note: str) -> EarlyWarning:
     """解除: a Cancel referencing every earlier document; the warning leaves the feed and the public page."""
+    _ensure_may_change(user, warning)
     errors: dict = {}
     if not note.strip():
         errors["note"] = _("Say why the warning is cancelled.")

@@ -224,10 +224,13 @@ def test_scopes_city_centre_district_centre_leader(people, west_dispatcher):
     listed = client.get(reverse("alerts:warning-list")).json()["results"]
     assert [w["id"] for w in listed] == [city_warning["id"]]  # the city's warning, read-only
     assert listed[0]["can_change"] is False
-    refused = client.post(reverse("alerts:warning-cancel", args=[city_warning["id"]]), {"version": 1, "note": "x"},
-                          format="json")
-    assert refused.status_code == 400 and refused.json()["detail"]
+    # ... and reads the city's without the right to change it: refused (403) before its input is even looked at
+    for url in ("alerts:warning-cancel", "alerts:warning-update"):
+        refused = client.post(reverse(url, args=[city_warning["id"]]),
+                              {"version": 1, "note": "x", "area": square(112.85, 27.83, 0.1)}, format="json")
+        assert refused.status_code == 403 and refused.json()["detail"]
     assert EarlyWarning.objects.get(pk=city_warning["id"]).state == "active"
+    assert EarlyWarning.objects.get(pk=city_warning["id"]).version == 1
     # a district's centre warns within its district only
     outside = client.post(reverse("alerts:warning-list"), body(area=square(112.82, 27.82)), format="json")
     assert outside.status_code == 400 and "area" in outside.json()
