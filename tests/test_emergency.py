@@ -57,6 +57,54 @@ def test_open_refuses_bad_input_and_other_districts(em):
         command.open_incident(em["dispatcher"], title="x", event_type=em["flood"], level=4, case=normal)
 
 
+def test_an_incident_goes_under_a_headquarters_its_opener_may_name(em):
+    """A district's centre names its own district's headquarters, not the city's nor another district's (whose
+    people would then see and command the incident); the city's centre names any; refused through the API too."""
+    from emergency.models import Headquarters
+
+    lon, lat = point_in(em["a"])
+    east_hq = Headquarters.objects.create(code="east-flood", name="岳塘区防汛指挥部", district=em["east"])
+    west_hq = Headquarters.objects.create(code="west-flood", name="雨湖区防汛指挥部", district=em["west"])
+    for hq in (east_hq, em["hq"]):
+        with pytest.raises(command.InvalidAction) as refused:
+            command.open_incident(em["west_dispatcher"], title="x", event_type=em["flood"], level=4,
+                                  area=square(lon, lat), headquarters=hq)
+        assert hq.name in refused.value.errors["headquarters"][0]
+    body = {"title": "积水", "event_type": "flood", "level": 4, "area": square(lon, lat), "headquarters": "east-flood"}
+    answer = api_client(em["west_dispatcher"]).post("/api/emergency/incidents/", body, format="json")
+    assert answer.status_code == 400 and "岳塘区防汛指挥部" in answer.json()["headquarters"][0]
+    assert not Incident.objects.exists()
+    mine = command.open_incident(em["west_dispatcher"], title="x", event_type=em["flood"], level=4,
+                                 area=square(lon, lat), headquarters=west_hq)
+    city = command.open_incident(em["dispatcher"], title="y", event_type=em["flood"], level=4,
+                                 area=square(lon, lat), headquarters=east_hq)
+    assert (mine.headquarters, city.headquarters) == (west_hq, east_hq)
+
+
+def test_objects_named_in_a_body_or_query_are_taken_from_the_users_scope(em):
+    """The east centre names the west's case to open an incident with, to take into an incident both centres
+    see, and the west's incident to list resources within: each refused (400) as if it did not exist, nothing
+    made."""
+    east = api_client(em["east_dispatcher"])
+    case = flood_case(em)
+    opened = east.post("/api/emergency/incidents/", {"title": "x", "event_type": "flood", "level": 4,
+                                                     "case": case.number}, format="json")
+    assert opened.status_code == 400 and "case" in opened.json()
+    assert not Incident.objects.exists()
+    lon, lat = point_in(em["a"])
+    across = command.open_incident(em["dispatcher"], title="跨区积水", event_type=em["flood"], level=4,
+                                   area=square(112.90, lat, 0.01))  # both districts: the east centre sees it
+    added = east.post(f"/api/emergency/incidents/{across.number}/add-case/", {"case": case.number,
+                                                                              "version": across.version},
+                      format="json")
+    assert added.status_code == 400 and "case" in added.json()
+    assert not across.case_links.exists()
+    west_only, _ = _open_from_case(em)
+    assert east.get("/api/emergency/resources/", {"within": west_only.number}).status_code == 400
+    assert api_client(em["west_dispatcher"]).get("/api/emergency/resources/",
+                                                 {"within": west_only.number}).status_code == 200
+
+
 def test_open_from_a_sensor_alarm(em):
     from monitoring.models import AlarmEpisode, Sensor, SensorKind
 
@@ -244,7 +292,7 @@ def test_board_shows_the_layers_in_scope(em):
 
 
 def test_scope_who_sees_an_incident(em):
-    incident, _ = _open_from_case(em)
+    incident, case = _open_from_case(em)
     url = f"/api/emergency/incidents/{incident.number}/"
     for who, seen in (("dispatcher", True), ("west_dispatcher", True), ("east_dispatcher", False),
                       ("leader", True), ("water_staff", False), ("hq_member", False), ("inspector", None)):
@@ -252,9 +300,11 @@ def test_scope_who_sees_an_incident(em):
         assert r.status_code == {True: 200, False: 404, None: 403}[seen], (who, r.status_code)
     command.change_level(em["west_dispatcher"], incident, 3, "扩大")
     command.activate_plan(em["dispatcher"], incident)
-    # the headquarters now commands: its people and member bureaus see it
+    # the headquarters now commands: its people and member bureaus see it — the incident, not its cases, which
+    # stay the case's district's and bureau's (the detail lists those the reader may see, as the board does)
     assert api_client(em["hq_member"]).get(url).status_code == 200
-    assert api_client(em["water_staff"]).get(url).status_code == 200
+    assert api_client(em["water_staff"]).get(url).json()["cases"] == []
+    assert api_client(em["west_dispatcher"]).get(url).json()["cases"] == [case.number]
     listed = api_client(em["east_dispatcher"]).get("/api/emergency/incidents/").json()["results"]
     assert listed == []
 

@@ -141,7 +141,9 @@ def _call(user, method: str, url: str):
     client = api_client(user)
     if not url.startswith("/api/"):
         client.force_login(user)
-    return client.get(url) if method == "GET" else client.post(url, {}, format="json")
+    if method == "GET":
+        return client.get(url)
+    return getattr(client, method.lower())(url, {}, format="json")
 
 
 SCOPED = [(name, cls) for name, cls in OBJECT_URLS
@@ -159,7 +161,7 @@ def test_out_of_scope_users_of_every_allowed_role_get_404(world, name, cls):
     pattern = next(p for n, p, _ in _object_urls() if n == name)
     url = _url(name, pattern.pattern.converters, world)
     policy = policy_for(name)
-    methods = [m for m in ("GET", "POST") if hasattr(cls, m.lower())]
+    methods = [m for m in ("GET", "POST", "PUT", "PATCH", "DELETE") if hasattr(cls, m.lower())]
     tried = 0
     for method in methods:
         allowed = policy.read if method in SAFE_METHODS else policy.write
@@ -203,6 +205,43 @@ def test_a_district_dispatcher_sends_and_sees_only_his_districts_units(world, pe
                                  format="json")
     assert sent.status_code == 400 and "EAST-01" in sent.json()["units"][0]
     assert ResponseUnit.objects.get(code="EAST-01").state == "available"
+
+
+def test_a_case_goes_to_a_city_bureau_or_one_of_its_districts_only(world, people):
+    """A district's bureau works its district: 岳塘's bureau is refused a 雨湖 case, by the city's dispatcher too,
+    and never sees it; a city bureau and 雨湖's own are accepted."""
+    from incidents import lifecycle
+
+    case = world["case"]
+    east_cg = make_bureau_east(people)
+    case = lifecycle.return_case(case, people["cg_staff"], reason="不是本单位")
+    url = reverse("incidents:case-action", args=[case.number, "dispatch"])
+    refused = api_client(people["dispatcher"]).post(url, {"bureau": east_cg.code, "version": case.version},
+                                                    format="json")
+    assert refused.status_code == 400 and "岳塘区城管局" in refused.json()["bureau"][0]
+    case.refresh_from_db()
+    assert case.bureau_id is None and case.status == "returned"
+    east_staff = make_user("cg_east", roles.BUREAU_STAFF, bureau=east_cg)
+    assert api_client(east_staff).get(reverse("incidents:case-detail", args=[case.number])).status_code == 404
+    assert lifecycle.bureau_serves(people["water"], case) and lifecycle.bureau_serves(people["cg"], case)
+    sent = api_client(people["dispatcher"]).post(url, {"bureau": people["water"].code, "version": case.version},
+                                                 format="json")
+    assert sent.status_code == 200 and sent.json()["properties"]["bureau"] == people["water"].code
+
+
+def test_a_case_is_merged_only_into_a_case_the_user_sees(world, people):
+    from incidents import intake
+
+    east_operator = world["outsiders"][roles.OPERATOR]
+    east_case = intake.submit(intake.Report(lon=112.95, lat=27.85, category="SJ0601", source="hotline_12345"),
+                              reporter=east_operator).case
+    assert east_case.district == people["east"]
+    url = reverse("incidents:case-action", args=[east_case.number, "merge"])
+    refused = api_client(east_operator).post(url, {"into": world["case"].number, "version": east_case.version},
+                                             format="json")
+    assert refused.status_code == 400 and "into" in refused.json()
+    east_case.refresh_from_db()
+    assert east_case.status == "reported" and east_case.merged_into_id is None
 
 
 def make_bureau_east(people):
