@@ -1073,6 +1073,11 @@ ZH = {
     'Joined to an earlier report of the same problem': '与先前关于同一问题的反映合并',
     'Reopened: the fix is being redone': '已返工：重新处置',
     'the responsible bureau': '责任部门',
+    # per-object scope of the objects a request names (28 November 2026)
+    "%(bureau)s works in another district: choose a city bureau or one of %(district)s.":
+        "%(bureau)s属于其他区：请选择市级部门或%(district)s的部门。",
+    "%(name)s is not a headquarters you may place an incident under.": "您无权将事件划归%(name)s指挥。",
+    "No figures for %(code)s in this period and your scope.": "此期间、您的范围内没有%(code)s的数据。",
     # strings of earlier issues that no makemessages had extracted yet
     'Between %(low)d and %(high)d.': '应在 %(low)d 到 %(high)d 之间。',
     'Not units you command: %(units)s.': '不是您可调度的处置力量：%(units)s。',
