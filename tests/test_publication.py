@@ -196,6 +196,12 @@ def test_tracking_shows_stages_and_the_after_photo_only_once_verified(client, ru
     before = Photo.objects.get(case=case, kind="before")  # the reporter's own photo is not the public's
     assert client.get(reverse("frontend:track-photo", args=[case.number, before.pk]),
                       {"code": tracking_code(case.number)}).status_code == 404
+    # another case's number and its own good code do not open this case's photo
+    other = _to_closed(_report(rules, "SJ0102", Source.WEB, description="另一处垃圾"), rules)
+    other = lifecycle.verify(other, rules["inspector"], passed=True, location=Point(*point_in(rules["a"])))
+    assert Photo.objects.filter(case=other, kind="after").exists()  # it has verified after-photos of its own
+    assert client.get(reverse("frontend:track-photo", args=[other.number, photo.pk]),
+                      {"code": tracking_code(other.number)}).status_code == 404
     PublicationRule.objects.update(show_photos=False)  # the rule decides photos too
     assert "after-photos" not in _track(client, case.number)[0]
     assert client.get(url, {"code": tracking_code(case.number)}).status_code == 404
