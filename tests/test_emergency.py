@@ -185,6 +185,13 @@ def test_tasks_reach_the_bureau_and_the_crew_and_are_acknowledged_and_done(em):
     assert crew.get("/api/emergency/tasks/").json()["results"] == []  # not yet the crew's
     assert staff.post(f"/api/emergency/tasks/{water_task.pk}/acknowledge/").status_code == 200
     assert staff.post(f"/api/emergency/tasks/{water_task.pk}/acknowledge/").status_code == 409
+    from dispatch.models import ResponseUnit
+
+    ResponseUnit.objects.create(code="CG-01", name="雨湖城管一队", bureau=em["cg"])  # another bureau's crew
+    r = staff.post(f"/api/emergency/tasks/{water_task.pk}/assign/", {"unit": "CG-01"}, format="json")
+    assert r.status_code == 400 and "unit" in r.json()
+    water_task.refresh_from_db()
+    assert water_task.unit_id is None
     r = staff.post(f"/api/emergency/tasks/{water_task.pk}/assign/", {"unit": "SW-01"}, format="json")
     assert r.status_code == 200 and r.json()["unit"] == "SW-01"
     assert [t["id"] for t in crew.get("/api/emergency/tasks/").json()["results"]] == [water_task.pk]
