@@ -65,11 +65,17 @@ def plan_cases(cursor, first: int, last: int, start: datetime, span_seconds: int
         CREATE TEMP TABLE gen_category AS
         SELECT row_number() OVER (ORDER BY id) AS k, id, default_bureau_kind AS kind
         FROM incidents_category WHERE parent_id IS NOT NULL""")
-    # The bureaus of each kind; a subclass whose kind has no bureau goes to any bureau (kind NULL).
+    # The bureaus of each kind that serve each district — the city's and the district's own, as a dispatcher
+    # may choose (incidents.lifecycle.bureau_serves); a subclass whose kind has none there goes to any bureau
+    # serving the district (kind NULL).
     cursor.execute("""
         CREATE TEMP TABLE gen_bureau AS
-        SELECT kind, array_agg(id ORDER BY id) AS ids FROM grids_bureau GROUP BY kind
-        UNION ALL SELECT NULL, array_agg(id ORDER BY id) FROM grids_bureau""")
+        WITH serving AS (
+            SELECT d.id AS district_id, b.kind, b.id FROM grids_area d
+            JOIN grids_bureau b ON b.district_id IS NULL OR b.district_id = d.id
+            WHERE d.level = 2)
+        SELECT district_id, kind, array_agg(id ORDER BY id) AS ids FROM serving GROUP BY district_id, kind
+        UNION ALL SELECT district_id, NULL, array_agg(id ORDER BY id) FROM serving GROUP BY district_id""")
     cursor.execute("SELECT (SELECT count(*) FROM gen_cell), (SELECT count(*) FROM gen_category), "
                    "(SELECT count(*) FROM grids_bureau)")
     cells, categories, bureaus = cursor.fetchone()
@@ -81,18 +87,18 @@ def plan_cases(cursor, first: int, last: int, start: datetime, span_seconds: int
     # the whole array would be detoasted for every generated case.
     cursor.execute(f"""
         CREATE TEMP TABLE gen_case AS
-        SELECT e.i,
-               (SELECT array_agg(id ORDER BY k) FROM gen_cell)[width_bucket(
-                   {_frac("e.i", CELL_STEP)}, (SELECT array_agg(lo ORDER BY k) FROM gen_cell))] AS cell_id,
-               cat.id AS category_id,
+        SELECT e.i, e.cell_id, cat.id AS category_id,
                (coalesce(b.ids, anyb.ids))[1 + floor({_frac("e.i", BUREAU_STEP)}
                                                      * cardinality(coalesce(b.ids, anyb.ids)))::int] AS bureau_id,
                %(start)s::timestamptz + (e.i * {TIME_STEP} %% %(span)s) * interval '1 second' AS at
-        FROM generate_series(%(first)s::bigint, %(last)s::bigint) e(i)
+        FROM (SELECT i, (SELECT array_agg(id ORDER BY k) FROM gen_cell)[width_bucket(
+                  {_frac("i", CELL_STEP)}, (SELECT array_agg(lo ORDER BY k) FROM gen_cell))] AS cell_id
+              FROM generate_series(%(first)s::bigint, %(last)s::bigint) i) e
+        JOIN grids_cell c ON c.id = e.cell_id
         JOIN gen_category cat
           ON cat.k = 1 + floor({_frac("e.i", CATEGORY_STEP)} * %(categories)s)::bigint
-        LEFT JOIN gen_bureau b ON b.kind = cat.kind
-        CROSS JOIN (SELECT ids FROM gen_bureau WHERE kind IS NULL) anyb""",
+        LEFT JOIN gen_bureau b ON b.kind = cat.kind AND b.district_id = c.district_id
+        LEFT JOIN gen_bureau anyb ON anyb.kind IS NULL AND anyb.district_id = c.district_id""",
                    {"first": first, "last": last, "start": start, "span": span_seconds, "categories": categories})
 
 
@@ -139,7 +145,9 @@ def generate_history(n: int, start: datetime, span_seconds: int, prefix: str, sk
                         WHEN NOT (%(settled)s OR e.i %% 10 < 9) THEN 'reported'
                         WHEN e.at + interval '1 hour' <= now() THEN 'in_progress'
                         WHEN e.at + interval '30 minutes' <= now() THEN 'registered' ELSE 'reported' END,
-                   e.bureau_id, e.at + interval '26 hours', 0, 1, e.at, now(), e.at,
+                   -- no bureau before its dispatch, an hour after the report (the steps below)
+                   CASE WHEN (%(settled)s OR e.i %% 10 < 9) AND e.at + interval '1 hour' <= now() THEN e.bureau_id END,
+                   e.at + interval '26 hours', 0, 1, e.at, now(), e.at,
                    -- what the log's trigger would set (its processing report, its closure; steps below), set here so
                    -- that the trigger finds nothing to change: updating a million cases again took most of the time
                    CASE WHEN e.closes THEN e.at + (20 * 3600 + e.late) * interval '1 second' END,

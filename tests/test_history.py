@@ -63,10 +63,20 @@ def test_case_numbers_beyond_278k_generate(gridded, catalogue):
 
 
 def test_cases_go_to_a_bureau_of_their_subclass_kind(people):
+    """... one that serves the case's district (the city's or the district's own: another district's
+    city-management bureau never), and a case not yet dispatched has none."""
+    from grids.models import Bureau
+
+    Bureau.objects.create(code="430304-CG", name="岳塘区城管局", kind=Bureau.Kind.CITY_MANAGEMENT,
+                          district=people["east"])  # the generated cases all lie in the west district
     generate_history(300, timezone.now() - timedelta(days=10), 5 * 86400, "TB")
-    cases = Case.objects.filter(number__startswith="TB").select_related("category", "bureau")
+    every = Case.objects.filter(number__startswith="TB").select_related("category", "bureau")
+    assert all(c.bureau_id is None for c in every if c.status == "reported") and any(
+        c.status == "reported" for c in every)
+    cases = [c for c in every if c.status != "reported"]
     by_kind = {"city_management": people["cg"], "water": people["water"]}
     assert {c.bureau for c in cases if c.category.default_bureau_kind in by_kind} == set(by_kind.values())
+    assert all(c.bureau.district_id in (None, c.district_id) for c in cases)
     assert all(c.bureau == by_kind[c.category.default_bureau_kind] for c in cases
                if c.category.default_bureau_kind in by_kind)
     subclasses = Category.objects.filter(parent__isnull=False).count()
