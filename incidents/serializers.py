@@ -22,12 +22,13 @@ def mask_name(value: str) -> str:
 
 class CategorySerializer(serializers.ModelSerializer):
     major = serializers.SlugRelatedField(source="parent", slug_field="code", read_only=True, allow_null=True)
+    major_name = serializers.CharField(source="parent.name_zh", read_only=True, default="")
     time_limits = serializers.SerializerMethodField()
 
     class Meta:
         model = Category
-        fields = ["code", "kind", "major", "name_zh", "name_en", "default_bureau_kind", "photo_required",
-                  "time_limits"]
+        fields = ["code", "kind", "major", "major_name", "name_zh", "name_en", "default_bureau_kind",
+                  "photo_required", "time_limits"]
 
     def get_time_limits(self, obj) -> dict:
         return {t.urgency: f"{t.amount} {t.unit}" for t in obj.time_limits.all()}

@@ -121,8 +121,13 @@ def test_the_whole_loop_through_the_pages(live_server, people, tmp_path):
         dispatcher.wait_for_selector(f"#act select[name=bureau] option[value='{cg.code}']", state="attached")
         assert dispatcher.input_value("#act select[name=bureau]") == cg.code  # preselected by the routing rule
         assert cg.name in dispatcher.inner_text("#panel .routing")
+        # the class filter offers the catalogue's major classes, each once, by code and name
+        classes = dispatcher.eval_on_selector_all("#f-class option", "os => os.map(o => o.value)")
+        assert "SJ01" in classes and len(classes) == len(set(classes)) > 5
         dispatcher.click("#panel [data-action='dispatch']")
         dispatcher.wait_for_selector(f"#list li[data-number='{number}']:has-text('{cg.name}')")
+        # the panel names the bureau the case went to (not only the rule's suggestion)
+        dispatcher.wait_for_selector(f"#panel[data-number='{number}'] p:has-text('责任部门 {cg.name}')")
         assert _status(number) == "dispatched"
 
         # The citizen's page follows: sent to the bureau, by name.

@@ -108,7 +108,17 @@
     var h = Array.prototype.map.call(b, function (x) { return (x + 0x100).toString(16).slice(1); }).join("");
     return h.slice(0, 8) + "-" + h.slice(8, 12) + "-" + h.slice(12, 16) + "-" + h.slice(16, 20) + "-" + h.slice(20);
   }
+  // The catalogue API lists subclasses: a class filter offers their major classes, once each, by code
+  // (部件 and 事件 each have a 市容环境: the code tells them apart).
+  function majorOptions(select, subclasses) {
+    var seen = {};
+    subclasses.forEach(function (c) {
+      if (!c.major || seen[c.major]) return;
+      seen[c.major] = true;
+      select.insertAdjacentHTML("beforeend", '<option value="' + esc(c.major) + '">' + esc(c.major + " " + c.major_name) + "</option>");
+    });
+  }
   global.CityGrid = { api: api, esc: esc, errorsText: errorsText, baseMap: baseMap, uuid4: uuid4, markerIcons: markerIcons,
-                      resizePhoto: resizePhoto, features: features, rows: rows, labelPoint: labelPoint,
+                      resizePhoto: resizePhoto, features: features, rows: rows, labelPoint: labelPoint, majorOptions: majorOptions,
                       config: function (id) { return JSON.parse(document.getElementById(id).textContent); } };
 })(window);

@@ -65,10 +65,7 @@
   }).catch(function () { /* refused or offline: the filter offers no bureau */ });
   var bureaus = [];
   C.api(cfg.apiCatalogue).then(function (r) {
-    var list = r.ok ? (r.data.results || r.data) : [];
-    list.filter(function (c) { return !c.major; }).forEach(function (c) {
-      $("f-class").insertAdjacentHTML("beforeend", '<option value="' + C.esc(c.code) + '">' + C.esc(c.code + " " + c.name_zh) + "</option>");
-    });
+    C.majorOptions($("f-class"), r.ok ? (r.data.results || r.data) : []);
   });
 
   function refreshCells() {
@@ -116,7 +113,9 @@
       if (ticket !== loadTicket || !r.ok) return;
       clusters.clearLayers(); markers = {};
       $("count").textContent = r.data.count;
-      $("list").innerHTML = r.data.features.length ? r.data.features.map(rowHtml).join("") : "<li>" + C.esc(text.none) + "</li>";
+      $("list").innerHTML = (r.data.features.length ? r.data.features.map(rowHtml).join("") : "<li>" + C.esc(text.none) + "</li>") +
+        // the list holds the first 500 (the map's squares count them all): say so, and how to reach the rest
+        (r.data.count > r.data.features.length ? '<li class="more">' + C.esc(text.more.replace("%(n)s", r.data.features.length)) + "</li>" : "");
       r.data.features.forEach(function (f) {
         var c = f.geometry.coordinates, m = L.marker(datum.toDisplay(c[0], c[1]), { icon: icon(f.properties), title: f.id });
         m.on("click", function () { open(f.id); });
@@ -171,7 +170,8 @@
       "<h2>" + C.esc(f.id) + " <small>" + C.esc(p.status_label) + "</small></h2>" +
       (message ? '<p class="error conflict" role="alert">' + C.esc(message) + "</p>" : "") +
       '<p class="sla-' + C.esc(p.sla) + '"><span class="light"></span> ' + C.esc(p.category_name) + " · " + C.esc(cfg.urgencies[p.urgency] || p.urgency) +
-      (p.deadline ? " · " + C.esc(text.deadline) + " " + C.esc(p.deadline.slice(0, 16).replace("T", " ")) : "") + "</p>" +
+      (p.deadline ? " · " + C.esc(text.deadline) + " " + C.esc(p.deadline.slice(0, 16).replace("T", " ")) : "") +
+      (p.bureau_name ? " · " + C.esc(text.responsible) + " " + C.esc(p.bureau_name) : "") + "</p>" +
       "<p>" + C.esc(p.description) + "</p>" +
       "<p>" + C.esc(p.place) + (p.address ? " · " + C.esc(p.address) : "") + (p.cell ? " <small>" + C.esc(text.cell) + " " + C.esc(p.cell) + "</small>" : "") + "</p>" +
       (p.contact && (p.contact.name || p.contact.phone) ? "<p>☎ " + C.esc(p.contact.name) + " " + C.esc(p.contact.phone) + "</p>" : "") +

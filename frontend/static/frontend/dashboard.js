@@ -21,9 +21,7 @@
   var peak = 1, tables = { overdue: [], ranking: [] }, chart = null;
 
   C.api(cfg.apiCatalogue).then(function (r) {
-    (r.ok ? (r.data.results || r.data) : []).filter(function (c) { return !c.major; }).forEach(function (c) {
-      $("f-class").insertAdjacentHTML("beforeend", '<option value="' + C.esc(c.code) + '">' + C.esc(c.code + " " + c.name_zh) + "</option>");
-    });
+    C.majorOptions($("f-class"), r.ok ? (r.data.results || r.data) : []);
   });
   function params(extra) {
     var form = new FormData($("period")), p = new URLSearchParams();
