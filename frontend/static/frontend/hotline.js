@@ -84,6 +84,7 @@
   function pin(cls) { return L.divIcon({ className: "pin " + cls, iconSize: [20, 20], html: "" }); }
   function place(lon, lat, zoom) {
     position = { lon: lon, lat: lat };
+    if ($("call-error").textContent === text.needPosition) $("call-error").textContent = "";  // now given
     var shown = datum.toDisplay(lon, lat);
     if (!marker) {
       marker = L.marker(shown, { icon: pin("call-pin"), draggable: true, keyboard: false }).addTo(map);
@@ -161,6 +162,7 @@
   }, function (c) {
     $("category").value = c.code;
     $("category-search").value = c.name_zh + " " + c.code;
+    if ($("call-error").textContent === text.needCategory) $("call-error").textContent = "";  // now chosen
     refreshDuplicates();
   }, function (c) {
     return C.esc(c.name_zh) + " <small>" + C.esc(c.code) + "</small>";
@@ -228,6 +230,7 @@
     if (saving) return;
     var error = !position ? text.needPosition : !$("category").value ? text.needCategory : "";
     $("call-error").textContent = error;
+    $("call-result").innerHTML = "";  // the last call's confirmation is not this call's
     if (error) { (!position ? $("place") : $("category-search")).focus(); return; }
     saving = true;
     $("save").disabled = true;
