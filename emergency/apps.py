@@ -29,7 +29,9 @@ class EmergencyConfig(AppConfig):
         from .models import Incident
 
         # The audit page's incident_level_up, incident_task_done…: the incident log's labels.
-        register_action_labels({**ACTION_LABELS, "plan": ACTION_LABELS["plan_activated"]}, prefix="incident_")
+        # (the activation is recorded as incident_plan: its log's code would list the label twice in the search)
+        labels = {code: label for code, label in ACTION_LABELS.items() if code != "plan_activated"}
+        register_action_labels({**labels, "plan": ACTION_LABELS["plan_activated"]}, prefix="incident_")
         register_target_labels({"incident": Incident._meta.verbose_name})
         # A headquarters works for its district as it is now: the plan chosen for an incident compares them.
         register_live_reference("emergency.Headquarters", "district")
