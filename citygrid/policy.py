@@ -58,6 +58,7 @@ POLICIES: dict[str, Policy] = {
     "audit-trail": Policy(_r(roles.AUDITOR), objects="the whole security audit trail, read-only"),
     "audit-export": Policy(_r(roles.AUDITOR), objects="as the audit page's search; the export is itself audited"),
     "healthz": Policy(PUBLIC),
+    "favicon": Policy(PUBLIC),
     "readyz": Policy(PUBLIC),
     "frontend:home": Policy(PUBLIC, objects="redirects to the user's own page (or the login)"),
     "frontend:map": Policy(ANY_ROLE),

@@ -108,3 +108,12 @@ def _next_url(request: HttpRequest) -> str:
                                                   require_https=request.is_secure()):
         return wanted
     return reverse("frontend:home")
+
+
+def favicon(request: HttpRequest) -> HttpResponse:
+    """/favicon.ico, which browsers ask for on any page (a JSON answer opened in a tab has no <link rel=icon>):
+    the project's icon under its hashed static name (a temporary redirect: the name changes with a release)."""
+    from django.http import HttpResponseRedirect
+    from django.templatetags.static import static
+
+    return HttpResponseRedirect(static("frontend/favicon.svg"))

@@ -115,6 +115,8 @@ def test_objects_outside_the_scope_are_404(people):
 def test_anonymous_gets_only_the_public_endpoints(client, people):
     assert client.get(reverse("healthz")).status_code == 200
     assert client.get("/open311/v2/services.json").status_code == 200
+    icon = client.get("/favicon.ico")  # what a browser asks for on a JSON answer opened in a tab
+    assert icon.status_code == 302 and icon["Location"].endswith(".svg")
     for name in ("grids:area-list", "incidents:case-list", "dispatch:events", "api-schema"):
         assert client.get(reverse(name)).status_code in (401, 403), name
     assert client.get(reverse("frontend:home")).status_code == 302
