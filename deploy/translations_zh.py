@@ -1078,6 +1078,11 @@ ZH = {
         "%(bureau)s属于其他区：请选择市级部门或%(district)s的部门。",
     "%(name)s is not a headquarters you may place an incident under.": "您无权将事件划归%(name)s指挥。",
     "No figures for %(code)s in this period and your scope.": "此期间、您的范围内没有%(code)s的数据。",
+    # the pages as a new user's trial found them (28 November 2026)
+    "Responsible bureau": "责任部门",
+    "Void the case": "作废",
+    "The first %(n)s are listed: narrow the filters to see the others.":
+        "只列出前 %(n)s 件：请用筛选条件缩小范围查看其余案件。",
     # strings of earlier issues that no makemessages had extracted yet
     'Between %(low)d and %(high)d.': '应在 %(low)d 到 %(high)d 之间。',
     'Not units you command: %(units)s.': '不是您可调度的处置力量：%(units)s。',
