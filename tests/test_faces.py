@@ -5,6 +5,7 @@ the leader's dashboard (heatmap and choropleth). Screenshots go to docs/screensh
 import copy
 import csv
 import re
+import time
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -234,6 +235,11 @@ def test_dispatcher_sees_a_report_live_dispatches_it_and_is_told_of_emergencies(
         login(page, live_server.url, "disp_city", PASSWORD)
         assert page.url.endswith("/console/")
         page.wait_for_selector("#live.on")
+        # The live light through the streams' planned renewals (every FEED_STREAM_SECONDS, 4 s here): never off.
+        started = time.monotonic()
+        page.evaluate("""() => { window.liveStates = [];
+            new MutationObserver(() => window.liveStates.push(document.getElementById('live').className))
+                .observe(document.getElementById('live'), { attributes: true }); }""")
         case = intake.submit(intake.Report(lon=lon, lat=lat, category="SJ0601", source="hotline_12345",
                                            description="占道停车")).case
         row = f"#list li[data-number='{case.number}']"
@@ -275,6 +281,9 @@ def test_dispatcher_sees_a_report_live_dispatches_it_and_is_told_of_emergencies(
         page.click(f"#units [data-send='{unit.code}']")  # one click sends it
         page.wait_for_function("() => !document.querySelector(\"#units [data-send='CG-01']\")")
         assert UnitAssignment.objects.filter(case=emergency, unit=unit).exists()
+        page.wait_for_timeout(max(0, 9000 - 1000 * (time.monotonic() - started)))  # two renewals at least
+        assert "live off" not in page.evaluate("window.liveStates")
+        assert page.get_attribute("#live", "class") == "live on"
 
 
 def test_leader_sees_heatmap_and_choropleth_with_data(live_server, people, offline_tiles):

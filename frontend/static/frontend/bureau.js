@@ -278,9 +278,17 @@
     ["case", "emergency"].forEach(function (kind) {
       source.addEventListener(kind, function (m) { $("live").className = "live on"; onEvent(JSON.parse(m.data)); });
     });
-    source.onopen = function () { $("live").className = "live on"; };
+    // The server ends each stream after FEED_STREAM_SECONDS and the browser reconnects at once: the light goes
+    // off only if that takes more than a few seconds (or the stream was refused), not at every planned renewal.
+    var offTimer = null;
+    source.onopen = function () { clearTimeout(offTimer); $("live").className = "live on"; };
     source.onerror = function () {
-      $("live").className = "live off";
+      clearTimeout(offTimer);
+      if (source.readyState === EventSource.CONNECTING) {
+        offTimer = setTimeout(function () { $("live").className = "live off"; }, 5000);
+      } else {
+        $("live").className = "live off";
+      }
       // Refused (the server's stream limits): poll for a while, then try the stream again.
       if (source.readyState === EventSource.CLOSED) { poll(6); setTimeout(connect, 30000); }
     };
