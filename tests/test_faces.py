@@ -246,6 +246,12 @@ def test_dispatcher_sees_a_report_live_dispatches_it_and_is_told_of_emergencies(
         page.wait_for_selector(row, timeout=15000)  # appeared without a reload
         page.click(row)
         page.wait_for_selector(f"#panel[data-number='{case.number}'] [data-action='register']")
+        # 不予立案 without a reason: the message beside the reason, which takes the cursor
+        b.allow(rf"/api/cases/{case.number}/reject/$", status=400)
+        page.click("#act-reason [data-action='reject']")
+        page.wait_for_selector("#act-reason .field-error")
+        assert page.evaluate("document.activeElement.name") == "reason"
+        assert page.locator("#panel .conflict").count() == 0
         page.click("[data-action='register']")
         page.wait_for_selector("#panel [data-action='dispatch']")
         assert page.locator("#act [name=into]").count() == 0  # the merge is not beside 派遣 ...

@@ -278,11 +278,27 @@
           load();
         });
       }
-      var msg = el.querySelector(".conflict") || document.createElement("p");
-      msg.className = "error conflict"; msg.setAttribute("role", "alert");
-      msg.textContent = C.errorsText(r.data);
-      el.querySelector("h2").after(msg);
       Array.prototype.forEach.call(el.querySelectorAll("[data-action]"), function (x) { x.disabled = false; });
+      // A field's message beside that field (the reason, the note, the bureau, the case to merge into), the
+      // field focused; any other message at the top of the panel.
+      Array.prototype.forEach.call(el.querySelectorAll(".field-error"), function (x) { x.remove(); });
+      var form = $(spec.group || "act"), placed = false, rest = {};
+      Object.keys(r.data && typeof r.data === "object" ? r.data : {}).forEach(function (k) {
+        var input = form && form.querySelector("[name='" + k + "']");
+        if (!input) { rest[k] = r.data[k]; return; }
+        var hint = document.createElement("span");
+        hint.className = "error field-error"; hint.setAttribute("role", "alert");
+        hint.textContent = C.errorsText(r.data[k]);
+        (input.closest("label") || input).after(hint);
+        if (!placed) input.focus();
+        placed = true;
+      });
+      var left = placed ? C.errorsText(rest) : C.errorsText(r.data), msg = el.querySelector(".conflict");
+      if (!left) { if (msg) msg.remove(); return; }
+      msg = msg || document.createElement("p");
+      msg.className = "error conflict"; msg.setAttribute("role", "alert");
+      msg.textContent = left;
+      el.querySelector("h2").after(msg);
     });
   }
 
