@@ -90,9 +90,14 @@ class AuditExport(PolicyPageMixin, View):
         record("audit_export", request=request, detail=_describe(form))
 
         def rows():
-            yield ["at", "user", "ip", "action", "object", "result", "detail"]
+            # The codes for machines (a search, a script), each beside its label as the audit page shows it, in
+            # the auditor's language; the time in the city's time zone, with its offset.
+            yield ["at", "user", "ip", "action", "object", "result", "detail",
+                   "action_label", "object_label", "result_label", "detail_label"]
             for e in events.iterator(chunk_size=2000):
-                yield [e.at.isoformat(), e.username, e.ip or "", e.action, e.target, e.result, e.detail]
+                yield [timezone.localtime(e.at).isoformat(), e.username, e.ip or "", e.action, e.target, e.result,
+                       e.detail, action_label(e.action), target_label(e.target), result_label(e.result),
+                       detail_label(e.action, e.detail)]
 
         response = StreamingHttpResponse(csv_lines(rows()), content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="audit-{timezone.localdate():%Y%m%d}.csv"'

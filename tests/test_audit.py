@@ -331,6 +331,9 @@ def test_csv_exports_neutralise_formulas(people, client):
     body = b"".join(client.get(reverse("audit-export"), {"result": "failed"}).streaming_content).decode("utf-8-sig")
     [failed] = [r for r in csv.DictReader(io.StringIO(body)) if r["action"] == "login"]
     assert failed["user"] == "'-2+3+cmd|' /C calc'!A0" and failed["result"] == "failed"
+    # beside the codes, what the audit page shows: the labels in the auditor's language, the city's time
+    assert (failed["action_label"], failed["result_label"]) == ("登录", "失败")
+    assert failed["at"].endswith("+08:00")
 
 
 def test_responses_with_personal_data_are_not_stored_by_caches(people, client):
