@@ -20,8 +20,8 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("
 PASSWORD = "Correct-horse-42"
 
 
-def _dispatched(people, description: str) -> Case:
-    lon, lat = point_in(people["a"])
+def _dispatched(people, description: str, community: str = "a") -> Case:
+    lon, lat = point_in(people[community])
     case = intake.submit(intake.Report(lon=lon, lat=lat, category="SJ0102", source="hotline_12345",
                                        description=description)).case
     return lifecycle.dispatch(lifecycle.register(case, people["operator"]), people["dispatcher"], bureau=people["cg"],
@@ -83,6 +83,30 @@ def test_bureau_accepts_a_new_case_and_reports_it_processed_with_a_photo_on_a_ph
         desk.click(f"#queue li[data-number='{another.number}']")
         desk.wait_for_selector("#panel [data-action='accept']")
         desk.screenshot(path=str(screenshot_dir() / "bureau.png"))
+
+
+def test_the_map_follows_the_queue_when_the_case_shown_leaves_it(live_server, people):
+    """Zoomed on a case, the bureau accepts it and it leaves the 已派遣 queue: the map goes to what is left rather
+    than stay on an empty spot."""
+    here = _dispatched(people, "路边垃圾桶满溢")
+    there = _dispatched(people, "人行道上堆放建筑垃圾", community="b")
+    markers_in_view = """() => { const box = document.getElementById('map').getBoundingClientRect();
+        return [...document.querySelectorAll('#map .leaflet-marker-icon')].filter(m => {
+            const r = m.getBoundingClientRect();
+            return r.left >= box.left && r.right <= box.right && r.top >= box.top && r.bottom <= box.bottom;
+        }).length; }"""
+    with browser() as b:
+        page = b.new_page(viewport={"width": 1400, "height": 900})
+        login(page, live_server.url, "cg1", PASSWORD)
+        page.select_option("#filters select[name=status]", "dispatched")
+        page.wait_for_selector(f"#queue li[data-number='{there.number}']")
+        page.click(f"#queue li[data-number='{here.number}']")
+        page.wait_for_selector(f"#panel[data-number='{here.number}'] [data-action='accept']")
+        page.wait_for_timeout(300)
+        assert page.evaluate(markers_in_view) == 1  # zoomed on this one: the other is out of view
+        page.click("#panel [data-action='accept']")
+        page.wait_for_function(f"() => !document.querySelector(\"#queue li[data-number='{here.number}']\")")
+        page.wait_for_function(f"() => ({markers_in_view})() === 1")  # the one left, brought into view
 
 
 def test_a_crews_phone_receives_its_assignment_live_and_clears_it(live_server, people):

@@ -51,6 +51,8 @@
     var ticket = ++loadTicket;
     return C.api(cfg.apiQueue + "?" + query()).then(function (r) {
       if (ticket !== loadTicket || !r.ok) return;
+      var inView = function () { return pins.getLayers().some(function (m) { return map.getBounds().contains(m.getLatLng()); }); };
+      var hadInView = inView();
       rows = {}; markers = {};
       pins.clearLayers();
       $("count").textContent = r.data.count;
@@ -61,7 +63,13 @@
         m.on("click", function () { open(row.number); });
         markers[row.number] = m.addTo(pins);
       });
-      if (!fitted && pins.getLayers().length) { map.fitBounds(pins.getBounds(), { maxZoom: 16, padding: [20, 20], animate: false }); fitted = true; }
+      // Fitted to the queue at first, and again when the view held some of it and now holds none (the case shown
+      // was done and left the filtered queue, a filter took the rest elsewhere); a view panned on purpose to an
+      // empty spot stays where it is.
+      if (pins.getLayers().length && (!fitted || (hadInView && !inView()))) {
+        map.fitBounds(pins.getBounds(), { maxZoom: 16, padding: [20, 20], animate: false });
+        fitted = true;
+      }
       $("queue").dataset.loaded = String(Date.now());
     });
   }
