@@ -19,7 +19,8 @@ from incidents.partitions import ensure_partitions
 
 # Fractional parts of multiples of these irrationals are evenly spread over [0, 1) (Weyl sequences), and
 # mutually independent because the numbers are linearly independent over the rationals: case i picks its
-# cell by one, its subclass by another, its bureau among those of the subclass's kind by a third.
+# cell by one, its subclass by another, its bureau among those of the subclass's kind serving the cell's
+# district by a third.
 CELL_STEP = 0.6180339887498949  # golden ratio − 1: consecutive picks land as far apart as possible
 CATEGORY_STEP = 0.41421356237309515  # √2 − 1
 BUREAU_STEP = 0.7320508075688772  # √3 − 1
