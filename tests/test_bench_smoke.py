@@ -97,7 +97,8 @@ def test_dashboard_then_dispatch_on_a_fresh_database(smoke_env):
         *(rf"^  page {page} +\d+ files, {NUMBER} KB \({NUMBER} KB gzip\)"
           for page in ("/inspector/", "/console/", "/dashboard/", "/map/")),
         rf"^peak memory \(benchmark process\): {NUMBER} MB")
-    assert as_int(generated[1]) == as_int(generated[4]) == 3000  # every generated case has a bureau
+    # 3,000 cases; each has a bureau once dispatched (9 in 10: the tenth is still only reported)
+    assert as_int(generated[1]) == 3000 and as_int(generated[4]) == 2700
 
     text = run_bench("dispatch", smoke_env)
     _, _, bureau, district, cell, _ = figures(
