@@ -294,15 +294,14 @@ class EvaluationSeries(APIView):
         if interval not in ("day", "week", "month"):
             raise ValidationError({"interval": [_("Choose day, week or month.")]})
         district = user_district_id(request.user)
-        # A unit the user's evaluation of the period does not list (another district's, or none by that code)
-        # gets no series: found before the steps' evaluations, which would run for nothing.
-        if not any(f.code == code for f in evaluation.evaluate(dimension, start, end, district_id=district)):
-            raise NotFound(_("No figures for %(code)s in this period and your scope.") % {"code": code})
-        series = []
+        series, found = [], False
         for a, b in _steps(start, end, interval):
             row = next((f for f in evaluation.evaluate(dimension, a, b, district_id=district)
                         if f.code == code), None)
+            found = found or row is not None
             series.append({"start": a, "end": b, **(row.as_dict() if row else {"code": code})})
+        if not found:  # a unit outside the user's evaluation (another district's), or none by that code
+            raise NotFound(_("No figures for %(code)s in this period and your scope.") % {"code": code})
         return Response({"dimension": dimension, "code": code, "interval": interval, "series": series})
 
 

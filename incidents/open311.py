@@ -20,7 +20,7 @@ from citygrid.audit import record
 from citygrid.models import hash_token
 
 from . import intake, publication
-from .models import PUBLIC_SOURCES, Case, Category, Open311Client, Source, Urgency
+from .models import PUBLIC_SOURCES, Case, CaseKey, Category, Open311Client, Source, Urgency
 
 MAX_RESULTS = 1000
 # Intake's field names as GeoReport v2 calls them, for error messages a client's developer can act on.
@@ -232,11 +232,13 @@ def request_detail(request, number: str, fmt: str):
 def token(request, token: str, fmt: str):
     # Only what the public reported answers: a staff report's client id (an inspector's phone, the hotline) is
     # nobody's token here, and its number is not for the public.
-    case = (Case.objects.filter(client_uuid=token, source__in=PUBLIC_SOURCES).only("number").first()
-            if _is_uuid(token) else None)
-    if case is None:
+    # Found by the case key (one index, whatever the months), then in its own month.
+    key = CaseKey.objects.filter(client_uuid=token).values_list("id", "created_at").first() if _is_uuid(token) else None
+    number = key and (Case.objects.filter(pk=key[0], created_at=key[1], source__in=PUBLIC_SOURCES)
+                      .values_list("number", flat=True).first())
+    if not number:
         raise Open311Error(404, f"token {token} not found")
-    return _render(fmt, [{"service_request_id": case.number, "token": token}], "service_requests", "request")
+    return _render(fmt, [{"service_request_id": number, "token": token}], "service_requests", "request")
 
 
 def _is_uuid(value: str) -> bool:

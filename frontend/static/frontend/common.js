@@ -118,7 +118,27 @@
       select.insertAdjacentHTML("beforeend", '<option value="' + esc(c.major) + '">' + esc(c.major + " " + c.major_name) + "</option>");
     });
   }
-  global.CityGrid = { api: api, esc: esc, errorsText: errorsText, baseMap: baseMap, uuid4: uuid4, markerIcons: markerIcons,
+  // The live feed (Server-Sent Events of cases and emergencies) and its light. The server ends each stream after
+  // FEED_STREAM_SECONDS and the browser reconnects at once: the light goes off only if that takes more than a few
+  // seconds, or at once when the stream is refused (the server's stream limits: 429/503), which calls onRefused.
+  function liveFeed(url, light, onEvent, onRefused) {
+    var source = new EventSource(url), offTimer = null;
+    ["case", "emergency"].forEach(function (kind) {
+      source.addEventListener(kind, function (m) { light.className = "live on"; onEvent(JSON.parse(m.data)); });
+    });
+    source.onopen = function () { clearTimeout(offTimer); light.className = "live on"; };
+    source.onerror = function () {
+      clearTimeout(offTimer);
+      if (source.readyState === EventSource.CONNECTING) {
+        offTimer = setTimeout(function () { light.className = "live off"; }, 5000);
+        return;
+      }
+      light.className = "live off";
+      if (source.readyState === EventSource.CLOSED) onRefused();
+    };
+    return source;
+  }
+  global.CityGrid = { api: api, esc: esc, liveFeed: liveFeed, errorsText: errorsText, baseMap: baseMap, uuid4: uuid4, markerIcons: markerIcons,
                       resizePhoto: resizePhoto, features: features, rows: rows, labelPoint: labelPoint, majorOptions: majorOptions,
                       config: function (id) { return JSON.parse(document.getElementById(id).textContent); } };
 })(window);

@@ -362,25 +362,8 @@
   }
   function connect() {
     if (!window.EventSource) { poll(); return; }
-    var source = new EventSource(cfg.apiStream + "?after=" + lastId);
-    ["case", "emergency"].forEach(function (kind) {
-      source.addEventListener(kind, function (m) { $("live").className = "live on"; onEvent(JSON.parse(m.data)); });
-    });
-    // The server ends each stream after FEED_STREAM_SECONDS and the browser reconnects at once: the light goes
-    // off only if that takes more than a few seconds (or the stream was refused), not at every planned renewal.
-    var offTimer = null;
-    source.onopen = function () { clearTimeout(offTimer); $("live").className = "live on"; };
-    source.onerror = function () {
-      clearTimeout(offTimer);
-      if (source.readyState === EventSource.CONNECTING) {
-        offTimer = setTimeout(function () { $("live").className = "live off"; }, 5000);
-      } else {
-        $("live").className = "live off";
-      }
-      // A dropped connection reconnects by itself; a refused one (the server's stream limits: 429/503) is
-      // closed for good: poll for a while, then try the stream again.
-      if (source.readyState === EventSource.CLOSED) { poll(6); setTimeout(connect, 30000); }
-    };
+    // refused: poll for a while, then try the stream again
+    C.liveFeed(cfg.apiStream + "?after=" + lastId, $("live"), onEvent, function () { poll(6); setTimeout(connect, 30000); });
   }
   function poll(times) {
     C.api(cfg.apiEvents + "?after=" + lastId).then(function (r) {
